@@ -1,0 +1,507 @@
+//! Configuration: defaults, then an optional TOML file (`--config`), then `GONGYOU_*`
+//! environment variables. The loader takes the environment as a map, so tests never touch
+//! the process environment. Raw settings are parsed once into [`Config`], whose fields are
+//! already valid; secrets are wrapped so they never print.
+//!
+//! Production (`GONGYOU_ENV=production`) refuses the dev shortcuts: generated secrets, SQLite
+//! (unless `GONGYOU_ALLOW_SQLITE_IN_PRODUCTION`), and SMS codes echoed in responses and logs.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gongyou_db::{Backend, DatabaseUrl, PoolOptions};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Why the configuration cannot be used. Messages name the variable to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Source(#[from] config::ConfigError),
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+    #[error("refusing to start in production: {0}")]
+    ProductionRefusal(String),
+    #[error("cannot keep generated dev secrets in {path}: {reason}")]
+    DevSecrets { path: String, reason: String },
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { var, reason: reason.into() }
+}
+
+/// `dev` (the default) or `production`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Dev,
+    Production,
+}
+
+/// Log output: JSON lines (default) or human-readable text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Settings as written in the file and the environment, before parsing.
+/// Every field is documented in README.md (Configuration).
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawSettings {
+    env: Environment,
+    http_addr: String,
+    metrics_addr: Option<String>,
+    data_dir: PathBuf,
+    database_url: Option<SecretString>,
+    redis_url: Option<SecretString>,
+    redis_prefix: String,
+    demo_password: Option<SecretString>,
+    allow_sqlite_in_production: bool,
+    token_secret: Option<SecretString>,
+    data_key: Option<SecretString>,
+    sms_dev_echo: Option<bool>,
+    log: String,
+    log_format: LogFormat,
+    db_pool_size: u32,
+    db_pool_min_idle: u32,
+    db_connect_timeout_ms: u64,
+    http_workers: Option<usize>,
+    body_limit_bytes: usize,
+    shutdown_timeout_secs: u64,
+    migrate_on_start: Option<bool>,
+    housekeeping_interval_secs: u64,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            env: Environment::Dev,
+            http_addr: "127.0.0.1:8080".into(),
+            metrics_addr: None,
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            redis_prefix: "gongyou:".into(),
+            demo_password: None,
+            allow_sqlite_in_production: false,
+            token_secret: None,
+            data_key: None,
+            sms_dev_echo: None,
+            log: "info".into(),
+            log_format: LogFormat::Json,
+            db_pool_size: 10,
+            db_pool_min_idle: 1,
+            db_connect_timeout_ms: 5000,
+            http_workers: None,
+            body_limit_bytes: 256 * 1024,
+            shutdown_timeout_secs: 30,
+            migrate_on_start: None,
+            housekeeping_interval_secs: 600,
+        }
+    }
+}
+
+/// A secret that is either configured or (dev only) generated and kept in the data dir.
+#[derive(Clone)]
+pub struct Secret {
+    value: SecretString,
+    generated: bool,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.generated { "[generated]" } else { "[configured]" })
+    }
+}
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        self.value.expose_secret()
+    }
+    pub fn is_generated(&self) -> bool {
+        self.generated
+    }
+}
+
+/// The parsed configuration. Constructed only by [`Config::load`], so it is always valid.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub env: Environment,
+    pub http_addr: SocketAddr,
+    /// Where `/metrics` is served; `None` = on the main address.
+    pub metrics_addr: Option<SocketAddr>,
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub redis_url: Option<SecretString>,
+    pub redis_prefix: String,
+    pub demo_password: Option<SecretString>,
+    /// Signs tokens (access tokens, QR payloads).
+    pub token_secret: Secret,
+    /// Encrypts sensitive personal information at rest.
+    pub data_key: Secret,
+    /// Dev only: SMS codes are returned as `dev_code` and logged (phone masked).
+    pub sms_dev_echo: bool,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub pool: PoolOptions,
+    pub http_workers: Option<usize>,
+    pub body_limit_bytes: usize,
+    pub shutdown_timeout: Duration,
+    pub migrate_on_start: bool,
+    pub housekeeping_interval: Duration,
+}
+
+impl Config {
+    /// Loads defaults → `file` → `GONGYOU_*` variables of `env`, then parses and checks.
+    /// Dev secrets that are not configured are generated once and kept in the data dir.
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let gongyou_env: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("GONGYOU_") && !k.starts_with("GONGYOU_TEST_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            builder = builder.add_source(
+                config::File::from(path).format(config::FileFormat::Toml).required(true),
+            );
+        }
+        let raw: RawSettings = builder
+            .add_source(
+                config::Environment::with_prefix("GONGYOU")
+                    .prefix_separator("_")
+                    .ignore_empty(true)
+                    .source(Some(gongyou_env.into_iter().collect())),
+            )
+            .build()?
+            .try_deserialize()?;
+        Self::parse(raw)
+    }
+
+    fn parse(raw: RawSettings) -> Result<Self, ConfigError> {
+        let production = raw.env == Environment::Production;
+        let http_addr = raw
+            .http_addr
+            .parse()
+            .map_err(|e| invalid("GONGYOU_HTTP_ADDR", format!("not a socket address: {e}")))?;
+        let metrics_addr = raw
+            .metrics_addr
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.parse())
+            .transpose()
+            .map_err(|e| invalid("GONGYOU_METRICS_ADDR", format!("not a socket address: {e}")))?;
+        let database = match &raw.database_url {
+            Some(url) => DatabaseUrl::parse(url.expose_secret())
+                .map_err(|e| invalid("GONGYOU_DATABASE_URL", e.to_string()))?,
+            None => DatabaseUrl::sqlite_file(&raw.data_dir.join("gongyou.db")),
+        };
+        if production && database.backend() == Backend::Sqlite && !raw.allow_sqlite_in_production {
+            return Err(ConfigError::ProductionRefusal(
+                "the database is SQLite; set GONGYOU_DATABASE_URL to PostgreSQL \
+                 (or GONGYOU_ALLOW_SQLITE_IN_PRODUCTION=true for a single-node install)"
+                    .into(),
+            ));
+        }
+        let sms_dev_echo = raw.sms_dev_echo.unwrap_or(!production);
+        if production && sms_dev_echo {
+            return Err(ConfigError::ProductionRefusal(
+                "GONGYOU_SMS_DEV_ECHO would print SMS codes".into(),
+            ));
+        }
+        if raw.redis_prefix.is_empty() {
+            return Err(invalid("GONGYOU_REDIS_PREFIX", "must not be empty"));
+        }
+        if raw.db_pool_size == 0 {
+            return Err(invalid("GONGYOU_DB_POOL_SIZE", "must be at least 1"));
+        }
+        if raw.body_limit_bytes < 1024 {
+            return Err(invalid("GONGYOU_BODY_LIMIT_BYTES", "must be at least 1024"));
+        }
+        if raw.http_workers == Some(0) {
+            return Err(invalid("GONGYOU_HTTP_WORKERS", "must be at least 1"));
+        }
+        let mut dev_secrets = DevSecrets::new(&raw.data_dir);
+        let token_secret = resolve_secret(
+            raw.token_secret,
+            "GONGYOU_TOKEN_SECRET",
+            production,
+            32,
+            &mut dev_secrets,
+        )?;
+        let data_key = resolve_secret(raw.data_key, "GONGYOU_DATA_KEY", production, 32, &mut dev_secrets)?;
+        dev_secrets.save()?;
+        let backend = database.backend();
+        Ok(Self {
+            env: raw.env,
+            http_addr,
+            metrics_addr,
+            data_dir: raw.data_dir,
+            database,
+            redis_url: raw.redis_url.filter(|u| !u.expose_secret().trim().is_empty()),
+            redis_prefix: raw.redis_prefix,
+            demo_password: raw.demo_password,
+            token_secret,
+            data_key,
+            sms_dev_echo,
+            log: raw.log,
+            log_format: raw.log_format,
+            pool: PoolOptions {
+                max_size: raw.db_pool_size,
+                min_idle: Some(raw.db_pool_min_idle.min(raw.db_pool_size)),
+                connection_timeout: Duration::from_millis(raw.db_connect_timeout_ms.max(100)),
+            },
+            http_workers: raw.http_workers,
+            body_limit_bytes: raw.body_limit_bytes,
+            shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+            migrate_on_start: raw.migrate_on_start.unwrap_or(backend == Backend::Sqlite),
+            housekeeping_interval: Duration::from_secs(raw.housekeeping_interval_secs.max(1)),
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+}
+
+/// Configured secrets must be long enough; unconfigured ones are refused in production and
+/// generated (once, then kept) in dev.
+fn resolve_secret(
+    configured: Option<SecretString>,
+    var: &'static str,
+    production: bool,
+    min_len: usize,
+    dev: &mut DevSecrets,
+) -> Result<Secret, ConfigError> {
+    if let Some(value) = configured.filter(|s| !s.expose_secret().is_empty()) {
+        if value.expose_secret().len() < min_len {
+            return Err(invalid(var, format!("must be at least {min_len} characters")));
+        }
+        return Ok(Secret { value, generated: false });
+    }
+    if production {
+        return Err(ConfigError::ProductionRefusal(format!(
+            "{var} is not set (generated secrets are for dev only)"
+        )));
+    }
+    Ok(Secret { value: dev.get_or_generate(var)?, generated: true })
+}
+
+/// Dev secrets kept in `<data_dir>/dev-secrets.toml`, so tokens stay valid across restarts.
+struct DevSecrets {
+    path: PathBuf,
+    values: HashMap<String, String>,
+    loaded: bool,
+    dirty: bool,
+}
+
+impl DevSecrets {
+    fn new(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join("dev-secrets.toml"),
+            values: HashMap::new(),
+            loaded: false,
+            dirty: false,
+        }
+    }
+
+    fn error(&self, reason: impl ToString) -> ConfigError {
+        ConfigError::DevSecrets {
+            path: self.path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn get_or_generate(&mut self, var: &str) -> Result<SecretString, ConfigError> {
+        if !self.loaded {
+            self.loaded = true;
+            match std::fs::read_to_string(&self.path) {
+                Ok(text) => self.values = toml::from_str(&text).map_err(|e| self.error(e))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+        let value = self.values.entry(var.to_owned()).or_insert_with(|| {
+            self.dirty = true;
+            let bytes: [u8; 32] = rand::random();
+            hex::encode(bytes)
+        });
+        Ok(SecretString::from(value.clone()))
+    }
+
+    fn save(&self) -> Result<(), ConfigError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| self.error(e))?;
+        }
+        let text = toml::to_string(&self.values).map_err(|e| self.error(e))?;
+        write_private(&self.path, &text).map_err(|e| self.error(e))
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)], dir: &Path) -> HashMap<String, String> {
+        let mut map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        map.entry("GONGYOU_DATA_DIR".into())
+            .or_insert_with(|| dir.display().to_string());
+        map
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef-long-enough";
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let defaults = Config::load(None, &env(&[], dir.path())).unwrap();
+        assert_eq!(defaults.http_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(defaults.env, Environment::Dev);
+        assert_eq!(defaults.database.backend(), Backend::Sqlite);
+        assert_eq!(
+            defaults.database.sqlite_path().unwrap(),
+            dir.path().join("gongyou.db").to_string_lossy()
+        );
+        assert!(defaults.redis_url.is_none());
+        assert!(defaults.sms_dev_echo);
+        assert!(defaults.migrate_on_start);
+
+        let file = dir.path().join("gongyou.toml");
+        std::fs::write(
+            &file,
+            "http_addr = \"0.0.0.0:9000\"\nredis_prefix = \"from-file:\"\ndb_pool_size = 4\n",
+        )
+        .unwrap();
+        let from_file = Config::load(Some(&file), &env(&[], dir.path())).unwrap();
+        assert_eq!(from_file.http_addr, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(from_file.redis_prefix, "from-file:");
+        assert_eq!(from_file.pool.max_size, 4);
+
+        let from_env = Config::load(
+            Some(&file),
+            &env(
+                &[
+                    ("GONGYOU_HTTP_ADDR", "127.0.0.1:7000"),
+                    ("GONGYOU_DB_POOL_SIZE", "7"),
+                    ("GONGYOU_DATABASE_URL", "postgres://localhost/gongyou"),
+                    ("GONGYOU_DEMO_PASSWORD", "0042"),
+                ],
+                dir.path(),
+            ),
+        )
+        .unwrap();
+        assert_eq!(from_env.http_addr, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(from_env.pool.max_size, 7);
+        // Not overridden by the environment: the file still counts.
+        assert_eq!(from_env.redis_prefix, "from-file:");
+        assert_eq!(from_env.database.backend(), Backend::Postgres);
+        assert!(!from_env.migrate_on_start);
+        // Strings stay strings: a numeric-looking password keeps its leading zeros.
+        assert_eq!(from_env.demo_password.unwrap().expose_secret(), "0042");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load(None, &env(&[("GONGYOU_HTTP_ADDR", "nowhere")], dir.path()))
+            .unwrap_err();
+        assert!(err.to_string().contains("GONGYOU_HTTP_ADDR"), "{err}");
+        let err = Config::load(None, &env(&[("GONGYOU_DATABASE_URL", "mysql://x/y")], dir.path()))
+            .unwrap_err();
+        assert!(err.to_string().contains("GONGYOU_DATABASE_URL"), "{err}");
+        let err = Config::load(None, &env(&[("GONGYOU_DB_POOL_SIZE", "many")], dir.path()))
+            .unwrap_err();
+        assert!(err.to_string().contains("db_pool_size"), "{err}");
+        let err = Config::load(None, &env(&[("GONGYOU_TOKEN_SECRET", "short")], dir.path()))
+            .unwrap_err();
+        assert!(err.to_string().contains("GONGYOU_TOKEN_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_dev_shortcuts() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = [
+            ("GONGYOU_ENV", "production"),
+            ("GONGYOU_DATABASE_URL", "postgres://db/gongyou"),
+            ("GONGYOU_TOKEN_SECRET", SECRET),
+            ("GONGYOU_DATA_KEY", SECRET),
+        ];
+        let config = Config::load(None, &env(&good, dir.path())).unwrap();
+        assert!(config.is_production());
+        assert!(!config.sms_dev_echo);
+        assert!(!config.token_secret.is_generated());
+
+        let refused = |change: &[(&str, &str)], remove: &str| {
+            let mut pairs = env(&good, dir.path());
+            pairs.remove(remove);
+            for (k, v) in change {
+                pairs.insert((*k).into(), (*v).into());
+            }
+            match Config::load(None, &pairs) {
+                Err(ConfigError::ProductionRefusal(reason)) => reason,
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        };
+        assert!(refused(&[], "GONGYOU_TOKEN_SECRET").contains("GONGYOU_TOKEN_SECRET"));
+        assert!(refused(&[], "GONGYOU_DATA_KEY").contains("GONGYOU_DATA_KEY"));
+        assert!(refused(&[], "GONGYOU_DATABASE_URL").contains("SQLite"));
+        assert!(refused(&[("GONGYOU_DATABASE_URL", "sqlite://x.db")], "").contains("SQLite"));
+        assert!(refused(&[("GONGYOU_SMS_DEV_ECHO", "true")], "").contains("SMS"));
+
+        // SQLite is allowed in production only when asked for explicitly.
+        let mut pairs = env(&good, dir.path());
+        pairs.insert("GONGYOU_DATABASE_URL".into(), "sqlite://x.db".into());
+        pairs.insert("GONGYOU_ALLOW_SQLITE_IN_PRODUCTION".into(), "true".into());
+        assert!(Config::load(None, &pairs).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_print_and_dev_secrets_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let pairs = env(
+            &[
+                ("GONGYOU_DATA_KEY", SECRET),
+                ("GONGYOU_REDIS_URL", "redis://:hunter2@localhost"),
+                ("GONGYOU_DATABASE_URL", "postgres://u:pgpass@localhost/db"),
+            ],
+            dir.path(),
+        );
+        let first = Config::load(None, &pairs).unwrap();
+        let printed = format!("{first:?}");
+        for secret in [SECRET, "hunter2", "pgpass", first.token_secret.expose()] {
+            assert!(!printed.contains(secret), "{secret} printed in {printed}");
+        }
+        assert!(first.token_secret.is_generated());
+        assert!(first.token_secret.expose().len() >= 32);
+        let second = Config::load(None, &pairs).unwrap();
+        assert_eq!(first.token_secret.expose(), second.token_secret.expose());
+    }
+}

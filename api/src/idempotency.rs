@@ -1,0 +1,160 @@
+//! `Idempotency-Key` for POSTs that create things (claims, enrollments, applications,
+//! batches): the first response is stored per (caller, key) in the database and replayed on
+//! repeats; the same key with a different request is a 409, and so is a repeat while the
+//! first is still being handled. Keys expire after 24 h (by the injected clock).
+//!
+//! A handler opts in by wrapping its work:
+//! `idempotent(&state, &req, caller, &body, || async { … }).await`.
+//! 5xx outcomes are not stored, so the client can retry with the same key.
+
+use std::future::Future;
+
+use actix_web::body::to_bytes;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use gongyou_db::idempotency::{self as store, Begin, Lifetimes, StoredResponse};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// Set on a replayed response.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// Headers kept with a stored response.
+const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
+
+/// A well-formed key: 1–255 visible ASCII characters (clients typically send a UUID).
+fn parse_key(req: &HttpRequest) -> ApiResult<Option<String>> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "idempotency.invalid_key",
+                "Idempotency-Key 须为 1 至 255 个可见 ASCII 字符",
+            )
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// The fingerprint of a request: method, path and the parsed body re-serialized, so the
+/// same content in a different key order or spacing counts as the same request.
+fn fingerprint(req: &HttpRequest, body: &impl Serialize) -> ApiResult<String> {
+    let canonical = serde_json::to_vec(body).map_err(ApiError::internal)?;
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(req.path().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(&canonical);
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Runs `handler` at most once per (caller, key); see the module docs.
+pub async fn idempotent<F, Fut>(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &str,
+    body: &impl Serialize,
+    handler: F,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<HttpResponse>>,
+{
+    let Some(key) = parse_key(req)? else {
+        return handler().await;
+    };
+    let hash = fingerprint(req, body)?;
+    let now = state.clock.now();
+    let (caller_owned, key_owned) = (caller.to_owned(), key.clone());
+    let begin = state
+        .db
+        .run(move |conn| {
+            store::begin(conn, &caller_owned, &key_owned, &hash, now, Lifetimes::default())
+        })
+        .await?;
+    match begin {
+        Begin::Replay(stored) => return Ok(replay(stored)),
+        Begin::Mismatch => {
+            return Err(ApiError::conflict(
+                "idempotency.key_reused",
+                "该 Idempotency-Key 已用于另一个请求，请换一个新的键",
+            ))
+        }
+        Begin::InFlight => {
+            return Err(ApiError::conflict(
+                "idempotency.in_flight",
+                "相同的请求正在处理中，请稍后重试",
+            ))
+        }
+        Begin::Proceed => {}
+    }
+
+    let response = match handler().await {
+        Ok(response) => response,
+        Err(e) => e.error_response(),
+    };
+    let caller = caller.to_owned();
+    if response.status().is_server_error() {
+        let release = state
+            .db
+            .run(move |conn| store::release(conn, &caller, &key))
+            .await;
+        if let Err(e) = release {
+            tracing::warn!(error = %e, "releasing an idempotency key failed; it frees itself when its lock lapses");
+        }
+        return Ok(response);
+    }
+
+    let status = response.status();
+    let headers: Vec<(String, String)> = KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = response.headers().get(name)?.to_str().ok()?;
+            Some((name.as_str().to_owned(), value.to_owned()))
+        })
+        .collect();
+    let bytes = to_bytes(response.into_body())
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("reading a response body: {e}")))?;
+    let body = String::from_utf8(bytes.to_vec())
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("non-UTF-8 idempotent response: {e}")))?;
+    let stored = StoredResponse { status: status.as_u16(), headers, body };
+    let to_store = stored.clone();
+    state
+        .db
+        .run(move |conn| store::complete(conn, &caller, &key, &to_store))
+        .await?;
+    Ok(rebuild(stored, false))
+}
+
+fn replay(stored: StoredResponse) -> HttpResponse {
+    rebuild(stored, true)
+}
+
+fn rebuild(stored: StoredResponse, replayed: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.insert_header((name, value));
+        }
+    }
+    if replayed {
+        response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
+    }
+    response.body(stored.body)
+}

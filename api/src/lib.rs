@@ -1,0 +1,13 @@
+//! The Gongyou HTTP API: configuration, start-up, errors, middleware, routes, and the
+//! reusable pieces handlers share (idempotency keys).
+
+pub mod config;
+pub mod error;
+pub mod idempotency;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,200 @@
+//! The `gongyou` binary: `serve`, `worker`, `migrate`, `seed`, `demo`, `openapi`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gongyou_api::config::Config;
+use gongyou_api::startup::Application;
+use gongyou_db::Db;
+use gongyou_domain::clock::{SharedClock, SystemClock};
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(name = "gongyou", version, about = "工友 — the backend of a trade union for gig workers")]
+struct Cli {
+    /// A TOML file of settings (below GONGYOU_* environment variables in precedence).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve,
+    /// Run background work.
+    Worker,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load demo and reference data (idempotent).
+    Seed,
+    /// Migrate, seed and run server and worker in one process: the way to try Gongyou.
+    Demo,
+    /// Print the OpenAPI document (YAML).
+    Openapi,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        return match gongyou_api::openapi::yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gongyou: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let config = match Config::load(cli.config.as_deref(), &env) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("gongyou: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    gongyou_api::telemetry::init(&config.log, config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gongyou: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "gongyou stopped with an error");
+            eprintln!("gongyou: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let clock: SharedClock = std::sync::Arc::new(SystemClock);
+    tracing::info!(env = ?config.env, backend = config.database.backend().name(), redis = config.redis_url.is_some(), "configuration loaded");
+    match command {
+        Command::Serve => serve(config, clock, false).await,
+        Command::Demo => {
+            migrate(&config).await?;
+            seed(&config).await?;
+            serve(config, clock, true).await
+        }
+        Command::Worker => {
+            let db = open_db(&config)?;
+            if config.migrate_on_start {
+                migrate(&config).await?;
+            }
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let worker = tokio::spawn(gongyou_jobs::run_housekeeping(
+                db,
+                clock,
+                config.housekeeping_interval,
+                stop_rx,
+            ));
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+            worker.await.context("worker task")?;
+            Ok(())
+        }
+        Command::Migrate => migrate(&config).await,
+        Command::Seed => {
+            migrate(&config).await?;
+            seed(&config).await
+        }
+        Command::Openapi => Ok(()),
+    }
+}
+
+fn open_db(config: &Config) -> anyhow::Result<Db> {
+    if let Some(path) = config.database.sqlite_path() {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    Ok(Db::new(&config.database, &config.pool)?)
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = open_db(config)?;
+    let applied = db
+        .run(|conn| gongyou_db::migrate::run(conn))
+        .await
+        .context("migrating the database")?;
+    tracing::info!(applied = applied.len(), versions = ?applied, "database migrated");
+    Ok(())
+}
+
+/// Seeds what the current schema holds. Accounts, the union hierarchy and stations add
+/// their seeders here as they arrive; today the schema holds no seedable data.
+async fn seed(config: &Config) -> anyhow::Result<()> {
+    let _db = open_db(config)?;
+    tracing::info!("seed: nothing to seed in the current schema");
+    Ok(())
+}
+
+async fn serve(config: Config, clock: SharedClock, with_worker: bool) -> anyhow::Result<()> {
+    let housekeeping = config.housekeeping_interval;
+    let app = Application::build(config, clock.clone()).await?;
+    let state = app.state().clone();
+    let addr = format!("{}:{}", state.config.http_addr.ip(), app.port());
+    tracing::info!(addr = %addr, metrics_port = ?app.metrics_port(), "listening");
+    if with_worker {
+        println!("\n  工友 Gongyou demo is serving on http://{addr}");
+        println!("  Try: curl http://{addr}/healthz   ·   API contract: http://{addr}/openapi.yaml\n");
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = with_worker.then(|| {
+        tokio::spawn(gongyou_jobs::run_housekeeping(
+            state.db.clone(),
+            clock,
+            housekeeping,
+            stop_rx,
+        ))
+    });
+    let handles = app.handles();
+    let server = tokio::spawn(app.run_until_stopped());
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    let _ = stop_tx.send(true);
+    for handle in handles {
+        handle.stop(true).await;
+    }
+    server.await.context("server task")??;
+    if let Some(worker) = worker {
+        worker.await.context("worker task")?;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

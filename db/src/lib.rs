@@ -1,0 +1,18 @@
+//! Storage of Gongyou: one diesel connection type over PostgreSQL and SQLite (picked by URL
+//! scheme), r2d2 pools, the write-transaction helper, embedded migrations, schema
+//! introspection, per-aggregate queries, and the key/value store (Redis or in-process).
+
+pub mod connection;
+pub mod error;
+pub mod idempotency;
+pub mod introspect;
+pub mod kv;
+pub mod migrate;
+pub mod pool;
+pub mod schema;
+pub mod tx;
+
+pub use connection::{Backend, DbConnection, DatabaseUrl};
+pub use error::DbError;
+pub use pool::{Db, PoolOptions, PoolStats};
+pub use tx::write_tx;

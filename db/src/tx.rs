@@ -1,0 +1,70 @@
+//! The one helper every write path uses.
+//!
+//! SQLite's default `BEGIN` is deferred: a transaction that reads and then writes must upgrade
+//! its lock, and that upgrade fails with `SQLITE_BUSY` at once, without waiting for
+//! busy_timeout, when another writer got in between. `BEGIN IMMEDIATE` takes the write lock
+//! up front (waiting politely), so read-then-write code is safe. PostgreSQL uses an ordinary
+//! transaction.
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::Connection;
+
+use crate::{DbConnection, DbError};
+
+/// Runs `f` in a write transaction: committed when it returns `Ok`, rolled back on `Err`.
+/// Nested calls become savepoints.
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DbError>,
+{
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(|c| f(c).map_err(TxError::App))
+            .map_err(TxError::into_app);
+    };
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()
+        .map_err(|e| E::from(DbError::from(e)))?;
+    if depth.is_some() {
+        return conn
+            .transaction(|c| f(c).map_err(TxError::App))
+            .map_err(TxError::into_app);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+        .map_err(|e| E::from(DbError::from(e)))?;
+    // The multi-connection's transaction manager delegates to the SQLite connection's, whose
+    // depth the `BEGIN IMMEDIATE` above has just raised.
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn).map_err(|e| E::from(DbError::from(e)))?;
+            Ok(value)
+        }
+        Err(e) => {
+            Manager::rollback_transaction(conn).map_err(|e| E::from(DbError::from(e)))?;
+            Err(e)
+        }
+    }
+}
+
+/// Carries the caller's error through diesel's `transaction`, which needs
+/// `From<diesel::result::Error>` on the error type.
+enum TxError<E> {
+    App(E),
+    Db(diesel::result::Error),
+}
+
+impl<E> From<diesel::result::Error> for TxError<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl<E: From<DbError>> TxError<E> {
+    fn into_app(self) -> E {
+        match self {
+            TxError::App(e) => e,
+            TxError::Db(e) => E::from(DbError::from(e)),
+        }
+    }
+}

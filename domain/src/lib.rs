@@ -1,0 +1,5 @@
+//! Pure domain rules of Gongyou. Nothing here touches a database, the network or the
+//! process environment, so every rule can be unit-tested directly.
+
+pub mod clock;
+pub mod id;
