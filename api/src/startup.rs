@@ -122,10 +122,7 @@ fn api_server(
         let app = App::new()
             .app_data(data.clone())
             .app_data(spec.clone())
-            .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error))
-            .app_data(web::PayloadConfig::new(limit))
-            .app_data(web::QueryConfig::default().error_handler(query_error))
-            .app_data(web::PathConfig::default().error_handler(path_error))
+            .configure(|cfg| request_parsing(cfg, limit))
             .wrap(from_fn(middleware::observe))
             .into_utoipa_app()
             .configure(routes::configure)
@@ -157,6 +154,15 @@ fn metrics_server(listener: TcpListener, state: &AppState) -> anyhow::Result<Ser
     .disable_signals()
     .workers(1)
     .run())
+}
+
+/// Body size limits and problem+json for bodies, queries and paths that do not parse.
+/// Every app serving API routes registers this (tests building their own app too).
+pub fn request_parsing(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    cfg.app_data(web::JsonConfig::default().limit(body_limit).error_handler(json_error))
+        .app_data(web::PayloadConfig::new(body_limit))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error));
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {

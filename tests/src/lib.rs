@@ -1,1 +1,252 @@
-//! placeholder
+//! The black-box test harness: [`spawn_app`] starts the real application on port 0 with its
+//! own database — a fresh SQLite file, or, when `GONGYOU_TEST_DATABASE_URL` names a
+//! PostgreSQL server, a fresh database cloned from a migrated template — and its own Redis
+//! key prefix when `GONGYOU_TEST_REDIS_URL` is set. Tests talk to it over HTTP like a phone
+//! would. Everything a test app created (database, Redis keys, files) is removed when it
+//! is dropped.
+//!
+//! `TEST_LOG=1` shows the application's logs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use gongyou_api::config::Config;
+use gongyou_api::startup::Application;
+use gongyou_api::state::AppState;
+use gongyou_domain::clock::ManualClock;
+
+pub mod pg;
+
+/// Which backends this run uses.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// A PostgreSQL server URL (any database on it; used to create and drop test databases).
+    pub postgres: Option<String>,
+    pub redis: Option<String>,
+}
+
+impl Backends {
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            postgres: var("GONGYOU_TEST_DATABASE_URL"),
+            redis: var("GONGYOU_TEST_REDIS_URL"),
+        }
+    }
+}
+
+/// A running application and what the test needs to drive it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    pub port: u16,
+    /// The separate metrics listener's port, when `GONGYOU_METRICS_ADDR` was set.
+    pub metrics_port: Option<u16>,
+    pub client: reqwest::Client,
+    /// The application's clock; move it to expire things.
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub data_dir: tempfile::TempDir,
+    database: TestDatabase,
+    redis_prefix: Option<(String, String)>,
+    handles: Vec<actix_web::dev::ServerHandle>,
+}
+
+/// The database a test app owns.
+pub enum TestDatabase {
+    Sqlite { path: std::path::PathBuf },
+    Postgres { server_url: String, name: String },
+}
+
+impl TestDatabase {
+    /// A fresh, migrated database for one test app; returns it and its URL.
+    pub fn create(backends: &Backends, dir: &std::path::Path) -> anyhow::Result<(Self, String)> {
+        match &backends.postgres {
+            Some(server) => {
+                let name = pg::clone_template(server)?;
+                let url = pg::url_with_database(server, &name)?;
+                Ok((Self::Postgres { server_url: server.clone(), name }, url))
+            }
+            None => {
+                let path = dir.join("test.db");
+                let url = format!("sqlite://{}", path.display());
+                Ok((Self::Sqlite { path }, url))
+            }
+        }
+    }
+
+    fn drop_now(&self) {
+        if let Self::Postgres { server_url, name } = self {
+            if let Err(e) = pg::drop_database(server_url, name) {
+                eprintln!("could not drop test database {name}: {e:#}");
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+/// Settings a test may change before the app starts.
+pub type EnvOverrides = HashMap<String, String>;
+
+/// Starts the application with test defaults.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(HashMap::new()).await
+}
+
+/// Starts the application with test defaults plus `overrides` (`GONGYOU_*` variables).
+pub async fn spawn_app_with(overrides: EnvOverrides) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        gongyou_api::telemetry::init("debug", gongyou_api::config::LogFormat::Json);
+    }
+    let backends = Backends::from_env();
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let (database, database_url) =
+        TestDatabase::create(&backends, data_dir.path()).expect("test database");
+    let mut env: HashMap<String, String> = [
+        ("GONGYOU_DATA_DIR", data_dir.path().display().to_string()),
+        ("GONGYOU_HTTP_ADDR", "127.0.0.1:0".to_owned()),
+        ("GONGYOU_DATABASE_URL", database_url),
+        ("GONGYOU_DB_POOL_SIZE", "4".to_owned()),
+        ("GONGYOU_DB_POOL_MIN_IDLE", "0".to_owned()),
+        ("GONGYOU_DB_CONNECT_TIMEOUT_MS", "2000".to_owned()),
+        ("GONGYOU_HTTP_WORKERS", "1".to_owned()),
+        ("GONGYOU_SHUTDOWN_TIMEOUT_SECS", "1".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let mut redis_prefix = None;
+    if let Some(redis) = &backends.redis {
+        let prefix = format!("test:{}:", uuid::Uuid::now_v7().simple());
+        env.insert("GONGYOU_REDIS_URL".into(), redis.clone());
+        env.insert("GONGYOU_REDIS_PREFIX".into(), prefix.clone());
+        redis_prefix = Some((redis.clone(), prefix));
+    }
+    env.extend(overrides);
+    let config = Config::load(None, &env).expect("test configuration");
+    let clock = ManualClock::starting_now();
+    let app = Application::build(config, Arc::new(clock.clone()))
+        .await
+        .expect("application builds");
+    let port = app.port();
+    let metrics_port = app.metrics_port();
+    let state = app.state().clone();
+    let handles = app.handles();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        metrics_port,
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client"),
+        clock,
+        state,
+        data_dir,
+        database,
+        redis_prefix,
+        handles,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.database, TestDatabase::Postgres { .. })
+    }
+
+    /// Makes the database unusable under the running app: PostgreSQL drops it (ending its
+    /// connections), SQLite has its file overwritten with something that is not a database.
+    pub fn break_database(&self) {
+        match &self.database {
+            TestDatabase::Postgres { .. } => self.database.drop_now(),
+            TestDatabase::Sqlite { path } => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = format!("{}{suffix}", path.display());
+                    let _ = std::fs::write(&file, vec![0x5a_u8; 8192]);
+                }
+            }
+        }
+    }
+
+    /// Serves routes that exist only for a test (to exercise a reusable piece such as
+    /// idempotency keys) next to the app, over real HTTP, with the app's state, middleware
+    /// and request parsing. Returns the base URL.
+    pub fn serve_extra(&self, routes: fn(&mut actix_web::web::ServiceConfig)) -> String {
+        use actix_web::{web, App, HttpServer};
+        let data = web::Data::new(self.state.clone());
+        let limit = self.state.config.body_limit_bytes;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("local addr").port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(|cfg| gongyou_api::startup::request_parsing(cfg, limit))
+                .wrap(actix_web::middleware::from_fn(gongyou_api::middleware::observe))
+                .configure(routes)
+        })
+        .listen(listener)
+        .expect("listen")
+        .disable_signals()
+        .workers(1)
+        .run();
+        tokio::spawn(server);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Stops the server, letting requests in flight finish.
+    pub async fn stop(&self) {
+        for handle in &self.handles {
+            handle.stop(true).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        for handle in &self.handles {
+            // Stops accepting and ends workers; the database is dropped after (forcefully).
+            drop(handle.stop(false));
+        }
+        if let Some((url, prefix)) = &self.redis_prefix {
+            if let Err(e) = delete_redis_prefix(url, prefix) {
+                eprintln!("could not clean Redis prefix {prefix}: {e}");
+            }
+        }
+    }
+}
+
+fn delete_redis_prefix(url: &str, prefix: &str) -> redis::RedisResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_connection()?;
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut conn)?;
+    if !keys.is_empty() {
+        redis::cmd("DEL").arg(keys).query::<()>(&mut conn)?;
+    }
+    Ok(())
+}
+
+/// A PostgreSQL connection to `url` (test setup only).
+pub fn pg_connect(url: &str) -> anyhow::Result<PgConnection> {
+    Ok(PgConnection::establish(url)?)
+}
+
+/// Runs one statement on `conn` (test setup only).
+pub fn pg_execute(conn: &mut PgConnection, sql: &str) -> anyhow::Result<usize> {
+    Ok(diesel::sql_query(sql).execute(conn)?)
+}

@@ -1,0 +1,126 @@
+//! Every error is problem+json with a stable code, a fitting status and a zh-CN detail.
+
+use actix_web::{web, HttpResponse};
+use gongyou_api::error::ApiError;
+use gongyou_tests::{spawn_app, spawn_app_with};
+use serde::Deserialize;
+
+async fn problem(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "status {status}"
+    );
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(
+        body["type"],
+        format!("urn:gongyou:problem:{}", body["code"].as_str().unwrap())
+    );
+    (status, body)
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_problems() {
+    let app = spawn_app().await;
+    let (status, body) = problem(app.get("/api/v1/nothing-here").await).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["code"], "not_found");
+    assert_eq!(body["detail"], "请求的资源不存在");
+}
+
+#[derive(Deserialize, serde::Serialize)]
+struct Echo {
+    name: String,
+    count: u32,
+}
+
+async fn echo(body: web::Json<Echo>) -> HttpResponse {
+    HttpResponse::Created().json(body.into_inner())
+}
+
+async fn fail() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::internal(anyhow::anyhow!(
+        "connection to 10.1.2.3 refused while loading secret_table"
+    )))
+}
+
+async fn rule() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::unprocessable("member.under_age", "未满 16 周岁，暂不能入会"))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/echo", web::post().to(echo))
+        .route("/fail", web::get().to(fail))
+        .route("/rule", web::get().to(rule));
+}
+
+#[tokio::test]
+async fn bodies_that_do_not_parse_are_400_and_oversized_ones_413() {
+    let app = spawn_app_with([("GONGYOU_BODY_LIMIT_BYTES".to_owned(), "2048".to_owned())].into()).await;
+    let base = app.serve_extra(routes);
+    let post = |body: String, content_type: &'static str| {
+        app.client
+            .post(format!("{base}/echo"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    let ok = post(r#"{"name":"李师傅","count":2}"#.into(), "application/json").await.unwrap();
+    assert_eq!(ok.status(), 201);
+
+    let (status, body) = problem(post("{\"name\":".into(), "application/json").await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str().unwrap()), (400, "request.malformed_json"));
+
+    let (status, body) =
+        problem(post(r#"{"name":"x","count":"two"}"#.into(), "application/json").await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str().unwrap()), (400, "request.invalid_body"));
+    assert!(body["errors"]["body"].as_str().unwrap().contains("count") || body["errors"]["body"].as_str().unwrap().contains("string"));
+
+    let (status, body) = problem(post(r#"{"name":"x","count":1}"#.into(), "text/plain").await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str().unwrap()), (415, "request.unsupported_media_type"));
+
+    let big = format!(r#"{{"name":"{}","count":1}}"#, "x".repeat(4096));
+    let (status, body) = problem(post(big, "application/json").await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str().unwrap()), (413, "request.body_too_large"));
+}
+
+#[tokio::test]
+async fn server_errors_say_nothing_of_their_cause() {
+    let app = spawn_app().await;
+    let base = app.serve_extra(routes);
+    let response = app.client.get(format!("{base}/fail")).send().await.unwrap();
+    let text_check = response.headers().clone();
+    let (status, body) = problem(response).await;
+    assert_eq!(status, 500);
+    assert_eq!(body["code"], "internal");
+    let text = body.to_string();
+    assert!(!text.contains("10.1.2.3") && !text.contains("secret_table"), "{text}");
+    assert!(text_check.contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn rule_violations_are_422_with_their_own_code() {
+    let app = spawn_app().await;
+    let base = app.serve_extra(routes);
+    let (status, body) = problem(app.client.get(format!("{base}/rule")).send().await.unwrap()).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["code"], "member.under_age");
+    assert_eq!(body["detail"], "未满 16 周岁，暂不能入会");
+}
+
+#[tokio::test]
+async fn wrong_methods_get_a_problem_too() {
+    let app = spawn_app().await;
+    let base = app.serve_extra(routes);
+    let response = app.client.get(format!("{base}/echo")).send().await.unwrap();
+    let (status, _) = problem(response).await;
+    assert!(status == 404 || status == 405, "{status}");
+    let response = app.client.post(app.url("/healthz")).send().await.unwrap();
+    let (status, _) = problem(response).await;
+    assert!(status == 404 || status == 405, "{status}");
+}
