@@ -29,7 +29,10 @@ pub enum ConfigError {
 }
 
 fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { var, reason: reason.into() }
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
 }
 
 /// `dev` (the default) or `production`.
@@ -115,7 +118,11 @@ pub struct Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.generated { "[generated]" } else { "[configured]" })
+        f.write_str(if self.generated {
+            "[generated]"
+        } else {
+            "[configured]"
+        })
     }
 }
 
@@ -168,7 +175,9 @@ impl Config {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             builder = builder.add_source(
-                config::File::from(path).format(config::FileFormat::Toml).required(true),
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
             );
         }
         let raw: RawSettings = builder
@@ -233,7 +242,13 @@ impl Config {
             32,
             &mut dev_secrets,
         )?;
-        let data_key = resolve_secret(raw.data_key, "GONGYOU_DATA_KEY", production, 32, &mut dev_secrets)?;
+        let data_key = resolve_secret(
+            raw.data_key,
+            "GONGYOU_DATA_KEY",
+            production,
+            32,
+            &mut dev_secrets,
+        )?;
         dev_secrets.save()?;
         let backend = database.backend();
         Ok(Self {
@@ -242,7 +257,9 @@ impl Config {
             metrics_addr,
             data_dir: raw.data_dir,
             database,
-            redis_url: raw.redis_url.filter(|u| !u.expose_secret().trim().is_empty()),
+            redis_url: raw
+                .redis_url
+                .filter(|u| !u.expose_secret().trim().is_empty()),
             redis_prefix: raw.redis_prefix,
             demo_password: raw.demo_password,
             token_secret,
@@ -279,16 +296,25 @@ fn resolve_secret(
 ) -> Result<Secret, ConfigError> {
     if let Some(value) = configured.filter(|s| !s.expose_secret().is_empty()) {
         if value.expose_secret().len() < min_len {
-            return Err(invalid(var, format!("must be at least {min_len} characters")));
+            return Err(invalid(
+                var,
+                format!("must be at least {min_len} characters"),
+            ));
         }
-        return Ok(Secret { value, generated: false });
+        return Ok(Secret {
+            value,
+            generated: false,
+        });
     }
     if production {
         return Err(ConfigError::ProductionRefusal(format!(
             "{var} is not set (generated secrets are for dev only)"
         )));
     }
-    Ok(Secret { value: dev.get_or_generate(var)?, generated: true })
+    Ok(Secret {
+        value: dev.get_or_generate(var)?,
+        generated: true,
+    })
 }
 
 /// Dev secrets kept in `<data_dir>/dev-secrets.toml`, so tokens stay valid across restarts.
@@ -431,17 +457,20 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Config::load(None, &env(&[("GONGYOU_HTTP_ADDR", "nowhere")], dir.path()))
-            .unwrap_err();
+        let err =
+            Config::load(None, &env(&[("GONGYOU_HTTP_ADDR", "nowhere")], dir.path())).unwrap_err();
         assert!(err.to_string().contains("GONGYOU_HTTP_ADDR"), "{err}");
-        let err = Config::load(None, &env(&[("GONGYOU_DATABASE_URL", "mysql://x/y")], dir.path()))
-            .unwrap_err();
+        let err = Config::load(
+            None,
+            &env(&[("GONGYOU_DATABASE_URL", "mysql://x/y")], dir.path()),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("GONGYOU_DATABASE_URL"), "{err}");
-        let err = Config::load(None, &env(&[("GONGYOU_DB_POOL_SIZE", "many")], dir.path()))
-            .unwrap_err();
+        let err =
+            Config::load(None, &env(&[("GONGYOU_DB_POOL_SIZE", "many")], dir.path())).unwrap_err();
         assert!(err.to_string().contains("db_pool_size"), "{err}");
-        let err = Config::load(None, &env(&[("GONGYOU_TOKEN_SECRET", "short")], dir.path()))
-            .unwrap_err();
+        let err =
+            Config::load(None, &env(&[("GONGYOU_TOKEN_SECRET", "short")], dir.path())).unwrap_err();
         assert!(err.to_string().contains("GONGYOU_TOKEN_SECRET"), "{err}");
     }
 

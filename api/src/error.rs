@@ -68,35 +68,58 @@ impl ApiError {
     }
 
     /// 400: the request itself is malformed.
-    pub fn bad_request(code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn bad_request(
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
     /// 404: no such object, or not yours to know of.
-    pub fn not_found(code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn not_found(
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, detail)
     }
 
     /// 409: conflicts with the current state.
-    pub fn conflict(code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn conflict(
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
     /// 422: well-formed, but against a rule.
-    pub fn unprocessable(code: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn unprocessable(
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
     /// 429 with `Retry-After`.
     pub fn too_many_requests(code: impl Into<Cow<'static, str>>, retry_after: Duration) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, code, "请求过于频繁，请稍后再试");
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            code,
+            "请求过于频繁，请稍后再试",
+        );
         e.retry_after = Some(retry_after);
         e
     }
 
     /// 503: a dependency is down; the client may retry.
-    pub fn unavailable(code: impl Into<Cow<'static, str>>, source: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, "服务暂时不可用，请稍后重试");
+    pub fn unavailable(
+        code: impl Into<Cow<'static, str>>,
+        source: impl Into<anyhow::Error>,
+    ) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            "服务暂时不可用，请稍后重试",
+        );
         e.source = Some(source.into());
         e.retry_after = Some(Duration::from_secs(5));
         e
@@ -147,11 +170,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         Problem {
             type_: format!("urn:gongyou:problem:{}", self.code),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             code: self.code.to_string(),
             detail: self.detail.to_string(),
@@ -168,8 +187,12 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         if self.status.is_server_error() {
             match &self.source {
-                Some(source) => tracing::error!(code = %self.code, status = self.status.as_u16(), error = %format!("{source:#}"), "request failed"),
-                None => tracing::error!(code = %self.code, status = self.status.as_u16(), "request failed"),
+                Some(source) => {
+                    tracing::error!(code = %self.code, status = self.status.as_u16(), error = %format!("{source:#}"), "request failed")
+                }
+                None => {
+                    tracing::error!(code = %self.code, status = self.status.as_u16(), "request failed")
+                }
             }
         }
         let mut response = HttpResponse::build(self.status);
@@ -187,7 +210,9 @@ impl ResponseError for ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Pool(_) | DbError::Connection(_) => ApiError::unavailable("service.database_unavailable", e),
+            DbError::Pool(_) | DbError::Connection(_) => {
+                ApiError::unavailable("service.database_unavailable", e)
+            }
             other => ApiError::internal(other),
         }
     }
@@ -225,7 +250,10 @@ mod tests {
         let body = body_of(&e).await;
         assert_eq!(body["status"], 422);
         assert_eq!(body["code"], "member.id_number_check_char");
-        assert_eq!(body["type"], "urn:gongyou:problem:member.id_number_check_char");
+        assert_eq!(
+            body["type"],
+            "urn:gongyou:problem:member.id_number_check_char"
+        );
         assert_eq!(body["title"], "Unprocessable Entity");
         assert_eq!(body["detail"], "身份证号码校验位错误");
         assert_eq!(body["errors"]["id_number"], "check character");
@@ -238,7 +266,8 @@ mod tests {
         let e = ApiError::internal(cause);
         let response = e.error_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let text = String::from_utf8(to_bytes(response.into_body()).await.unwrap().to_vec()).unwrap();
+        let text =
+            String::from_utf8(to_bytes(response.into_body()).await.unwrap().to_vec()).unwrap();
         assert!(!text.contains("secret_table"), "{text}");
         assert!(!text.contains("user 42"), "{text}");
         let body: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -257,7 +286,10 @@ mod tests {
         assert_eq!(pool_down.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
         let cache: ApiError = KvError::Timeout.into();
         assert_eq!(cache.status_code(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(cache.error_response().headers().contains_key(header::RETRY_AFTER));
+        assert!(cache
+            .error_response()
+            .headers()
+            .contains_key(header::RETRY_AFTER));
     }
 
     #[test]

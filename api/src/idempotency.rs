@@ -80,7 +80,14 @@ where
     let begin = state
         .db
         .run(move |conn| {
-            store::begin(conn, &caller_owned, &key_owned, &hash, now, Lifetimes::default())
+            store::begin(
+                conn,
+                &caller_owned,
+                &key_owned,
+                &hash,
+                now,
+                Lifetimes::default(),
+            )
         })
         .await?;
     match begin {
@@ -129,7 +136,11 @@ where
         .map_err(|e| ApiError::internal(anyhow::anyhow!("reading a response body: {e}")))?;
     let body = String::from_utf8(bytes.to_vec())
         .map_err(|e| ApiError::internal(anyhow::anyhow!("non-UTF-8 idempotent response: {e}")))?;
-    let stored = StoredResponse { status: status.as_u16(), headers, body };
+    let stored = StoredResponse {
+        status: status.as_u16(),
+        headers,
+        body,
+    };
     let to_store = stored.clone();
     state
         .db

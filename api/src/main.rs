@@ -13,7 +13,11 @@ use gongyou_domain::clock::{SharedClock, SystemClock};
 use tokio::sync::watch;
 
 #[derive(Parser)]
-#[command(name = "gongyou", version, about = "工友 — the backend of a trade union for gig workers")]
+#[command(
+    name = "gongyou",
+    version,
+    about = "工友 — the backend of a trade union for gig workers"
+)]
 struct Cli {
     /// A TOML file of settings (below GONGYOU_* environment variables in precedence).
     #[arg(long, global = true)]
@@ -61,7 +65,10 @@ fn main() -> ExitCode {
         }
     };
     gongyou_api::telemetry::init(&config.log, config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gongyou: cannot start the async runtime: {e}");
@@ -116,7 +123,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 fn open_db(config: &Config) -> anyhow::Result<Db> {
     if let Some(path) = config.database.sqlite_path() {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
     }
@@ -126,7 +136,7 @@ fn open_db(config: &Config) -> anyhow::Result<Db> {
 async fn migrate(config: &Config) -> anyhow::Result<()> {
     let db = open_db(config)?;
     let applied = db
-        .run(|conn| gongyou_db::migrate::run(conn))
+        .run(gongyou_db::migrate::run)
         .await
         .context("migrating the database")?;
     tracing::info!(applied = applied.len(), versions = ?applied, "database migrated");
@@ -149,7 +159,9 @@ async fn serve(config: Config, clock: SharedClock, with_worker: bool) -> anyhow:
     tracing::info!(addr = %addr, metrics_port = ?app.metrics_port(), "listening");
     if with_worker {
         println!("\n  工友 Gongyou demo is serving on http://{addr}");
-        println!("  Try: curl http://{addr}/healthz   ·   API contract: http://{addr}/openapi.yaml\n");
+        println!(
+            "  Try: curl http://{addr}/healthz   ·   API contract: http://{addr}/openapi.yaml\n"
+        );
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = with_worker.then(|| {

@@ -1,7 +1,10 @@
 //! Prometheus metrics of one application instance (its own registry, so several apps in one
 //! test process do not collide): request counts and latency by route and status, pool usage.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 use gongyou_db::PoolStats;
 
@@ -17,7 +20,10 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("gongyou".into()), None)?;
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route and status",
+            ),
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(
@@ -25,7 +31,9 @@ impl Metrics {
                 "http_request_duration_seconds",
                 "HTTP request latency by method, route and status",
             )
-            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["method", "route", "status"],
         )?;
         let pool_max = IntGauge::new("db_pool_max_connections", "Database pool size limit")?;
@@ -37,7 +45,13 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
-        Ok(Self { registry, requests, latency, pool_max, pool_connections })
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            pool_max,
+            pool_connections,
+        })
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {

@@ -39,16 +39,19 @@ impl Application {
         let db = Db::new(&config.database, &config.pool)?;
         if config.migrate_on_start {
             let applied = db
-                .run(|conn| gongyou_db::migrate::run(conn))
+                .run(gongyou_db::migrate::run)
                 .await
                 .context("migrating the database")?;
             if !applied.is_empty() {
                 tracing::info!(versions = ?applied, "applied migrations");
             }
         }
-        let redis_url = config.redis_url.as_ref().map(secrecy::ExposeSecret::expose_secret);
-        let kv = Kv::new(redis_url, &config.redis_prefix, clock.clone())
-            .context("configuring Redis")?;
+        let redis_url = config
+            .redis_url
+            .as_ref()
+            .map(secrecy::ExposeSecret::expose_secret);
+        let kv =
+            Kv::new(redis_url, &config.redis_prefix, clock.clone()).context("configuring Redis")?;
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);
         let state = AppState {
             config: Arc::new(config),
@@ -57,7 +60,9 @@ impl Application {
             clock,
             metrics,
         };
-        let spec = Spec { yaml: crate::openapi::yaml()? };
+        let spec = Spec {
+            yaml: crate::openapi::yaml()?,
+        };
 
         let listener = TcpListener::bind(state.config.http_addr)
             .with_context(|| format!("binding {}", state.config.http_addr))?;
@@ -74,7 +79,13 @@ impl Application {
         let metrics_server = metrics_listener
             .map(|l| metrics_server(l, &state))
             .transpose()?;
-        Ok(Self { port, metrics_port, server, metrics_server, state })
+        Ok(Self {
+            port,
+            metrics_port,
+            server,
+            metrics_server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -159,14 +170,20 @@ fn metrics_server(listener: TcpListener, state: &AppState) -> anyhow::Result<Ser
 /// Body size limits and problem+json for bodies, queries and paths that do not parse.
 /// Every app serving API routes registers this (tests building their own app too).
 pub fn request_parsing(cfg: &mut web::ServiceConfig, body_limit: usize) {
-    cfg.app_data(web::JsonConfig::default().limit(body_limit).error_handler(json_error))
-        .app_data(web::PayloadConfig::new(body_limit))
-        .app_data(web::QueryConfig::default().error_handler(query_error))
-        .app_data(web::PathConfig::default().error_handler(path_error));
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(body_limit)
+            .error_handler(json_error),
+    )
+    .app_data(web::PayloadConfig::new(body_limit))
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .app_data(web::PathConfig::default().error_handler(path_error));
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::from_status(actix_web::http::StatusCode::NOT_FOUND))
+    Err(ApiError::from_status(
+        actix_web::http::StatusCode::NOT_FOUND,
+    ))
 }
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
@@ -185,16 +202,28 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         }
         _ => ApiError::bad_request("request.malformed_json", "请求内容不是有效的 JSON"),
     };
-    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+    actix_web::error::InternalError::from_response(
+        err,
+        actix_web::ResponseError::error_response(&api),
+    )
+    .into()
 }
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api = ApiError::bad_request("request.invalid_query", "查询参数不正确")
         .with_errors(serde_json::json!({ "query": err.to_string() }));
-    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+    actix_web::error::InternalError::from_response(
+        err,
+        actix_web::ResponseError::error_response(&api),
+    )
+    .into()
 }
 
 fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     let api = ApiError::bad_request("request.invalid_path", "请求路径参数不正确");
-    actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+    actix_web::error::InternalError::from_response(
+        err,
+        actix_web::ResponseError::error_response(&api),
+    )
+    .into()
 }

@@ -135,7 +135,9 @@ mod tests {
         assert_eq!(pg.backend(), Backend::Postgres);
         assert!(!format!("{pg:?}").contains("secret"));
         assert_eq!(
-            DatabaseUrl::parse("postgresql://localhost/db").unwrap().backend(),
+            DatabaseUrl::parse("postgresql://localhost/db")
+                .unwrap()
+                .backend(),
             Backend::Postgres
         );
         let lite = DatabaseUrl::parse("sqlite://data/gongyou.db").unwrap();

@@ -137,7 +137,10 @@ pub fn read(conn: &mut DbConnection) -> Result<Schema, DbError> {
             .entry(col.table_name)
             .or_default()
             .columns
-            .insert(col.column_name, (portable_type(&col.data_type), col.nullable));
+            .insert(
+                col.column_name,
+                (portable_type(&col.data_type), col.nullable),
+            );
     }
     for (table, mut cols) in pk {
         cols.sort();

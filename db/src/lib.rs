@@ -12,7 +12,7 @@ pub mod pool;
 pub mod schema;
 pub mod tx;
 
-pub use connection::{Backend, DbConnection, DatabaseUrl};
+pub use connection::{Backend, DatabaseUrl, DbConnection};
 pub use error::DbError;
 pub use pool::{Db, PoolOptions, PoolStats};
 pub use tx::write_tx;

@@ -19,7 +19,8 @@ where
     E: From<DbError>,
 {
     let DbConnection::Sqlite(sqlite) = conn else {
-        return conn.transaction(|c| f(c).map_err(TxError::App))
+        return conn
+            .transaction(|c| f(c).map_err(TxError::App))
             .map_err(TxError::into_app);
     };
     let depth = AnsiTransactionManager::transaction_manager_status_mut(sqlite)

@@ -43,19 +43,28 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *now += by;
     }
 
     pub fn set(&self, to: DateTime<Utc>) {
-        let mut now = self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *now = to;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -74,6 +83,9 @@ mod tests {
         assert_eq!(clock.now(), start + Duration::hours(25));
         let shared: SharedClock = Arc::new(clock.clone());
         clock.advance(Duration::seconds(1));
-        assert_eq!(shared.now(), start + Duration::hours(25) + Duration::seconds(1));
+        assert_eq!(
+            shared.now(),
+            start + Duration::hours(25) + Duration::seconds(1)
+        );
     }
 }

@@ -16,7 +16,12 @@ pub async fn housekeeping_pass(db: &Db, clock: &SharedClock) -> Result<usize, go
 }
 
 /// Runs housekeeping every `interval` until `shutdown` turns true.
-pub async fn run_housekeeping(db: Db, clock: SharedClock, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_housekeeping(
+    db: Db,
+    clock: SharedClock,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     tracing::info!(interval_secs = interval.as_secs(), "worker started");
     loop {
         match housekeeping_pass(&db, &clock).await {

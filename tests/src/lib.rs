@@ -66,7 +66,13 @@ impl TestDatabase {
             Some(server) => {
                 let name = pg::clone_template(server)?;
                 let url = pg::url_with_database(server, &name)?;
-                Ok((Self::Postgres { server_url: server.clone(), name }, url))
+                Ok((
+                    Self::Postgres {
+                        server_url: server.clone(),
+                        name,
+                    },
+                    url,
+                ))
             }
             None => {
                 let path = dir.join("test.db");
@@ -163,7 +169,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -197,7 +207,9 @@ impl TestApp {
             App::new()
                 .app_data(data.clone())
                 .configure(|cfg| gongyou_api::startup::request_parsing(cfg, limit))
-                .wrap(actix_web::middleware::from_fn(gongyou_api::middleware::observe))
+                .wrap(actix_web::middleware::from_fn(
+                    gongyou_api::middleware::observe,
+                ))
                 .configure(routes)
         })
         .listen(listener)
@@ -234,7 +246,9 @@ impl Drop for TestApp {
 fn delete_redis_prefix(url: &str, prefix: &str) -> redis::RedisResult<()> {
     let client = redis::Client::open(url)?;
     let mut conn = client.get_connection()?;
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut conn)?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut conn)?;
     if !keys.is_empty() {
         redis::cmd("DEL").arg(keys).query::<()>(&mut conn)?;
     }

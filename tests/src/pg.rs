@@ -37,7 +37,10 @@ fn migrations_fingerprint() -> anyhow::Result<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../db/migrations/postgres");
     let mut files = Vec::new();
     for entry in walk(&dir)? {
-        files.push((entry.strip_prefix(&dir)?.display().to_string(), std::fs::read(&entry)?));
+        files.push((
+            entry.strip_prefix(&dir)?.display().to_string(),
+            std::fs::read(&entry)?,
+        ));
     }
     files.sort();
     let mut hasher = Sha256::new();
@@ -82,9 +85,10 @@ struct Name {
 }
 
 fn exists(conn: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
-    let found: Count = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
-        .bind::<Text, _>(name)
-        .get_result(conn)?;
+    let found: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+            .bind::<Text, _>(name)
+            .get_result(conn)?;
     Ok(found.n > 0)
 }
 
@@ -98,8 +102,10 @@ pub fn clone_template(server_url: &str) -> anyhow::Result<String> {
         if !exists(&mut admin, &template)? {
             build_template(&mut admin, server_url, &template)?;
         }
-        diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
-            .execute(&mut admin)?;
+        diesel::sql_query(format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+        ))
+        .execute(&mut admin)?;
         Ok(())
     })();
     diesel::sql_query(format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})")).execute(&mut admin)?;
@@ -107,7 +113,11 @@ pub fn clone_template(server_url: &str) -> anyhow::Result<String> {
     Ok(name)
 }
 
-fn build_template(admin: &mut PgConnection, server_url: &str, template: &str) -> anyhow::Result<()> {
+fn build_template(
+    admin: &mut PgConnection,
+    server_url: &str,
+    template: &str,
+) -> anyhow::Result<()> {
     // Templates of older migrations are of no use any more.
     let stale: Vec<Name> = diesel::sql_query(
         "SELECT datname FROM pg_database WHERE datname LIKE 'gongyou\\_tpl\\_%' AND datname <> $1",
@@ -115,11 +125,17 @@ fn build_template(admin: &mut PgConnection, server_url: &str, template: &str) ->
     .bind::<Text, _>(template)
     .load(admin)?;
     for old in stale {
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", old.datname))
-            .execute(admin);
+        let _ = diesel::sql_query(format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            old.datname
+        ))
+        .execute(admin);
     }
     let building = format!("{template}_building");
-    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).execute(admin)?;
+    diesel::sql_query(format!(
+        "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+    ))
+    .execute(admin)?;
     diesel::sql_query(format!("CREATE DATABASE \"{building}\"")).execute(admin)?;
     {
         let url = DatabaseUrl::parse(&url_with_database(server_url, &building)?)?;
@@ -127,14 +143,18 @@ fn build_template(admin: &mut PgConnection, server_url: &str, template: &str) ->
         gongyou_db::migrate::run(&mut conn)?;
     }
     // Renamed only once complete, so a half-migrated template is never cloned.
-    diesel::sql_query(format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\"")).execute(admin)?;
+    diesel::sql_query(format!(
+        "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+    ))
+    .execute(admin)?;
     Ok(())
 }
 
 /// Drops a test database, ending any connection still open to it.
 pub fn drop_database(server_url: &str, name: &str) -> anyhow::Result<()> {
     let mut admin = PgConnection::establish(server_url)?;
-    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin)?;
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)?;
     Ok(())
 }
 
@@ -152,6 +172,9 @@ mod tests {
             url_with_database("postgres://u:p@h/db?sslmode=disable", "y").unwrap(),
             "postgres://u:p@h/y?sslmode=disable"
         );
-        assert_eq!(url_with_database("postgres://h", "z").unwrap(), "postgres://h/z");
+        assert_eq!(
+            url_with_database("postgres://h", "z").unwrap(),
+            "postgres://h/z"
+        );
     }
 }

@@ -59,7 +59,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     let db = state.db.clone();
     let database = tokio::time::timeout(CHECK_TIMEOUT, async {
         db.ping().await?;
-        db.run(|conn| gongyou_db::migrate::pending(conn)).await
+        db.run(gongyou_db::migrate::pending).await
     })
     .await;
     let (database, migrations) = match database {
@@ -95,10 +95,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     if ready {
         return Ok(HttpResponse::Ok().json(readiness));
     }
-    Err(
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service.not_ready", "服务尚未就绪")
-            .with_errors(serde_json::to_value(&readiness).unwrap_or_default()),
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service.not_ready",
+        "服务尚未就绪",
     )
+    .with_errors(serde_json::to_value(&readiness).unwrap_or_default()))
 }
 
 /// Prometheus metrics: request counts and latency by route and status, database pool usage.

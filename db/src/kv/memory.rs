@@ -42,13 +42,17 @@ impl MemoryKv {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Drops what has expired, so a long-running process does not grow without bound.
     fn sweep(state: &mut State, now_ms: i64) {
         if state.values.len() + state.counters.len() > 10_000 {
-            state.values.retain(|_, raw| unwrap_expiring(raw, now_ms).is_some());
+            state
+                .values
+                .retain(|_, raw| unwrap_expiring(raw, now_ms).is_some());
             state.counters.retain(|_, (_, ends)| *ends > now_ms);
             state.buckets.retain(|_, tat| *tat > now_ms);
         }
@@ -84,7 +88,10 @@ impl MemoryKv {
     pub(super) fn incr(&self, key: &str, window_ends_ms: i64, now_ms: i64) -> u64 {
         let mut state = self.lock();
         Self::sweep(&mut state, now_ms);
-        let entry = state.counters.entry(key.to_owned()).or_insert((0, window_ends_ms));
+        let entry = state
+            .counters
+            .entry(key.to_owned())
+            .or_insert((0, window_ends_ms));
         entry.0 += 1;
         entry.0
     }

@@ -36,13 +36,22 @@ pub struct Rate {
 
 impl Rate {
     pub fn per_minute(limit: u32) -> Self {
-        Self { limit, period: Duration::from_secs(60) }
+        Self {
+            limit,
+            period: Duration::from_secs(60),
+        }
     }
     pub fn per_hour(limit: u32) -> Self {
-        Self { limit, period: Duration::from_secs(3600) }
+        Self {
+            limit,
+            period: Duration::from_secs(3600),
+        }
     }
     pub fn per_day(limit: u32) -> Self {
-        Self { limit, period: Duration::from_secs(86_400) }
+        Self {
+            limit,
+            period: Duration::from_secs(86_400),
+        }
     }
     /// Milliseconds between events at a steady rate (GCRA's emission interval).
     fn interval_ms(&self) -> i64 {
@@ -123,7 +132,12 @@ impl Kv {
     }
 
     /// Stores `value` only if `key` holds nothing live; returns whether it did (a lock).
-    pub async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError> {
+    pub async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, KvError> {
         let now = self.now().timestamp_millis();
         let raw = wrap_expiring(value, self.expiry_ms(ttl));
         match self {
@@ -144,7 +158,11 @@ impl Kv {
 
     /// Counts one more event in the current fixed window of length `window` (windows are
     /// numbered from the Unix epoch by the clock); returns the count and when the window ends.
-    pub async fn incr_in_window(&self, key: &str, window: Duration) -> Result<(u64, DateTime<Utc>), KvError> {
+    pub async fn incr_in_window(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(u64, DateTime<Utc>), KvError> {
         let now = self.now();
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
         let index = now.timestamp_millis().div_euclid(window_ms);
@@ -161,7 +179,10 @@ impl Kv {
     pub async fn rate_limit(&self, key: &str, rate: Rate) -> Result<RateDecision, KvError> {
         let now = self.now().timestamp_millis();
         let wait_ms = match self {
-            Kv::Redis(r) => r.gcra(key, now, rate.interval_ms(), rate.period_ms()).await?,
+            Kv::Redis(r) => {
+                r.gcra(key, now, rate.interval_ms(), rate.period_ms())
+                    .await?
+            }
             Kv::Memory(m) => m.gcra(key, now, rate.interval_ms(), rate.period_ms()),
         };
         Ok(if wait_ms <= 0 {

@@ -57,11 +57,15 @@ pub struct RedisKv {
 
 impl std::fmt::Debug for RedisKv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisKv").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisKv")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
-async fn timed<T>(fut: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, KvError> {
+async fn timed<T>(
+    fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, KvError> {
     match tokio::time::timeout(TIMEOUT, fut).await {
         Ok(result) => Ok(result?),
         Err(_) => Err(KvError::Timeout),
@@ -155,7 +159,13 @@ impl RedisKv {
         Ok(count)
     }
 
-    pub(super) async fn gcra(&self, key: &str, now: i64, interval: i64, period: i64) -> Result<i64, KvError> {
+    pub(super) async fn gcra(
+        &self,
+        key: &str,
+        now: i64,
+        interval: i64,
+        period: i64,
+    ) -> Result<i64, KvError> {
         let mut conn = self.conn().await?;
         let script = redis::Script::new(GCRA);
         let mut invocation = script.key(self.key(key));
@@ -190,7 +200,12 @@ impl RedisKv {
 
 /// Forwards one Redis channel to local receivers, re-subscribing after a lost connection,
 /// until no local receiver is left.
-async fn forward(kv: RedisKv, channel: String, first: redis::aio::PubSub, tx: broadcast::Sender<String>) {
+async fn forward(
+    kv: RedisKv,
+    channel: String,
+    first: redis::aio::PubSub,
+    tx: broadcast::Sender<String>,
+) {
     let mut pubsub = Some(first);
     loop {
         if let Some(ps) = pubsub.take() {

@@ -22,7 +22,12 @@ fn calls(caller: &str) -> usize {
 }
 
 fn gate(caller: &str) -> Arc<Notify> {
-    GATES.lock().unwrap().entry(caller.to_owned()).or_default().clone()
+    GATES
+        .lock()
+        .unwrap()
+        .entry(caller.to_owned())
+        .or_default()
+        .clone()
 }
 
 #[derive(Deserialize, Serialize)]
@@ -37,7 +42,13 @@ async fn create_thing(
     req: HttpRequest,
     body: web::Json<NewThing>,
 ) -> ApiResult<HttpResponse> {
-    let caller = req.headers().get("x-test-caller").unwrap().to_str().unwrap().to_owned();
+    let caller = req
+        .headers()
+        .get("x-test-caller")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body = body.into_inner();
     let name = body.name.clone();
     idempotent(&state, &req, &caller.clone(), &body, || async move {
@@ -49,7 +60,12 @@ async fn create_thing(
         };
         match name.as_str() {
             "boom" => return Err(ApiError::internal(anyhow::anyhow!("boom"))),
-            "" => return Err(ApiError::unprocessable("thing.name_required", "名称不能为空")),
+            "" => {
+                return Err(ApiError::unprocessable(
+                    "thing.name_required",
+                    "名称不能为空",
+                ))
+            }
             "slow" => gate(&caller).notified().await,
             _ => {}
         }
@@ -105,7 +121,9 @@ async fn a_repeat_replays_the_first_response() {
     let first_body = first.text().await.unwrap();
 
     // Same content, other spacing and key order: the same request.
-    let again = c.post(Some("key-1"), r#"{ "note": null,  "name": "水杯" }"#).await;
+    let again = c
+        .post(Some("key-1"), r#"{ "note": null,  "name": "水杯" }"#)
+        .await;
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["location"], "/things/1");
     assert_eq!(again.headers()["idempotent-replayed"], "true");
@@ -115,7 +133,10 @@ async fn a_repeat_replays_the_first_response() {
 
     // Without a key, nothing is deduplicated; another key is another request.
     assert_eq!(c.post(None, r#"{"name":"水杯"}"#).await.status(), 201);
-    assert_eq!(c.post(Some("key-2"), r#"{"name":"水杯"}"#).await.status(), 201);
+    assert_eq!(
+        c.post(Some("key-2"), r#"{"name":"水杯"}"#).await.status(),
+        201
+    );
     assert_eq!(calls(&c.caller), 3);
 }
 
@@ -136,8 +157,15 @@ async fn the_same_key_with_another_body_is_a_conflict() {
 async fn keys_belong_to_their_caller() {
     let app = spawn_app().await;
     let alice = client(&app);
-    let bob = Client { app: &app, base: alice.base.clone(), caller: uuid::Uuid::now_v7().to_string() };
-    assert_eq!(alice.post(Some("shared"), r#"{"name":"a"}"#).await.status(), 201);
+    let bob = Client {
+        app: &app,
+        base: alice.base.clone(),
+        caller: uuid::Uuid::now_v7().to_string(),
+    };
+    assert_eq!(
+        alice.post(Some("shared"), r#"{"name":"a"}"#).await.status(),
+        201
+    );
     let other = bob.post(Some("shared"), r#"{"name":"b"}"#).await;
     assert_eq!(other.status(), 201);
     assert!(!other.headers().contains_key("idempotent-replayed"));
@@ -181,14 +209,17 @@ async fn keys_expire_after_24_hours() {
     let app = spawn_app().await;
     let c = client(&app);
     assert_eq!(c.post(Some("day"), r#"{"name":"a"}"#).await.status(), 201);
-    app.clock.advance(Duration::hours(23) + Duration::minutes(59));
+    app.clock
+        .advance(Duration::hours(23) + Duration::minutes(59));
     let replay = c.post(Some("day"), r#"{"name":"a"}"#).await;
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     assert_eq!(calls(&c.caller), 1);
 
     app.clock.advance(Duration::minutes(2));
     // Expired: the housekeeping job purges it, and the key can be used afresh.
-    let purged = gongyou_jobs::housekeeping_pass(&app.state.db, &app.state.clock).await.unwrap();
+    let purged = gongyou_jobs::housekeeping_pass(&app.state.db, &app.state.clock)
+        .await
+        .unwrap();
     assert_eq!(purged, 1);
     let fresh = c.post(Some("day"), r#"{"name":"b"}"#).await;
     assert_eq!(fresh.status(), 201);
@@ -211,11 +242,20 @@ async fn client_errors_are_stored_but_server_errors_free_the_key() {
     let replayed = c.post(Some("bad"), r#"{"name":""}"#).await;
     assert_eq!(replayed.status(), 422);
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
-    assert_eq!(replayed.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        replayed.headers()["content-type"],
+        "application/problem+json"
+    );
     assert_eq!(calls(&c.caller), 1);
 
-    assert_eq!(c.post(Some("boom"), r#"{"name":"boom"}"#).await.status(), 500);
-    assert_eq!(c.post(Some("boom"), r#"{"name":"boom"}"#).await.status(), 500);
+    assert_eq!(
+        c.post(Some("boom"), r#"{"name":"boom"}"#).await.status(),
+        500
+    );
+    assert_eq!(
+        c.post(Some("boom"), r#"{"name":"boom"}"#).await.status(),
+        500
+    );
     assert_eq!(calls(&c.caller), 3, "a 5xx is retried, not replayed");
 }
 

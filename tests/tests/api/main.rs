@@ -2,6 +2,7 @@
 
 mod errors;
 mod idempotency;
+mod openapi;
 mod ops;
 mod schema;
 mod store;

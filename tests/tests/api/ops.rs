@@ -21,7 +21,14 @@ async fn readyz_reports_each_dependency() {
     assert_eq!(body["database"], "ok");
     assert_eq!(body["migrations"], "ok");
     let redis_configured = app.state.kv.is_redis();
-    assert_eq!(body["redis"], if redis_configured { "ok" } else { "not_configured" });
+    assert_eq!(
+        body["redis"],
+        if redis_configured {
+            "ok"
+        } else {
+            "not_configured"
+        }
+    );
 }
 
 #[tokio::test]
@@ -46,7 +53,11 @@ async fn readyz_is_503_when_the_database_is_gone() {
 async fn readyz_is_503_when_the_configured_redis_is_unreachable() {
     // Port 9 (discard) has no Redis on it.
     let app = spawn_app_with(
-        [("GONGYOU_REDIS_URL".to_owned(), "redis://127.0.0.1:9".to_owned())].into(),
+        [(
+            "GONGYOU_REDIS_URL".to_owned(),
+            "redis://127.0.0.1:9".to_owned(),
+        )]
+        .into(),
     )
     .await;
     let response = app.get("/readyz").await;
@@ -86,24 +97,33 @@ async fn metrics_count_requests_by_route_and_status() {
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     assert!(
-        text.contains(r#"gongyou_http_requests_total{method="GET",route="/healthz",status="200"} 3"#),
+        text.contains(
+            r#"gongyou_http_requests_total{method="GET",route="/healthz",status="200"} 3"#
+        ),
         "{text}"
     );
     assert!(
-        text.contains(r#"gongyou_http_requests_total{method="GET",route="unmatched",status="404"} 1"#),
+        text.contains(
+            r#"gongyou_http_requests_total{method="GET",route="unmatched",status="404"} 1"#
+        ),
         "{text}"
     );
-    assert!(text.contains("gongyou_http_request_duration_seconds_bucket{"), "{text}");
+    assert!(
+        text.contains("gongyou_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
     assert!(text.contains("gongyou_db_pool_max_connections 4"), "{text}");
-    assert!(text.contains(r#"gongyou_db_pool_connections{state="in_use"}"#), "{text}");
+    assert!(
+        text.contains(r#"gongyou_db_pool_connections{state="in_use"}"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn metrics_move_to_their_own_address_when_configured() {
-    let app = spawn_app_with(
-        [("GONGYOU_METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned())].into(),
-    )
-    .await;
+    let app =
+        spawn_app_with([("GONGYOU_METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned())].into())
+            .await;
     app.get("/healthz").await;
     assert_eq!(app.get("/metrics").await.status(), 404);
     let port = app.metrics_port.expect("a metrics listener");
@@ -117,7 +137,9 @@ async fn metrics_move_to_their_own_address_when_configured() {
         .await
         .unwrap();
     assert!(
-        text.contains(r#"gongyou_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
+        text.contains(
+            r#"gongyou_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
         "{text}"
     );
 }
@@ -131,7 +153,10 @@ async fn the_served_contract_is_the_generated_one() {
         .to_str()
         .unwrap()
         .starts_with("application/yaml"));
-    assert_eq!(response.text().await.unwrap(), gongyou_api::openapi::yaml().unwrap());
+    assert_eq!(
+        response.text().await.unwrap(),
+        gongyou_api::openapi::yaml().unwrap()
+    );
 }
 
 #[tokio::test]

@@ -16,13 +16,19 @@ fn sqlite_schema(dir: &std::path::Path) -> introspect::Schema {
 fn sqlite_schema_follows_the_conventions() {
     let dir = tempfile::tempdir().unwrap();
     let schema = sqlite_schema(dir.path());
-    assert!(schema.tables.contains_key("idempotency_keys"), "{schema:#?}");
+    assert!(
+        schema.tables.contains_key("idempotency_keys"),
+        "{schema:#?}"
+    );
     for (name, table) in &schema.tables {
         assert!(!table.primary_key.is_empty(), "{name} has no primary key");
         for index in table.indexes.keys() {
             // Inline UNIQUE constraints get generated names that differ per backend:
             // declare every index with CREATE [UNIQUE] INDEX and a name.
-            assert!(!index.starts_with("sqlite_autoindex"), "{name}: unnamed index {index}");
+            assert!(
+                !index.starts_with("sqlite_autoindex"),
+                "{name}: unnamed index {index}"
+            );
         }
     }
     let (pg, lite) = migrate::versions().unwrap();
@@ -51,6 +57,10 @@ fn postgres_and_sqlite_schemas_are_the_same() {
         "tables differ"
     );
     for (name, pg_table) in &pg.tables {
-        assert_eq!(Some(pg_table), lite.tables.get(name), "table {name} differs (left: PostgreSQL, right: SQLite)");
+        assert_eq!(
+            Some(pg_table),
+            lite.tables.get(name),
+            "table {name} differs (left: PostgreSQL, right: SQLite)"
+        );
     }
 }

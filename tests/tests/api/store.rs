@@ -18,10 +18,16 @@ async fn concurrent_read_then_write_transactions_all_succeed() {
     for i in 0..16 {
         let db = app.state.db.clone();
         // Half on one shared key (exactly one may proceed), half on keys of their own.
-        let key = if i % 2 == 0 { "shared".to_owned() } else { format!("own-{i}") };
+        let key = if i % 2 == 0 {
+            "shared".to_owned()
+        } else {
+            format!("own-{i}")
+        };
         tasks.push(tokio::spawn(async move {
-            db.run(move |conn| idempotency::begin(conn, "caller", &key, "h", now, Lifetimes::default()))
-                .await
+            db.run(move |conn| {
+                idempotency::begin(conn, "caller", &key, "h", now, Lifetimes::default())
+            })
+            .await
         }));
     }
     let mut proceeded_shared = 0;
@@ -43,15 +49,26 @@ async fn concurrent_read_then_write_transactions_all_succeed() {
 async fn values_expire_by_the_application_clock() {
     let app = spawn_app().await;
     let kv = &app.state.kv;
-    kv.set("code:13800000000", "123456", Duration::from_secs(300)).await.unwrap();
-    assert_eq!(kv.get("code:13800000000").await.unwrap().as_deref(), Some("123456"));
-    assert!(!kv.set_if_absent("code:13800000000", "x", Duration::from_secs(300)).await.unwrap());
+    kv.set("code:13800000000", "123456", Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        kv.get("code:13800000000").await.unwrap().as_deref(),
+        Some("123456")
+    );
+    assert!(!kv
+        .set_if_absent("code:13800000000", "x", Duration::from_secs(300))
+        .await
+        .unwrap());
     app.clock.advance(Span::seconds(299));
     assert!(kv.get("code:13800000000").await.unwrap().is_some());
     app.clock.advance(Span::seconds(2));
     assert_eq!(kv.get("code:13800000000").await.unwrap(), None);
     // An expired value no longer blocks a lock.
-    assert!(kv.set_if_absent("code:13800000000", "new", Duration::from_secs(30)).await.unwrap());
+    assert!(kv
+        .set_if_absent("code:13800000000", "new", Duration::from_secs(30))
+        .await
+        .unwrap());
     assert!(kv.delete("code:13800000000").await.unwrap());
     assert!(!kv.delete("code:13800000000").await.unwrap());
     assert_eq!(kv.get("never-set").await.unwrap(), None);
@@ -77,17 +94,35 @@ async fn rate_limits_allow_a_burst_then_say_when_to_retry() {
     let kv = &app.state.kv;
     let rate = Rate::per_hour(20);
     for i in 0..20 {
-        assert_eq!(kv.rate_limit("ip:10.0.0.1", rate).await.unwrap(), RateDecision::Allowed, "#{i}");
+        assert_eq!(
+            kv.rate_limit("ip:10.0.0.1", rate).await.unwrap(),
+            RateDecision::Allowed,
+            "#{i}"
+        );
     }
-    let RateDecision::Limited { retry_after } = kv.rate_limit("ip:10.0.0.1", rate).await.unwrap() else {
+    let RateDecision::Limited { retry_after } = kv.rate_limit("ip:10.0.0.1", rate).await.unwrap()
+    else {
         panic!("the 21st within the hour must be limited");
     };
-    assert_eq!(retry_after, Duration::from_secs(180), "one slot frees every 3 minutes");
+    assert_eq!(
+        retry_after,
+        Duration::from_secs(180),
+        "one slot frees every 3 minutes"
+    );
     // Another bucket is unaffected.
-    assert_eq!(kv.rate_limit("ip:10.0.0.2", rate).await.unwrap(), RateDecision::Allowed);
+    assert_eq!(
+        kv.rate_limit("ip:10.0.0.2", rate).await.unwrap(),
+        RateDecision::Allowed
+    );
     app.clock.advance(Span::seconds(180));
-    assert_eq!(kv.rate_limit("ip:10.0.0.1", rate).await.unwrap(), RateDecision::Allowed);
-    assert!(matches!(kv.rate_limit("ip:10.0.0.1", rate).await.unwrap(), RateDecision::Limited { .. }));
+    assert_eq!(
+        kv.rate_limit("ip:10.0.0.1", rate).await.unwrap(),
+        RateDecision::Allowed
+    );
+    assert!(matches!(
+        kv.rate_limit("ip:10.0.0.1", rate).await.unwrap(),
+        RateDecision::Limited { .. }
+    ));
 }
 
 #[tokio::test]
@@ -99,7 +134,23 @@ async fn published_messages_reach_subscribers() {
     let mut other = kv.subscribe("plans.changed").await.unwrap();
     kv.publish("stations.changed", "station-42").await.unwrap();
     let wait = Duration::from_secs(5);
-    assert_eq!(tokio::time::timeout(wait, first.recv()).await.unwrap().unwrap(), "station-42");
-    assert_eq!(tokio::time::timeout(wait, second.recv()).await.unwrap().unwrap(), "station-42");
-    assert!(tokio::time::timeout(Duration::from_millis(200), other.recv()).await.is_err());
+    assert_eq!(
+        tokio::time::timeout(wait, first.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        "station-42"
+    );
+    assert_eq!(
+        tokio::time::timeout(wait, second.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        "station-42"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), other.recv())
+            .await
+            .is_err()
+    );
 }

@@ -1,0 +1,145 @@
+//! The real binary, as README's run command starts it: `gongyou demo` on a fresh data dir
+//! migrates the embedded SQLite database, serves `/healthz` and `/openapi.yaml`, and stops
+//! cleanly on SIGTERM. `migrate` and `openapi` work as commands too.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gongyou");
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads the JSON log until the "listening" line; returns the address.
+fn wait_for_address(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+                if json["message"] == "listening" {
+                    let _ = tx.send(json["addr"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the server logs its address")
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    })
+}
+
+#[test]
+fn demo_serves_then_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(BIN)
+        .arg("demo")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("GONGYOU_HTTP_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let addr = wait_for_address(&mut running.0);
+
+    let (status, body) = get(&addr, "/healthz");
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    let (status, spec) = get(&addr, "/openapi.yaml");
+    assert_eq!(status, 200);
+    assert!(spec.starts_with("openapi: 3.1"), "{spec}");
+    let (status, _) = get(&addr, "/readyz");
+    assert_eq!(status, 200);
+    // The default database is a SQLite file under ./data.
+    assert!(dir.path().join("data/gongyou.db").exists());
+
+    let pid = running.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn refuses_production_with_dev_shortcuts_and_names_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("GONGYOU_ENV", "production")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to start in production"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn migrate_and_openapi_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = Command::new(BIN)
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(dir.path().join("data/gongyou.db").exists());
+
+    let openapi = Command::new(BIN)
+        .arg("openapi")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(openapi.status.success());
+    let expected =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap();
+    assert_eq!(String::from_utf8(openapi.stdout).unwrap(), expected);
+}

@@ -1,0 +1,36 @@
+//! The checked-in contract is what the code generates. Regenerate with `make openapi`.
+
+#[test]
+fn openapi_yaml_is_in_sync_with_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+    let checked_in = std::fs::read_to_string(&path).expect("openapi.yaml at the repository root");
+    let generated = gongyou_api::openapi::yaml().unwrap();
+    assert!(
+        checked_in == generated,
+        "openapi.yaml differs from what the code generates: run `make openapi` and commit the result"
+    );
+}
+
+#[test]
+fn every_operation_documents_its_responses_and_tag() {
+    let doc = gongyou_api::openapi::openapi();
+    let json = serde_json::to_value(&doc).unwrap();
+    assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = json["paths"].as_object().unwrap();
+    for expected in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
+        assert!(paths.contains_key(expected), "{expected} is not documented");
+    }
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path}"
+            );
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{method} {path}"
+            );
+            assert!(op["operationId"].is_string(), "{method} {path}");
+        }
+    }
+}
