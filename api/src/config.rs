@@ -12,8 +12,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gongyou_db::{Backend, DatabaseUrl, PoolOptions};
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::providers::sms::{SmsProvider, SmsSettings};
+use crate::providers::wechat::WechatSettings;
 
 /// Why the configuration cannot be used. Messages name the variable to fix.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +82,18 @@ struct RawSettings {
     shutdown_timeout_secs: u64,
     migrate_on_start: Option<bool>,
     housekeeping_interval_secs: u64,
+    trusted_proxies: String,
+    sms_provider: Option<SmsProvider>,
+    sms_base_url: Option<String>,
+    sms_access_key_id: Option<String>,
+    sms_access_key_secret: Option<SecretString>,
+    sms_sign_name: Option<String>,
+    sms_template_id: Option<String>,
+    sms_sdk_app_id: Option<String>,
+    sms_region: Option<String>,
+    wechat_appid: Option<String>,
+    wechat_secret: Option<SecretString>,
+    wechat_base_url: String,
 }
 
 impl Default for RawSettings {
@@ -105,6 +121,18 @@ impl Default for RawSettings {
             shutdown_timeout_secs: 30,
             migrate_on_start: None,
             housekeeping_interval_secs: 600,
+            trusted_proxies: String::new(),
+            sms_provider: None,
+            sms_base_url: None,
+            sms_access_key_id: None,
+            sms_access_key_secret: None,
+            sms_sign_name: None,
+            sms_template_id: None,
+            sms_sdk_app_id: None,
+            sms_region: None,
+            wechat_appid: None,
+            wechat_secret: None,
+            wechat_base_url: "https://api.weixin.qq.com".into(),
         }
     }
 }
@@ -146,7 +174,8 @@ pub struct Config {
     pub database: DatabaseUrl,
     pub redis_url: Option<SecretString>,
     pub redis_prefix: String,
-    pub demo_password: Option<SecretString>,
+    /// Password of the demo staff logins (dev: generated once and kept when not configured).
+    pub demo_password: Secret,
     /// Signs tokens (access tokens, QR payloads).
     pub token_secret: Secret,
     /// Encrypts sensitive personal information at rest.
@@ -161,6 +190,12 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub migrate_on_start: bool,
     pub housekeeping_interval: Duration,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The SMS gateway; `None` in dev means codes are only echoed.
+    pub sms: Option<SmsSettings>,
+    /// The WeChat mini-program; `None` makes the WeChat endpoints answer 503.
+    pub wechat: Option<WechatSettings>,
 }
 
 impl Config {
@@ -194,6 +229,7 @@ impl Config {
 
     fn parse(raw: RawSettings) -> Result<Self, ConfigError> {
         let production = raw.env == Environment::Production;
+        let sms = sms_settings(&raw)?;
         let http_addr = raw
             .http_addr
             .parse()
@@ -249,7 +285,66 @@ impl Config {
             32,
             &mut dev_secrets,
         )?;
+        // Demo logins exist in dev only; production never needs a generated one.
+        let demo_password = match raw
+            .demo_password
+            .clone()
+            .filter(|p| !p.expose_secret().is_empty())
+        {
+            Some(value) => Secret {
+                value,
+                generated: false,
+            },
+            None if production => Secret {
+                value: SecretString::from(String::new()),
+                generated: false,
+            },
+            None => Secret {
+                value: dev_secrets.get_or_generate_password("GONGYOU_DEMO_PASSWORD")?,
+                generated: true,
+            },
+        };
         dev_secrets.save()?;
+        let trusted_proxies = raw
+            .trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "GONGYOU_TRUSTED_PROXIES",
+                            format!("{s:?} is not an IP address or CIDR"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if production && sms.is_none() {
+            return Err(ConfigError::ProductionRefusal(
+                "GONGYOU_SMS_PROVIDER is not set: workers could not receive sign-in codes".into(),
+            ));
+        }
+        let wechat = match (
+            raw.wechat_appid.clone().filter(|s| !s.is_empty()),
+            raw.wechat_secret.clone(),
+        ) {
+            (Some(appid), Some(secret)) if !secret.expose_secret().is_empty() => {
+                Some(WechatSettings {
+                    appid,
+                    secret,
+                    base_url: raw.wechat_base_url.clone(),
+                })
+            }
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "GONGYOU_WECHAT_APPID",
+                    "GONGYOU_WECHAT_APPID and GONGYOU_WECHAT_SECRET are set together",
+                ))
+            }
+        };
         let backend = database.backend();
         Ok(Self {
             env: raw.env,
@@ -261,7 +356,7 @@ impl Config {
                 .redis_url
                 .filter(|u| !u.expose_secret().trim().is_empty()),
             redis_prefix: raw.redis_prefix,
-            demo_password: raw.demo_password,
+            demo_password,
             token_secret,
             data_key,
             sms_dev_echo,
@@ -277,12 +372,62 @@ impl Config {
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             migrate_on_start: raw.migrate_on_start.unwrap_or(backend == Backend::Sqlite),
             housekeeping_interval: Duration::from_secs(raw.housekeeping_interval_secs.max(1)),
+            trusted_proxies,
+            sms,
+            wechat,
         })
     }
 
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
     }
+}
+
+/// The SMS gateway settings, when a provider is named.
+fn sms_settings(raw: &RawSettings) -> Result<Option<SmsSettings>, ConfigError> {
+    let Some(provider) = raw.sms_provider else {
+        return Ok(None);
+    };
+    let need = |v: &Option<String>, var: &'static str| {
+        v.clone()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| invalid(var, "required when GONGYOU_SMS_PROVIDER is set"))
+    };
+    let (default_url, default_region) = match provider {
+        SmsProvider::Tencent => ("https://sms.tencentcloudapi.com", "ap-guangzhou"),
+        SmsProvider::Aliyun => ("https://dysmsapi.aliyuncs.com", "cn-hangzhou"),
+    };
+    if provider == SmsProvider::Tencent && raw.sms_sdk_app_id.as_deref().is_none_or(str::is_empty) {
+        return Err(invalid(
+            "GONGYOU_SMS_SDK_APP_ID",
+            "required for the Tencent Cloud SMS provider",
+        ));
+    }
+    Ok(Some(SmsSettings {
+        provider,
+        base_url: raw
+            .sms_base_url
+            .clone()
+            .unwrap_or_else(|| default_url.into()),
+        access_key_id: need(&raw.sms_access_key_id, "GONGYOU_SMS_ACCESS_KEY_ID")?,
+        access_key_secret: raw
+            .sms_access_key_secret
+            .clone()
+            .filter(|s| !s.expose_secret().is_empty())
+            .ok_or_else(|| {
+                invalid(
+                    "GONGYOU_SMS_ACCESS_KEY_SECRET",
+                    "required when GONGYOU_SMS_PROVIDER is set",
+                )
+            })?,
+        sign_name: need(&raw.sms_sign_name, "GONGYOU_SMS_SIGN_NAME")?,
+        template_id: need(&raw.sms_template_id, "GONGYOU_SMS_TEMPLATE_ID")?,
+        sdk_app_id: raw.sms_sdk_app_id.clone(),
+        region: raw
+            .sms_region
+            .clone()
+            .unwrap_or_else(|| default_region.into()),
+    }))
 }
 
 /// Configured secrets must be long enough; unconfigured ones are refused in production and
@@ -342,7 +487,7 @@ impl DevSecrets {
         }
     }
 
-    fn get_or_generate(&mut self, var: &str) -> Result<SecretString, ConfigError> {
+    fn load(&mut self) -> Result<(), ConfigError> {
         if !self.loaded {
             self.loaded = true;
             match std::fs::read_to_string(&self.path) {
@@ -351,12 +496,32 @@ impl DevSecrets {
                 Err(e) => return Err(self.error(e)),
             }
         }
+        Ok(())
+    }
+
+    fn get_or_insert_with(
+        &mut self,
+        var: &str,
+        make: impl FnOnce() -> String,
+    ) -> Result<SecretString, ConfigError> {
+        self.load()?;
         let value = self.values.entry(var.to_owned()).or_insert_with(|| {
             self.dirty = true;
-            let bytes: [u8; 32] = rand::random();
-            hex::encode(bytes)
+            make()
         });
         Ok(SecretString::from(value.clone()))
+    }
+
+    /// A random 256-bit key, hex-encoded.
+    fn get_or_generate(&mut self, var: &str) -> Result<SecretString, ConfigError> {
+        self.get_or_insert_with(var, || hex::encode(rand::random::<[u8; 32]>()))
+    }
+
+    /// A password a person can type: `gy-` and 24 hex digits.
+    fn get_or_generate_password(&mut self, var: &str) -> Result<SecretString, ConfigError> {
+        self.get_or_insert_with(var, || {
+            format!("gy-{}", hex::encode(rand::random::<[u8; 12]>()))
+        })
     }
 
     fn save(&self) -> Result<(), ConfigError> {
@@ -451,7 +616,17 @@ mod tests {
         assert_eq!(from_env.database.backend(), Backend::Postgres);
         assert!(!from_env.migrate_on_start);
         // Strings stay strings: a numeric-looking password keeps its leading zeros.
-        assert_eq!(from_env.demo_password.unwrap().expose_secret(), "0042");
+        assert_eq!(from_env.demo_password.expose(), "0042");
+        assert!(from_env.trusted_proxies.is_empty());
+        let proxies = Config::load(
+            None,
+            &env(
+                &[("GONGYOU_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")],
+                dir.path(),
+            ),
+        )
+        .unwrap();
+        assert_eq!(proxies.trusted_proxies.len(), 2);
     }
 
     #[test]
@@ -482,6 +657,11 @@ mod tests {
             ("GONGYOU_DATABASE_URL", "postgres://db/gongyou"),
             ("GONGYOU_TOKEN_SECRET", SECRET),
             ("GONGYOU_DATA_KEY", SECRET),
+            ("GONGYOU_SMS_PROVIDER", "aliyun"),
+            ("GONGYOU_SMS_ACCESS_KEY_ID", "LTAI-test"),
+            ("GONGYOU_SMS_ACCESS_KEY_SECRET", "sms-secret"),
+            ("GONGYOU_SMS_SIGN_NAME", "工友"),
+            ("GONGYOU_SMS_TEMPLATE_ID", "SMS_000001"),
         ];
         let config = Config::load(None, &env(&good, dir.path())).unwrap();
         assert!(config.is_production());
@@ -504,6 +684,7 @@ mod tests {
         assert!(refused(&[], "GONGYOU_DATABASE_URL").contains("SQLite"));
         assert!(refused(&[("GONGYOU_DATABASE_URL", "sqlite://x.db")], "").contains("SQLite"));
         assert!(refused(&[("GONGYOU_SMS_DEV_ECHO", "true")], "").contains("SMS"));
+        assert!(refused(&[], "GONGYOU_SMS_PROVIDER").contains("GONGYOU_SMS_PROVIDER"));
 
         // SQLite is allowed in production only when asked for explicitly.
         let mut pairs = env(&good, dir.path());
@@ -520,17 +701,28 @@ mod tests {
                 ("GONGYOU_DATA_KEY", SECRET),
                 ("GONGYOU_REDIS_URL", "redis://:hunter2@localhost"),
                 ("GONGYOU_DATABASE_URL", "postgres://u:pgpass@localhost/db"),
+                ("GONGYOU_WECHAT_APPID", "wx1"),
+                ("GONGYOU_WECHAT_SECRET", "wechat-app-secret"),
             ],
             dir.path(),
         );
         let first = Config::load(None, &pairs).unwrap();
         let printed = format!("{first:?}");
-        for secret in [SECRET, "hunter2", "pgpass", first.token_secret.expose()] {
+        for secret in [
+            SECRET,
+            "hunter2",
+            "pgpass",
+            "wechat-app-secret",
+            first.token_secret.expose(),
+            first.demo_password.expose(),
+        ] {
             assert!(!printed.contains(secret), "{secret} printed in {printed}");
         }
         assert!(first.token_secret.is_generated());
         assert!(first.token_secret.expose().len() >= 32);
         let second = Config::load(None, &pairs).unwrap();
         assert_eq!(first.token_secret.expose(), second.token_secret.expose());
+        assert_eq!(first.demo_password.expose(), second.demo_password.expose());
+        assert!(first.demo_password.is_generated());
     }
 }

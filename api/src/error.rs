@@ -75,6 +75,22 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
+    /// 401: no credentials, or credentials that do not work.
+    pub fn unauthenticated(
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    /// 403: known caller, not allowed.
+    pub fn forbidden(
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
     /// 404: no such object, or not yours to know of.
     pub fn not_found(
         code: impl Into<Cow<'static, str>>,
@@ -101,13 +117,24 @@ impl ApiError {
 
     /// 429 with `Retry-After`.
     pub fn too_many_requests(code: impl Into<Cow<'static, str>>, retry_after: Duration) -> Self {
-        let mut e = Self::new(
+        Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             code,
             "请求过于频繁，请稍后再试",
-        );
-        e.retry_after = Some(retry_after);
-        e
+        )
+        .retry_after(retry_after)
+    }
+
+    /// Adds `Retry-After` (whole seconds, rounded up, at least 1).
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// Replaces the detail.
+    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
+        self.detail = detail.into();
+        self
     }
 
     /// 503: a dependency is down; the client may retry.
@@ -179,6 +206,14 @@ impl ApiError {
     }
 }
 
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status
@@ -198,7 +233,8 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if let Some(after) = self.retry_after {
-            response.insert_header((header::RETRY_AFTER, after.as_secs().max(1).to_string()));
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));
         }
         let body = serde_json::to_string(&self.problem()).unwrap_or_else(|_| {
             r#"{"type":"urn:gongyou:problem:internal","title":"Internal Server Error","status":500,"code":"internal","detail":"服务器内部错误"}"#.to_owned()

@@ -1,13 +1,17 @@
 //! The Gongyou HTTP API: configuration, start-up, errors, middleware, routes, and the
 //! reusable pieces handlers share (idempotency keys).
 
+pub mod auth;
+pub mod authz;
 pub mod config;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod providers;
 pub mod routes;
+pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

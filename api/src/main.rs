@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gongyou_api::config::Config;
+use gongyou_api::seed::DemoLogin;
 use gongyou_api::startup::Application;
 use gongyou_db::Db;
 use gongyou_domain::clock::{SharedClock, SystemClock};
@@ -89,11 +90,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let clock: SharedClock = std::sync::Arc::new(SystemClock);
     tracing::info!(env = ?config.env, backend = config.database.backend().name(), redis = config.redis_url.is_some(), "configuration loaded");
     match command {
-        Command::Serve => serve(config, clock, false).await,
+        Command::Serve => serve(config, clock, None).await,
         Command::Demo => {
             migrate(&config).await?;
-            seed(&config).await?;
-            serve(config, clock, true).await
+            let logins = seed(&config, &clock).await?;
+            serve(config, clock, Some(logins)).await
         }
         Command::Worker => {
             let db = open_db(&config)?;
@@ -115,7 +116,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => migrate(&config).await,
         Command::Seed => {
             migrate(&config).await?;
-            seed(&config).await
+            let logins = seed(&config, &clock).await?;
+            print_logins(&config, &logins);
+            Ok(())
         }
         Command::Openapi => Ok(()),
     }
@@ -143,15 +146,33 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Seeds what the current schema holds. Accounts, the union hierarchy and stations add
-/// their seeders here as they arrive; today the schema holds no seedable data.
-async fn seed(config: &Config) -> anyhow::Result<()> {
-    let _db = open_db(config)?;
-    tracing::info!("seed: nothing to seed in the current schema");
-    Ok(())
+async fn seed(config: &Config, clock: &SharedClock) -> anyhow::Result<Vec<DemoLogin>> {
+    let db = open_db(config)?;
+    gongyou_api::seed::run(&db, config, clock.now().naive_utc()).await
 }
 
-async fn serve(config: Config, clock: SharedClock, with_worker: bool) -> anyhow::Result<()> {
+/// Dev only: the demo staff logins and their password.
+fn print_logins(config: &Config, logins: &[DemoLogin]) {
+    if config.is_production() || logins.is_empty() {
+        return;
+    }
+    println!(
+        "  Demo staff logins (POST /api/v1/auth/sessions/password), password: {}",
+        config.demo_password.expose()
+    );
+    for login in logins {
+        println!("    {:<20} {}", login.username, login.description);
+    }
+    println!("  Workers: POST /api/v1/auth/sms-codes {{\"phone\":\"13800138000\",\"purpose\":\"sign_in\"}} returns dev_code in dev.\n");
+}
+
+/// Serves; with demo logins, also runs the worker in-process and prints how to try it.
+async fn serve(
+    config: Config,
+    clock: SharedClock,
+    demo: Option<Vec<DemoLogin>>,
+) -> anyhow::Result<()> {
+    let with_worker = demo.is_some();
     let housekeeping = config.housekeeping_interval;
     let app = Application::build(config, clock.clone()).await?;
     let state = app.state().clone();

@@ -2,7 +2,8 @@
 //! a route registered in `routes::configure` is documented by construction. `openapi.yaml`
 //! at the repository root is this document checked in; a test fails when they differ.
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::error::Problem;
@@ -16,9 +17,33 @@ use crate::error::Problem;
     ),
     paths(crate::routes::ops::metrics),
     components(schemas(Problem)),
-    tags((name = "ops", description = "Liveness, readiness, metrics and this document"))
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ops", description = "Liveness, readiness, metrics and this document"),
+        (name = "auth", description = "Signing in (SMS code, WeChat, password), refresh, sign-out, step-up"),
+        (name = "orgs", description = "The union hierarchy"),
+        (name = "staff", description = "Staff accounts and their scoped roles (union admins)"),
+    )
 )]
 struct ApiDoc;
+
+/// `Authorization: Bearer <access token>`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The served document.
 #[derive(Debug, Clone)]

@@ -14,10 +14,13 @@ use gongyou_db::Db;
 use gongyou_domain::clock::SharedClock;
 use utoipa_actix_web::AppExt;
 
+use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi::Spec;
+use crate::providers::sms::SmsGateway;
+use crate::providers::wechat::WechatClient;
 use crate::state::AppState;
 use crate::{middleware, routes};
 
@@ -53,7 +56,16 @@ impl Application {
         let kv =
             Kv::new(redis_url, &config.redis_prefix, clock.clone()).context("configuring Redis")?;
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);
+        let http = crate::providers::http_client()?;
+        let sms = config.sms.clone().map(|s| SmsGateway::new(s, http.clone()));
+        let wechat = config
+            .wechat
+            .clone()
+            .map(|w| WechatClient::new(w, http.clone(), kv.clone()));
         let state = AppState {
+            tokens: TokenKeys::new(config.token_secret.expose()),
+            sms,
+            wechat,
             config: Arc::new(config),
             db,
             kv,

@@ -6,12 +6,20 @@ use gongyou_db::kv::Kv;
 use gongyou_db::Db;
 use gongyou_domain::clock::SharedClock;
 
+use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::providers::sms::SmsGateway;
+use crate::providers::wechat::WechatClient;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
+    pub tokens: TokenKeys,
+    /// The SMS gateway, when configured.
+    pub sms: Option<SmsGateway>,
+    /// The WeChat mini-program's server API, when configured.
+    pub wechat: Option<WechatClient>,
     pub db: Db,
     pub kv: Kv,
     pub clock: SharedClock,

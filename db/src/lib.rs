@@ -2,14 +2,17 @@
 //! scheme), r2d2 pools, the write-transaction helper, embedded migrations, schema
 //! introspection, per-aggregate queries, and the key/value store (Redis or in-process).
 
+pub mod accounts;
 pub mod connection;
 pub mod error;
 pub mod idempotency;
 pub mod introspect;
 pub mod kv;
 pub mod migrate;
+pub mod orgs;
 pub mod pool;
 pub mod schema;
+pub mod staff;
 pub mod tx;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};

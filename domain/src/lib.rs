@@ -3,3 +3,7 @@
 
 pub mod clock;
 pub mod id;
+pub mod org;
+pub mod phone;
+pub mod region;
+pub mod staff;

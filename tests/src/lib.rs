@@ -16,7 +16,9 @@ use gongyou_api::startup::Application;
 use gongyou_api::state::AppState;
 use gongyou_domain::clock::ManualClock;
 
+pub mod fakes;
 pub mod pg;
+pub mod session;
 
 /// Which backends this run uses.
 #[derive(Debug, Clone)]
@@ -123,6 +125,7 @@ pub async fn spawn_app_with(overrides: EnvOverrides) -> TestApp {
         ("GONGYOU_DB_CONNECT_TIMEOUT_MS", "2000".to_owned()),
         ("GONGYOU_HTTP_WORKERS", "1".to_owned()),
         ("GONGYOU_SHUTDOWN_TIMEOUT_SECS", "1".to_owned()),
+        ("GONGYOU_DEMO_PASSWORD", session::DEMO_PASSWORD.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

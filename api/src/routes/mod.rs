@@ -1,8 +1,14 @@
 //! Every endpoint, in one screen. Handlers are small functions grouped by resource; each
 //! carries its OpenAPI description, and registering it here also puts it in openapi.yaml.
 
+pub mod auth;
+pub mod me;
 pub mod ops;
+pub mod orgs;
+pub mod page;
+pub mod staff;
 
+use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Routes served on the main address.
@@ -11,4 +17,25 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(ops::readyz)
         .service(ops::openapi_yaml);
     // `/metrics` is added by startup: on the main address, or on GONGYOU_METRICS_ADDR.
+    cfg.service(
+        scope::scope("/api/v1")
+            // Auth
+            .service(auth::send_sms_code)
+            .service(auth::sign_in_sms)
+            .service(auth::sign_in_wechat)
+            .service(auth::sign_in_password)
+            .service(auth::refresh)
+            .service(auth::sign_out)
+            .service(auth::step_up)
+            .service(me::get_me)
+            .service(me::bind_phone_wechat)
+            // Orgs and staff
+            .service(orgs::list_orgs)
+            .service(orgs::create_org)
+            .service(orgs::get_org)
+            .service(orgs::update_org)
+            .service(staff::list_staff)
+            .service(staff::create_staff)
+            .service(staff::update_staff),
+    );
 }

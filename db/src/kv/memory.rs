@@ -85,15 +85,23 @@ impl MemoryKv {
         self.lock().values.remove(key)
     }
 
-    pub(super) fn incr(&self, key: &str, window_ends_ms: i64, now_ms: i64) -> u64 {
+    pub(super) fn incr(&self, key: &str, ends_ms: i64, now_ms: i64) -> u64 {
         let mut state = self.lock();
         Self::sweep(&mut state, now_ms);
-        let entry = state
-            .counters
-            .entry(key.to_owned())
-            .or_insert((0, window_ends_ms));
+        let entry = state.counters.entry(key.to_owned()).or_insert((0, ends_ms));
+        if entry.1 <= now_ms {
+            *entry = (0, ends_ms);
+        }
         entry.0 += 1;
         entry.0
+    }
+
+    pub(super) fn count(&self, key: &str) -> u64 {
+        self.lock().counters.get(key).map_or(0, |(count, _)| *count)
+    }
+
+    pub(super) fn clear_counter(&self, key: &str) {
+        self.lock().counters.remove(key);
     }
 
     pub(super) fn gcra(&self, key: &str, now: i64, interval: i64, period: i64) -> i64 {

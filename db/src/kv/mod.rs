@@ -163,16 +163,61 @@ impl Kv {
         key: &str,
         window: Duration,
     ) -> Result<(u64, DateTime<Utc>), KvError> {
+        let (windowed, ends, ends_ms) = self.window_key(key, window);
+        let count = match self {
+            Kv::Redis(r) => r.incr(&windowed, window).await?,
+            Kv::Memory(m) => m.incr(&windowed, ends_ms, self.now().timestamp_millis()),
+        };
+        Ok((count, ends))
+    }
+
+    /// Reads the count of the current window without counting (see `incr_in_window`).
+    pub async fn count_in_window(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(u64, DateTime<Utc>), KvError> {
+        let (windowed, ends, _) = self.window_key(key, window);
+        let count = match self {
+            Kv::Redis(r) => r
+                .get(&windowed)
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            Kv::Memory(m) => m.count(&windowed),
+        };
+        Ok((count, ends))
+    }
+
+    /// Forgets the current window's count (e.g. failures, after a success).
+    pub async fn clear_window(&self, key: &str, window: Duration) -> Result<(), KvError> {
+        let (windowed, _, _) = self.window_key(key, window);
+        match self {
+            Kv::Redis(r) => {
+                r.take(&windowed).await?;
+            }
+            Kv::Memory(m) => m.clear_counter(&windowed),
+        }
+        Ok(())
+    }
+
+    /// Counts one more event under `key`, which lives `ttl` from its first event; returns
+    /// the count. For counts tied to something that itself expires by the clock (tries of a
+    /// one-time code); use windows where the count's own expiry matters.
+    pub async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, KvError> {
+        let ends = self.expiry_ms(ttl);
+        match self {
+            Kv::Redis(r) => r.incr(key, ttl).await,
+            Kv::Memory(m) => Ok(m.incr(key, ends, self.now().timestamp_millis())),
+        }
+    }
+
+    fn window_key(&self, key: &str, window: Duration) -> (String, DateTime<Utc>, i64) {
         let now = self.now();
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
         let index = now.timestamp_millis().div_euclid(window_ms);
         let ends = DateTime::<Utc>::from_timestamp_millis((index + 1) * window_ms).unwrap_or(now);
-        let windowed = format!("{key}:w{index}");
-        let count = match self {
-            Kv::Redis(r) => r.incr(&windowed, window).await?,
-            Kv::Memory(m) => m.incr(&windowed, (index + 1) * window_ms, now.timestamp_millis()),
-        };
-        Ok((count, ends))
+        (format!("{key}:w{index}"), ends, (index + 1) * window_ms)
     }
 
     /// Takes one event from the bucket `key` at `rate` (GCRA: smooth, with bursts up to the limit).

@@ -152,7 +152,11 @@ impl RedisKv {
             redis::pipe()
                 .atomic()
                 .incr(&key, 1)
-                .pexpire(&key, i64::try_from(ttl_ms(window)).unwrap_or(i64::MAX))
+                // NX: the key lives from its first event (Redis 7+).
+                .cmd("PEXPIRE")
+                .arg(&key)
+                .arg(ttl_ms(window))
+                .arg("NX")
                 .query_async(&mut conn),
         )
         .await?;

@@ -1,8 +1,14 @@
 //! Black-box API tests: one binary, modules by subject. Each test spawns its own app.
 
+mod auth_sessions;
+mod auth_sms;
+mod auth_staff;
+mod auth_wechat;
 mod errors;
 mod idempotency;
 mod openapi;
 mod ops;
+mod orgs;
 mod schema;
+mod scope;
 mod store;

@@ -1,0 +1,65 @@
+//! Staff passwords: argon2id (the crate's defaults: m=19 MiB, t=2, p=1), hashed and checked
+//! on the blocking pool. Unknown usernames are checked against a dummy hash so a sign-in
+//! takes as long whether or not the account exists.
+
+use std::sync::LazyLock;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+use crate::error::ApiError;
+
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_sync("no-such-account-password").unwrap_or_default());
+
+fn hash_sync(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+fn verify_sync(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+pub async fn hash(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || hash_sync(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing a password: {e}")))
+}
+
+/// Checks `password` against `hash`, or against a dummy when there is no account.
+pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_sync(&password, &hash),
+        None => {
+            let _ = verify_sync(&password, &DUMMY_HASH);
+            false
+        }
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashes_verify_and_differ_per_salt() {
+        let a = super::hash_sync("gongyou-2026").unwrap();
+        let b = super::hash_sync("gongyou-2026").unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("$argon2id$"));
+        assert!(super::verify_sync("gongyou-2026", &a));
+        assert!(!super::verify_sync("gongyou-2027", &a));
+        assert!(!super::verify_sync("gongyou-2026", "garbage"));
+    }
+}

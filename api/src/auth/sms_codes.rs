@@ -1,0 +1,175 @@
+//! One-time SMS codes: 6 digits, 5 minutes, single use, at most 5 tries, stored hashed in the
+//! key/value store. Sending is limited per phone (1 a minute, 10 a day) and per client IP
+//! (20 an hour).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use gongyou_db::kv::{Rate, RateDecision};
+use gongyou_domain::phone::Phone;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::error::{ApiError, ApiResult};
+use crate::providers::sms::SmsError;
+use crate::state::AppState;
+
+pub const CODE_TTL: Duration = Duration::from_secs(300);
+pub const RESEND_AFTER: Duration = Duration::from_secs(60);
+const MAX_TRIES: u64 = 5;
+
+/// What a code is for; a code for one purpose does not work for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Sign in (or create the worker account).
+    SignIn,
+    /// Prove a fresh code for a sensitive action (`POST /api/v1/auth/step-up`).
+    StepUp,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::SignIn => "sign_in",
+            Purpose::StepUp => "step_up",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredCode {
+    id: String,
+    hash: String,
+}
+
+fn code_key(purpose: Purpose, phone: &Phone) -> String {
+    format!("sms:code:{}:{}", purpose.as_str(), phone.as_str())
+}
+
+fn code_hash(state: &AppState, purpose: Purpose, phone: &Phone, code: &str) -> String {
+    hex::encode(
+        state
+            .tokens
+            .mac(&["sms-code", purpose.as_str(), phone.as_str(), code]),
+    )
+}
+
+async fn limit(state: &AppState, key: String, rate: Rate) -> ApiResult<()> {
+    match state.kv.rate_limit(&key, rate).await? {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { retry_after } => Err(ApiError::too_many_requests(
+            "auth.sms_rate_limited",
+            retry_after,
+        )
+        .with_detail("验证码发送过于频繁，请稍后再试")),
+    }
+}
+
+/// Issues and sends a code; returns it only when dev echo is on.
+pub async fn issue(
+    state: &AppState,
+    phone: &Phone,
+    purpose: Purpose,
+    ip: Option<IpAddr>,
+) -> ApiResult<Option<String>> {
+    if let Some(ip) = ip {
+        limit(state, format!("sms:limit:ip:{ip}"), Rate::per_hour(20)).await?;
+    }
+    limit(
+        state,
+        format!("sms:limit:minute:{}", phone.as_str()),
+        Rate::per_minute(1),
+    )
+    .await?;
+    limit(
+        state,
+        format!("sms:limit:day:{}", phone.as_str()),
+        Rate::per_day(10),
+    )
+    .await?;
+    if state.sms.is_none() && !state.config.sms_dev_echo {
+        return Err(ApiError::unavailable(
+            "sms.not_configured",
+            anyhow::anyhow!("no SMS gateway configured"),
+        )
+        .with_detail("短信服务未配置"));
+    }
+
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+    let stored = StoredCode {
+        id: gongyou_domain::id::new_id(),
+        hash: code_hash(state, purpose, phone, &code),
+    };
+    let json = serde_json::to_string(&stored).map_err(ApiError::internal)?;
+    let key = code_key(purpose, phone);
+    state.kv.set(&key, &json, CODE_TTL).await?;
+
+    if let Some(gateway) = &state.sms {
+        if let Err(e) = gateway.send_code(phone.as_str(), &code).await {
+            let _ = state.kv.delete(&key).await;
+            tracing::warn!(phone = %phone.masked(), error = %e, "sms delivery failed");
+            return Err(match e {
+                SmsError::RateLimited => ApiError::too_many_requests(
+                    "sms.provider_rate_limited",
+                    Duration::from_secs(60),
+                )
+                .with_detail("短信发送过于频繁，请稍后再试"),
+                SmsError::Rejected { .. } => {
+                    ApiError::unprocessable("sms.rejected", "短信无法发送到该号码")
+                }
+                SmsError::Unavailable(_) => ApiError::unavailable("sms.delivery_failed", e)
+                    .with_detail("短信发送失败，请稍后重试"),
+            });
+        }
+    }
+    if state.config.sms_dev_echo {
+        // Dev only (production refuses to start with echo on): the phone stays masked.
+        tracing::info!(phone = %phone.masked(), purpose = purpose.as_str(), dev_code = %code, "sms code issued (dev echo)");
+        return Ok(Some(code));
+    }
+    tracing::info!(phone = %phone.masked(), purpose = purpose.as_str(), "sms code issued");
+    Ok(None)
+}
+
+/// Checks and consumes a code. Any failure is 401; the fifth wrong try kills the code.
+pub async fn verify(
+    state: &AppState,
+    phone: &Phone,
+    purpose: Purpose,
+    code: &str,
+) -> ApiResult<()> {
+    let invalid = || ApiError::unauthenticated("auth.code_invalid", "验证码错误或已过期");
+    let key = code_key(purpose, phone);
+    let Some(json) = state.kv.get(&key).await? else {
+        return Err(invalid());
+    };
+    let stored: StoredCode = serde_json::from_str(&json).map_err(ApiError::internal)?;
+    let attempt = state
+        .kv
+        .incr(&format!("sms:tries:{}", stored.id), CODE_TTL * 2)
+        .await?;
+    if attempt > MAX_TRIES {
+        let _ = state.kv.delete(&key).await;
+        return Err(exhausted());
+    }
+    let given = code_hash(state, purpose, phone, code.trim());
+    if bool::from(given.as_bytes().ct_eq(stored.hash.as_bytes())) {
+        // Single use: whoever deletes it first wins.
+        return if state.kv.delete(&key).await? {
+            Ok(())
+        } else {
+            Err(invalid())
+        };
+    }
+    if attempt == MAX_TRIES {
+        let _ = state.kv.delete(&key).await;
+        return Err(exhausted());
+    }
+    Err(invalid())
+}
+
+fn exhausted() -> ApiError {
+    ApiError::unauthenticated("auth.code_exhausted", "验证码错误次数过多，请重新获取")
+}

@@ -1,0 +1,240 @@
+//! `gongyou seed` / `demo`: a small but real union hierarchy (全国 → 四川省 → 成都市 → its
+//! districts → grassroots unions and a 新就业形态 sector federation; 广东省 → 深圳市 → …) and,
+//! in dev, the demo staff logins of DESIGN §3. Idempotent: what exists is left alone.
+
+use chrono::NaiveDateTime;
+use gongyou_db::orgs::{self, Org};
+use gongyou_db::staff::{self as staff_db, Staff, STAFF_ACTIVE};
+use gongyou_db::{write_tx, Db, DbConnection, DbError};
+use gongyou_domain::org::{OrgPath, OrgType};
+use gongyou_domain::staff::Role;
+
+use crate::auth::password;
+use crate::config::Config;
+
+/// (name, type, region code, children)
+struct Node {
+    name: &'static str,
+    org_type: OrgType,
+    region: Option<&'static str>,
+    children: Vec<Node>,
+}
+
+fn node(name: &'static str, org_type: OrgType, region: &'static str, children: Vec<Node>) -> Node {
+    Node {
+        name,
+        org_type,
+        region: Some(region),
+        children,
+    }
+}
+
+fn hierarchy() -> Node {
+    use OrgType::{Federation as F, GrassrootsUnion as G, SectorFederation as S};
+    Node {
+        name: "中华全国总工会",
+        org_type: F,
+        region: None,
+        children: vec![
+            node(
+                "四川省总工会",
+                F,
+                "510000",
+                vec![node(
+                    "成都市总工会",
+                    F,
+                    "510100",
+                    vec![
+                        node(
+                            "锦江区总工会",
+                            F,
+                            "510104",
+                            vec![node("锦江区新就业形态劳动者工会", G, "510104", vec![])],
+                        ),
+                        node(
+                            "青羊区总工会",
+                            F,
+                            "510105",
+                            vec![node("青羊区快递外卖骑手工会", G, "510105", vec![])],
+                        ),
+                        node(
+                            "武侯区总工会",
+                            F,
+                            "510107",
+                            vec![node("武侯区网约车司机工会", G, "510107", vec![])],
+                        ),
+                        node("成华区总工会", F, "510108", vec![]),
+                        node("成都市新就业形态行业工会联合会", S, "510100", vec![]),
+                    ],
+                )],
+            ),
+            node(
+                "广东省总工会",
+                F,
+                "440000",
+                vec![node(
+                    "深圳市总工会",
+                    F,
+                    "440300",
+                    vec![
+                        node(
+                            "福田区总工会",
+                            F,
+                            "440304",
+                            vec![node("福田区快递员工会", G, "440304", vec![])],
+                        ),
+                        node(
+                            "南山区总工会",
+                            F,
+                            "440305",
+                            vec![node("南山区外卖骑手工会", G, "440305", vec![])],
+                        ),
+                        node("深圳市新就业形态行业工会联合会", S, "440300", vec![]),
+                    ],
+                )],
+            ),
+        ],
+    }
+}
+
+fn ensure(
+    conn: &mut DbConnection,
+    parent: Option<&Org>,
+    node: &Node,
+    now: NaiveDateTime,
+    out: &mut Vec<Org>,
+) -> Result<(), DbError> {
+    let existing = match parent {
+        Some(p) => orgs::child_named(conn, &p.id, node.name)?,
+        None => orgs::root(conn)?,
+    };
+    let org = match existing {
+        Some(org) => org,
+        None => {
+            let id = gongyou_domain::id::new_id();
+            let path = match parent {
+                Some(p) => OrgPath::from_stored(p.path.clone()).child(&id),
+                None => OrgPath::root(&id),
+            };
+            let org = Org {
+                id,
+                parent_id: parent.map(|p| p.id.clone()),
+                path: path.as_str().to_owned(),
+                name: node.name.to_owned(),
+                org_type: node.org_type.as_str().to_owned(),
+                region_code: node.region.map(str::to_owned),
+                created_at: now,
+                updated_at: now,
+            };
+            orgs::insert(conn, &org)?;
+            org
+        }
+    };
+    out.push(org.clone());
+    for child in &node.children {
+        ensure(conn, Some(&org), child, now, out)?;
+    }
+    Ok(())
+}
+
+/// A demo login: username, what it may do.
+pub struct DemoLogin {
+    pub username: &'static str,
+    pub description: &'static str,
+}
+
+/// (username, display name, home org, role and scope)
+const DEMO_STAFF: [(&str, &str, &str, Option<Role>, &str); 5] = [
+    (
+        "demo-admin",
+        "演示·全国管理员",
+        "中华全国总工会",
+        Some(Role::UnionAdmin),
+        "union_admin of 中华全国总工会",
+    ),
+    (
+        "demo-sichuan-admin",
+        "演示·四川管理员",
+        "四川省总工会",
+        Some(Role::UnionAdmin),
+        "union_admin of 四川省总工会",
+    ),
+    (
+        "demo-manager",
+        "演示·驿站管理员",
+        "成都市总工会",
+        None,
+        "station manager in 成都 (stations are assigned when stations exist)",
+    ),
+    (
+        "demo-reviewer",
+        "演示·理赔审核",
+        "四川省总工会",
+        Some(Role::ClaimsReviewer),
+        "claims_reviewer of 四川省总工会",
+    ),
+    (
+        "demo-approver",
+        "演示·财务审批",
+        "四川省总工会",
+        Some(Role::FinanceApprover),
+        "finance_approver of 四川省总工会",
+    ),
+];
+
+/// Seeds the hierarchy, and in dev the demo staff; returns the demo logins.
+pub async fn run(db: &Db, config: &Config, now: NaiveDateTime) -> anyhow::Result<Vec<DemoLogin>> {
+    let seeded = db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let mut all = Vec::new();
+                ensure(conn, None, &hierarchy(), now, &mut all)?;
+                Ok::<_, DbError>(all)
+            })
+        })
+        .await?;
+    tracing::info!(orgs = seeded.len(), "seed: union hierarchy present");
+    if config.is_production() {
+        tracing::info!("seed: no demo logins in production");
+        return Ok(Vec::new());
+    }
+    let hash = password::hash(config.demo_password.expose().to_owned()).await?;
+    let logins = db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let mut logins = Vec::new();
+                for (username, display, home, role, description) in DEMO_STAFF {
+                    logins.push(DemoLogin {
+                        username,
+                        description,
+                    });
+                    if staff_db::by_username(conn, username)?.is_some() {
+                        continue;
+                    }
+                    let Some(home) = seeded.iter().find(|o| o.name == home) else {
+                        continue;
+                    };
+                    let member = Staff {
+                        id: gongyou_domain::id::new_id(),
+                        username: username.to_owned(),
+                        display_name: display.to_owned(),
+                        password_hash: hash.clone(),
+                        org_id: home.id.clone(),
+                        status: STAFF_ACTIVE.into(),
+                        created_by: None,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    staff_db::insert(conn, &member)?;
+                    let grants: Vec<(String, String)> = role
+                        .map(|r| (r.as_str().to_owned(), home.id.clone()))
+                        .into_iter()
+                        .collect();
+                    staff_db::replace_grants(conn, &member.id, &grants, None, now)?;
+                }
+                Ok::<_, DbError>(logins)
+            })
+        })
+        .await?;
+    Ok(logins)
+}

@@ -1,0 +1,146 @@
+//! Staff accounts and their role grants.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::schema::{orgs, role_grants, staff};
+use crate::{DbConnection, DbError};
+
+pub const STAFF_ACTIVE: &str = "active";
+pub const STAFF_DISABLED: &str = "disabled";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = staff)]
+pub struct Staff {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub org_id: String,
+    pub status: String,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A grant with the path and name of its org.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct Grant {
+    pub role: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub org_name: String,
+}
+
+pub fn by_username(conn: &mut DbConnection, username: &str) -> Result<Option<Staff>, DbError> {
+    Ok(staff::table
+        .filter(staff::username.eq(username))
+        .select(Staff::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Staff>, DbError> {
+    Ok(staff::table
+        .find(id)
+        .select(Staff::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn insert(conn: &mut DbConnection, member: &Staff) -> Result<(), DbError> {
+    diesel::insert_into(staff::table)
+        .values(member)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn grants(conn: &mut DbConnection, staff_id: &str) -> Result<Vec<Grant>, DbError> {
+    Ok(role_grants::table
+        .inner_join(orgs::table)
+        .filter(role_grants::staff_id.eq(staff_id))
+        .select((
+            role_grants::role,
+            role_grants::org_id,
+            orgs::path,
+            orgs::name,
+        ))
+        .order((role_grants::role, orgs::path))
+        .load(conn)?)
+}
+
+/// Replaces all of a staff member's grants with `new` (role, org id).
+pub fn replace_grants(
+    conn: &mut DbConnection,
+    staff_id: &str,
+    new: &[(String, String)],
+    granted_by: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::delete(role_grants::table.filter(role_grants::staff_id.eq(staff_id))).execute(conn)?;
+    for (role, org_id) in new {
+        diesel::insert_into(role_grants::table)
+            .values((
+                role_grants::staff_id.eq(staff_id),
+                role_grants::role.eq(role),
+                role_grants::org_id.eq(org_id),
+                role_grants::granted_by.eq(granted_by),
+                role_grants::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    display_name: Option<&str>,
+    status: Option<&str>,
+    password_hash: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    #[derive(AsChangeset)]
+    #[diesel(table_name = staff)]
+    struct Changes<'a> {
+        display_name: Option<&'a str>,
+        status: Option<&'a str>,
+        password_hash: Option<&'a str>,
+        updated_at: NaiveDateTime,
+    }
+    diesel::update(staff::table.find(id))
+        .set(Changes {
+            display_name,
+            status,
+            password_hash,
+            updated_at: now,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Staff whose home org lies under one of `within` (paths), by id after `after`.
+pub fn list(
+    conn: &mut DbConnection,
+    within: &[String],
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(Staff, String)>, DbError> {
+    if within.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = staff::table
+        .inner_join(orgs::table)
+        .select((Staff::as_select(), orgs::path))
+        .into_boxed();
+    let mut scope: Box<dyn BoxableExpression<_, _, SqlType = diesel::sql_types::Bool>> =
+        Box::new(orgs::path.like(format!("{}%", within[0])));
+    for path in &within[1..] {
+        scope = Box::new(scope.or(orgs::path.like(format!("{path}%"))));
+    }
+    query = query.filter(scope);
+    if let Some(after) = after {
+        query = query.filter(staff::id.gt(after));
+    }
+    Ok(query.order(staff::id).limit(limit).load(conn)?)
+}

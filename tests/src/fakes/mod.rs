@@ -1,0 +1,16 @@
+//! Stateful fakes of the outside services the application calls, served over HTTP by
+//! wiremock so the real application can be pointed at them: Tencent Cloud SMS (`sms`) and
+//! WeChat's mini-program server APIs (`wechat`). They answer like the documented APIs,
+//! errors included, and record what they were asked.
+
+pub mod sms;
+pub mod wechat;
+
+use std::sync::{Mutex, MutexGuard};
+
+/// Locks `mutex`, carrying on after a panic elsewhere (a fake's state stays usable).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,257 @@
+//! Staff sign-in, lockouts, and roles that act only in password sessions and stop at once
+//! when revoked.
+
+use chrono::Duration;
+use gongyou_tests::session::DEMO_PASSWORD;
+use gongyou_tests::{spawn_app, spawn_app_with};
+use serde_json::{json, Value};
+
+async fn sign_in(
+    app: &gongyou_tests::TestApp,
+    username: &str,
+    password: &str,
+) -> (u16, String, Option<u64>) {
+    let response = app
+        .post_json(
+            "/api/v1/auth/sessions/password",
+            &json!({"username": username, "password": password}),
+        )
+        .await;
+    let status = response.status().as_u16();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let body: Value = response.json().await.unwrap();
+    (
+        status,
+        body["code"].as_str().unwrap_or_default().to_owned(),
+        retry,
+    )
+}
+
+#[tokio::test]
+async fn staff_sign_in_with_a_password_and_see_their_roles() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    assert_eq!(admin.user["kind"], "staff");
+    assert_eq!(admin.user["org"]["name"], "四川省总工会");
+    assert_eq!(admin.user["roles"][0]["role"], "union_admin");
+    assert_eq!(admin.user["roles"][0]["org_name"], "四川省总工会");
+    assert!(admin.user.get("password_hash").is_none());
+    // Usernames are case-insensitive.
+    assert_eq!(
+        sign_in(&app, "Demo-Sichuan-Admin", DEMO_PASSWORD).await.0,
+        200
+    );
+    assert_eq!(
+        sign_in(&app, "demo-sichuan-admin", "wrong-password-1").await,
+        (401, "auth.invalid_credentials".into(), None)
+    );
+    assert_eq!(
+        sign_in(&app, "nobody-here", DEMO_PASSWORD).await,
+        (401, "auth.invalid_credentials".into(), None)
+    );
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_account_for_a_while() {
+    let app = spawn_app().await;
+    app.seed().await;
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&app, "demo-reviewer", "not-the-password-1").await.0,
+            401
+        );
+    }
+    let (status, code, retry) = sign_in(&app, "demo-reviewer", DEMO_PASSWORD).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "auth.account_locked"),
+        "even the right password waits"
+    );
+    let retry = retry.unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    // Other accounts are not affected.
+    assert_eq!(sign_in(&app, "demo-approver", DEMO_PASSWORD).await.0, 200);
+    app.clock
+        .advance(Duration::seconds(i64::try_from(retry).unwrap()));
+    assert_eq!(sign_in(&app, "demo-reviewer", DEMO_PASSWORD).await.0, 200);
+}
+
+#[tokio::test]
+async fn many_failures_from_one_address_lock_the_address() {
+    let app = spawn_app().await;
+    app.seed().await;
+    for i in 0..20 {
+        assert_eq!(
+            sign_in(&app, &format!("guess-{i}"), "not-the-password-1")
+                .await
+                .0,
+            401
+        );
+    }
+    let (status, code, retry) = sign_in(&app, "demo-admin", DEMO_PASSWORD).await;
+    assert_eq!((status, code.as_str()), (429, "auth.too_many_attempts"));
+    assert!(retry.is_some());
+}
+
+#[tokio::test]
+async fn a_staff_role_does_not_work_through_an_sms_session() {
+    // The admin's phone signs in by SMS: that is a worker session, with no staff rights.
+    let app = spawn_app().await;
+    app.seed().await;
+    let worker = app.sign_in_worker("13500000001").await;
+    for path in ["/api/v1/admin/staff"] {
+        let response = app.get_as(&worker, path).await;
+        assert_eq!(response.status(), 403, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "auth.staff_only");
+    }
+    let org = app.org_id("四川省总工会").await;
+    let response = app
+        .post_json_as(&worker, "/api/v1/orgs", &json!({"parent_id": org, "name": "伪造工会", "org_type": "grassroots_union", "region_code": "510104"}))
+        .await;
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn a_role_revoked_mid_session_stops_working_on_the_next_request() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let root = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let chengdu = app.org_id("成都市总工会").await;
+    let id = app
+        .create_staff(&root, "cd-admin", &chengdu, &[("union_admin", &chengdu)])
+        .await;
+    let cd_admin = app.sign_in_staff("cd-admin", DEMO_PASSWORD).await;
+    assert_eq!(
+        app.get_as(&cd_admin, "/api/v1/admin/staff").await.status(),
+        200
+    );
+
+    let revoke = app
+        .patch_json_as(
+            &root,
+            &format!("/api/v1/admin/staff/{id}"),
+            &json!({"roles": [{"role": "claims_reviewer", "org_id": chengdu}]}),
+        )
+        .await;
+    assert_eq!(revoke.status(), 200);
+    let body: Value = revoke.json().await.unwrap();
+    assert_eq!(body["roles"][0]["role"], "claims_reviewer");
+    // The same access token, the very next request.
+    let after = app.get_as(&cd_admin, "/api/v1/admin/staff").await;
+    assert_eq!(after.status(), 403);
+
+    // Disabling ends the sessions.
+    let disable = app
+        .patch_json_as(
+            &root,
+            &format!("/api/v1/admin/staff/{id}"),
+            &json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(disable.status(), 200);
+    let me = app.get_as(&cd_admin, "/api/v1/me").await;
+    assert_eq!(me.status(), 401);
+    let (status, code, _) = sign_in(&app, "cd-admin", DEMO_PASSWORD).await;
+    assert_eq!((status, code.as_str()), (403, "auth.account_disabled"));
+}
+
+#[tokio::test]
+async fn admins_manage_staff_within_their_rights() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let sichuan_admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    let chengdu = app.org_id("成都市总工会").await;
+    let national = app.org_id("中华全国总工会").await;
+    let id = app
+        .create_staff(
+            &sichuan_admin,
+            "cd-reviewer",
+            &chengdu,
+            &[("claims_reviewer", &chengdu)],
+        )
+        .await;
+
+    // Listed, with roles and org names.
+    let list: Value = app
+        .get_as(&sichuan_admin, "/api/v1/admin/staff?limit=200")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let found = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(found["org"]["name"], "成都市总工会");
+    assert_eq!(found["roles"][0]["org_name"], "成都市总工会");
+
+    // Not above their own rights: no role on the national org.
+    let above = app
+        .patch_json_as(
+            &sichuan_admin,
+            &format!("/api/v1/admin/staff/{id}"),
+            &json!({"roles": [{"role": "union_admin", "org_id": national}]}),
+        )
+        .await;
+    assert_eq!(above.status(), 403);
+    // Nor on a member who holds rights beyond their subtree (the national admin).
+    let demo_admin_id = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["username"] == "demo-admin")
+        .map(|s| s["id"].clone());
+    assert!(
+        demo_admin_id.is_none(),
+        "the national admin's home is outside 四川: not listed"
+    );
+
+    // Validation.
+    let taken = app
+        .post_json_as(&sichuan_admin, "/api/v1/admin/staff", &json!({"username": "cd-reviewer", "display_name": "x", "password": DEMO_PASSWORD, "org_id": chengdu, "roles": []}))
+        .await;
+    assert_eq!(taken.status(), 409);
+    let weak = app
+        .post_json_as(&sichuan_admin, "/api/v1/admin/staff", &json!({"username": "weakling", "display_name": "x", "password": "1234567890", "org_id": chengdu, "roles": []}))
+        .await;
+    assert_eq!(weak.status(), 422);
+    let manager = app
+        .post_json_as(&sichuan_admin, "/api/v1/admin/staff", &json!({"username": "mgr", "display_name": "x", "password": DEMO_PASSWORD, "org_id": chengdu, "roles": [{"role": "station_manager", "org_id": chengdu}]}))
+        .await;
+    assert_eq!(manager.status(), 422);
+    let own = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["username"] == "demo-sichuan-admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let self_disable = app
+        .patch_json_as(
+            &sichuan_admin,
+            &format!("/api/v1/admin/staff/{own}"),
+            &json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(self_disable.status(), 409);
+}
+
+#[tokio::test]
+async fn demo_logins_need_no_configuration_in_dev() {
+    // Without GONGYOU_DEMO_PASSWORD a password is generated, kept and usable.
+    let app = spawn_app_with([("GONGYOU_DEMO_PASSWORD".to_owned(), String::new())].into()).await;
+    app.seed().await;
+    let password = app.state.config.demo_password.expose().to_owned();
+    assert!(app.state.config.demo_password.is_generated());
+    assert_eq!(sign_in(&app, "demo-approver", &password).await.0, 200);
+}
