@@ -125,14 +125,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 }
 
 fn open_db(config: &Config) -> anyhow::Result<Db> {
-    if let Some(path) = config.database.sqlite_path() {
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-    }
     Ok(Db::new(&config.database, &config.pool)?)
 }
 
@@ -178,11 +170,12 @@ async fn serve(
     let state = app.state().clone();
     let addr = format!("{}:{}", state.config.http_addr.ip(), app.port());
     tracing::info!(addr = %addr, metrics_port = ?app.metrics_port(), "listening");
-    if with_worker {
+    if let Some(logins) = &demo {
         println!("\n  工友 Gongyou demo is serving on http://{addr}");
         println!(
             "  Try: curl http://{addr}/healthz   ·   API contract: http://{addr}/openapi.yaml\n"
         );
+        print_logins(&state.config, logins);
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = with_worker.then(|| {

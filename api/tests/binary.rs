@@ -19,21 +19,29 @@ impl Drop for Running {
     }
 }
 
-/// Reads the JSON log until the "listening" line; returns the address.
-fn wait_for_address(child: &mut Child) -> String {
+/// Reads stdout until the demo banner's last line; returns the address and what was printed.
+fn wait_for_address(child: &mut Child) -> (String, String) {
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut addr = String::new();
+        let mut printed = String::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
                 if json["message"] == "listening" {
-                    let _ = tx.send(json["addr"].as_str().unwrap_or_default().to_owned());
+                    addr = json["addr"].as_str().unwrap_or_default().to_owned();
                 }
+            } else {
+                printed.push_str(&line);
+                printed.push('\n');
+            }
+            if line.contains("returns dev_code") {
+                let _ = tx.send((addr.clone(), printed.clone()));
             }
         }
     });
     rx.recv_timeout(Duration::from_secs(60))
-        .expect("the server logs its address")
+        .expect("the demo prints its address and logins")
 }
 
 fn get(addr: &str, path: &str) -> (u16, String) {
@@ -54,6 +62,23 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     })
 }
 
+fn post(addr: &str, path: &str, body: &'static str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(format!("http://{addr}{path}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    })
+}
+
 #[test]
 fn demo_serves_then_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,12 +87,20 @@ fn demo_serves_then_stops_cleanly_on_sigterm() {
         .current_dir(dir.path())
         .env_clear()
         .env("GONGYOU_HTTP_ADDR", "127.0.0.1:0")
+        .env("GONGYOU_DEMO_PASSWORD", "demo-binary-2026")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut running = Running(child);
-    let addr = wait_for_address(&mut running.0);
+    let (addr, printed) = wait_for_address(&mut running.0);
+    assert!(printed.contains(&format!("http://{addr}")), "{printed}");
+    for login in ["demo-admin", "demo-sichuan-admin", "demo-manager", "demo-reviewer", "demo-approver"] {
+        assert!(printed.contains(login), "{login} missing from {printed}");
+    }
+    assert!(printed.contains("demo-binary-2026"));
+    let (status, _) = post(&addr, "/api/v1/auth/sessions/password", r#"{"username":"demo-admin","password":"demo-binary-2026"}"#);
+    assert_eq!(status, 200);
 
     let (status, body) = get(&addr, "/healthz");
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));

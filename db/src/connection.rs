@@ -104,15 +104,30 @@ impl DatabaseUrl {
             Backend::Postgres => Ok(DbConnection::Pg(PgConnection::establish(&self.target)?)),
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.target)?;
+                // WAL is a property of the file, set once by `prepare`.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000;
-                     PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;",
                 )?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
+    }
+}
+
+impl DatabaseUrl {
+    /// One-time preparation before a pool opens connections: a SQLite file is switched to
+    /// WAL here, by one connection, rather than by several racing for the lock.
+    pub fn prepare(&self) -> Result<(), DbError> {
+        if let Some(path) = self.sqlite_path() {
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| DbError::Url(format!("creating {}: {e}", dir.display())))?;
+            }
+            let mut conn = SqliteConnection::establish(&self.target)?;
+            conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")?;
+        }
+        Ok(())
     }
 }
 
@@ -167,6 +182,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let url = DatabaseUrl::sqlite_file(&dir.path().join("t.db"));
+        url.prepare().unwrap();
         let DbConnection::Sqlite(mut conn) = url.connect().unwrap() else {
             panic!("expected sqlite");
         };

@@ -77,10 +77,11 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Builds the pool. Does not fail when the database is down (readiness reports that);
-    /// fails only on a malformed configuration.
+    /// Builds the pool. Does not fail when PostgreSQL is down (readiness reports that); a
+    /// SQLite file is created and switched to WAL first.
     pub fn new(url: &DatabaseUrl, options: &PoolOptions) -> Result<Self, DbError> {
         let backend = url.backend();
+        url.prepare()?;
         // One writer at a time is all SQLite allows; more connections still help readers.
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size.max(1))
