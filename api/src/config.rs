@@ -397,13 +397,7 @@ fn sms_settings(raw: &RawSettings) -> Result<Option<SmsSettings>, ConfigError> {
         SmsProvider::Tencent => ("https://sms.tencentcloudapi.com", "ap-guangzhou"),
         SmsProvider::Aliyun => ("https://dysmsapi.aliyuncs.com", "cn-hangzhou"),
     };
-    if provider == SmsProvider::Tencent && raw.sms_sdk_app_id.as_deref().is_none_or(str::is_empty) {
-        return Err(invalid(
-            "GONGYOU_SMS_SDK_APP_ID",
-            "required for the Tencent Cloud SMS provider",
-        ));
-    }
-    Ok(Some(SmsSettings {
+    let settings = SmsSettings {
         provider,
         base_url: raw
             .sms_base_url
@@ -427,7 +421,14 @@ fn sms_settings(raw: &RawSettings) -> Result<Option<SmsSettings>, ConfigError> {
             .sms_region
             .clone()
             .unwrap_or_else(|| default_region.into()),
-    }))
+    };
+    settings.validate().map_err(|missing| {
+        invalid(
+            "GONGYOU_SMS_PROVIDER",
+            format!("incomplete SMS settings: {missing}"),
+        )
+    })?;
+    Ok(Some(settings))
 }
 
 /// Configured secrets must be long enough; unconfigured ones are refused in production and

@@ -63,7 +63,10 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 }
 
 fn post(addr: &str, path: &str, body: &'static str) -> (u16, String) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let response = reqwest::Client::builder()
             .no_proxy()
@@ -95,11 +98,21 @@ fn demo_serves_then_stops_cleanly_on_sigterm() {
     let mut running = Running(child);
     let (addr, printed) = wait_for_address(&mut running.0);
     assert!(printed.contains(&format!("http://{addr}")), "{printed}");
-    for login in ["demo-admin", "demo-sichuan-admin", "demo-manager", "demo-reviewer", "demo-approver"] {
+    for login in [
+        "demo-admin",
+        "demo-sichuan-admin",
+        "demo-manager",
+        "demo-reviewer",
+        "demo-approver",
+    ] {
         assert!(printed.contains(login), "{login} missing from {printed}");
     }
     assert!(printed.contains("demo-binary-2026"));
-    let (status, _) = post(&addr, "/api/v1/auth/sessions/password", r#"{"username":"demo-admin","password":"demo-binary-2026"}"#);
+    let (status, _) = post(
+        &addr,
+        "/api/v1/auth/sessions/password",
+        r#"{"username":"demo-admin","password":"demo-binary-2026"}"#,
+    );
     assert_eq!(status, 200);
 
     let (status, body) = get(&addr, "/healthz");

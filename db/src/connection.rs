@@ -121,8 +121,12 @@ impl DatabaseUrl {
     /// WAL here, by one connection, rather than by several racing for the lock.
     pub fn prepare(&self) -> Result<(), DbError> {
         if let Some(path) = self.sqlite_path() {
-            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| DbError::Url(format!("creating {}: {e}", dir.display())))?;
+            if let Some(dir) = std::path::Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbError::Url(format!("creating {}: {e}", dir.display())))?;
             }
             let mut conn = SqliteConnection::establish(&self.target)?;
             conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")?;
