@@ -15,7 +15,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use gongyou_db::idempotency::{self as store, Begin, Lifetimes, StoredResponse};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -47,16 +46,16 @@ fn parse_key(req: &HttpRequest) -> ApiResult<Option<String>> {
 }
 
 /// The fingerprint of a request: method, path and the parsed body re-serialized, so the
-/// same content in a different key order or spacing counts as the same request.
-fn fingerprint(req: &HttpRequest, body: &impl Serialize) -> ApiResult<String> {
-    let canonical = serde_json::to_vec(body).map_err(ApiError::internal)?;
-    let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str().as_bytes());
-    hasher.update(b"\n");
-    hasher.update(req.path().as_bytes());
-    hasher.update(b"\n");
-    hasher.update(&canonical);
-    Ok(hex::encode(hasher.finalize()))
+/// same content in a different key order or spacing counts as the same request. Keyed with
+/// the server secret: bodies may carry ID numbers, whose plain hash could be brute-forced.
+fn fingerprint(state: &AppState, req: &HttpRequest, body: &impl Serialize) -> ApiResult<String> {
+    let canonical = serde_json::to_string(body).map_err(ApiError::internal)?;
+    Ok(hex::encode(state.tokens.mac(&[
+        "idempotency",
+        req.method().as_str(),
+        req.path(),
+        &canonical,
+    ])))
 }
 
 /// Runs `handler` at most once per (caller, key); see the module docs.
@@ -74,7 +73,7 @@ where
     let Some(key) = parse_key(req)? else {
         return handler().await;
     };
-    let hash = fingerprint(req, body)?;
+    let hash = fingerprint(state, req, body)?;
     let now = state.clock.now();
     let (caller_owned, key_owned) = (caller.to_owned(), key.clone());
     let begin = state

@@ -4,8 +4,10 @@
 pub mod auth;
 pub mod authz;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod idempotency;
+pub mod membership_card;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

@@ -23,6 +23,8 @@ use crate::error::Problem;
         (name = "auth", description = "Signing in (SMS code, WeChat, password), refresh, sign-out, step-up"),
         (name = "orgs", description = "The union hierarchy"),
         (name = "staff", description = "Staff accounts and their scoped roles (union admins)"),
+        (name = "membership", description = "Joining the union, the e-card, transfers, withdrawal, data export"),
+        (name = "membership-admin", description = "Reviewing applications and transfers, managing members (union admins, scoped)"),
     )
 )]
 struct ApiDoc;

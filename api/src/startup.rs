@@ -16,6 +16,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
+use crate::crypto::DataCrypto;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi::Spec;
@@ -64,6 +65,7 @@ impl Application {
             .map(|w| WechatClient::new(w, http.clone(), kv.clone()));
         let state = AppState {
             tokens: TokenKeys::new(config.token_secret.expose()),
+            crypto: DataCrypto::new(config.data_key.expose(), &[]),
             sms,
             wechat,
             config: Arc::new(config),

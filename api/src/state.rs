@@ -8,6 +8,7 @@ use gongyou_domain::clock::SharedClock;
 
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
+use crate::crypto::DataCrypto;
 use crate::metrics::Metrics;
 use crate::providers::sms::SmsGateway;
 use crate::providers::wechat::WechatClient;
@@ -16,6 +17,8 @@ use crate::providers::wechat::WechatClient;
 pub struct AppState {
     pub config: Arc<Config>,
     pub tokens: TokenKeys,
+    /// Encrypts and blind-indexes sensitive personal information.
+    pub crypto: DataCrypto,
     /// The SMS gateway, when configured.
     pub sms: Option<SmsGateway>,
     /// The WeChat mini-program's server API, when configured.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod idempotency;
 pub mod introspect;
 pub mod kv;
+pub mod membership;
 pub mod migrate;
 pub mod orgs;
 pub mod pool;

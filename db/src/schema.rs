@@ -89,6 +89,129 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    membership_applications (id) {
+        id -> Text,
+        user_id -> Text,
+        org_id -> Text,
+        status -> Text,
+        identity_conflict -> Bool,
+        real_name -> Text,
+        id_number_enc -> Text,
+        id_number_key_id -> Text,
+        id_number_index -> Text,
+        birth_date -> Text,
+        sex -> Text,
+        occupation -> Text,
+        platform -> Text,
+        platform_worker_id -> Text,
+        region_code -> Text,
+        phone -> Text,
+        consent_pi_at -> Timestamp,
+        consent_sensitive_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_reason -> Nullable<Text>,
+        membership_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> Text,
+        user_id -> Text,
+        org_id -> Text,
+        application_id -> Text,
+        card_number -> Text,
+        status -> Text,
+        joined_on -> Text,
+        real_name -> Text,
+        id_number_enc -> Text,
+        id_number_key_id -> Text,
+        id_number_index -> Text,
+        birth_date -> Text,
+        sex -> Text,
+        occupation -> Text,
+        platform -> Text,
+        platform_worker_id -> Text,
+        region_code -> Text,
+        ended_at -> Nullable<Timestamp>,
+        anonymized_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    membership_events (id) {
+        id -> Text,
+        membership_id -> Nullable<Text>,
+        application_id -> Nullable<Text>,
+        kind -> Text,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    membership_transfers (id) {
+        id -> Text,
+        membership_id -> Text,
+        from_org_id -> Text,
+        to_org_id -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    card_sequences (org_id) {
+        org_id -> Text,
+        last_value -> BigInt,
+    }
+}
+
+diesel::table! {
+    membership_routes (id) {
+        id -> Text,
+        region_code -> Text,
+        occupation -> Text,
+        org_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    org_membership_settings (org_id) {
+        org_id -> Text,
+        auto_approve -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pii_access_log (id) {
+        id -> Text,
+        staff_id -> Text,
+        subject_kind -> Text,
+        subject_id -> Text,
+        purpose -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(memberships -> orgs (org_id));
+diesel::joinable!(membership_applications -> orgs (org_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(membership_transfers -> memberships (membership_id));
 diesel::joinable!(staff -> orgs (org_id));
 diesel::joinable!(role_grants -> staff (staff_id));
 diesel::joinable!(role_grants -> orgs (org_id));
@@ -101,5 +224,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff,
     role_grants,
     sessions,
-    refresh_tokens
+    refresh_tokens,
+    membership_applications,
+    memberships,
+    membership_events,
+    membership_transfers,
+    card_sequences,
+    membership_routes,
+    org_membership_settings,
+    pii_access_log,
 );

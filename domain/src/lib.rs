@@ -3,6 +3,8 @@
 
 pub mod clock;
 pub mod id;
+pub mod id_number;
+pub mod membership;
 pub mod org;
 pub mod phone;
 pub mod region;

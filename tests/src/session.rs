@@ -191,3 +191,55 @@ impl TestApp {
         body["id"].as_str().expect("id").to_owned()
     }
 }
+
+/// A well-formed resident ID number (check character computed).
+pub fn id_number(region: &str, birth: &str, sequence: &str) -> String {
+    let first17 = format!("{region}{birth}{sequence}");
+    let check = gongyou_domain::id_number::check_char(&first17).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+/// A membership application body.
+pub fn application(id_number: &str, region: &str) -> Value {
+    json!({
+        "real_name": "张小龙",
+        "id_number": id_number,
+        "occupation": "delivery_rider",
+        "platform": "meituan",
+        "platform_worker_id": "MT-20260001",
+        "region_code": region,
+        "consents": {"personal_information": true, "sensitive_personal_information": true},
+    })
+}
+
+impl TestApp {
+    /// Applies as `worker`; returns the response.
+    pub async fn apply(&self, worker: &Session, body: &Value) -> reqwest::Response {
+        self.post_json_as(worker, "/api/v1/membership/applications", body)
+            .await
+    }
+
+    /// A member of 锦江区: signs in, applies, gets approved by the 四川 admin.
+    pub async fn new_member(&self, phone: &str, id_number: &str) -> (Session, Value) {
+        let worker = self.sign_in_worker(phone).await;
+        let response = self.apply(&worker, &application(id_number, "510104")).await;
+        let status = response.status();
+        let app: Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "{app}");
+        let admin = self
+            .sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD)
+            .await;
+        let approved = self
+            .post_json_as(
+                &admin,
+                &format!(
+                    "/api/v1/admin/membership/applications/{}/approve",
+                    app["id"].as_str().expect("id")
+                ),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(approved.status(), 200);
+        (worker, approved.json().await.expect("json"))
+    }
+}

@@ -166,6 +166,42 @@ async fn nothing_secret_is_logged() {
         .await;
     assert_eq!(bound.status(), 200);
 
+    // A membership application with an ID number, approved, read by an admin.
+    let id_number = gongyou_tests::session::id_number("510104", "19900307", "123");
+    let applied = app
+        .apply(
+            &refreshed,
+            &gongyou_tests::session::application(&id_number, "510104"),
+        )
+        .await;
+    assert_eq!(applied.status(), 201);
+    let applied: Value = applied.json().await.unwrap();
+    let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    let approved: Value = app
+        .post_json_as(
+            &admin,
+            &format!(
+                "/api/v1/admin/membership/applications/{}/approve",
+                applied["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let read = app
+        .post_json_as(
+            &admin,
+            &format!(
+                "/api/v1/admin/members/{}/identity-reads",
+                approved["id"].as_str().unwrap()
+            ),
+            &json!({"purpose": "核实身份"}),
+        )
+        .await;
+    assert_eq!(read.status(), 200);
+
     drop(app);
     let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -190,6 +226,9 @@ async fn nothing_secret_is_logged() {
         FakeWechat::SECRET,
         "token-secret-0123456789-abcdefghij",
         "wx-phone-code-1",
+        &id_number,
+        &id_number.to_lowercase(),
+        &id_number[6..14],
     ] {
         assert!(!text.contains(secret), "{secret:?} appears in the logs");
     }

@@ -164,6 +164,11 @@ async fn load_principal(
                 return Ok(None);
             }
             let mut refused = session.revoked_at.map(|_| Refusal::SessionRevoked);
+            // Staff rights live only in password sessions (defence in depth: staff accounts
+            // have no other way to sign in).
+            if kind == SubjectKind::Staff && session.method != "password" {
+                refused = Some(Refusal::SessionRevoked);
+            }
             let subject = match kind {
                 SubjectKind::User => {
                     let Some(user) = accounts::user(conn, &sub)? else {

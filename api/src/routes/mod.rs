@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod me;
+pub mod membership;
 pub mod ops;
 pub mod orgs;
 pub mod page;
@@ -36,6 +37,28 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(orgs::update_org)
             .service(staff::list_staff)
             .service(staff::create_staff)
-            .service(staff::update_staff),
+            .service(staff::update_staff)
+            // Membership
+            .service(membership::worker::apply)
+            .service(membership::worker::get_application)
+            .service(membership::worker::my_membership)
+            .service(membership::worker::my_card)
+            .service(membership::worker::verify_card)
+            .service(membership::worker::request_transfer)
+            .service(membership::worker::withdraw)
+            .service(membership::worker::data_export)
+            .service(membership::admin::list_applications)
+            .service(membership::admin::approve_application)
+            .service(membership::admin::reject_application)
+            .service(membership::admin::list_transfers)
+            .service(membership::admin::approve_transfer)
+            .service(membership::admin::reject_transfer)
+            .service(membership::admin::search_members)
+            .service(membership::admin::get_member)
+            .service(membership::admin::suspend)
+            .service(membership::admin::reinstate)
+            .service(membership::admin::read_identity)
+            .service(membership::admin::get_settings)
+            .service(membership::admin::put_settings),
     );
 }
