@@ -71,6 +71,7 @@ struct RawSettings {
     allow_sqlite_in_production: bool,
     token_secret: Option<SecretString>,
     data_key: Option<SecretString>,
+    data_key_previous: Option<SecretString>,
     sms_dev_echo: Option<bool>,
     log: String,
     log_format: LogFormat,
@@ -110,6 +111,7 @@ impl Default for RawSettings {
             allow_sqlite_in_production: false,
             token_secret: None,
             data_key: None,
+            data_key_previous: None,
             sms_dev_echo: None,
             log: "info".into(),
             log_format: LogFormat::Json,
@@ -180,6 +182,8 @@ pub struct Config {
     pub token_secret: Secret,
     /// Encrypts sensitive personal information at rest.
     pub data_key: Secret,
+    /// The key before the last rotation: still decrypts what it encrypted.
+    pub data_key_previous: Option<SecretString>,
     /// Dev only: SMS codes are returned as `dev_code` and logged (phone masked).
     pub sms_dev_echo: bool,
     pub log: String,
@@ -357,6 +361,9 @@ impl Config {
                 .filter(|u| !u.expose_secret().trim().is_empty()),
             redis_prefix: raw.redis_prefix,
             demo_password,
+            data_key_previous: raw
+                .data_key_previous
+                .filter(|k| !k.expose_secret().is_empty()),
             token_secret,
             data_key,
             sms_dev_echo,

@@ -12,6 +12,7 @@ use anyhow::Context;
 use gongyou_db::kv::Kv;
 use gongyou_db::Db;
 use gongyou_domain::clock::SharedClock;
+use secrecy::ExposeSecret;
 use utoipa_actix_web::AppExt;
 
 use crate::auth::tokens::TokenKeys;
@@ -65,7 +66,14 @@ impl Application {
             .map(|w| WechatClient::new(w, http.clone(), kv.clone()));
         let state = AppState {
             tokens: TokenKeys::new(config.token_secret.expose()),
-            crypto: DataCrypto::new(config.data_key.expose(), &[]),
+            crypto: DataCrypto::new(
+                config.data_key.expose(),
+                &config
+                    .data_key_previous
+                    .iter()
+                    .map(|k| k.expose_secret())
+                    .collect::<Vec<_>>(),
+            ),
             sms,
             wechat,
             config: Arc::new(config),
