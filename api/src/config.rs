@@ -83,6 +83,9 @@ struct RawSettings {
     shutdown_timeout_secs: u64,
     migrate_on_start: Option<bool>,
     housekeeping_interval_secs: u64,
+    worker_concurrency: usize,
+    job_lease_secs: u64,
+    job_poll_ms: u64,
     trusted_proxies: String,
     sms_provider: Option<SmsProvider>,
     sms_base_url: Option<String>,
@@ -123,6 +126,9 @@ impl Default for RawSettings {
             shutdown_timeout_secs: 30,
             migrate_on_start: None,
             housekeeping_interval_secs: 600,
+            worker_concurrency: 4,
+            job_lease_secs: 60,
+            job_poll_ms: 2000,
             trusted_proxies: String::new(),
             sms_provider: None,
             sms_base_url: None,
@@ -194,6 +200,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub migrate_on_start: bool,
     pub housekeeping_interval: Duration,
+    /// How the job worker runs (`worker`, and in-process in `demo`).
+    pub worker: gongyou_jobs::WorkerConfig,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// The SMS gateway; `None` in dev means codes are only echoed.
@@ -379,6 +387,13 @@ impl Config {
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             migrate_on_start: raw.migrate_on_start.unwrap_or(backend == Backend::Sqlite),
             housekeeping_interval: Duration::from_secs(raw.housekeeping_interval_secs.max(1)),
+            worker: gongyou_jobs::WorkerConfig {
+                concurrency: raw.worker_concurrency.max(1),
+                lease: Duration::from_secs(raw.job_lease_secs.max(3)),
+                poll_interval: Duration::from_millis(raw.job_poll_ms.max(10)),
+                shutdown_grace: Duration::from_secs(raw.shutdown_timeout_secs),
+                ..gongyou_jobs::WorkerConfig::default()
+            },
             trusted_proxies,
             sms,
             wechat,

@@ -102,12 +102,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 migrate(&config).await?;
             }
             let (stop_tx, stop_rx) = watch::channel(false);
-            let worker = tokio::spawn(gongyou_jobs::run_housekeeping(
-                db,
-                clock,
-                config.housekeeping_interval,
-                stop_rx,
-            ));
+            let worker = tokio::spawn(job_worker(&config, db, clock).run(stop_rx));
             shutdown_signal().await;
             let _ = stop_tx.send(true);
             worker.await.context("worker task")?;
@@ -165,7 +160,6 @@ async fn serve(
     demo: Option<Vec<DemoLogin>>,
 ) -> anyhow::Result<()> {
     let with_worker = demo.is_some();
-    let housekeeping = config.housekeeping_interval;
     let app = Application::build(config, clock.clone()).await?;
     let state = app.state().clone();
     let addr = format!("{}:{}", state.config.http_addr.ip(), app.port());
@@ -179,12 +173,11 @@ async fn serve(
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = with_worker.then(|| {
-        tokio::spawn(gongyou_jobs::run_housekeeping(
-            state.db.clone(),
-            clock,
-            housekeeping,
-            stop_rx,
-        ))
+        let metrics = state.metrics.clone();
+        let worker = job_worker(&state.config, state.db.clone(), clock).with_observer(
+            std::sync::Arc::new(move |f: &gongyou_jobs::Finished| metrics.observe_job(f)),
+        );
+        tokio::spawn(worker.run(stop_rx))
     });
     let handles = app.handles();
     let server = tokio::spawn(app.run_until_stopped());
@@ -200,6 +193,12 @@ async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The job worker with Gongyou's jobs and periodic jobs.
+fn job_worker(config: &Config, db: Db, clock: SharedClock) -> gongyou_jobs::Worker {
+    gongyou_jobs::Worker::new(db, clock, gongyou_jobs::registry(), config.worker.clone())
+        .with_periodic(gongyou_jobs::periodic(config.housekeeping_interval))
 }
 
 /// SIGINT or SIGTERM.

@@ -10,6 +10,9 @@ use gongyou_db::PoolStats;
 
 pub struct Metrics {
     registry: Registry,
+    jobs: IntGaugeVec,
+    job_run: HistogramVec,
+    job_wait: HistogramVec,
     requests: IntCounterVec,
     latency: HistogramVec,
     pool_max: IntGauge,
@@ -41,12 +44,38 @@ impl Metrics {
             Opts::new("db_pool_connections", "Database pool connections by state"),
             &["state"],
         )?;
+        let jobs = IntGaugeVec::new(
+            Opts::new("jobs", "Jobs in the queue by status"),
+            &["status"],
+        )?;
+        let job_run = HistogramVec::new(
+            HistogramOpts::new(
+                "job_run_seconds",
+                "Job attempt duration by job and outcome (jobs run in this process)",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0]),
+            &["name", "outcome"],
+        )?;
+        let job_wait = HistogramVec::new(
+            HistogramOpts::new(
+                "job_wait_seconds",
+                "Time from a job being due to its start (jobs run in this process)",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0]),
+            &["name"],
+        )?;
+        registry.register(Box::new(jobs.clone()))?;
+        registry.register(Box::new(job_run.clone()))?;
+        registry.register(Box::new(job_wait.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         Ok(Self {
             registry,
+            jobs,
+            job_run,
+            job_wait,
             requests,
             latency,
             pool_max,
@@ -61,8 +90,24 @@ impl Metrics {
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
-    /// The text exposition, with pool gauges read now.
-    pub fn render(&self, pool: PoolStats) -> String {
+    pub fn observe_job(&self, f: &gongyou_jobs::Finished) {
+        self.job_run
+            .with_label_values(&[f.name.as_str(), f.outcome])
+            .observe(f.run_seconds);
+        self.job_wait
+            .with_label_values(&[f.name.as_str()])
+            .observe(f.wait_seconds);
+    }
+
+    /// The text exposition, with pool gauges and job counts (by status) read now.
+    pub fn render(&self, pool: PoolStats, job_counts: &[(String, i64)]) -> String {
+        for status in ["queued", "running", "failed", "dead", "done"] {
+            let n = job_counts
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
+            self.jobs.with_label_values(&[status]).set(n);
+        }
         self.pool_max.set(i64::from(pool.max_size));
         self.pool_connections
             .with_label_values(&["idle"])

@@ -7,6 +7,7 @@ pub mod connection;
 pub mod error;
 pub mod idempotency;
 pub mod introspect;
+pub mod jobs;
 pub mod kv;
 pub mod membership;
 pub mod migrate;

@@ -66,6 +66,7 @@ pub struct PoolStats {
 pub struct Db {
     pool: r2d2::Pool<DbManager>,
     backend: Backend,
+    url: DatabaseUrl,
 }
 
 impl std::fmt::Debug for Db {
@@ -89,11 +90,24 @@ impl Db {
             .connection_timeout(options.connection_timeout)
             .test_on_check_out(true)
             .build_unchecked(DbManager { url: url.clone() });
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.clone(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A connection outside the pool, for LISTEN (PostgreSQL only).
+    pub fn dedicated_pg(&self) -> Option<Result<diesel::PgConnection, DbError>> {
+        match self.url.connect() {
+            Ok(DbConnection::Pg(conn)) => Some(Ok(conn)),
+            Ok(DbConnection::Sqlite(_)) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// A pooled connection, for synchronous code (migrations, commands, jobs on blocking threads).

@@ -208,6 +208,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        name -> Text,
+        queue -> Text,
+        priority -> Integer,
+        dedup_key -> Nullable<Text>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        run_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    periodic_runs (name, period_start) {
+        name -> Text,
+        period_start -> Timestamp,
+        job_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(membership_applications -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -233,4 +263,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     membership_routes,
     org_membership_settings,
     pii_access_log,
+    jobs,
+    periodic_runs,
 );

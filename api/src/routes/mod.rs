@@ -2,6 +2,7 @@
 //! carries its OpenAPI description, and registering it here also puts it in openapi.yaml.
 
 pub mod auth;
+pub mod jobs;
 pub mod me;
 pub mod membership;
 pub mod ops;
@@ -59,6 +60,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(membership::admin::reinstate)
             .service(membership::admin::read_identity)
             .service(membership::admin::get_settings)
-            .service(membership::admin::put_settings),
+            .service(membership::admin::put_settings)
+            // Jobs
+            .service(jobs::list_jobs)
+            .service(jobs::retry_job),
     );
 }

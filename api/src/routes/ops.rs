@@ -112,9 +112,16 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let counts = match state.db.run(gongyou_db::jobs::counts).await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: job counts unavailable");
+            Vec::new()
+        }
+    };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.db.stats()))
+        .body(state.metrics.render(state.db.stats(), &counts))
 }
 
 /// The API contract (OpenAPI 3.1), generated from the code.

@@ -217,7 +217,7 @@ async fn keys_expire_after_24_hours() {
 
     app.clock.advance(Duration::minutes(2));
     // Expired: the housekeeping job purges it, and the key can be used afresh.
-    let purged = gongyou_jobs::housekeeping_pass(&app.state.db, &app.state.clock)
+    let (purged, _) = gongyou_jobs::purge(&app.state.db, &app.state.clock)
         .await
         .unwrap();
     assert_eq!(purged, 1);

@@ -6,6 +6,7 @@ mod auth_staff;
 mod auth_wechat;
 mod errors;
 mod idempotency;
+mod jobs;
 mod membership;
 mod openapi;
 mod ops;

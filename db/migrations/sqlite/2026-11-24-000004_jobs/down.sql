@@ -1,0 +1,2 @@
+DROP TABLE periodic_runs;
+DROP TABLE jobs;

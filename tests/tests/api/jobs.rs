@@ -1,0 +1,379 @@
+//! The job queue on this run's backend: retries with backoff, death after max attempts,
+//! lease takeover after a worker dies, no double execution with two workers, periodic jobs
+//! once per period, graceful release, dedup keys, operators' endpoints.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use gongyou_db::jobs::{self as store, NewJob};
+use gongyou_jobs::{JobError, Periodic, Registry, Schedule, Worker, WorkerConfig};
+use gongyou_tests::session::DEMO_PASSWORD;
+use gongyou_tests::{spawn_app, TestApp};
+use serde_json::{json, Value};
+
+/// Runs per job id, across the tests of this process.
+static RUNS: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Default::default);
+
+fn runs_of(id: &str) -> usize {
+    RUNS.lock().unwrap().get(id).copied().unwrap_or(0)
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::default();
+    r.register("count", |ctx, _payload| async move {
+        *RUNS.lock().unwrap().entry(ctx.job_id).or_default() += 1;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        Ok(())
+    });
+    r.register("flaky", |ctx, payload| async move {
+        *RUNS.lock().unwrap().entry(ctx.job_id.clone()).or_default() += 1;
+        let succeed_on: i32 = serde_json::from_str::<Value>(&payload).unwrap()["succeed_on"]
+            .as_i64()
+            .unwrap() as i32;
+        if ctx.attempt < succeed_on {
+            Err(JobError::Retry(anyhow::anyhow!(
+                "provider answered 503 on attempt {}",
+                ctx.attempt
+            )))
+        } else {
+            Ok(())
+        }
+    });
+    r.register("broken", |_ctx, _payload| async move {
+        Err(JobError::Permanent(anyhow::anyhow!("payload is not valid")))
+    });
+    r.register("slow", |_ctx, _payload| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(())
+    });
+    r
+}
+
+fn worker(app: &TestApp, config: WorkerConfig) -> Worker {
+    Worker::new(
+        app.state.db.clone(),
+        app.state.clock.clone(),
+        registry(),
+        config,
+    )
+}
+
+fn config() -> WorkerConfig {
+    WorkerConfig {
+        lease: Duration::from_secs(60),
+        poll_interval: Duration::from_millis(20),
+        backoff_base: Duration::from_secs(10),
+        ..WorkerConfig::default()
+    }
+}
+
+async fn enqueue(
+    app: &TestApp,
+    name: &str,
+    payload: Value,
+    max_attempts: i32,
+    dedup: Option<&str>,
+) -> Option<String> {
+    let job = NewJob {
+        name: name.into(),
+        queue: "default".into(),
+        priority: 0,
+        dedup_key: dedup.map(str::to_owned),
+        payload: payload.to_string(),
+        max_attempts,
+        run_at: app.clock_now().naive_utc(),
+    };
+    let now = app.clock_now().naive_utc();
+    app.state
+        .db
+        .run(move |conn| gongyou_db::write_tx(conn, |conn| store::enqueue(conn, &job, now)))
+        .await
+        .unwrap()
+}
+
+async fn job(app: &TestApp, id: &str) -> store::JobRow {
+    let id = id.to_owned();
+    app.state
+        .db
+        .run(move |conn| store::get(conn, &id))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_job_is_retried_with_backoff_then_succeeds() {
+    let app = spawn_app().await;
+    let w = worker(&app, config());
+    let id = enqueue(&app, "flaky", json!({"succeed_on": 3}), 5, None)
+        .await
+        .unwrap();
+    assert_eq!(w.drain().await.unwrap(), 1);
+    let after_one = job(&app, &id).await;
+    assert_eq!(
+        (after_one.status.as_str(), after_one.attempts),
+        ("failed", 1)
+    );
+    assert!(after_one.last_error.unwrap().contains("503"));
+    let delay = after_one.run_at - app.clock_now().naive_utc();
+    assert!(
+        delay >= Span::milliseconds(7_500) && delay <= Span::milliseconds(12_500),
+        "first retry ~10 s ± 25 %: {delay}"
+    );
+    // Not due yet.
+    assert_eq!(w.drain().await.unwrap(), 0);
+    app.clock.advance(Span::seconds(13));
+    assert_eq!(w.drain().await.unwrap(), 1);
+    let after_two = job(&app, &id).await;
+    let delay = after_two.run_at - app.clock_now().naive_utc();
+    assert!(
+        delay >= Span::seconds(15) && delay <= Span::seconds(25),
+        "second retry ~20 s: {delay}"
+    );
+    app.clock.advance(Span::seconds(26));
+    assert_eq!(w.drain().await.unwrap(), 1);
+    let done = job(&app, &id).await;
+    assert_eq!((done.status.as_str(), done.attempts), ("done", 3));
+    assert_eq!(runs_of(&id), 3);
+}
+
+#[tokio::test]
+async fn a_job_goes_dead_after_max_attempts_or_at_once_when_permanent() {
+    let app = spawn_app().await;
+    let w = worker(&app, config());
+    let id = enqueue(&app, "flaky", json!({"succeed_on": 99}), 3, None)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        w.drain().await.unwrap();
+        app.clock.advance(Span::hours(2));
+    }
+    let dead = job(&app, &id).await;
+    assert_eq!((dead.status.as_str(), dead.attempts), ("dead", 3));
+    assert!(dead.finished_at.is_some());
+    assert_eq!(w.drain().await.unwrap(), 0, "dead jobs stay put");
+
+    let broken = enqueue(&app, "broken", json!({}), 5, None).await.unwrap();
+    w.drain().await.unwrap();
+    let dead = job(&app, &broken).await;
+    assert_eq!((dead.status.as_str(), dead.attempts), ("dead", 1));
+    assert!(dead.last_error.unwrap().contains("not valid"));
+
+    let unknown = enqueue(&app, "no-such-handler", json!({}), 5, None)
+        .await
+        .unwrap();
+    w.drain().await.unwrap();
+    assert_eq!(job(&app, &unknown).await.status, "dead");
+}
+
+#[tokio::test]
+async fn a_dead_workers_job_is_picked_up_after_its_lease_lapses() {
+    let app = spawn_app().await;
+    let id = enqueue(&app, "count", json!({}), 3, None).await.unwrap();
+    // A worker claims it, then dies without a word.
+    let (lease, now) = (
+        (app.clock_now() + Span::seconds(60)).naive_utc(),
+        app.clock_now().naive_utc(),
+    );
+    let claimed = app
+        .state
+        .db
+        .run(move |conn| store::claim(conn, "default", "worker-that-dies", lease, now))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, id);
+    let w = worker(&app, config());
+    assert_eq!(w.drain().await.unwrap(), 0, "the lease still holds");
+    app.clock.advance(Span::seconds(61));
+    assert_eq!(w.drain().await.unwrap(), 1);
+    let done = job(&app, &id).await;
+    assert_eq!((done.status.as_str(), done.attempts), ("done", 2));
+    assert_eq!(runs_of(&id), 1);
+    // The dead worker's late report changes nothing.
+    let late = app
+        .state
+        .db
+        .run(move |conn| store::complete(conn, &claimed.id, "worker-that-dies", now))
+        .await
+        .unwrap();
+    assert!(!late);
+}
+
+#[tokio::test]
+async fn two_workers_never_run_the_same_job() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        ids.push(enqueue(&app, "count", json!({}), 3, None).await.unwrap());
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let a = tokio::spawn(
+        worker(
+            &app,
+            WorkerConfig {
+                concurrency: 4,
+                ..config()
+            },
+        )
+        .run(stopped.clone()),
+    );
+    let b = tokio::spawn(
+        worker(
+            &app,
+            WorkerConfig {
+                concurrency: 4,
+                ..config()
+            },
+        )
+        .run(stopped),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts = app.state.db.run(store::counts).await.unwrap();
+        let done = counts
+            .iter()
+            .find(|(s, _)| s == "done")
+            .map_or(0, |(_, n)| *n);
+        if done == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all jobs ran: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    a.await.unwrap();
+    b.await.unwrap();
+    for id in &ids {
+        assert_eq!(runs_of(id), 1, "job {id} ran {} times", runs_of(id));
+    }
+}
+
+#[tokio::test]
+async fn a_periodic_job_is_enqueued_once_per_period_however_many_schedulers() {
+    let app = spawn_app().await;
+    let periodic = vec![Periodic {
+        name: "count".into(),
+        schedule: Schedule::Every(Duration::from_secs(600)),
+        payload: "{}".into(),
+    }];
+    let a = worker(&app, config()).with_periodic(periodic.clone());
+    let b = worker(&app, config()).with_periodic(periodic);
+    let (x, y) = tokio::join!(a.schedule_periodic(), b.schedule_periodic());
+    assert_eq!(x.unwrap() + y.unwrap(), 1);
+    assert_eq!(
+        a.schedule_periodic().await.unwrap() + b.schedule_periodic().await.unwrap(),
+        0
+    );
+    app.clock.advance(Span::seconds(600));
+    let (x, y) = tokio::join!(a.schedule_periodic(), b.schedule_periodic());
+    assert_eq!(x.unwrap() + y.unwrap(), 1, "the next period, once");
+    assert_eq!(a.drain().await.unwrap() + b.drain().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn shutdown_releases_jobs_that_do_not_finish_in_time() {
+    let app = spawn_app().await;
+    let id = enqueue(&app, "slow", json!({}), 3, None).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let w = worker(
+        &app,
+        WorkerConfig {
+            shutdown_grace: Duration::from_millis(100),
+            ..config()
+        },
+    );
+    let running = tokio::spawn(w.run(stopped));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while job(&app, &id).await.status != "running" {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    let released = job(&app, &id).await;
+    assert_eq!(
+        (released.status.as_str(), released.attempts),
+        ("queued", 0),
+        "given back, the attempt not counted"
+    );
+    assert!(released.locked_by.is_none());
+}
+
+#[tokio::test]
+async fn dedup_keys_keep_one_live_job() {
+    let app = spawn_app().await;
+    let first = enqueue(&app, "count", json!({}), 3, Some("notify:claim-1")).await;
+    assert!(first.is_some());
+    assert!(enqueue(&app, "count", json!({}), 3, Some("notify:claim-1"))
+        .await
+        .is_none());
+    worker(&app, config()).drain().await.unwrap();
+    assert!(
+        enqueue(&app, "count", json!({}), 3, Some("notify:claim-1"))
+            .await
+            .is_some(),
+        "free again once done"
+    );
+}
+
+#[tokio::test]
+async fn operators_list_and_retry_dead_jobs() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let id = enqueue(&app, "broken", json!({}), 1, None).await.unwrap();
+    worker(&app, config()).drain().await.unwrap();
+    let root = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let dead: Value = app
+        .get_as(&root, "/api/v1/admin/jobs?status=dead")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dead["items"][0]["id"], id.as_str());
+    assert!(dead["items"][0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("not valid"));
+    let retried = app
+        .post_json_as(&root, &format!("/api/v1/admin/jobs/{id}/retry"), &json!({}))
+        .await;
+    assert_eq!(retried.status(), 200);
+    assert_eq!(job(&app, &id).await.status, "queued");
+    assert_eq!(
+        app.post_json_as(&root, &format!("/api/v1/admin/jobs/{id}/retry"), &json!({}))
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(
+        app.get_as(&root, "/api/v1/admin/jobs?status=bogus")
+            .await
+            .status(),
+        400
+    );
+
+    let sichuan = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    assert_eq!(
+        app.get_as(&sichuan, "/api/v1/admin/jobs").await.status(),
+        403
+    );
+    let worker_session = app.sign_in_worker("13000000001").await;
+    assert_eq!(
+        app.get_as(&worker_session, "/api/v1/admin/jobs")
+            .await
+            .status(),
+        403
+    );
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"gongyou_jobs{status="queued"} 1"#),
+        "{metrics}"
+    );
+}
