@@ -3,7 +3,7 @@
 //! once per period, graceful release, dedup keys, operators' endpoints.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::Duration as Span;
