@@ -194,6 +194,11 @@ impl ApiError {
         &self.code
     }
 
+    /// Whether this is the caller's fault (4xx), not ours.
+    pub fn is_client_error(&self) -> bool {
+        self.status.is_client_error()
+    }
+
     pub fn problem(&self) -> Problem {
         Problem {
             type_: format!("urn:gongyou:problem:{}", self.code),
@@ -245,6 +250,13 @@ impl ResponseError for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
+        if e.is_unique_violation() {
+            // Two requests raced to create the same thing; the loser is told so.
+            return ApiError::conflict(
+                "conflict.duplicate",
+                "该记录已存在或刚被他人修改，请刷新后重试",
+            );
+        }
         match e {
             DbError::Pool(_) | DbError::Connection(_) => {
                 ApiError::unavailable("service.database_unavailable", e)

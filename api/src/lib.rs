@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod background;
 pub mod config;
 pub mod crypto;
 pub mod error;

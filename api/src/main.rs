@@ -197,8 +197,13 @@ async fn serve(
 
 /// The job worker with Gongyou's jobs and periodic jobs.
 fn job_worker(config: &Config, db: Db, clock: SharedClock) -> gongyou_jobs::Worker {
-    gongyou_jobs::Worker::new(db, clock, gongyou_jobs::registry(), config.worker.clone())
-        .with_periodic(gongyou_jobs::periodic(config.housekeeping_interval))
+    gongyou_jobs::Worker::new(
+        db,
+        clock,
+        gongyou_api::background::registry(),
+        config.worker.clone(),
+    )
+    .with_periodic(gongyou_jobs::periodic(config.housekeeping_interval))
 }
 
 /// SIGINT or SIGTERM.

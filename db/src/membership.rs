@@ -5,9 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::schema::{
-    card_sequences, membership_applications as apps, membership_events as events,
-    membership_routes as routes, membership_transfers as transfers, memberships as members,
-    org_membership_settings as settings, orgs, pii_access_log, users,
+    membership_applications as apps, membership_events as events, membership_routes as routes,
+    membership_transfers as transfers, memberships as members, org_membership_settings as settings,
+    orgs, pii_access_log, users,
 };
 use crate::{DbConnection, DbError};
 
@@ -218,6 +218,7 @@ pub fn list_applications(
     Ok(query.order(apps::id).limit(f.limit).load(conn)?)
 }
 
+/// Decides a pending application; false when it was no longer pending.
 pub fn decide_application(
     conn: &mut DbConnection,
     id: &str,
@@ -226,8 +227,8 @@ pub fn decide_application(
     reason: Option<&str>,
     membership_id: Option<&str>,
     now: NaiveDateTime,
-) -> Result<(), DbError> {
-    diesel::update(apps::table.find(id))
+) -> Result<bool, DbError> {
+    let n = diesel::update(apps::table.find(id).filter(apps::status.eq(APP_PENDING)))
         .set((
             apps::status.eq(status),
             apps::decided_by.eq(by),
@@ -237,7 +238,7 @@ pub fn decide_application(
             apps::updated_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
 // Memberships
@@ -299,21 +300,40 @@ pub fn live_membership_with_identity(
         .optional()?)
 }
 
+/// Moves a membership from status `from` to `to`; false when it was not in `from`.
 pub fn set_membership_status(
     conn: &mut DbConnection,
     id: &str,
-    status: &str,
+    from: &str,
+    to: &str,
     ended_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
-) -> Result<(), DbError> {
-    diesel::update(members::table.find(id))
+) -> Result<bool, DbError> {
+    let n = diesel::update(members::table.find(id).filter(members::status.eq(from)))
         .set((
-            members::status.eq(status),
+            members::status.eq(to),
             members::ended_at.eq(ended_at),
             members::updated_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
+}
+
+/// The org that a (region, occupation) route currently points to.
+pub fn route_owner(
+    conn: &mut DbConnection,
+    region_code: &str,
+    occupation: &str,
+) -> Result<Option<String>, DbError> {
+    Ok(routes::table
+        .filter(
+            routes::region_code
+                .eq(region_code)
+                .and(routes::occupation.eq(occupation)),
+        )
+        .select(routes::org_id)
+        .first(conn)
+        .optional()?)
 }
 
 pub fn move_membership(
@@ -433,27 +453,25 @@ pub fn search_members(
 
 // Card numbers
 
-/// The next card sequence number of an org (inside the caller's write transaction).
-pub fn next_card_sequence(conn: &mut DbConnection, org_id: &str) -> Result<u64, DbError> {
-    let current: Option<i64> = card_sequences::table
-        .find(org_id)
-        .select(card_sequences::last_value)
-        .first(conn)
-        .optional()?;
-    let next = current.unwrap_or(0) + 1;
-    if current.is_some() {
-        diesel::update(card_sequences::table.find(org_id))
-            .set(card_sequences::last_value.eq(next))
-            .execute(conn)?;
-    } else {
-        diesel::insert_into(card_sequences::table)
-            .values((
-                card_sequences::org_id.eq(org_id),
-                card_sequences::last_value.eq(next),
-            ))
-            .execute(conn)?;
+/// The next card sequence number of a region code, in one statement (safe under concurrency
+/// on both backends).
+pub fn next_card_sequence(conn: &mut DbConnection, region_code: &str) -> Result<u64, DbError> {
+    #[derive(QueryableByName)]
+    struct Next {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        last_value: i64,
     }
-    Ok(u64::try_from(next).unwrap_or(0))
+    const SQL: &str = "INSERT INTO card_sequences (region_code, last_value) VALUES ($1, 1) \
+        ON CONFLICT (region_code) DO UPDATE SET last_value = card_sequences.last_value + 1 RETURNING last_value";
+    let next: Next = match conn {
+        DbConnection::Pg(c) => diesel::sql_query(SQL)
+            .bind::<diesel::sql_types::Text, _>(region_code)
+            .get_result(c)?,
+        DbConnection::Sqlite(c) => diesel::sql_query(SQL)
+            .bind::<diesel::sql_types::Text, _>(region_code)
+            .get_result(c)?,
+    };
+    Ok(u64::try_from(next.last_value).unwrap_or(0))
 }
 
 // History
@@ -552,6 +570,7 @@ pub fn list_transfers(
     Ok(q.order(transfers::id).limit(limit).load(conn)?)
 }
 
+/// Decides a pending transfer; false when it was no longer pending.
 pub fn decide_transfer(
     conn: &mut DbConnection,
     id: &str,
@@ -559,16 +578,20 @@ pub fn decide_transfer(
     by: &str,
     note: Option<&str>,
     now: NaiveDateTime,
-) -> Result<(), DbError> {
-    diesel::update(transfers::table.find(id))
-        .set((
-            transfers::status.eq(status),
-            transfers::decided_by.eq(by),
-            transfers::decided_at.eq(now),
-            transfers::decision_note.eq(note),
-        ))
-        .execute(conn)?;
-    Ok(())
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        transfers::table
+            .find(id)
+            .filter(transfers::status.eq(TRANSFER_PENDING)),
+    )
+    .set((
+        transfers::status.eq(status),
+        transfers::decided_by.eq(by),
+        transfers::decided_at.eq(now),
+        transfers::decision_note.eq(note),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 // Routing and settings

@@ -173,8 +173,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    card_sequences (org_id) {
-        org_id -> Text,
+    card_sequences (region_code) {
+        region_code -> Text,
         last_value -> BigInt,
     }
 }

@@ -7,8 +7,24 @@ use std::sync::LazyLock;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
+
+/// At most this many hashes at once (each takes 19 MiB): a flood of sign-ins queues here
+/// instead of exhausting memory, and gets a 503 after a short wait.
+static HASHING: Semaphore = Semaphore::const_new(4);
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+async fn permit() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    match tokio::time::timeout(HASH_WAIT, HASHING.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(
+            ApiError::unavailable("auth.busy", anyhow::anyhow!("password hashing saturated"))
+                .with_detail("登录请求过多，请稍后重试"),
+        ),
+    }
+}
 
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_sync("no-such-account-password").unwrap_or_default());
@@ -31,6 +47,7 @@ fn verify_sync(password: &str, hash: &str) -> bool {
 }
 
 pub async fn hash(password: String) -> Result<String, ApiError> {
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || hash_sync(&password))
         .await
         .map_err(ApiError::internal)?
@@ -39,6 +56,7 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
 
 /// Checks `password` against `hash`, or against a dummy when there is no account.
 pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || match hash {
         Some(hash) => verify_sync(&password, &hash),
         None => {

@@ -27,6 +27,9 @@ pub enum Purpose {
     SignIn,
     /// Prove a fresh code for a sensitive action (`POST /api/v1/auth/step-up`).
     StepUp,
+    /// Prove holding a phone that already has an account before merging into it
+    /// (`POST /api/v1/me/phone/wechat`).
+    BindPhone,
 }
 
 impl Purpose {
@@ -34,6 +37,7 @@ impl Purpose {
         match self {
             Purpose::SignIn => "sign_in",
             Purpose::StepUp => "step_up",
+            Purpose::BindPhone => "bind_phone",
         }
     }
 }

@@ -309,8 +309,10 @@ pub async fn sign_in_password(
             ));
         }
     }
-    let (failures, ends) = state.kv.count_in_window(&user_key, LOCK_WINDOW).await?;
-    if failures >= MAX_ACCOUNT_FAILURES {
+    // Counted before the password is checked, so parallel guesses cannot all slip under the
+    // limit; a success clears the count.
+    let (attempts, ends) = state.kv.incr_in_window(&user_key, LOCK_WINDOW).await?;
+    if attempts > MAX_ACCOUNT_FAILURES {
         return Err(locked(
             ends,
             "auth.account_locked",
@@ -325,11 +327,14 @@ pub async fn sign_in_password(
         .await?;
     let ok = password::verify(given, member.as_ref().map(|m| m.password_hash.clone())).await?;
     let Some(member) = member.filter(|_| ok) else {
-        state.kv.incr_in_window(&user_key, LOCK_WINDOW).await?;
         if let Some(ip_key) = &ip_key {
             state.kv.incr_in_window(ip_key, LOCK_WINDOW).await?;
         }
-        tracing::info!(username = %username, "staff sign-in failed");
+        // A password typed into the username field must not reach the log.
+        match Username::parse(&username) {
+            Some(valid) => tracing::info!(username = %valid.as_str(), "staff sign-in failed"),
+            None => tracing::info!("staff sign-in failed (malformed username)"),
+        }
         return Err(ApiError::unauthenticated(
             "auth.invalid_credentials",
             "用户名或密码错误",
@@ -425,18 +430,25 @@ pub async fn refresh(
                 let successor_row = accounts::refresh(conn, &hash_token(&successor))?;
                 match token.rotated_at {
                     None => {
+                        // A concurrent rotation of the same token may have marked it and
+                        // inserted the (same, derived) successor first: both converge on it.
                         accounts::mark_rotated(conn, &token.token_hash, now.naive_utc())?;
                         if successor_row.is_none() {
-                            accounts::insert_refresh(
-                                conn,
-                                &accounts::RefreshToken {
-                                    token_hash: hash_token(&successor),
-                                    session_id: session.id.clone(),
-                                    created_at: now.naive_utc(),
-                                    expires_at: (now + REFRESH_TTL).naive_utc(),
-                                    rotated_at: None,
-                                },
-                            )?;
+                            let successor_token = accounts::RefreshToken {
+                                token_hash: hash_token(&successor),
+                                session_id: session.id.clone(),
+                                created_at: now.naive_utc(),
+                                expires_at: (now + REFRESH_TTL).naive_utc(),
+                                rotated_at: None,
+                            };
+                            // A savepoint, so a lost race does not abort the transaction.
+                            let inserted = write_tx(conn, |conn| {
+                                accounts::insert_refresh(conn, &successor_token)
+                            });
+                            match inserted {
+                                Err(e) if e.is_unique_violation() => {}
+                                other => other?,
+                            }
                         }
                         Ok(rotated)
                     }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::caller::{invalidate_subject, Subject};
 use crate::auth::sessions::{self, Method, TokenResponse};
+use crate::auth::sms_codes::{self, Purpose};
 use crate::auth::tokens::SubjectKind;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -131,6 +132,10 @@ pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> ApiResult<web
 pub struct WechatPhoneRequest {
     /// The `code` from the mini-program's `getPhoneNumber` button.
     pub code: String,
+    /// When the phone already has an account (the answer was 409
+    /// `auth.phone_verification_required`): an SMS code sent to that phone with purpose
+    /// `bind_phone`. A recycled number must not hand its account over on WeChat's word alone.
+    pub sms_code: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,7 +168,8 @@ enum Binding {
         (status = 200, body = PhoneBound),
         (status = 401, description = "`wechat.code_invalid`: the code is invalid or used", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.workers_only`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`auth.phone_already_bound` (another phone is bound) or `auth.wechat_conflict` (the phone's account has another WeChat)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`auth.code_invalid` / `auth.code_exhausted`: the `sms_code` for merging", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`auth.phone_verification_required` (the phone has an account: send `sms_code`), `auth.phone_already_bound` (another phone is bound) or `auth.wechat_conflict` (the phone's account has another WeChat)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`auth.phone_not_mainland`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`wechat.rate_limited`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`wechat.not_configured` or `wechat.busy`", body = Problem, content_type = "application/problem+json"),
@@ -187,6 +193,28 @@ pub async fn bind_phone_wechat(
         .ok_or_else(|| {
             ApiError::unprocessable("auth.phone_not_mainland", "仅支持中国大陆手机号")
         })?;
+    // Merging into the phone's existing account needs proof of holding the phone now.
+    let lookup = phone.as_str().to_owned();
+    let owner = state
+        .db
+        .run(move |conn| accounts::user_by_phone(conn, &lookup))
+        .await?;
+    let verified = match owner.filter(|o| o.id != user_id) {
+        None => false,
+        Some(_) => match body.sms_code.as_deref() {
+            None => {
+                return Err(ApiError::conflict(
+                    "auth.phone_verification_required",
+                    "该手机号已有账号，请输入发送到该手机号的验证码以合并账号",
+                )
+                .with_errors(serde_json::json!({ "phone": phone.masked() })))
+            }
+            Some(code) => {
+                sms_codes::verify(&state, &phone, Purpose::BindPhone, code).await?;
+                true
+            }
+        },
+    };
     let now = state.clock.now();
     let binding = state
         .db
@@ -205,6 +233,13 @@ pub async fn bind_phone_wechat(
                     let me = accounts::user(conn, &me.id)?.unwrap_or(me);
                     return Ok(Binding::Bound(me));
                 };
+                if !verified {
+                    // The phone got an account between the check and now.
+                    return Err(ApiError::conflict(
+                        "auth.phone_verification_required",
+                        "该手机号已有账号，请输入发送到该手机号的验证码以合并账号",
+                    ));
+                }
                 let conflicting = |mine: &Option<String>, theirs: &Option<String>| {
                     matches!((mine, theirs), (Some(a), Some(b)) if a != b)
                 };

@@ -256,10 +256,10 @@ pub struct OrgChanges {
         (status = 200, body = OrgView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`auth.staff_only` or `auth.role_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only`, `auth.role_required`, or `org.changed_from_above` (region and type are changed by an admin of the parent)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`org.not_found` (also outside your subtree)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`org.name_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`org.region_outside_parent` or `org.root_has_no_region`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`org.region_outside_parent`, `org.region_excludes_children` or `org.root_has_no_region`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/orgs/{id}")]
@@ -293,6 +293,19 @@ pub async fn update_org(
                     Some(pid) => orgs::get(conn, pid)?,
                     None => None,
                 };
+                // Where an org stands (its region, its type) is decided from above: an admin
+                // of the org itself may rename it, not move its reach.
+                if region_code.is_some() || org_type.is_some() {
+                    let above = parent.as_ref().is_some_and(|p| {
+                        caller.holds(Role::UnionAdmin, &OrgPath::from_stored(p.path.clone()))
+                    });
+                    if !above {
+                        return Err(ApiError::forbidden(
+                            "org.changed_from_above",
+                            "组织的地区和类型须由上级组织的管理员修改",
+                        ));
+                    }
+                }
                 if let Some(region) = region_code {
                     let Some(parent) = &parent else {
                         return Err(ApiError::unprocessable(
@@ -301,6 +314,26 @@ pub async fn update_org(
                         ));
                     };
                     check_region(parent, region)?;
+                    let below = orgs::list(
+                        conn,
+                        &OrgFilter {
+                            within: Some(&org.path),
+                            limit: 100_000,
+                            ..Default::default()
+                        },
+                    )?;
+                    let outside = below.iter().filter(|o| o.id != org.id).any(|o| {
+                        o.region_code
+                            .as_deref()
+                            .and_then(|c| RegionCode::parse(c).ok())
+                            .is_some_and(|c| !c.is_within(region))
+                    });
+                    if outside {
+                        return Err(ApiError::unprocessable(
+                            "org.region_excludes_children",
+                            "下级组织的地区须位于新地区之内",
+                        ));
+                    }
                 }
                 if let (Some(name), Some(parent)) = (&name, &parent) {
                     if orgs::child_named(conn, &parent.id, name)?.is_some_and(|o| o.id != org.id) {

@@ -143,13 +143,33 @@ fn checked_grants(
         }
         let org = orgs::get(conn, &grant.org_id)?
             .ok_or_else(|| ApiError::unprocessable("staff.unknown_org", "授权的组织不存在"))?;
-        authz::require_visible(caller, Role::UnionAdmin, &OrgPath::from_stored(org.path))?;
+        let path = OrgPath::from_stored(org.path);
+        authz::require_visible(caller, Role::UnionAdmin, &path)?;
+        if grant.role == Role::UnionAdmin {
+            require_strictly_below(caller, &path)?;
+        }
         let pair = (grant.role.as_str().to_owned(), org.id);
         if !out.contains(&pair) {
             out.push(pair);
         }
     }
     Ok(out)
+}
+
+/// Admin rights are granted, and admins changed, only from strictly above.
+fn require_strictly_below(caller: &Caller, path: &OrgPath) -> ApiResult<()> {
+    let above = caller
+        .scopes(Role::UnionAdmin)
+        .iter()
+        .any(|scope| scope.contains(path) && scope != path);
+    if above {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "staff.admin_from_above",
+            "工会管理员只能由上级组织的管理员授予或修改",
+        ))
+    }
 }
 
 fn checked_identity(username: &str, display_name: &str) -> ApiResult<(Username, String)> {
@@ -192,7 +212,7 @@ fn checked_password(password: &str) -> ApiResult<NewPassword> {
         (status = 201, body = StaffView),
         (status = 400, description = "`staff.invalid_username`, `staff.invalid_display_name`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`auth.staff_only`, `auth.role_required`, `auth.out_of_scope`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only`, `auth.role_required`, `auth.out_of_scope`, `staff.admin_from_above`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`staff.username_taken`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`staff.weak_password`, `staff.unknown_org`, `staff.role_not_assignable`", body = Problem, content_type = "application/problem+json"),
     )
@@ -270,7 +290,7 @@ pub struct StaffChanges {
         (status = 200, body = StaffView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`auth.staff_only`, `auth.role_required`, `auth.out_of_scope` (a role or the member reaches beyond your subtree)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only`, `auth.role_required`, `auth.out_of_scope` (a role or the member reaches beyond your subtree), `staff.admin_from_above` (admins are granted and changed only from strictly above)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`staff.not_found` (also outside your subtree)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`staff.cannot_disable_self`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`staff.weak_password`, `staff.unknown_org`, `staff.role_not_assignable`", body = Problem, content_type = "application/problem+json"),
@@ -318,13 +338,14 @@ pub async fn update_staff(
                     &OrgPath::from_stored(home.path),
                     staff_not_found,
                 )?;
-                // Never above one's own rights: every current grant must be within scope too.
+                // Never above one's own rights: every current grant must be within scope too,
+                // and another admin's only strictly below (peers cannot take each other over).
                 for grant in staff_db::grants(conn, &member.id)? {
-                    authz::require_visible(
-                        &caller,
-                        Role::UnionAdmin,
-                        &OrgPath::from_stored(grant.org_path),
-                    )?;
+                    let path = OrgPath::from_stored(grant.org_path);
+                    authz::require_visible(&caller, Role::UnionAdmin, &path)?;
+                    if grant.role == Role::UnionAdmin.as_str() && member.id != admin_id {
+                        require_strictly_below(&caller, &path)?;
+                    }
                 }
                 if let Some(roles) = &changes.roles {
                     let grants = checked_grants(conn, &caller, roles)?;
@@ -343,6 +364,9 @@ pub async fn update_staff(
                 )?;
                 if changes.disabled == Some(true) {
                     accounts::revoke_sessions_of(conn, "staff", &member.id, "disabled", now)?;
+                } else if hash.is_some() {
+                    // A reset password ends every session (the reason to reset may be a leak).
+                    accounts::revoke_sessions_of(conn, "staff", &member.id, "password_reset", now)?;
                 }
                 let member = staff_db::get(conn, &member.id)?.ok_or_else(staff_not_found)?;
                 view(conn, &member)

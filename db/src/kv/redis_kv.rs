@@ -45,6 +45,14 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 ";
 
+/// Counts one event; the key lives from its first event (works on Redis before 7, which
+/// lacks `PEXPIRE … NX`). KEYS[1]; ARGV ttl in ms.
+const INCR_WITH_TTL: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+";
+
 #[derive(Clone)]
 pub struct RedisKv {
     client: redis::Client,
@@ -147,20 +155,10 @@ impl RedisKv {
 
     pub(super) async fn incr(&self, key: &str, window: Duration) -> Result<u64, KvError> {
         let mut conn = self.conn().await?;
-        let key = self.key(key);
-        let (count, _): (u64, i64) = timed(
-            redis::pipe()
-                .atomic()
-                .incr(&key, 1)
-                // NX: the key lives from its first event (Redis 7+).
-                .cmd("PEXPIRE")
-                .arg(&key)
-                .arg(ttl_ms(window))
-                .arg("NX")
-                .query_async(&mut conn),
-        )
-        .await?;
-        Ok(count)
+        let script = redis::Script::new(INCR_WITH_TTL);
+        let mut invocation = script.key(self.key(key));
+        invocation.arg(ttl_ms(window));
+        timed(invocation.invoke_async(&mut conn)).await
     }
 
     pub(super) async fn gcra(

@@ -255,3 +255,63 @@ async fn demo_logins_need_no_configuration_in_dev() {
     assert!(app.state.config.demo_password.is_generated());
     assert_eq!(sign_in(&app, "demo-approver", &password).await.0, 200);
 }
+
+#[tokio::test]
+async fn admins_are_changed_only_from_above_and_a_reset_password_ends_sessions() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let root = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let sichuan = app.org_id("四川省总工会").await;
+    let chengdu = app.org_id("成都市总工会").await;
+    let peer = app
+        .create_staff(&root, "sc-admin-2", &sichuan, &[("union_admin", &sichuan)])
+        .await;
+    let sichuan_admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+
+    // A peer admin cannot take another over, nor mint a peer.
+    let takeover = app
+        .patch_json_as(
+            &sichuan_admin,
+            &format!("/api/v1/admin/staff/{peer}"),
+            &json!({"password": "new-password-2027"}),
+        )
+        .await;
+    let body: Value = takeover.json().await.unwrap();
+    assert_eq!(body["code"], "staff.admin_from_above");
+    let mint = app
+        .post_json_as(&sichuan_admin, "/api/v1/admin/staff", &json!({"username": "sc-admin-3", "display_name": "x", "password": DEMO_PASSWORD, "org_id": sichuan, "roles": [{"role": "union_admin", "org_id": sichuan}]}))
+        .await;
+    assert_eq!(mint.status(), 403);
+    // Below, they may.
+    let below = app
+        .create_staff(
+            &sichuan_admin,
+            "cd-admin",
+            &chengdu,
+            &[("union_admin", &chengdu)],
+        )
+        .await;
+    let cd_admin = app.sign_in_staff("cd-admin", DEMO_PASSWORD).await;
+    assert_eq!(app.get_as(&cd_admin, "/api/v1/me").await.status(), 200);
+    let reset = app
+        .patch_json_as(
+            &sichuan_admin,
+            &format!("/api/v1/admin/staff/{below}"),
+            &json!({"password": "new-password-2027"}),
+        )
+        .await;
+    assert_eq!(reset.status(), 200);
+    assert_eq!(
+        app.get_as(&cd_admin, "/api/v1/me").await.status(),
+        401,
+        "a reset ends the old sessions"
+    );
+    let refreshed = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": cd_admin.refresh_token}),
+        )
+        .await;
+    assert_eq!(refreshed.status(), 401);
+    assert_eq!(sign_in(&app, "cd-admin", "new-password-2027").await.0, 200);
+}

@@ -135,9 +135,37 @@ async fn binding_a_phone_that_has_an_account_merges_the_two() {
     let by_wechat = Session::from_json(&wechat_sign_in(&app, "c").await.json().await.unwrap());
     assert_ne!(by_wechat.user["id"], by_sms.user["id"]);
 
+    // WeChat's word alone does not hand over an existing account (numbers are recycled).
+    fake.add_phone_code("p0", "13200000003");
+    let unverified = app
+        .post_json_as(
+            &by_wechat,
+            "/api/v1/me/phone/wechat",
+            &json!({"code": "p0"}),
+        )
+        .await;
+    assert_eq!(
+        code_of(unverified).await,
+        (409, "auth.phone_verification_required".into())
+    );
+    app.clock.advance(chrono::Duration::seconds(61));
+    let sms = app.sms_code("13200000003", "bind_phone").await;
+    fake.add_phone_code("p1", "13200000003");
+    let wrong = app
+        .post_json_as(
+            &by_wechat,
+            "/api/v1/me/phone/wechat",
+            &json!({"code": "p1", "sms_code": if sms == "000000" { "111111" } else { "000000" }}),
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
     fake.add_phone_code("p", "13200000003");
     let merged = app
-        .post_json_as(&by_wechat, "/api/v1/me/phone/wechat", &json!({"code": "p"}))
+        .post_json_as(
+            &by_wechat,
+            "/api/v1/me/phone/wechat",
+            &json!({"code": "p", "sms_code": sms}),
+        )
         .await;
     assert_eq!(merged.status(), 200);
     let merged: Value = merged.json().await.unwrap();

@@ -65,8 +65,7 @@ async fn apply_approve_card_verify() {
     );
     assert_eq!(
         submitted["age"],
-        app.clock_now()
-            .date_naive()
+        gongyou_api::routes::membership::china_date(app.clock_now())
             .years_since(chrono::NaiveDate::from_ymd_opt(1990, 3, 7).unwrap())
             .unwrap()
     );
@@ -140,7 +139,7 @@ async fn apply_approve_card_verify() {
     ));
     assert_eq!(
         membership["joined_on"],
-        app.clock_now().date_naive().to_string()
+        gongyou_api::routes::membership::china_date(app.clock_now()).to_string()
     );
     let again = app
         .post_json_as(
@@ -916,7 +915,17 @@ async fn routing_and_auto_approval_are_configurable() {
     let (status, submitted) = body(app.apply(&driver, &form).await).await;
     assert_eq!(status, 201);
     assert_eq!(submitted["org"]["id"], wuhou.as_str());
-    assert_eq!(submitted["status"], "approved", "auto-approved");
+    assert_eq!(
+        submitted["status"], "pending",
+        "every submission answers alike"
+    );
+    let worker = gongyou_jobs::Worker::new(
+        app.state.db.clone(),
+        app.state.clock.clone(),
+        gongyou_api::background::registry(),
+        gongyou_jobs::WorkerConfig::default(),
+    );
+    assert_eq!(worker.drain().await.unwrap(), 1, "the auto-approval job");
     let mine: Value = app
         .get_as(&driver, "/api/v1/me/membership")
         .await
@@ -940,4 +949,109 @@ async fn routing_and_auto_approval_are_configurable() {
         elsewhere["org"]["name"], "成都市新就业形态行业工会联合会",
         "{elsewhere}"
     );
+}
+
+#[tokio::test]
+async fn erasure_can_be_asked_after_withdrawing() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let id = id_number("510104", "19940404", "444");
+    let (member, _) = app.new_member("13100000015", &id).await;
+    let (status, withdrawn) = body(
+        app.post_json_as(
+            &member,
+            "/api/v1/me/membership/withdrawal",
+            &json!({"reason": "搬家"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, withdrawn["erased"].as_bool()), (200, Some(false)));
+    assert!(database_text(&app).await.contains("张小龙"));
+    let (status, erased) = body(
+        app.post_json_as(
+            &member,
+            "/api/v1/me/membership/withdrawal",
+            &json!({"delete_personal_data": true}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, erased["erased"].as_bool()), (200, Some(true)));
+    assert!(!database_text(&app).await.contains("张小龙"));
+    let again = app
+        .post_json_as(
+            &member,
+            "/api/v1/me/membership/withdrawal",
+            &json!({"delete_personal_data": true}),
+        )
+        .await;
+    assert_eq!(again.status(), 409);
+}
+
+#[tokio::test]
+async fn routes_and_regions_cannot_be_taken_from_sideways() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let root = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let jinjiang_union = app.org_id("锦江区新就业形态劳动者工会").await;
+    let jinjiang = app.org_id("锦江区总工会").await;
+    let sector = app.org_id("成都市新就业形态行业工会联合会").await;
+    // 锦江's union takes its riders explicitly.
+    let mine =
+        json!({"auto_approve": false, "routes": [{"region_code": "510104", "occupation": "any"}]});
+    let put = app
+        .client
+        .put(app.url(&format!(
+            "/api/v1/admin/orgs/{jinjiang_union}/membership-settings"
+        )))
+        .header("Authorization", root.bearer())
+        .json(&mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    app.create_staff(&root, "sector-admin", &sector, &[("union_admin", &sector)])
+        .await;
+    app.create_staff(&root, "jj-admin", &jinjiang, &[("union_admin", &jinjiang)])
+        .await;
+    let sector_admin = app.sign_in_staff("sector-admin", DEMO_PASSWORD).await;
+    let grab =
+        json!({"auto_approve": true, "routes": [{"region_code": "510104", "occupation": "any"}]});
+    let put = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/orgs/{sector}/membership-settings")))
+        .header("Authorization", sector_admin.bearer())
+        .json(&grab)
+        .send()
+        .await
+        .unwrap();
+    let (status, problem) = body(put).await;
+    assert_eq!(
+        (status, problem["code"].as_str().unwrap()),
+        (409, "membership.route_taken")
+    );
+    // Nor can an admin widen their own union's region.
+    let jj_admin = app.sign_in_staff("jj-admin", DEMO_PASSWORD).await;
+    let widen = app
+        .patch_json_as(
+            &jj_admin,
+            &format!("/api/v1/orgs/{jinjiang}"),
+            &json!({"region_code": "510100"}),
+        )
+        .await;
+    let (status, problem) = body(widen).await;
+    assert_eq!(
+        (status, problem["code"].as_str().unwrap()),
+        (403, "org.changed_from_above")
+    );
+    // From above, a region that would leave a child outside is refused.
+    let narrow = app
+        .patch_json_as(
+            &root,
+            &format!("/api/v1/orgs/{jinjiang}"),
+            &json!({"region_code": "510105"}),
+        )
+        .await;
+    assert_eq!(body(narrow).await.1["code"], "org.region_excludes_children");
 }

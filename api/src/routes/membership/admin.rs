@@ -105,7 +105,7 @@ pub async fn list_applications(
             ));
         }
     }
-    let today = state.clock.now().date_naive();
+    let today = super::china_date(state.clock.now());
     let crypto = state.crypto.clone();
     let page = state
         .db
@@ -175,7 +175,7 @@ pub async fn approve_application(
                     conn,
                     &crypto,
                     &membership,
-                    now.date_naive(),
+                    super::china_date(now),
                 )?)
             })
         })
@@ -240,7 +240,7 @@ pub async fn reject_application(
                         "该申请已处理",
                     ));
                 }
-                db::decide_application(
+                if !db::decide_application(
                     conn,
                     &app.id,
                     db::APP_REJECTED,
@@ -248,7 +248,12 @@ pub async fn reject_application(
                     Some(&reason),
                     None,
                     now.naive_utc(),
-                )?;
+                )? {
+                    return Err(ApiError::conflict(
+                        "membership.application_decided",
+                        "该申请已处理",
+                    ));
+                }
                 record(
                     conn,
                     None,
@@ -263,7 +268,7 @@ pub async fn reject_application(
                     conn,
                     &crypto,
                     &app,
-                    now.date_naive(),
+                    super::china_date(now),
                     true,
                 )?)
             })
@@ -367,16 +372,21 @@ async fn decide_transfer(
                             "会籍未生效，无法转会",
                         ));
                     }
-                    let card = new_card_number(conn, &to)?;
-                    db::move_membership(conn, &m.id, &to.id, &card, now)?;
-                    db::decide_transfer(
+                    if !db::decide_transfer(
                         conn,
                         &t.id,
                         db::TRANSFER_APPROVED,
                         &by,
                         note.as_deref(),
                         now,
-                    )?;
+                    )? {
+                        return Err(ApiError::conflict(
+                            "membership.transfer_decided",
+                            "该转会申请已处理",
+                        ));
+                    }
+                    let card = new_card_number(conn, &to)?;
+                    db::move_membership(conn, &m.id, &to.id, &card, now)?;
                     record(
                         conn,
                         Some(&m.id),
@@ -387,14 +397,19 @@ async fn decide_transfer(
                         now,
                     )?;
                 } else {
-                    db::decide_transfer(
+                    if !db::decide_transfer(
                         conn,
                         &t.id,
                         db::TRANSFER_REJECTED,
                         &by,
                         note.as_deref(),
                         now,
-                    )?;
+                    )? {
+                        return Err(ApiError::conflict(
+                            "membership.transfer_decided",
+                            "该转会申请已处理",
+                        ));
+                    }
                     record(
                         conn,
                         Some(&t.membership_id),
@@ -508,7 +523,7 @@ pub async fn search_members(
     let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
     let index = q
         .as_deref()
-        .and_then(|q| IdNumber::parse(q, now.date_naive()).ok())
+        .and_then(|q| IdNumber::parse(q, super::china_date(now)).ok())
         .map(|id| state.crypto.blind_index("id_number", id.as_str()));
     let crypto = state.crypto.clone();
     let page = state
@@ -534,7 +549,7 @@ pub async fn search_members(
             let items = page
                 .items
                 .iter()
-                .map(|m| membership_view(conn, &crypto, m, now.date_naive()))
+                .map(|m| membership_view(conn, &crypto, m, super::china_date(now)))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Page {
                 items,
@@ -590,7 +605,7 @@ pub async fn get_member(
 ) -> ApiResult<web::Json<MemberDetail>> {
     authz::scopes(&caller, Role::UnionAdmin)?;
     let id = id.into_inner();
-    let today = state.clock.now().date_naive();
+    let today = super::china_date(state.clock.now());
     let crypto = state.crypto.clone();
     let detail = state
         .db
@@ -651,7 +666,12 @@ async fn set_status(
                         format!("会籍当前状态为 {}，不能执行该操作", m.status),
                     ));
                 }
-                db::set_membership_status(conn, &m.id, to, None, now.naive_utc())?;
+                if !db::set_membership_status(conn, &m.id, from, to, None, now.naive_utc())? {
+                    return Err(ApiError::conflict(
+                        "membership.wrong_status",
+                        "会籍状态刚刚发生变化，请刷新后重试",
+                    ));
+                }
                 record(
                     conn,
                     Some(&m.id),
@@ -662,7 +682,7 @@ async fn set_status(
                     now.naive_utc(),
                 )?;
                 let m = db::membership(conn, &m.id)?.unwrap_or(m);
-                Ok(membership_view(conn, &crypto, &m, now.date_naive())?)
+                Ok(membership_view(conn, &crypto, &m, super::china_date(now))?)
             })
         })
         .await?;
@@ -880,6 +900,7 @@ fn org_not_found() -> ApiError {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`org.not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`membership.route_taken`: a union outside your subtree takes these applications", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`membership.route_invalid`: unknown region or occupation, or outside the union's region", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -919,6 +940,19 @@ pub async fn put_settings(
                         && Occupation::parse(&route.occupation).is_none()
                     {
                         return Err(invalid());
+                    }
+                    // A route another union holds may only be taken by an admin over that union.
+                    if let Some(owner) =
+                        db::route_owner(conn, &region.to_string(), &route.occupation)?
+                    {
+                        let owner_path =
+                            orgs::get(conn, &owner)?.map(|o| o.path).unwrap_or_default();
+                        if !caller.holds(Role::UnionAdmin, &OrgPath::from_stored(owner_path)) {
+                            return Err(ApiError::conflict(
+                                "membership.route_taken",
+                                "该地区和职业的入会申请已由您管理范围以外的工会受理",
+                            ));
+                        }
                     }
                     db::set_route(conn, &region.to_string(), &route.occupation, &org.id, now)?;
                 }

@@ -124,7 +124,7 @@ fn sex_str(sex: Sex) -> &'static str {
 }
 
 /// Approves inside the caller's transaction: creates the membership with its card number.
-pub(super) fn approve_in_tx(
+pub(crate) fn approve_in_tx(
     conn: &mut gongyou_db::DbConnection,
     app: &Application,
     actor: Actor<'_>,
@@ -152,7 +152,7 @@ pub(super) fn approve_in_tx(
         application_id: app.id.clone(),
         card_number: card,
         status: db::MEMBER_ACTIVE.into(),
-        joined_on: now.date_naive().to_string(),
+        joined_on: super::china_date(now).to_string(),
         real_name: app.real_name.clone(),
         id_number_enc: app.id_number_enc.clone(),
         id_number_key_id: app.id_number_key_id.clone(),
@@ -172,7 +172,7 @@ pub(super) fn approve_in_tx(
     let by = match &actor {
         Actor::Staff(id) | Actor::User(id) => (*id).to_owned(),
     };
-    db::decide_application(
+    if !db::decide_application(
         conn,
         &app.id,
         db::APP_APPROVED,
@@ -180,7 +180,12 @@ pub(super) fn approve_in_tx(
         None,
         Some(&membership.id),
         now.naive_utc(),
-    )?;
+    )? {
+        return Err(ApiError::conflict(
+            "membership.application_decided",
+            "该申请已处理",
+        ));
+    }
     record(
         conn,
         Some(&membership.id),
@@ -199,8 +204,8 @@ pub(super) fn new_card_number(
     conn: &mut gongyou_db::DbConnection,
     org: &orgs::Org,
 ) -> ApiResult<String> {
-    let sequence = db::next_card_sequence(conn, &org.id)?;
     let region = org.region_code.clone().unwrap_or_else(|| "000000".into());
+    let sequence = db::next_card_sequence(conn, &region)?;
     card_number(&region, sequence).ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("card sequence exhausted for {}", org.id))
     })
@@ -236,7 +241,7 @@ pub async fn apply(
     idempotent(&state, &req, &user_id.clone(), &body, || async move {
         let body = owned;
         let now = st.clock.now();
-        let today = now.date_naive();
+        let today = super::china_date(now);
         let checked = check(&body, today)?;
         let sealed = st
             .crypto
@@ -306,8 +311,10 @@ pub async fn apply(
                         None,
                         now.naive_utc(),
                     )?;
+                    // Auto-approval runs as a job, so every submission answers alike (pending),
+                    // conflict or not.
                     if !conflict && db::auto_approve(conn, &org.id)? {
-                        approve_in_tx(conn, &app, Actor::Staff("auto-approval"), now)?;
+                        crate::background::enqueue_auto_approval(conn, &app.id, now)?;
                     }
                     let app = db::application(conn, &app.id)?.unwrap_or(app);
                     Ok((application_view(conn, &crypto, &app, today, false)?, app.id))
@@ -346,7 +353,7 @@ pub async fn get_application(
     id: web::Path<String>,
 ) -> ApiResult<web::Json<ApplicationView>> {
     let id = id.into_inner();
-    let today = state.clock.now().date_naive();
+    let today = super::china_date(state.clock.now());
     let crypto = state.crypto.clone();
     let view = state
         .db
@@ -397,7 +404,7 @@ pub async fn my_membership(
     caller: Caller,
 ) -> ApiResult<web::Json<MyMembership>> {
     let user_id = caller.user_id()?.to_owned();
-    let today = state.clock.now().date_naive();
+    let today = super::china_date(state.clock.now());
     let crypto = state.crypto.clone();
     let mine = state
         .db
@@ -501,7 +508,8 @@ pub async fn my_card(state: web::Data<AppState>, caller: Caller) -> ApiResult<we
 pub struct CardVerificationRequest {
     /// The scanned QR content.
     pub qr: String,
-    /// Where it was scanned (counted as a visit once stations exist).
+    /// Where it was scanned (1–64 visible ASCII characters; counted as a visit once
+    /// stations exist).
     pub station_id: Option<String>,
 }
 
@@ -544,6 +552,16 @@ pub async fn verify_card(
     }
     let staff_id = staff_id.to_owned();
     let body = body.into_inner();
+    if body
+        .station_id
+        .as_deref()
+        .is_some_and(|s| s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(ApiError::bad_request(
+            "request.invalid_body",
+            "station_id 须为 1 至 64 个可见 ASCII 字符",
+        ));
+    }
     let now = state.clock.now();
     let scanned = membership_card::scan(&state.tokens, &body.qr, now);
     let (membership_id, expired) = match scanned {
@@ -726,9 +744,19 @@ pub async fn withdraw(
         .db
         .run(move |conn| {
             write_tx(conn, |conn| -> ApiResult<MembershipView> {
-                let m = db::live_membership_of_user(conn, &user_id)?
-                    .ok_or_else(|| ApiError::conflict("membership.none", "您当前没有会籍"))?;
                 let t = now.naive_utc();
+                let Some(m) = db::live_membership_of_user(conn, &user_id)? else {
+                    // Already withdrawn: erasure may still be asked for later.
+                    let last = db::memberships_of_user(conn, &user_id)?.pop();
+                    return match last {
+                        Some(m) if body.delete_personal_data && m.anonymized_at.is_none() => {
+                            erase(conn, &user_id, &m.id, t)?;
+                            let m = db::membership(conn, &m.id)?.unwrap_or(m);
+                            Ok(membership_view(conn, &crypto, &m, super::china_date(now))?)
+                        }
+                        _ => Err(ApiError::conflict("membership.none", "您当前没有会籍")),
+                    };
+                };
                 if let Some(pending) = db::pending_transfer_of(conn, &m.id)? {
                     db::decide_transfer(
                         conn,
@@ -739,7 +767,19 @@ pub async fn withdraw(
                         t,
                     )?;
                 }
-                db::set_membership_status(conn, &m.id, db::MEMBER_WITHDRAWN, Some(t), t)?;
+                if !db::set_membership_status(
+                    conn,
+                    &m.id,
+                    &m.status,
+                    db::MEMBER_WITHDRAWN,
+                    Some(t),
+                    t,
+                )? {
+                    return Err(ApiError::conflict(
+                        "membership.wrong_status",
+                        "会籍状态刚刚发生变化，请刷新后重试",
+                    ));
+                }
                 let reason = body
                     .reason
                     .as_deref()
@@ -754,24 +794,36 @@ pub async fn withdraw(
                     t,
                 )?;
                 if body.delete_personal_data {
-                    db::anonymize_membership(conn, &m.id, t)?;
-                    db::anonymize_applications_of_user(conn, &user_id, t)?;
-                    record(
-                        conn,
-                        Some(&m.id),
-                        None,
-                        "personal_data_erased",
-                        Actor::User(&user_id),
-                        None,
-                        t,
-                    )?;
+                    erase(conn, &user_id, &m.id, t)?;
                 }
                 let m = db::membership(conn, &m.id)?.unwrap_or(m);
-                Ok(membership_view(conn, &crypto, &m, now.date_naive())?)
+                Ok(membership_view(conn, &crypto, &m, super::china_date(now))?)
             })
         })
         .await?;
     Ok(web::Json(view))
+}
+
+/// Irreversibly erases a member's personal data: the membership's and every application's
+/// personal fields, and stored responses (idempotency) that could still hold them.
+fn erase(
+    conn: &mut gongyou_db::DbConnection,
+    user_id: &str,
+    membership_id: &str,
+    t: chrono::NaiveDateTime,
+) -> Result<(), DbError> {
+    db::anonymize_membership(conn, membership_id, t)?;
+    db::anonymize_applications_of_user(conn, user_id, t)?;
+    gongyou_db::idempotency::forget_caller(conn, user_id)?;
+    record(
+        conn,
+        Some(membership_id),
+        None,
+        "personal_data_erased",
+        Actor::User(user_id),
+        None,
+        t,
+    )
 }
 
 /// All the caller's data, unmasked (it is theirs): after an SMS step-up

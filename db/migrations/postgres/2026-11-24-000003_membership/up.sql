@@ -31,6 +31,7 @@ CREATE TABLE membership_applications (
 CREATE INDEX membership_applications_org_status_idx ON membership_applications (org_id, status);
 CREATE INDEX membership_applications_user_idx ON membership_applications (user_id);
 CREATE INDEX membership_applications_id_index_idx ON membership_applications (id_number_index);
+CREATE UNIQUE INDEX membership_applications_one_pending_idx ON membership_applications (user_id) WHERE status = 'pending';
 
 CREATE TABLE memberships (
     id TEXT NOT NULL PRIMARY KEY,
@@ -87,9 +88,12 @@ CREATE TABLE membership_transfers (
 );
 CREATE INDEX membership_transfers_to_status_idx ON membership_transfers (to_org_id, status);
 CREATE INDEX membership_transfers_membership_idx ON membership_transfers (membership_id);
+CREATE UNIQUE INDEX membership_transfers_one_pending_idx ON membership_transfers (membership_id) WHERE status = 'pending';
 
+-- Card numbers are <region code><sequence><check digit>: the sequence is per region code,
+-- since several unions share a region.
 CREATE TABLE card_sequences (
-    org_id TEXT NOT NULL PRIMARY KEY REFERENCES orgs (id),
+    region_code TEXT NOT NULL PRIMARY KEY,
     last_value BIGINT NOT NULL
 );
 
