@@ -1,14 +1,23 @@
 //! The API's jobs: handlers that need the API's domain logic, registered beside the job
 //! crate's own (housekeeping). `gongyou worker` and `gongyou demo` run this registry.
 
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use gongyou_db::jobs::{self as store, NewJob};
+use gongyou_db::kv::{Kv, Rate, RateDecision};
 use gongyou_db::membership as db;
+use gongyou_db::notifications::{self, Delivery, Notification, Outcome};
 use gongyou_db::{write_tx, DbConnection, DbError};
+use gongyou_domain::notification::{Category, Channel};
 use gongyou_jobs::{JobContext, JobError, Registry};
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::error::ApiError;
+use crate::providers::jpush::{JpushClient, JpushError, PushMessage};
 use crate::routes::membership::worker::approve_in_tx;
 use crate::routes::membership::Actor;
 
@@ -84,9 +93,348 @@ async fn auto_approve(ctx: JobContext, payload: String) -> Result<(), JobError> 
     }
 }
 
+/// What jobs need beyond the database: providers and the shared key/value store.
+#[derive(Clone)]
+pub struct Services {
+    pub kv: Kv,
+    pub jpush: Option<JpushClient>,
+    pub push_rate: Rate,
+}
+
+impl Services {
+    pub fn from_config(config: &Config, kv: Kv) -> anyhow::Result<Self> {
+        let http = crate::providers::http_client()?;
+        Ok(Self {
+            kv,
+            jpush: config.jpush.clone().map(|s| JpushClient::new(s, http)),
+            push_rate: Rate {
+                limit: config.jpush_rate_per_sec,
+                period: Duration::from_secs(1),
+            },
+        })
+    }
+}
+
 /// Every job Gongyou runs.
-pub fn registry() -> Registry {
+pub fn registry(services: Services) -> Registry {
     let mut registry = gongyou_jobs::registry();
     registry.register(AUTO_APPROVE, auto_approve);
+    registry.register(crate::notify::DISPATCH, move |ctx, _payload| {
+        dispatch(ctx, services.clone())
+    });
     registry
+}
+
+/// Gongyou's periodic jobs: housekeeping, and the dispatcher as a safety net.
+pub fn periodic(config: &Config) -> Vec<gongyou_jobs::Periodic> {
+    let mut periodic = gongyou_jobs::periodic(config.housekeeping_interval);
+    periodic.push(gongyou_jobs::Periodic {
+        name: crate::notify::DISPATCH.into(),
+        schedule: gongyou_jobs::Schedule::Every(Duration::from_secs(60)),
+        payload: "{}".into(),
+    });
+    periodic
+}
+
+const BATCH: i64 = 500;
+const SEND_CONCURRENCY: usize = 32;
+const MAX_PUSH_ATTEMPTS: i32 = 8;
+const CID_PREFETCH: u32 = 1000;
+
+/// Delivers due push deliveries in batches until none is due: claim a batch in one
+/// statement, decide per delivery (no device, switched off → skipped), give each a JPush
+/// `cid` before sending (stored first, so a resend after a crash reuses it and JPush does
+/// not push twice), send concurrently under the shared rate limit, record the batch in one
+/// transaction.
+async fn dispatch(ctx: JobContext, services: Services) -> Result<(), JobError> {
+    let worker = format!("dispatch-{}", ctx.job_id);
+    loop {
+        let now = ctx.clock.now();
+        let lease = (now + chrono::Duration::minutes(5)).naive_utc();
+        let w = worker.clone();
+        let batch = ctx
+            .db
+            .run(move |conn| {
+                notifications::claim(
+                    conn,
+                    Channel::Push.as_str(),
+                    &w,
+                    BATCH,
+                    lease,
+                    now.naive_utc(),
+                )
+            })
+            .await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let outcomes = push_batch(&ctx, &services, &batch).await?;
+        let w = worker.clone();
+        let at = ctx.clock.now().naive_utc();
+        ctx.db
+            .run(move |conn| notifications::record(conn, &w, &outcomes, at))
+            .await?;
+    }
+}
+
+fn outcome(
+    id: &str,
+    status: &'static str,
+    response: impl Into<String>,
+    next: Option<chrono::NaiveDateTime>,
+) -> Outcome {
+    Outcome {
+        id: id.to_owned(),
+        status,
+        response: Some(response.into()),
+        next_attempt_at: next,
+    }
+}
+
+async fn push_batch(
+    ctx: &JobContext,
+    services: &Services,
+    batch: &[Delivery],
+) -> Result<Vec<Outcome>, JobError> {
+    let now = ctx.clock.now();
+    let Some(jpush) = &services.jpush else {
+        return Ok(batch
+            .iter()
+            .map(|d| outcome(&d.id, notifications::SKIPPED, "push not configured", None))
+            .collect());
+    };
+    let ids: Vec<String> = batch.iter().map(|d| d.notification_id.clone()).collect();
+    let users: Vec<String> = batch.iter().map(|d| d.user_id.clone()).collect();
+    let (notes, devices) = ctx
+        .db
+        .run(move |conn| {
+            Ok::<_, DbError>((
+                notifications::notifications_by_id(conn, &ids)?,
+                notifications::devices_of_many(conn, &users)?,
+            ))
+        })
+        .await?;
+    let notes: HashMap<String, Notification> =
+        notes.into_iter().map(|n| (n.id.clone(), n)).collect();
+    let mut devices_of: HashMap<String, Vec<String>> = HashMap::new();
+    for (user, device) in devices {
+        devices_of.entry(user).or_default().push(device);
+    }
+    // Switched off, per category.
+    let mut opted_out: HashSet<(String, String)> = HashSet::new();
+    let mut by_category: HashMap<String, Vec<String>> = HashMap::new();
+    for d in batch {
+        if let Some(n) = notes.get(&d.notification_id) {
+            by_category
+                .entry(n.category.clone())
+                .or_default()
+                .push(d.user_id.clone());
+        }
+    }
+    for (category, users) in by_category {
+        if Category::parse(&category).is_some_and(Category::critical) {
+            continue;
+        }
+        let c = category.clone();
+        let out = ctx
+            .db
+            .run(move |conn| notifications::opted_out(conn, &users, &c, Channel::Push.as_str()))
+            .await?;
+        opted_out.extend(out.into_iter().map(|u| (u, category.clone())));
+    }
+
+    let mut outcomes = Vec::new();
+    let mut to_send = Vec::new();
+    for d in batch {
+        let Some(n) = notes.get(&d.notification_id) else {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::DEAD,
+                "notification missing",
+                None,
+            ));
+            continue;
+        };
+        if opted_out.contains(&(d.user_id.clone(), n.category.clone())) {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::SKIPPED,
+                "switched off by the user",
+                None,
+            ));
+            continue;
+        }
+        let Some(targets) = devices_of.get(&d.user_id).filter(|t| !t.is_empty()) else {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::SKIPPED,
+                "no registered device",
+                None,
+            ));
+            continue;
+        };
+        to_send.push((d.clone(), n.clone(), targets.clone()));
+    }
+
+    // Idempotency ids: a delivery keeps the cid it was first given.
+    let need = to_send
+        .iter()
+        .filter(|(d, _, _)| d.provider_ref.is_none())
+        .count();
+    let mut fresh = take_cids(ctx, jpush, need).await?;
+    let mut assigned = Vec::new();
+    for (d, _, _) in to_send.iter_mut() {
+        if d.provider_ref.is_none() {
+            let Some(cid) = fresh.pop() else {
+                return Err(JobError::Retry(anyhow::anyhow!("no JPush cid available")));
+            };
+            d.provider_ref = Some(cid.clone());
+            assigned.push((d.id.clone(), cid));
+        }
+    }
+    ctx.db
+        .run(move |conn| notifications::set_provider_refs(conn, &assigned))
+        .await?;
+
+    let sends: Vec<(Delivery, Vec<String>, Result<String, JpushError>)> =
+        futures_util::stream::iter(to_send.into_iter().map(|(d, n, targets)| {
+            let (jpush, kv, rate) = (jpush.clone(), services.kv.clone(), services.push_rate);
+            async move {
+                wait_for_rate(&kv, rate).await;
+                let message = PushMessage {
+                    title: n.title.clone(),
+                    alert: n.body.clone(),
+                    extras: [
+                        (
+                            "notification_id".to_owned(),
+                            serde_json::Value::String(n.id.clone()),
+                        ),
+                        (
+                            "category".to_owned(),
+                            serde_json::Value::String(n.category.clone()),
+                        ),
+                    ]
+                    .into_iter()
+                    .collect(),
+                };
+                let cid = d.provider_ref.clone().unwrap_or_default();
+                let result = jpush.push(&cid, &targets, &message).await;
+                (d, targets, result)
+            }
+        }))
+        .buffer_unordered(SEND_CONCURRENCY)
+        .collect()
+        .await;
+
+    let mut invalid_devices = Vec::new();
+    for (d, targets, result) in sends {
+        outcomes.push(match result {
+            Ok(msg_id) => outcome(&d.id, notifications::SENT, format!("msg_id {msg_id}"), None),
+            Err(JpushError::InvalidAudience) => {
+                invalid_devices.extend(targets);
+                outcome(
+                    &d.id,
+                    notifications::SKIPPED,
+                    "registration ids no longer valid (dropped)",
+                    None,
+                )
+            }
+            Err(JpushError::RateLimited { retry_after_secs }) => outcome(
+                &d.id,
+                notifications::FAILED,
+                "rate limited",
+                Some(
+                    (now + chrono::Duration::seconds(
+                        i64::try_from(retry_after_secs).unwrap_or(60),
+                    ))
+                    .naive_utc(),
+                ),
+            ),
+            Err(JpushError::Rejected { code, message }) => outcome(
+                &d.id,
+                notifications::DEAD,
+                format!("refused {code}: {message}"),
+                None,
+            ),
+            Err(JpushError::Unavailable(e)) if d.attempts >= MAX_PUSH_ATTEMPTS => outcome(
+                &d.id,
+                notifications::DEAD,
+                format!("unavailable, gave up: {e}"),
+                None,
+            ),
+            Err(JpushError::Unavailable(e)) => {
+                let delay = 5i64.saturating_mul(1 << d.attempts.clamp(0, 10)).min(3600);
+                outcome(
+                    &d.id,
+                    notifications::FAILED,
+                    format!("unavailable: {e}"),
+                    Some((now + chrono::Duration::seconds(delay)).naive_utc()),
+                )
+            }
+        });
+    }
+    if !invalid_devices.is_empty() {
+        let dropped = ctx
+            .db
+            .run(move |conn| notifications::remove_devices(conn, &invalid_devices))
+            .await?;
+        tracing::info!(dropped, "dropped push registrations JPush no longer knows");
+    }
+    Ok(outcomes)
+}
+
+/// Waits for a slot of the shared push rate (Redis when configured, so all workers share it).
+async fn wait_for_rate(kv: &Kv, rate: Rate) {
+    loop {
+        match kv.rate_limit("provider:jpush:push", rate).await {
+            Ok(RateDecision::Allowed) => return,
+            Ok(RateDecision::Limited { retry_after }) => tokio::time::sleep(retry_after).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "push rate limit unavailable; sending unthrottled");
+                return;
+            }
+        }
+    }
+}
+
+/// `n` JPush ids, from the pool or fetched ahead (in batches) into it. Ids older than a day
+/// are no longer valid at JPush and are discarded.
+async fn take_cids(
+    ctx: &JobContext,
+    jpush: &JpushClient,
+    n: usize,
+) -> Result<Vec<String>, JobError> {
+    let mut taken = Vec::new();
+    if n == 0 {
+        return Ok(taken);
+    }
+    let stale_before = (ctx.clock.now() - chrono::Duration::hours(23)).naive_utc();
+    ctx.db
+        .run(move |conn| notifications::discard_cids_before(conn, stale_before))
+        .await?;
+    for _ in 0..1000 {
+        let want = i64::try_from(n - taken.len()).unwrap_or(i64::MAX);
+        taken.extend(
+            ctx.db
+                .run(move |conn| notifications::take_cids(conn, want))
+                .await?,
+        );
+        if taken.len() >= n {
+            return Ok(taken);
+        }
+        let fetched = jpush
+            .fetch_cids(CID_PREFETCH)
+            .await
+            .map_err(|e| JobError::Retry(anyhow::anyhow!("fetching JPush cids: {e}")))?;
+        if fetched.is_empty() {
+            return Err(JobError::Retry(anyhow::anyhow!("JPush returned no cids")));
+        }
+        let at = ctx.clock.now().naive_utc();
+        ctx.db
+            .run(move |conn| notifications::add_cids(conn, &fetched, at))
+            .await?;
+    }
+    Err(JobError::Retry(anyhow::anyhow!(
+        "could not gather JPush cids"
+    )))
 }

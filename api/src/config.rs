@@ -16,6 +16,7 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::providers::jpush::JpushSettings;
 use crate::providers::sms::{SmsProvider, SmsSettings};
 use crate::providers::wechat::WechatSettings;
 
@@ -98,6 +99,10 @@ struct RawSettings {
     wechat_appid: Option<String>,
     wechat_secret: Option<SecretString>,
     wechat_base_url: String,
+    jpush_app_key: Option<String>,
+    jpush_master_secret: Option<SecretString>,
+    jpush_base_url: Option<String>,
+    jpush_rate_per_sec: u32,
 }
 
 impl Default for RawSettings {
@@ -141,6 +146,10 @@ impl Default for RawSettings {
             wechat_appid: None,
             wechat_secret: None,
             wechat_base_url: "https://api.weixin.qq.com".into(),
+            jpush_app_key: None,
+            jpush_master_secret: None,
+            jpush_base_url: None,
+            jpush_rate_per_sec: 500,
         }
     }
 }
@@ -208,6 +217,10 @@ pub struct Config {
     pub sms: Option<SmsSettings>,
     /// The WeChat mini-program; `None` makes the WeChat endpoints answer 503.
     pub wechat: Option<WechatSettings>,
+    /// App push; `None` leaves push deliveries skipped (the inbox still has everything).
+    pub jpush: Option<JpushSettings>,
+    /// Pushes per second, shared by all workers (through Redis when configured).
+    pub jpush_rate_per_sec: u32,
 }
 
 impl Config {
@@ -338,6 +351,28 @@ impl Config {
                 "GONGYOU_SMS_PROVIDER is not set: workers could not receive sign-in codes".into(),
             ));
         }
+        let jpush = match (
+            raw.jpush_app_key.clone().filter(|s| !s.is_empty()),
+            raw.jpush_master_secret.clone(),
+        ) {
+            (Some(app_key), Some(master_secret)) if !master_secret.expose_secret().is_empty() => {
+                Some(JpushSettings {
+                    app_key,
+                    master_secret,
+                    base_url: raw
+                        .jpush_base_url
+                        .clone()
+                        .unwrap_or_else(|| "https://api.jpush.cn".into()),
+                })
+            }
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "GONGYOU_JPUSH_APP_KEY",
+                    "GONGYOU_JPUSH_APP_KEY and GONGYOU_JPUSH_MASTER_SECRET are set together",
+                ))
+            }
+        };
         let wechat = match (
             raw.wechat_appid.clone().filter(|s| !s.is_empty()),
             raw.wechat_secret.clone(),
@@ -397,6 +432,8 @@ impl Config {
             trusted_proxies,
             sms,
             wechat,
+            jpush,
+            jpush_rate_per_sec: raw.jpush_rate_per_sec.max(1),
         })
     }
 

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod membership_card;
 pub mod metrics;
 pub mod middleware;
+pub mod notify;
 pub mod openapi;
 pub mod providers;
 pub mod routes;

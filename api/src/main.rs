@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use gongyou_api::config::Config;
 use gongyou_api::seed::DemoLogin;
 use gongyou_api::startup::Application;
+use gongyou_db::kv::Kv;
 use gongyou_db::Db;
 use gongyou_domain::clock::{SharedClock, SystemClock};
 use tokio::sync::watch;
@@ -102,7 +103,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 migrate(&config).await?;
             }
             let (stop_tx, stop_rx) = watch::channel(false);
-            let worker = tokio::spawn(job_worker(&config, db, clock).run(stop_rx));
+            let redis_url = config
+                .redis_url
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret);
+            let kv = Kv::new(redis_url, &config.redis_prefix, clock.clone())?;
+            let worker = tokio::spawn(job_worker(&config, db, clock, kv)?.run(stop_rx));
             shutdown_signal().await;
             let _ = stop_tx.send(true);
             worker.await.context("worker task")?;
@@ -172,13 +178,16 @@ async fn serve(
         print_logins(&state.config, logins);
     }
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = with_worker.then(|| {
+    let worker = if with_worker {
         let metrics = state.metrics.clone();
-        let worker = job_worker(&state.config, state.db.clone(), clock).with_observer(
-            std::sync::Arc::new(move |f: &gongyou_jobs::Finished| metrics.observe_job(f)),
-        );
-        tokio::spawn(worker.run(stop_rx))
-    });
+        let worker = job_worker(&state.config, state.db.clone(), clock, state.kv.clone())?
+            .with_observer(std::sync::Arc::new(move |f: &gongyou_jobs::Finished| {
+                metrics.observe_job(f)
+            }));
+        Some(tokio::spawn(worker.run(stop_rx)))
+    } else {
+        None
+    };
     let handles = app.handles();
     let server = tokio::spawn(app.run_until_stopped());
     shutdown_signal().await;
@@ -196,14 +205,20 @@ async fn serve(
 }
 
 /// The job worker with Gongyou's jobs and periodic jobs.
-fn job_worker(config: &Config, db: Db, clock: SharedClock) -> gongyou_jobs::Worker {
-    gongyou_jobs::Worker::new(
+fn job_worker(
+    config: &Config,
+    db: Db,
+    clock: SharedClock,
+    kv: Kv,
+) -> anyhow::Result<gongyou_jobs::Worker> {
+    let services = gongyou_api::background::Services::from_config(config, kv)?;
+    Ok(gongyou_jobs::Worker::new(
         db,
         clock,
-        gongyou_api::background::registry(),
+        gongyou_api::background::registry(services),
         config.worker.clone(),
     )
-    .with_periodic(gongyou_jobs::periodic(config.housekeeping_interval))
+    .with_periodic(gongyou_api::background::periodic(config)))
 }
 
 /// SIGINT or SIGTERM.

@@ -24,6 +24,7 @@ use crate::error::Problem;
         (name = "orgs", description = "The union hierarchy"),
         (name = "staff", description = "Staff accounts and their scoped roles (union admins)"),
         (name = "membership", description = "Joining the union, the e-card, transfers, withdrawal, data export"),
+        (name = "notifications", description = "The inbox, push devices and notification preferences"),
         (name = "jobs", description = "The background job queue (operators)"),
         (name = "membership-admin", description = "Reviewing applications and transfers, managing members (union admins, scoped)"),
     )

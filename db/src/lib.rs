@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod kv;
 pub mod membership;
 pub mod migrate;
+pub mod notifications;
 pub mod orgs;
 pub mod pool;
 pub mod schema;

@@ -238,6 +238,66 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        user_id -> Text,
+        category -> Text,
+        title -> Text,
+        body -> Text,
+        data -> Text,
+        read_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_deliveries (id) {
+        id -> Text,
+        notification_id -> Text,
+        user_id -> Text,
+        channel -> Text,
+        status -> Text,
+        attempts -> Integer,
+        resends -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        provider_ref -> Nullable<Text>,
+        provider_response -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    devices (user_id, registration_id) {
+        user_id -> Text,
+        registration_id -> Text,
+        platform -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id, category, channel) {
+        user_id -> Text,
+        category -> Text,
+        channel -> Text,
+        enabled -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    jpush_cids (cid) {
+        cid -> Text,
+        fetched_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(notification_deliveries -> notifications (notification_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(membership_applications -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -265,4 +325,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     pii_access_log,
     jobs,
     periodic_runs,
+    notifications,
+    notification_deliveries,
+    devices,
+    notification_preferences,
+    jpush_cids,
 );

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod id;
 pub mod id_number;
 pub mod membership;
+pub mod notification;
 pub mod org;
 pub mod phone;
 pub mod region;

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+pub mod jpush;
 pub mod sms;
 pub mod wechat;
 

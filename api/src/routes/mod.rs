@@ -5,6 +5,7 @@ pub mod auth;
 pub mod jobs;
 pub mod me;
 pub mod membership;
+pub mod notifications;
 pub mod ops;
 pub mod orgs;
 pub mod page;
@@ -61,6 +62,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(membership::admin::read_identity)
             .service(membership::admin::get_settings)
             .service(membership::admin::put_settings)
+            // Notifications
+            .service(notifications::inbox)
+            .service(notifications::unread_count)
+            .service(notifications::read)
+            .service(notifications::read_all)
+            .service(notifications::put_device)
+            .service(notifications::get_preferences)
+            .service(notifications::put_preferences)
             // Jobs
             .service(jobs::list_jobs)
             .service(jobs::retry_job),

@@ -3,6 +3,7 @@
 //! WeChat's mini-program server APIs (`wechat`). They answer like the documented APIs,
 //! errors included, and record what they were asked.
 
+pub mod jpush;
 pub mod sms;
 pub mod wechat;
 

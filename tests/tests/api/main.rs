@@ -8,6 +8,7 @@ mod errors;
 mod idempotency;
 mod jobs;
 mod membership;
+mod notifications;
 mod openapi;
 mod ops;
 mod orgs;

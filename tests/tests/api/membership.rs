@@ -922,10 +922,17 @@ async fn routing_and_auto_approval_are_configurable() {
     let worker = gongyou_jobs::Worker::new(
         app.state.db.clone(),
         app.state.clock.clone(),
-        gongyou_api::background::registry(),
+        gongyou_api::background::registry(
+            gongyou_api::background::Services::from_config(&app.state.config, app.state.kv.clone())
+                .unwrap(),
+        ),
         gongyou_jobs::WorkerConfig::default(),
     );
-    assert_eq!(worker.drain().await.unwrap(), 1, "the auto-approval job");
+    assert_eq!(
+        worker.drain().await.unwrap(),
+        2,
+        "the auto-approval job, then the notification dispatcher it woke"
+    );
     let mine: Value = app
         .get_as(&driver, "/api/v1/me/membership")
         .await

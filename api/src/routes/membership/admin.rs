@@ -23,8 +23,11 @@ use super::{
 use crate::auth::Caller;
 use crate::authz;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::notify::notify;
 use crate::routes::page::{Page, PageQuery};
 use crate::state::AppState;
+use gongyou_domain::notification::Category;
+use serde_json::json;
 
 fn scope_paths(caller: &Caller) -> ApiResult<Vec<String>> {
     Ok(authz::scopes(caller, Role::UnionAdmin)?
@@ -263,6 +266,16 @@ pub async fn reject_application(
                     Some(&reason),
                     now.naive_utc(),
                 )?;
+                let org = orgs::get(conn, &app.org_id)?
+                    .map(|o| o.name)
+                    .unwrap_or_default();
+                notify(
+                    conn,
+                    &app.user_id,
+                    Category::MembershipRejected,
+                    json!({"org": org, "reason": reason}),
+                    now,
+                )?;
                 let app = db::application(conn, &app.id)?.unwrap_or(app);
                 Ok(application_view(
                     conn,
@@ -396,6 +409,13 @@ async fn decide_transfer(
                         note.as_deref(),
                         now,
                     )?;
+                    notify(
+                        conn,
+                        &m.user_id,
+                        Category::TransferApproved,
+                        json!({"org": to.name, "card_number": card}),
+                        now.and_utc(),
+                    )?;
                 } else {
                     if !db::decide_transfer(
                         conn,
@@ -419,6 +439,15 @@ async fn decide_transfer(
                         note.as_deref(),
                         now,
                     )?;
+                    if let Some(m) = db::membership(conn, &t.membership_id)? {
+                        notify(
+                            conn,
+                            &m.user_id,
+                            Category::TransferRejected,
+                            json!({"org": to.name, "reason": note.as_deref().unwrap_or("")}),
+                            now.and_utc(),
+                        )?;
+                    }
                 }
                 let t = db::transfer(conn, &t.id)?.unwrap_or(t);
                 Ok(transfer_view(conn, &t, true)?)
@@ -680,6 +709,21 @@ async fn set_status(
                     Actor::Staff(&by),
                     Some(&reason),
                     now.naive_utc(),
+                )?;
+                let org = orgs::get(conn, &m.org_id)?
+                    .map(|o| o.name)
+                    .unwrap_or_default();
+                let category = if to == db::MEMBER_SUSPENDED {
+                    Category::MembershipSuspended
+                } else {
+                    Category::MembershipReinstated
+                };
+                notify(
+                    conn,
+                    &m.user_id,
+                    category,
+                    json!({"org": org, "reason": reason}),
+                    now,
                 )?;
                 let m = db::membership(conn, &m.id)?.unwrap_or(m);
                 Ok(membership_view(conn, &crypto, &m, super::china_date(now))?)

@@ -26,6 +26,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::idempotency::idempotent;
 use crate::membership_card::{self, Scanned};
 use crate::state::AppState;
+use gongyou_domain::notification::Category;
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct Consents {
@@ -194,6 +195,13 @@ pub(crate) fn approve_in_tx(
         actor,
         None,
         now.naive_utc(),
+    )?;
+    crate::notify::notify(
+        conn,
+        &membership.user_id,
+        Category::MembershipApproved,
+        serde_json::json!({"org": org.name, "card_number": membership.card_number}),
+        now,
     )?;
     Ok(membership)
 }

@@ -1,0 +1,54 @@
+//! The notification outbox: a domain change calls [`notify`] inside its own transaction,
+//! which writes the inbox row, a pending delivery per external channel, and wakes the
+//! dispatcher (a job). Nothing is sent from the request.
+
+use chrono::{DateTime, Utc};
+use gongyou_db::jobs::{self as store, NewJob};
+use gongyou_db::notifications::{self as db, Notification};
+use gongyou_db::{DbConnection, DbError};
+use gongyou_domain::notification::{render, Category, Channel};
+
+pub const DISPATCH: &str = "notifications.dispatch";
+
+/// Writes a notification for `user_id` (in the caller's transaction).
+pub fn notify(
+    conn: &mut DbConnection,
+    user_id: &str,
+    category: Category,
+    params: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<String, DbError> {
+    let rendered = render(category, &params);
+    let notification = Notification {
+        id: gongyou_domain::id::new_id(),
+        user_id: user_id.to_owned(),
+        category: category.as_str().to_owned(),
+        title: rendered.title,
+        body: rendered.body,
+        data: params.to_string(),
+        read_at: None,
+        created_at: now.naive_utc(),
+    };
+    let channels: Vec<&str> = Channel::EXTERNAL.iter().map(|c| c.as_str()).collect();
+    db::insert(conn, &notification, &channels)?;
+    wake_dispatcher(conn, now)?;
+    Ok(notification.id)
+}
+
+/// Enqueues the dispatcher unless one is already waiting.
+pub fn wake_dispatcher(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), DbError> {
+    store::enqueue(
+        conn,
+        &NewJob {
+            name: DISPATCH.into(),
+            queue: "default".into(),
+            priority: 5,
+            dedup_key: Some(DISPATCH.into()),
+            payload: "{}".into(),
+            max_attempts: 10,
+            run_at: now.naive_utc(),
+        },
+        now.naive_utc(),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+DROP TABLE jpush_cids;
+DROP TABLE notification_preferences;
+DROP TABLE devices;
+DROP TABLE notification_deliveries;
+DROP TABLE notifications;

@@ -1,0 +1,59 @@
+-- Notifications: the in-app inbox (one row per notification, written in the same
+-- transaction as the change that caused it), one delivery per (notification, external
+-- channel) claimed and recorded in batches, the users' app-push devices and their
+-- preferences per category and channel, and JPush idempotency ids fetched ahead.
+CREATE TABLE notifications (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    category TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    data TEXT NOT NULL,
+    read_at TIMESTAMP,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX notifications_user_idx ON notifications (user_id, id);
+CREATE INDEX notifications_unread_idx ON notifications (user_id, read_at);
+
+CREATE TABLE notification_deliveries (
+    id TEXT NOT NULL PRIMARY KEY,
+    notification_id TEXT NOT NULL REFERENCES notifications (id),
+    user_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    resends INTEGER NOT NULL,
+    next_attempt_at TIMESTAMP NOT NULL,
+    claimed_by TEXT,
+    claimed_until TIMESTAMP,
+    provider_ref TEXT,
+    provider_response TEXT,
+    sent_at TIMESTAMP,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE UNIQUE INDEX notification_deliveries_dedup_idx ON notification_deliveries (notification_id, channel);
+CREATE INDEX notification_deliveries_due_idx ON notification_deliveries (status, next_attempt_at);
+
+CREATE TABLE devices (
+    user_id TEXT NOT NULL REFERENCES users (id),
+    registration_id TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (user_id, registration_id)
+);
+CREATE INDEX devices_registration_idx ON devices (registration_id);
+
+CREATE TABLE notification_preferences (
+    user_id TEXT NOT NULL REFERENCES users (id),
+    category TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    enabled BOOLEAN NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (user_id, category, channel)
+);
+
+CREATE TABLE jpush_cids (
+    cid TEXT NOT NULL PRIMARY KEY,
+    fetched_at TIMESTAMP NOT NULL
+);

@@ -1,0 +1,492 @@
+//! Storage of notifications: the inbox, deliveries per external channel (claimed and
+//! recorded in batches), devices, preferences, and JPush ids fetched ahead.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+
+use crate::schema::{
+    devices, jpush_cids, notification_deliveries as deliveries, notification_preferences as prefs,
+    notifications,
+};
+use crate::{write_tx, DbConnection, DbError};
+
+pub const PENDING: &str = "pending";
+pub const SENDING: &str = "sending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+pub const DEAD: &str = "dead";
+pub const SKIPPED: &str = "skipped";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = notifications)]
+pub struct Notification {
+    pub id: String,
+    pub user_id: String,
+    pub category: String,
+    pub title: String,
+    pub body: String,
+    pub data: String,
+    pub read_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, QueryableByName)]
+#[diesel(table_name = deliveries)]
+pub struct Delivery {
+    pub id: String,
+    pub notification_id: String,
+    pub user_id: String,
+    pub channel: String,
+    pub status: String,
+    pub attempts: i32,
+    pub resends: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub provider_ref: Option<String>,
+    pub provider_response: Option<String>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Writes a notification and a pending delivery per external channel (inside the caller's
+/// transaction: the outbox).
+pub fn insert(conn: &mut DbConnection, n: &Notification, channels: &[&str]) -> Result<(), DbError> {
+    diesel::insert_into(notifications::table)
+        .values(n)
+        .execute(conn)?;
+    for channel in channels {
+        diesel::insert_into(deliveries::table)
+            .values(&Delivery {
+                id: gongyou_domain::id::new_id(),
+                notification_id: n.id.clone(),
+                user_id: n.user_id.clone(),
+                channel: (*channel).to_owned(),
+                status: PENDING.into(),
+                attempts: 0,
+                resends: 0,
+                next_attempt_at: n.created_at,
+                claimed_by: None,
+                claimed_until: None,
+                provider_ref: None,
+                provider_response: None,
+                sent_at: None,
+                updated_at: n.created_at,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn inbox(
+    conn: &mut DbConnection,
+    user_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Notification>, DbError> {
+    let mut q = notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .select(Notification::as_select())
+        .into_boxed();
+    // Newest first: ids are time-ordered, the cursor is the last id seen.
+    if let Some(after) = after {
+        q = q.filter(notifications::id.lt(after));
+    }
+    Ok(q.order(notifications::id.desc()).limit(limit).load(conn)?)
+}
+
+pub fn mark_read(
+    conn: &mut DbConnection,
+    user_id: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<Notification>, DbError> {
+    diesel::update(
+        notifications::table
+            .filter(
+                notifications::id
+                    .eq(id)
+                    .and(notifications::user_id.eq(user_id)),
+            )
+            .filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(now))
+    .execute(conn)?;
+    Ok(notifications::table
+        .filter(
+            notifications::id
+                .eq(id)
+                .and(notifications::user_id.eq(user_id)),
+        )
+        .select(Notification::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn mark_all_read(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        notifications::table.filter(
+            notifications::user_id
+                .eq(user_id)
+                .and(notifications::read_at.is_null()),
+        ),
+    )
+    .set(notifications::read_at.eq(now))
+    .execute(conn)?)
+}
+
+pub fn unread_count(conn: &mut DbConnection, user_id: &str) -> Result<i64, DbError> {
+    Ok(notifications::table
+        .filter(
+            notifications::user_id
+                .eq(user_id)
+                .and(notifications::read_at.is_null()),
+        )
+        .count()
+        .get_result(conn)?)
+}
+
+// Devices
+
+/// Registers (or refreshes) a device; a registration id moves to its newest user.
+pub fn put_device(
+    conn: &mut DbConnection,
+    user_id: &str,
+    registration_id: &str,
+    platform: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    write_tx(conn, |conn| {
+        diesel::delete(devices::table.filter(devices::registration_id.eq(registration_id)))
+            .execute(conn)?;
+        diesel::insert_into(devices::table)
+            .values((
+                devices::user_id.eq(user_id),
+                devices::registration_id.eq(registration_id),
+                devices::platform.eq(platform),
+                devices::created_at.eq(now),
+                devices::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+pub fn devices_of(conn: &mut DbConnection, user_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(devices::table
+        .filter(devices::user_id.eq(user_id))
+        .order(devices::registration_id)
+        .select(devices::registration_id)
+        .load(conn)?)
+}
+
+/// (user id, registration id) of many users.
+pub fn devices_of_many(
+    conn: &mut DbConnection,
+    user_ids: &[String],
+) -> Result<Vec<(String, String)>, DbError> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(500) {
+        out.extend(
+            devices::table
+                .filter(devices::user_id.eq_any(chunk))
+                .select((devices::user_id, devices::registration_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+pub fn remove_devices(
+    conn: &mut DbConnection,
+    registration_ids: &[String],
+) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(devices::table.filter(devices::registration_id.eq_any(registration_ids)))
+            .execute(conn)?,
+    )
+}
+
+// Preferences
+
+/// (category, channel, enabled) a user has set.
+pub fn preferences(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<(String, String, bool)>, DbError> {
+    Ok(prefs::table
+        .filter(prefs::user_id.eq(user_id))
+        .select((prefs::category, prefs::channel, prefs::enabled))
+        .load(conn)?)
+}
+
+/// Users among `user_ids` who switched `channel` off for `category`.
+pub fn opted_out(
+    conn: &mut DbConnection,
+    user_ids: &[String],
+    category: &str,
+    channel: &str,
+) -> Result<Vec<String>, DbError> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(500) {
+        out.extend(
+            prefs::table
+                .filter(prefs::user_id.eq_any(chunk))
+                .filter(
+                    prefs::category
+                        .eq(category)
+                        .and(prefs::channel.eq(channel))
+                        .and(prefs::enabled.eq(false)),
+                )
+                .select(prefs::user_id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+pub fn set_preference(
+    conn: &mut DbConnection,
+    user_id: &str,
+    category: &str,
+    channel: &str,
+    enabled: bool,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::delete(
+        prefs::table.filter(
+            prefs::user_id
+                .eq(user_id)
+                .and(prefs::category.eq(category))
+                .and(prefs::channel.eq(channel)),
+        ),
+    )
+    .execute(conn)?;
+    diesel::insert_into(prefs::table)
+        .values((
+            prefs::user_id.eq(user_id),
+            prefs::category.eq(category),
+            prefs::channel.eq(channel),
+            prefs::enabled.eq(enabled),
+            prefs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+// Deliveries
+
+const CLAIM_PG: &str = "
+UPDATE notification_deliveries SET
+    resends = resends + CASE WHEN status = 'sending' THEN 1 ELSE 0 END,
+    status = 'sending', claimed_by = $1, claimed_until = $2, attempts = attempts + 1, updated_at = $3
+WHERE id IN (
+    SELECT id FROM notification_deliveries
+    WHERE channel = $4
+      AND ((status IN ('pending', 'failed') AND next_attempt_at <= $3) OR (status = 'sending' AND claimed_until < $3))
+    ORDER BY next_attempt_at
+    LIMIT $5
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *";
+
+const CLAIM_SQLITE: &str = "
+UPDATE notification_deliveries SET
+    resends = resends + CASE WHEN status = 'sending' THEN 1 ELSE 0 END,
+    status = 'sending', claimed_by = $1, claimed_until = $2, attempts = attempts + 1, updated_at = $3
+WHERE id IN (
+    SELECT id FROM notification_deliveries
+    WHERE channel = $4
+      AND ((status IN ('pending', 'failed') AND next_attempt_at <= $3) OR (status = 'sending' AND claimed_until < $3))
+    ORDER BY next_attempt_at
+    LIMIT $5
+)
+RETURNING *";
+
+/// Claims up to `limit` due deliveries of a channel, in one statement. A delivery whose
+/// claim lapsed while `sending` (its worker died mid-send) is claimed again and counted as a
+/// possible resend.
+pub fn claim(
+    conn: &mut DbConnection,
+    channel: &str,
+    worker: &str,
+    limit: i64,
+    lease_until: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<Vec<Delivery>, DbError> {
+    Ok(match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(CLAIM_PG)
+            .bind::<Text, _>(worker)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(channel)
+            .bind::<BigInt, _>(limit)
+            .load(pg)?,
+        DbConnection::Sqlite(_) => write_tx(conn, |conn| {
+            let DbConnection::Sqlite(lite) = conn else {
+                return Ok::<_, DbError>(Vec::new());
+            };
+            Ok(diesel::sql_query(CLAIM_SQLITE)
+                .bind::<Text, _>(worker)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<Text, _>(channel)
+                .bind::<BigInt, _>(limit)
+                .load(lite)?)
+        })?,
+    })
+}
+
+/// Notifications by id (title, body, category for many deliveries at once).
+pub fn notifications_by_id(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<Notification>, DbError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            notifications::table
+                .filter(notifications::id.eq_any(chunk))
+                .select(Notification::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Stores the provider idempotency ids given to claimed deliveries (before sending).
+pub fn set_provider_refs(
+    conn: &mut DbConnection,
+    refs: &[(String, String)],
+) -> Result<(), DbError> {
+    write_tx(conn, |conn| {
+        for (id, provider_ref) in refs {
+            diesel::update(deliveries::table.find(id))
+                .set(deliveries::provider_ref.eq(provider_ref))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub id: String,
+    pub status: &'static str,
+    pub response: Option<String>,
+    pub next_attempt_at: Option<NaiveDateTime>,
+}
+
+/// Records a batch of outcomes in one transaction (only for deliveries still claimed by
+/// `worker`).
+pub fn record(
+    conn: &mut DbConnection,
+    worker: &str,
+    outcomes: &[Outcome],
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    write_tx(conn, |conn| {
+        for o in outcomes {
+            diesel::update(
+                deliveries::table.find(&o.id).filter(
+                    deliveries::claimed_by
+                        .eq(worker)
+                        .and(deliveries::status.eq(SENDING)),
+                ),
+            )
+            .set((
+                deliveries::status.eq(o.status),
+                deliveries::provider_response.eq(&o.response),
+                deliveries::next_attempt_at.eq(o.next_attempt_at.unwrap_or(now)),
+                deliveries::claimed_by.eq(None::<String>),
+                deliveries::claimed_until.eq(None::<NaiveDateTime>),
+                deliveries::sent_at.eq((o.status == SENT).then_some(now)),
+                deliveries::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+pub fn deliveries_of(
+    conn: &mut DbConnection,
+    notification_id: &str,
+) -> Result<Vec<Delivery>, DbError> {
+    Ok(deliveries::table
+        .filter(deliveries::notification_id.eq(notification_id))
+        .select(Delivery::as_select())
+        .load(conn)?)
+}
+
+/// Whether any delivery of `channel` is due or in flight.
+pub fn pending_count(conn: &mut DbConnection, channel: &str) -> Result<i64, DbError> {
+    Ok(deliveries::table
+        .filter(deliveries::channel.eq(channel))
+        .filter(deliveries::status.eq_any([PENDING, FAILED, SENDING]))
+        .count()
+        .get_result(conn)?)
+}
+
+// JPush ids fetched ahead
+
+pub fn add_cids(
+    conn: &mut DbConnection,
+    cids: &[String],
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    write_tx(conn, |conn| {
+        for cid in cids {
+            diesel::insert_into(jpush_cids::table)
+                .values((jpush_cids::cid.eq(cid), jpush_cids::fetched_at.eq(now)))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// Drops pooled ids fetched before `before` (JPush keeps a cid valid for one day).
+pub fn discard_cids_before(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(jpush_cids::table.filter(jpush_cids::fetched_at.lt(before)))
+            .execute(conn)?,
+    )
+}
+
+#[derive(QueryableByName)]
+struct Cid {
+    #[diesel(sql_type = Text)]
+    cid: String,
+}
+
+/// Takes up to `n` ids from the pool, each handed to exactly one taker (PostgreSQL: skip
+/// locked rows, so concurrent dispatchers never share an id).
+pub fn take_cids(conn: &mut DbConnection, n: i64) -> Result<Vec<String>, DbError> {
+    let rows: Vec<Cid> = match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(
+            "DELETE FROM jpush_cids WHERE cid IN (SELECT cid FROM jpush_cids ORDER BY cid LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING cid",
+        )
+        .bind::<BigInt, _>(n)
+        .load(pg)?,
+        DbConnection::Sqlite(_) => write_tx(conn, |conn| {
+            let DbConnection::Sqlite(lite) = conn else {
+                return Ok::<_, DbError>(Vec::new());
+            };
+            Ok(diesel::sql_query(
+                "DELETE FROM jpush_cids WHERE cid IN (SELECT cid FROM jpush_cids ORDER BY cid LIMIT $1) RETURNING cid",
+            )
+            .bind::<BigInt, _>(n)
+            .load(lite)?)
+        })?,
+    };
+    Ok(rows.into_iter().map(|r| r.cid).collect())
+}

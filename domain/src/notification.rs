@@ -1,0 +1,160 @@
+//! Notification categories, channels and the zh-CN templates they are rendered from.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    MembershipApproved,
+    MembershipRejected,
+    MembershipSuspended,
+    MembershipReinstated,
+    TransferApproved,
+    TransferRejected,
+    /// A union's notice to many (campaigns), e.g. a heat-wave warning.
+    Notice,
+}
+
+impl Category {
+    pub const ALL: [Category; 7] = [
+        Category::MembershipApproved,
+        Category::MembershipRejected,
+        Category::MembershipSuspended,
+        Category::MembershipReinstated,
+        Category::TransferApproved,
+        Category::TransferRejected,
+        Category::Notice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::MembershipApproved => "membership_approved",
+            Category::MembershipRejected => "membership_rejected",
+            Category::MembershipSuspended => "membership_suspended",
+            Category::MembershipReinstated => "membership_reinstated",
+            Category::TransferApproved => "transfer_approved",
+            Category::TransferRejected => "transfer_rejected",
+            Category::Notice => "notice",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Critical categories reach every channel they use; preferences cannot switch them off.
+    pub fn critical(self) -> bool {
+        matches!(self, Category::MembershipSuspended)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The in-app inbox: always.
+    Inbox,
+    /// App push (JPush).
+    Push,
+}
+
+impl Channel {
+    pub const EXTERNAL: [Channel; 1] = [Channel::Push];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Inbox => "inbox",
+            Channel::Push => "push",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inbox" => Some(Channel::Inbox),
+            "push" => Some(Channel::Push),
+            _ => None,
+        }
+    }
+}
+
+/// A rendered notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub title: String,
+    pub body: String,
+}
+
+fn field<'a>(params: &'a serde_json::Value, name: &str) -> &'a str {
+    params.get(name).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+/// Renders a category's zh-CN template with its parameters.
+pub fn render(category: Category, params: &serde_json::Value) -> Rendered {
+    let org = field(params, "org");
+    let card = field(params, "card_number");
+    let reason = field(params, "reason");
+    let (title, body) = match category {
+        Category::MembershipApproved => (
+            "入会申请已通过".to_owned(),
+            format!("您已成为{org}会员，会员卡号 {card}。"),
+        ),
+        Category::MembershipRejected => (
+            "入会申请未通过".to_owned(),
+            format!("您的入会申请未通过审核：{reason}。如有疑问请联系{org}。"),
+        ),
+        Category::MembershipSuspended => (
+            "会籍已暂停".to_owned(),
+            format!("您的会籍已暂停：{reason}。如有疑问请联系{org}。"),
+        ),
+        Category::MembershipReinstated => {
+            ("会籍已恢复".to_owned(), format!("您在{org}的会籍已恢复。"))
+        }
+        Category::TransferApproved => (
+            "转会已完成".to_owned(),
+            format!("您已转入{org}，新会员卡号 {card}。"),
+        ),
+        Category::TransferRejected => (
+            "转会未通过".to_owned(),
+            format!(
+                "您转入{org}的申请未通过{}。",
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!("：{reason}")
+                }
+            ),
+        ),
+        Category::Notice => (
+            field(params, "title").to_owned(),
+            field(params, "body").to_owned(),
+        ),
+    };
+    Rendered { title, body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_fill_their_fields() {
+        let r = render(
+            Category::MembershipApproved,
+            &serde_json::json!({"org": "锦江区新就业形态劳动者工会", "card_number": "510104000000017"}),
+        );
+        assert_eq!(r.title, "入会申请已通过");
+        assert_eq!(
+            r.body,
+            "您已成为锦江区新就业形态劳动者工会会员，会员卡号 510104000000017。"
+        );
+        let r = render(
+            Category::TransferRejected,
+            &serde_json::json!({"org": "青羊区工会"}),
+        );
+        assert_eq!(r.body, "您转入青羊区工会的申请未通过。");
+        for c in Category::ALL {
+            assert_eq!(Category::parse(c.as_str()), Some(c));
+        }
+        assert!(Category::MembershipSuspended.critical());
+        assert!(!Category::Notice.critical());
+    }
+}

@@ -1,0 +1,350 @@
+//! Notifications: the outbox written with the change, the inbox, app push through a fake
+//! JPush (errors, 429, invalid registrations, crash between send and record), preferences.
+
+use chrono::Duration;
+use gongyou_api::background::{registry, Services};
+use gongyou_db::notifications as store;
+use gongyou_jobs::{Worker, WorkerConfig};
+use gongyou_tests::fakes::jpush::FakeJpush;
+use gongyou_tests::session::{application, id_number, Session, DEMO_PASSWORD};
+use gongyou_tests::{spawn_app_with, TestApp};
+use serde_json::{json, Value};
+
+async fn app_with_push() -> (TestApp, FakeJpush) {
+    let fake = FakeJpush::start().await;
+    let app = spawn_app_with(
+        [
+            (
+                "GONGYOU_JPUSH_APP_KEY".to_owned(),
+                FakeJpush::APP_KEY.to_owned(),
+            ),
+            (
+                "GONGYOU_JPUSH_MASTER_SECRET".to_owned(),
+                FakeJpush::MASTER_SECRET.to_owned(),
+            ),
+            ("GONGYOU_JPUSH_BASE_URL".to_owned(), fake.base_url()),
+        ]
+        .into(),
+    )
+    .await;
+    app.seed().await;
+    (app, fake)
+}
+
+fn worker(app: &TestApp) -> Worker {
+    let services = Services::from_config(&app.state.config, app.state.kv.clone()).unwrap();
+    Worker::new(
+        app.state.db.clone(),
+        app.state.clock.clone(),
+        registry(services),
+        WorkerConfig::default(),
+    )
+}
+
+/// A worker with a device, and the admin who approves them.
+async fn applicant(app: &TestApp, phone: &str, device: Option<&str>) -> (Session, Session, String) {
+    let worker = app.sign_in_worker(phone).await;
+    if let Some(device) = device {
+        let r = app
+            .client
+            .put(app.url("/api/v1/me/devices"))
+            .header("Authorization", worker.bearer())
+            .json(&json!({"registration_id": device, "platform": "android"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+    let id = id_number("510104", &format!("1990{}", &phone[7..]), "135");
+    let app_body: Value = app
+        .apply(&worker, &application(&id, "510104"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    (worker, admin, app_body["id"].as_str().unwrap().to_owned())
+}
+
+async fn approve(app: &TestApp, admin: &Session, application_id: &str) -> Value {
+    let r = app
+        .post_json_as(
+            admin,
+            &format!("/api/v1/admin/membership/applications/{application_id}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn push_deliveries(app: &TestApp, user: &Session) -> Vec<store::Delivery> {
+    let user_id = user.user["id"].as_str().unwrap().to_owned();
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use gongyou_db::schema::notification_deliveries as d;
+            d::table
+                .filter(d::user_id.eq(&user_id))
+                .select(store::Delivery::as_select())
+                .load(conn)
+                .map_err(gongyou_db::DbError::from)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_approval_lands_in_the_inbox_and_on_the_phone() {
+    let (app, fake) = app_with_push().await;
+    let (member, admin, application_id) = applicant(&app, "13400000101", Some("reg-0101")).await;
+    let membership = approve(&app, &admin, &application_id).await;
+
+    // The inbox has it at once (written with the approval).
+    let inbox: Value = app
+        .get_as(&member, "/api/v1/me/notifications")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let note = inbox["items"][0].clone();
+    assert_eq!(note["category"], "membership_approved");
+    assert_eq!(note["title"], "入会申请已通过");
+    assert!(note["body"]
+        .as_str()
+        .unwrap()
+        .contains(membership["card_number"].as_str().unwrap()));
+    assert_eq!(note["read"], false);
+    let count: Value = app
+        .get_as(&member, "/api/v1/me/notifications/unread-count")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["unread"], 1);
+
+    // The phone gets it once the dispatcher runs.
+    assert_eq!(fake.push_count(), 0);
+    worker(&app).drain().await.unwrap();
+    let pushes = fake.pushes();
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0].1, vec!["reg-0101".to_owned()]);
+    assert!(pushes[0]
+        .2
+        .contains(membership["card_number"].as_str().unwrap()));
+    let deliveries = push_deliveries(&app, &member).await;
+    assert_eq!(deliveries[0].status, "sent");
+    assert_eq!(
+        deliveries[0].provider_ref.as_deref(),
+        Some(pushes[0].0.as_str())
+    );
+
+    // Reading.
+    let other = app.sign_in_worker("13400000199").await;
+    let path = format!(
+        "/api/v1/me/notifications/{}/read",
+        note["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.post_json_as(&other, &path, &json!({})).await.status(),
+        404,
+        "not theirs"
+    );
+    let read: Value = app
+        .post_json_as(&member, &path, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["read"], true);
+    let count: Value = app
+        .get_as(&member, "/api/v1/me/notifications/unread-count")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["unread"], 0);
+    let all: Value = app
+        .post_json_as(&member, "/api/v1/me/notifications/read-all", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["marked"], 0);
+}
+
+#[tokio::test]
+async fn without_a_device_or_with_push_switched_off_push_is_skipped() {
+    let (app, fake) = app_with_push().await;
+    let (no_device, admin, first) = applicant(&app, "13400000102", None).await;
+    approve(&app, &admin, &first).await;
+    let (quiet, _, second) = applicant(&app, "13400000103", Some("reg-0103")).await;
+    let off = app
+        .client
+        .put(app.url("/api/v1/me/notification-preferences"))
+        .header("Authorization", quiet.bearer())
+        .json(&json!({"preferences": [{"category": "membership_approved", "channel": "push", "enabled": false}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 200);
+    let prefs: Value = off.json().await.unwrap();
+    let entry = prefs["preferences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["category"] == "membership_approved")
+        .unwrap();
+    assert_eq!(entry["enabled"], false);
+    approve(&app, &admin, &second).await;
+    worker(&app).drain().await.unwrap();
+    assert_eq!(fake.push_count(), 0);
+    assert_eq!(push_deliveries(&app, &no_device).await[0].status, "skipped");
+    let quiet_delivery = &push_deliveries(&app, &quiet).await[0];
+    assert_eq!(quiet_delivery.status, "skipped");
+    assert_eq!(
+        quiet_delivery.provider_response.as_deref(),
+        Some("switched off by the user")
+    );
+    // The inbox still has both.
+    let inbox: Value = app
+        .get_as(&quiet, "/api/v1/me/notifications")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox["items"].as_array().unwrap().len(), 1);
+
+    // Critical categories cannot be switched off, and reach the phone anyway.
+    let critical = app
+        .client
+        .put(app.url("/api/v1/me/notification-preferences"))
+        .header("Authorization", quiet.bearer())
+        .json(&json!({"preferences": [{"category": "membership_suspended", "channel": "push", "enabled": false}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(critical.status(), 422);
+}
+
+#[tokio::test]
+async fn provider_errors_are_retried_with_the_same_idempotency_id() {
+    let (app, fake) = app_with_push().await;
+    let (member, admin, application_id) = applicant(&app, "13400000104", Some("reg-0104")).await;
+    approve(&app, &admin, &application_id).await;
+    fake.fail_next(500, 1000);
+    let w = worker(&app);
+    w.drain().await.unwrap();
+    let failed = push_deliveries(&app, &member).await.remove(0);
+    assert_eq!(failed.status, "failed");
+    let cid = failed.provider_ref.clone().unwrap();
+    assert_eq!(fake.push_count(), 0);
+
+    fake.fail_next(429, 2002);
+    app.clock.advance(Duration::seconds(11));
+    // The dispatcher job itself is done; the periodic safety net (or the next change) runs it.
+    let now = app.clock_now();
+    app.state
+        .db
+        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .await
+        .unwrap();
+    w.drain().await.unwrap();
+    let limited = push_deliveries(&app, &member).await.remove(0);
+    assert_eq!(limited.status, "failed");
+    assert_eq!(limited.provider_response.as_deref(), Some("rate limited"));
+
+    app.clock.advance(Duration::seconds(2));
+    let now = app.clock_now();
+    app.state
+        .db
+        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .await
+        .unwrap();
+    w.drain().await.unwrap();
+    let sent = push_deliveries(&app, &member).await.remove(0);
+    assert_eq!(sent.status, "sent");
+    assert_eq!(
+        sent.provider_ref.as_deref(),
+        Some(cid.as_str()),
+        "the same cid throughout"
+    );
+    assert_eq!(sent.attempts, 3);
+    assert_eq!(fake.push_count(), 1);
+}
+
+#[tokio::test]
+async fn invalid_registrations_are_dropped_not_retried() {
+    let (app, fake) = app_with_push().await;
+    let (member, admin, application_id) = applicant(&app, "13400000105", Some("reg-0105")).await;
+    fake.invalidate_registration("reg-0105");
+    approve(&app, &admin, &application_id).await;
+    worker(&app).drain().await.unwrap();
+    let delivery = push_deliveries(&app, &member).await.remove(0);
+    assert_eq!(delivery.status, "skipped");
+    let user_id = member.user["id"].as_str().unwrap().to_owned();
+    let devices = app
+        .state
+        .db
+        .run(move |conn| store::devices_of(conn, &user_id))
+        .await
+        .unwrap();
+    assert!(devices.is_empty(), "the dead registration is forgotten");
+}
+
+#[tokio::test]
+async fn a_crash_between_sending_and_recording_does_not_push_twice() {
+    let (app, fake) = app_with_push().await;
+    let (member, admin, application_id) = applicant(&app, "13400000106", Some("reg-0106")).await;
+    approve(&app, &admin, &application_id).await;
+    // A dispatcher claims the delivery, gives it a cid, pushes, and dies before recording.
+    let (lease, now) = (
+        (app.clock_now() + Duration::minutes(5)).naive_utc(),
+        app.clock_now().naive_utc(),
+    );
+    let claimed = app
+        .state
+        .db
+        .run(move |conn| store::claim(conn, "push", "dying", 10, lease, now))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let http = gongyou_api::providers::http_client().unwrap();
+    let client = gongyou_api::providers::jpush::JpushClient::new(
+        app.state.config.jpush.clone().unwrap(),
+        http,
+    );
+    let cid = client.fetch_cids(1).await.unwrap().remove(0);
+    let refs = vec![(claimed[0].id.clone(), cid.clone())];
+    app.state
+        .db
+        .run(move |conn| store::set_provider_refs(conn, &refs))
+        .await
+        .unwrap();
+    let message = gongyou_api::providers::jpush::PushMessage {
+        title: "t".into(),
+        alert: "a".into(),
+        extras: Default::default(),
+    };
+    client
+        .push(&cid, &["reg-0106".to_owned()], &message)
+        .await
+        .unwrap();
+    assert_eq!(fake.push_count(), 1);
+
+    // Its claim lapses; another dispatcher finishes the job with the same cid.
+    app.clock.advance(Duration::minutes(6));
+    let now = app.clock_now();
+    app.state
+        .db
+        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .await
+        .unwrap();
+    worker(&app).drain().await.unwrap();
+    let delivery = push_deliveries(&app, &member).await.remove(0);
+    assert_eq!(delivery.status, "sent");
+    assert_eq!(delivery.resends, 1, "the possible resend is counted");
+    assert_eq!(fake.push_count(), 1, "JPush pushed once");
+    assert_eq!(fake.duplicate_cid_count(), 1);
+}
