@@ -99,6 +99,8 @@ pub struct Services {
     pub kv: Kv,
     pub jpush: Option<JpushClient>,
     pub push_rate: Rate,
+    /// Campaign recipients written per transaction.
+    pub fan_out_batch: i64,
 }
 
 impl Services {
@@ -111,7 +113,67 @@ impl Services {
                 limit: config.jpush_rate_per_sec,
                 period: Duration::from_secs(1),
             },
+            fan_out_batch: config.campaign_batch,
         })
+    }
+}
+
+pub const FAN_OUT: &str = "campaigns.fan_out";
+
+#[derive(Serialize, Deserialize)]
+struct FanOut {
+    campaign_id: String,
+}
+
+/// Enqueues a campaign's fan-out (inside the campaign's creating transaction).
+pub fn enqueue_fan_out(
+    conn: &mut DbConnection,
+    campaign_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let payload = serde_json::to_string(&FanOut {
+        campaign_id: campaign_id.to_owned(),
+    })
+    .unwrap_or_default();
+    store::enqueue(
+        conn,
+        &NewJob {
+            name: FAN_OUT.into(),
+            queue: "default".into(),
+            priority: 0,
+            dedup_key: Some(format!("{FAN_OUT}:{campaign_id}")),
+            payload,
+            max_attempts: 10,
+            run_at: now.naive_utc(),
+        },
+        now.naive_utc(),
+    )?;
+    Ok(())
+}
+
+/// Writes a campaign's inbox rows and push deliveries batch by batch (each batch one
+/// transaction that also moves the cursor), waking the dispatcher as it goes.
+async fn fan_out(ctx: JobContext, payload: String, batch: i64) -> Result<(), JobError> {
+    let job: FanOut = serde_json::from_str(&payload).map_err(|e| JobError::Permanent(e.into()))?;
+    loop {
+        let (id, now) = (job.campaign_id.clone(), ctx.clock.now());
+        let written = ctx
+            .db
+            .run(move |conn| {
+                write_tx(conn, |conn| {
+                    let n =
+                        gongyou_db::campaigns::fan_out_batch(conn, &id, batch, now.naive_utc())?;
+                    if n > 0 {
+                        crate::notify::wake_dispatcher(conn, now)?;
+                    }
+                    Ok::<_, DbError>(n)
+                })
+            })
+            .await?;
+        if written == 0 {
+            tracing::info!(campaign = %job.campaign_id, "campaign fanned out");
+            return Ok(());
+        }
     }
 }
 
@@ -119,6 +181,8 @@ impl Services {
 pub fn registry(services: Services) -> Registry {
     let mut registry = gongyou_jobs::registry();
     registry.register(AUTO_APPROVE, auto_approve);
+    let batch = services.fan_out_batch;
+    registry.register(FAN_OUT, move |ctx, payload| fan_out(ctx, payload, batch));
     registry.register(crate::notify::DISPATCH, move |ctx, _payload| {
         dispatch(ctx, services.clone())
     });

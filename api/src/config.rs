@@ -103,6 +103,7 @@ struct RawSettings {
     jpush_master_secret: Option<SecretString>,
     jpush_base_url: Option<String>,
     jpush_rate_per_sec: u32,
+    campaign_batch: i64,
 }
 
 impl Default for RawSettings {
@@ -150,6 +151,7 @@ impl Default for RawSettings {
             jpush_master_secret: None,
             jpush_base_url: None,
             jpush_rate_per_sec: 500,
+            campaign_batch: 20_000,
         }
     }
 }
@@ -221,6 +223,8 @@ pub struct Config {
     pub jpush: Option<JpushSettings>,
     /// Pushes per second, shared by all workers (through Redis when configured).
     pub jpush_rate_per_sec: u32,
+    /// Campaign recipients written per transaction.
+    pub campaign_batch: i64,
 }
 
 impl Config {
@@ -434,6 +438,7 @@ impl Config {
             wechat,
             jpush,
             jpush_rate_per_sec: raw.jpush_rate_per_sec.max(1),
+            campaign_batch: raw.campaign_batch.clamp(1, 1_000_000),
         })
     }
 

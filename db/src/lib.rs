@@ -3,6 +3,7 @@
 //! introspection, per-aggregate queries, and the key/value store (Redis or in-process).
 
 pub mod accounts;
+pub mod campaigns;
 pub mod connection;
 pub mod error;
 pub mod idempotency;

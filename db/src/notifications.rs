@@ -48,6 +48,7 @@ pub struct Delivery {
     pub provider_response: Option<String>,
     pub sent_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    pub campaign_id: Option<String>,
 }
 
 /// Writes a notification and a pending delivery per external channel (inside the caller's
@@ -73,6 +74,7 @@ pub fn insert(conn: &mut DbConnection, n: &Notification, channels: &[&str]) -> R
                 provider_response: None,
                 sent_at: None,
                 updated_at: n.created_at,
+                campaign_id: None,
             })
             .execute(conn)?;
     }

@@ -267,6 +267,23 @@ diesel::table! {
         provider_response -> Nullable<Text>,
         sent_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        campaign_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        org_id -> Text,
+        occupation -> Nullable<Text>,
+        title -> Text,
+        body -> Text,
+        status -> Text,
+        recipients -> BigInt,
+        cursor -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -330,4 +347,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     devices,
     notification_preferences,
     jpush_cids,
+    campaigns,
 );

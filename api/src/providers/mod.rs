@@ -7,6 +7,7 @@ use std::time::Duration;
 
 pub mod jpush;
 pub mod sms;
+pub mod subscribe_fields;
 pub mod wechat;
 
 /// How long to wait for a connection, and for a whole request, to a provider.

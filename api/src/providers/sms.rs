@@ -1,10 +1,17 @@
-//! The SMS gateway that sends one-time login codes: Tencent Cloud SMS (`SendSms`, API
-//! 2021-01-11, TC3-HMAC-SHA256 signed JSON POST) or Aliyun Dysmsapi (`SendSms`, API
-//! 2017-05-25, RPC style GET signed with HMAC-SHA1).
+//! The SMS gateway that sends one-time login codes and notices: Tencent Cloud SMS
+//! (`SendSms`, API 2021-01-11, TC3-HMAC-SHA256 signed JSON POST) or Aliyun Dysmsapi
+//! (`SendSms`, API 2017-05-25, RPC style GET signed with HMAC-SHA1).
+//!
+//! Template parameters are positional ([`SmsGateway::send_template`]): Tencent takes them as
+//! `TemplateParamSet` (`{1}`, `{2}`, … in the template); Aliyun wants named ones, so they are
+//! sent as `TemplateParam` `{"p1": …, "p2": …}` and **Aliyun templates used for notices must
+//! name their variables `${p1}`, `${p2}`, …**. The login-code template keeps its own
+//! parameters ([`SmsGateway::send_code`]): Tencent `{1}` = code, `{2}` = minutes valid;
+//! Aliyun `${code}`.
 //!
 //! The signing is done by pure functions taking the timestamp (and nonce) so the tests can
 //! check them against the vectors the providers publish. Nothing here logs the secret, the
-//! code or a whole phone number.
+//! code, template parameters or a whole phone number.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -167,30 +174,85 @@ impl SmsGateway {
     }
 
     /// Sends the one-time `code` to `phone`, a mainland number of 11 digits (e.g.
-    /// `"13800000000"`).
+    /// `"13800000000"`), with the configured template: the same as [`Self::send_template`]
+    /// with parameters `[code, "5"]` (minutes valid) on Tencent, but `{"code": code}` on
+    /// Aliyun (the login template's `${code}`).
     pub async fn send_code(&self, phone: &str, code: &str) -> Result<(), SmsError> {
+        let params = [code.to_owned(), CODE_VALID_MINUTES.to_owned()];
+        let aliyun_code = serde_json::json!({ "code": code }).to_string();
+        self.send(
+            phone,
+            &self.settings.template_id,
+            &params,
+            Some(&aliyun_code),
+            "sms code sent",
+        )
+        .await
+    }
+
+    /// Sends the template `template_id` (Tencent TemplateId / Aliyun TemplateCode) to
+    /// `phone`, a mainland number of 11 digits, with positional `params`: Tencent's
+    /// `TemplateParamSet` (`{1}`, `{2}`, …), Aliyun's `TemplateParam` named `p1`, `p2`, …
+    /// (so the Aliyun template must use `${p1}`, `${p2}`, …). No parameters sends none.
+    /// The sign name is the configured one.
+    pub async fn send_template(
+        &self,
+        phone: &str,
+        template_id: &str,
+        params: &[String],
+    ) -> Result<(), SmsError> {
+        self.send(phone, template_id, params, None, "sms sent")
+            .await
+    }
+
+    /// Sends with `params` (Tencent, and Aliyun named `p<n>` unless `aliyun_param`, a
+    /// TemplateParam JSON object, overrides them), logging the outcome.
+    async fn send(
+        &self,
+        phone: &str,
+        template_id: &str,
+        params: &[String],
+        aliyun_param: Option<&str>,
+        sent: &'static str,
+    ) -> Result<(), SmsError> {
         let result = match self.settings.provider {
-            SmsProvider::Tencent => self.send_tencent(phone, code).await,
-            SmsProvider::Aliyun => self.send_aliyun(phone, code).await,
+            SmsProvider::Tencent => self.send_tencent(phone, template_id, params).await,
+            SmsProvider::Aliyun => {
+                let positional;
+                let template_param = match aliyun_param {
+                    Some(param) => Some(param),
+                    None if params.is_empty() => None,
+                    None => {
+                        positional = aliyun_positional_param(params);
+                        Some(positional.as_str())
+                    }
+                };
+                self.send_aliyun(phone, template_id, template_param).await
+            }
         };
         let provider = self.settings.provider.name();
         let masked = mask_phone(phone);
         match &result {
-            Ok(()) => tracing::info!(provider, phone = %masked, "sms code sent"),
+            Ok(()) => tracing::info!(provider, phone = %masked, template = %template_id, "{sent}"),
             Err(SmsError::RateLimited) => {
-                tracing::warn!(provider, phone = %masked, "sms provider rate limited")
+                tracing::warn!(provider, phone = %masked, template = %template_id, "sms provider rate limited")
             }
             Err(SmsError::Rejected { code, .. }) => {
-                tracing::warn!(provider, phone = %masked, error_code = %code, "sms provider rejected the message")
+                tracing::warn!(provider, phone = %masked, template = %template_id, error_code = %code, "sms provider rejected the message")
             }
             Err(SmsError::Unavailable(reason)) => {
-                tracing::warn!(provider, phone = %masked, reason = %reason, "sms provider unavailable")
+                tracing::warn!(provider, phone = %masked, template = %template_id, reason = %reason, "sms provider unavailable")
             }
         }
         result.map_err(|e| scrub(e, phone))
     }
 
-    async fn send_tencent(&self, phone: &str, code: &str) -> Result<(), SmsError> {
+    async fn send_tencent(
+        &self,
+        phone: &str,
+        template_id: &str,
+        params: &[String],
+    ) -> Result<(), SmsError> {
         let settings = &self.settings;
         let sdk_app_id = settings
             .sdk_app_id
@@ -202,14 +264,8 @@ impl SmsGateway {
         let url = reqwest::Url::parse(&settings.base_url)
             .map_err(|_| SmsError::Unavailable("misconfigured: invalid SMS base URL".into()))?;
         let host = host_header(&url)?;
-        let body = tencent_body(
-            phone,
-            code,
-            sdk_app_id,
-            &settings.sign_name,
-            &settings.template_id,
-        )
-        .map_err(|e| SmsError::Unavailable(format!("encoding the request: {e}")))?;
+        let body = tencent_body(phone, params, sdk_app_id, &settings.sign_name, template_id)
+            .map_err(|e| SmsError::Unavailable(format!("encoding the request: {e}")))?;
         let timestamp = chrono::Utc::now().timestamp();
         let action = TENCENT_ACTION.to_ascii_lowercase();
         let authorization = tc3_authorization(
@@ -252,11 +308,15 @@ impl SmsGateway {
         }
     }
 
-    async fn send_aliyun(&self, phone: &str, code: &str) -> Result<(), SmsError> {
+    async fn send_aliyun(
+        &self,
+        phone: &str,
+        template_code: &str,
+        template_param: Option<&str>,
+    ) -> Result<(), SmsError> {
         let settings = &self.settings;
         let base = reqwest::Url::parse(&settings.base_url)
             .map_err(|_| SmsError::Unavailable("misconfigured: invalid SMS base URL".into()))?;
-        let template_param = serde_json::json!({ "code": code }).to_string();
         let timestamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let nonce = format!("{:032x}", rand::random::<u128>());
         let params = aliyun_params(AliyunRequest {
@@ -264,8 +324,8 @@ impl SmsGateway {
             region: &settings.region,
             phone,
             sign_name: &settings.sign_name,
-            template_code: &settings.template_id,
-            template_param: &template_param,
+            template_code,
+            template_param,
             timestamp: &timestamp,
             nonce: &nonce,
         });
@@ -336,12 +396,14 @@ struct TencentSendSms<'a> {
     sms_sdk_app_id: &'a str,
     sign_name: &'a str,
     template_id: &'a str,
-    template_param_set: [&'a str; 2],
+    /// Left out when empty (a template without parameters).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    template_param_set: &'a [String],
 }
 
 fn tencent_body(
     phone: &str,
-    code: &str,
+    params: &[String],
     sdk_app_id: &str,
     sign_name: &str,
     template_id: &str,
@@ -356,7 +418,7 @@ fn tencent_body(
         sms_sdk_app_id: sdk_app_id,
         sign_name,
         template_id,
-        template_param_set: [code, CODE_VALID_MINUTES],
+        template_param_set: params,
     })
 }
 
@@ -494,13 +556,15 @@ struct AliyunRequest<'a> {
     phone: &'a str,
     sign_name: &'a str,
     template_code: &'a str,
-    template_param: &'a str,
+    /// A JSON object; `None` sends no TemplateParam.
+    template_param: Option<&'a str>,
     /// UTC, `YYYY-MM-DDThh:mm:ssZ`.
     timestamp: &'a str,
     nonce: &'a str,
 }
 
 fn aliyun_params(r: AliyunRequest<'_>) -> BTreeMap<String, String> {
+    let template_param = r.template_param.map(|p| ("TemplateParam", p));
     [
         ("AccessKeyId", r.access_key_id),
         ("Action", ALIYUN_ACTION),
@@ -512,13 +576,28 @@ fn aliyun_params(r: AliyunRequest<'_>) -> BTreeMap<String, String> {
         ("SignatureNonce", r.nonce),
         ("SignatureVersion", "1.0"),
         ("TemplateCode", r.template_code),
-        ("TemplateParam", r.template_param),
         ("Timestamp", r.timestamp),
         ("Version", ALIYUN_VERSION),
     ]
     .into_iter()
+    .chain(template_param)
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect()
+}
+
+/// Positional parameters as Aliyun's TemplateParam: `{"p1": params[0], "p2": params[1], …}`.
+fn aliyun_positional_param(params: &[String]) -> String {
+    let named: serde_json::Map<String, serde_json::Value> = params
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            (
+                format!("p{}", i + 1),
+                serde_json::Value::String(value.clone()),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(named).to_string()
 }
 
 /// The canonical query: every parameter but `Signature`, sorted, both sides encoded.
@@ -1039,6 +1118,184 @@ mod tests {
         assert!(matches!(
             gateway.send_code("13800000000", "123456").await,
             Err(SmsError::Unavailable(_))
+        ));
+    }
+
+    // ---- any template
+
+    fn notice_params() -> Vec<String> {
+        vec!["水电安装".to_owned(), "7月15日".to_owned()]
+    }
+
+    #[test]
+    fn aliyun_names_positional_params() {
+        let param = aliyun_positional_param(&notice_params());
+        let value: serde_json::Value = serde_json::from_str(&param).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"p1": "水电安装", "p2": "7月15日"})
+        );
+        let many: Vec<String> = (1..=11).map(|i| format!("v{i}")).collect();
+        let value: serde_json::Value =
+            serde_json::from_str(&aliyun_positional_param(&many)).unwrap();
+        assert_eq!(value["p1"], "v1");
+        assert_eq!(value["p10"], "v10");
+        assert_eq!(value["p11"], "v11");
+        assert_eq!(value.as_object().unwrap().len(), 11);
+    }
+
+    fn tencent_body_of(request: &wiremock::Request) -> serde_json::Value {
+        serde_json::from_slice(&request.body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn tencent_sends_any_template_with_its_params() {
+        let server = tencent_server(ResponseTemplate::new(200).set_body_json(tencent_ok())).await;
+        let gateway = SmsGateway::new(settings(SmsProvider::Tencent, &server.uri()), client());
+        gateway
+            .send_template("13800000000", "7654321", &notice_params())
+            .await
+            .unwrap();
+        gateway
+            .send_template("+8613900000000", "1111111", &[])
+            .await
+            .unwrap();
+
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(
+            tencent_body_of(&requests[0]),
+            serde_json::json!({"PhoneNumberSet": ["+8613800000000"], "SmsSdkAppId": "1400000000",
+                "SignName": "工友", "TemplateId": "7654321", "TemplateParamSet": ["水电安装", "7月15日"]})
+        );
+        // No parameters: no TemplateParamSet.
+        assert_eq!(
+            tencent_body_of(&requests[1]),
+            serde_json::json!({"PhoneNumberSet": ["+8613900000000"], "SmsSdkAppId": "1400000000",
+                "SignName": "工友", "TemplateId": "1111111"})
+        );
+        // Signed like the codes.
+        let authorization = requests[0]
+            .headers
+            .get("Authorization")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(authorization.starts_with("TC3-HMAC-SHA256 Credential=AKIDtest/"));
+    }
+
+    #[tokio::test]
+    async fn send_code_is_send_template_with_the_configured_template_on_tencent() {
+        let server = tencent_server(ResponseTemplate::new(200).set_body_json(tencent_ok())).await;
+        let gateway = SmsGateway::new(settings(SmsProvider::Tencent, &server.uri()), client());
+        gateway.send_code("13800000000", "123456").await.unwrap();
+        gateway
+            .send_template(
+                "13800000000",
+                "1234567",
+                &["123456".to_owned(), "5".to_owned()],
+            )
+            .await
+            .unwrap();
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(tencent_body_of(&requests[0]), tencent_body_of(&requests[1]));
+    }
+
+    #[tokio::test]
+    async fn tencent_template_errors_are_classified_and_masked() {
+        let server = tencent_server(ResponseTemplate::new(200).set_body_json(tencent_status(
+            "FailedOperation.TemplateIncorrectOrUnapproved",
+        )))
+        .await;
+        let gateway = SmsGateway::new(settings(SmsProvider::Tencent, &server.uri()), client());
+        match gateway
+            .send_template("13800000000", "999", &notice_params())
+            .await
+        {
+            Err(SmsError::Rejected { code, message }) => {
+                assert_eq!(code, "FailedOperation.TemplateIncorrectOrUnapproved");
+                assert!(!message.contains("13800000000"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let server = tencent_server(
+            ResponseTemplate::new(200)
+                .set_body_json(tencent_status("LimitExceeded.PhoneNumberThirtySecondLimit")),
+        )
+        .await;
+        let gateway = SmsGateway::new(settings(SmsProvider::Tencent, &server.uri()), client());
+        assert!(matches!(
+            gateway
+                .send_template("13800000000", "999", &notice_params())
+                .await,
+            Err(SmsError::RateLimited)
+        ));
+    }
+
+    fn aliyun_query(request: &wiremock::Request) -> BTreeMap<String, String> {
+        request
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn aliyun_sends_any_template_with_named_params() {
+        let server = aliyun_server(aliyun_answer("OK", "OK")).await;
+        let gateway = SmsGateway::new(aliyun_settings(&server.uri()), client());
+        gateway
+            .send_template("13800000000", "SMS_987654321", &notice_params())
+            .await
+            .unwrap();
+        gateway
+            .send_template("13800000000", "SMS_111", &[])
+            .await
+            .unwrap();
+        gateway.send_code("13800000000", "654321").await.unwrap();
+
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 3);
+        let notice = aliyun_query(&requests[0]);
+        assert_eq!(notice["TemplateCode"], "SMS_987654321");
+        assert_eq!(notice["SignName"], "工友");
+        assert_eq!(notice["PhoneNumbers"], "13800000000");
+        let param: serde_json::Value = serde_json::from_str(&notice["TemplateParam"]).unwrap();
+        assert_eq!(
+            param,
+            serde_json::json!({"p1": "水电安装", "p2": "7月15日"})
+        );
+        assert_eq!(
+            notice["Signature"],
+            aliyun_signature(&notice, "super-secret-key")
+        );
+
+        let bare = aliyun_query(&requests[1]);
+        assert_eq!(bare["TemplateCode"], "SMS_111");
+        assert!(!bare.contains_key("TemplateParam"));
+        assert_eq!(
+            bare["Signature"],
+            aliyun_signature(&bare, "super-secret-key")
+        );
+
+        // The login code keeps its own `${code}` parameter and the configured template.
+        let code = aliyun_query(&requests[2]);
+        assert_eq!(code["TemplateCode"], "SMS_123456789");
+        assert_eq!(code["TemplateParam"], r#"{"code":"654321"}"#);
+    }
+
+    #[tokio::test]
+    async fn aliyun_template_errors_are_classified() {
+        let server = aliyun_server(aliyun_answer(
+            "isv.SMS_TEMPLATE_ILLEGAL",
+            "该账号下找不到对应模板",
+        ))
+        .await;
+        let gateway = SmsGateway::new(aliyun_settings(&server.uri()), client());
+        assert!(matches!(
+            gateway.send_template("13800000000", "SMS_x", &notice_params()).await,
+            Err(SmsError::Rejected { code, .. }) if code == "isv.SMS_TEMPLATE_ILLEGAL"
         ));
     }
 

@@ -1,5 +1,6 @@
 //! WeChat mini-program server APIs: `jscode2session` (login), `getuserphonenumber` (the
-//! phone number a user agreed to share) and the server access token (`stable_token`).
+//! phone number a user agreed to share), `message/subscribe/send` (one-time subscribe
+//! messages) and the server access token (`stable_token`).
 //!
 //! The access token is shared by every replica through the key/value store: cached under
 //! `wechat:access_token:<appid>` until five minutes before WeChat expires it, and refreshed
@@ -78,6 +79,16 @@ pub enum WechatError {
     /// -1 (system busy, try again).
     #[error("wechat busy")]
     Busy,
+    /// Subscribe messages only: 43101, the user holds no subscription credit for the
+    /// template (never accepted, or already used up) or refused it. Do not retry; wait for
+    /// the user to subscribe again.
+    #[error("wechat user has not subscribed to the message")]
+    NotSubscribed,
+    /// Subscribe messages only: 40003 (invalid openid), 40037 (invalid template id), 47003
+    /// (a data value breaks its field's rule; `errmsg` names the field) and 41030 (invalid
+    /// page). Permanent: the same message will be refused again.
+    #[error("wechat refused an argument, error {errcode}: {errmsg}")]
+    InvalidArgument { errcode: i64, errmsg: String },
     #[error("wechat error {errcode}: {errmsg}")]
     Api { errcode: i64, errmsg: String },
     /// Network errors, timeouts, 5xx, unreadable answers, and the token cache being down.
@@ -92,6 +103,28 @@ impl WechatError {
             45011 | 45009 => WechatError::RateLimited,
             -1 => WechatError::Busy,
             _ => WechatError::Api { errcode, errmsg },
+        }
+    }
+
+    /// Whether trying again later may succeed: rate limits, WeChat being busy and
+    /// transport errors.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            WechatError::RateLimited | WechatError::Busy | WechatError::Transport(_)
+        )
+    }
+
+    /// The subscribe-message meaning of an error (see [`WechatError::NotSubscribed`] and
+    /// [`WechatError::InvalidArgument`]); other APIs keep [`WechatError::Api`] for these codes.
+    fn for_subscribe(self) -> Self {
+        match self {
+            WechatError::Api { errcode: 43101, .. } => WechatError::NotSubscribed,
+            WechatError::Api {
+                errcode: errcode @ (40003 | 40037 | 47003 | 41030),
+                errmsg,
+            } => WechatError::InvalidArgument { errcode, errmsg },
+            other => other,
         }
     }
 
@@ -157,6 +190,10 @@ struct PhoneInfo {
     pure_phone_number: String,
     country_code: String,
 }
+
+/// An answer with nothing needed beyond errcode/errmsg.
+#[derive(Deserialize)]
+struct EmptyBody {}
 
 #[derive(Deserialize)]
 struct TokenBody {
@@ -232,6 +269,52 @@ impl WechatClient {
                 "getuserphonenumber answered without phone_info".into(),
             )),
         }
+    }
+
+    /// Sends a one-time subscribe message. `data` maps template keywords (e.g. "thing1",
+    /// "amount2", "time3", "phrase4") to values already fitted to WeChat's limits (see
+    /// [`super::subscribe_fields::fit`]).
+    ///
+    /// `POST /cgi-bin/message/subscribe/send` to the formal version of the mini-program, in
+    /// `zh_CN`; `page` (e.g. `pages/jobs/detail?id=1`) is where tapping the card leads, none
+    /// when `None`. Each message uses up one credit the user granted by accepting the
+    /// template in `wx.requestSubscribeMessage`. When WeChat rejects the access token
+    /// (40001, 42001) the token is refreshed once and the message sent once more.
+    ///
+    /// Errors: [`WechatError::NotSubscribed`] (43101) and [`WechatError::InvalidArgument`]
+    /// are permanent; [`WechatError::is_retryable`] tells the others apart.
+    pub async fn send_subscribe_message(
+        &self,
+        openid: &str,
+        template_id: &str,
+        page: Option<&str>,
+        data: &[(String, String)],
+    ) -> Result<(), WechatError> {
+        let body = subscribe_body(openid, template_id, page, data);
+        let token = self.access_token().await?;
+        let result = match self.subscribe_with(&token, &body).await {
+            Err(e) if e.is_token_rejected() => {
+                tracing::info!("wechat rejected the access token; refreshing it once");
+                let token = self.refresh(Some(&token)).await?;
+                self.subscribe_with(&token, &body).await
+            }
+            other => other,
+        };
+        result.map_err(WechatError::for_subscribe)
+    }
+
+    async fn subscribe_with(
+        &self,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), WechatError> {
+        let request = self
+            .http
+            .post(self.url("/cgi-bin/message/subscribe/send"))
+            .query(&[("access_token", token)])
+            .json(body);
+        let _: EmptyBody = self.call(request, "subscribe/send").await?;
+        Ok(())
     }
 
     /// The server access token, from the shared cache or freshly fetched (see the module
@@ -374,6 +457,30 @@ impl WechatClient {
         }
         Ok(answer.body)
     }
+}
+
+/// The JSON body of `message/subscribe/send`.
+fn subscribe_body(
+    openid: &str,
+    template_id: &str,
+    page: Option<&str>,
+    data: &[(String, String)],
+) -> serde_json::Value {
+    let data: serde_json::Map<String, serde_json::Value> = data
+        .iter()
+        .map(|(keyword, value)| (keyword.clone(), serde_json::json!({ "value": value })))
+        .collect();
+    let mut body = serde_json::json!({
+        "touser": openid,
+        "template_id": template_id,
+        "data": data,
+        "miniprogram_state": "formal",
+        "lang": "zh_CN",
+    });
+    if let Some(page) = page.filter(|p| !p.is_empty()) {
+        body["page"] = serde_json::Value::String(page.to_owned());
+    }
+    body
 }
 
 #[cfg(test)]
@@ -736,6 +843,207 @@ mod tests {
             "{e:?}"
         );
         assert_eq!(s.client.kv.get(&s.client.lock_key()).await.unwrap(), None);
+    }
+
+    // ---- subscribe messages
+
+    fn subscribe_data() -> Vec<(String, String)> {
+        vec![
+            ("thing1".to_owned(), "水电安装".to_owned()),
+            ("amount2".to_owned(), "350元".to_owned()),
+            ("time3".to_owned(), "2026年07月15日 14:00".to_owned()),
+            ("phrase4".to_owned(), "已录用".to_owned()),
+        ]
+    }
+
+    async fn mount_subscribe(server: &MockServer, token: &str, answer: ResponseTemplate) {
+        Mock::given(method("POST"))
+            .and(path("/cgi-bin/message/subscribe/send"))
+            .and(query_param("access_token", token))
+            .respond_with(answer)
+            .mount(server)
+            .await;
+    }
+
+    fn subscribe_ok() -> ResponseTemplate {
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"errcode": 0, "errmsg": "ok", "msgid": 2_908_517_396_084_883_457_u64}))
+    }
+
+    async fn subscribe_bodies(server: &MockServer) -> Vec<serde_json::Value> {
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/cgi-bin/message/subscribe/send")
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn subscribe_messages_are_sent_with_the_access_token() {
+        let s = setup().await;
+        let tokens = Tokens::default();
+        mount_tokens(&s.server, tokens.clone()).await;
+        mount_subscribe(&s.server, "tok-1", subscribe_ok()).await;
+        s.client
+            .send_subscribe_message(
+                "o-1",
+                "tmpl-hired",
+                Some("pages/jobs/detail?id=7"),
+                &subscribe_data(),
+            )
+            .await
+            .unwrap();
+        let bodies = subscribe_bodies(&s.server).await;
+        assert_eq!(
+            bodies,
+            vec![serde_json::json!({
+                "touser": "o-1",
+                "template_id": "tmpl-hired",
+                "page": "pages/jobs/detail?id=7",
+                "data": {
+                    "thing1": {"value": "水电安装"},
+                    "amount2": {"value": "350元"},
+                    "time3": {"value": "2026年07月15日 14:00"},
+                    "phrase4": {"value": "已录用"},
+                },
+                "miniprogram_state": "formal",
+                "lang": "zh_CN",
+            })]
+        );
+        assert_eq!(tokens.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn subscribe_messages_without_a_page_leave_it_out() {
+        let s = setup().await;
+        mount_tokens(&s.server, Tokens::default()).await;
+        mount_subscribe(&s.server, "tok-1", subscribe_ok()).await;
+        for page in [None, Some("")] {
+            s.client
+                .send_subscribe_message("o-1", "tmpl", page, &[])
+                .await
+                .unwrap();
+        }
+        for body in subscribe_bodies(&s.server).await {
+            assert!(body.get("page").is_none(), "{body}");
+            assert_eq!(body["data"], serde_json::json!({}));
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribe_messages_refresh_a_rejected_token_once() {
+        let s = setup().await;
+        let tokens = Tokens::default();
+        mount_tokens(&s.server, tokens.clone()).await;
+        mount_subscribe(
+            &s.server,
+            "tok-1",
+            wechat_error(42001, "access_token expired"),
+        )
+        .await;
+        mount_subscribe(&s.server, "tok-2", subscribe_ok()).await;
+        s.client
+            .send_subscribe_message("o-1", "tmpl", None, &subscribe_data())
+            .await
+            .unwrap();
+        assert_eq!(tokens.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(tokens.forced.load(Ordering::SeqCst), 0);
+        assert_eq!(subscribe_bodies(&s.server).await.len(), 2);
+
+        // Rejected again: reported, not refreshed a second time.
+        let s = setup().await;
+        let tokens = Tokens::default();
+        mount_tokens(&s.server, tokens.clone()).await;
+        Mock::given(method("POST"))
+            .and(path("/cgi-bin/message/subscribe/send"))
+            .respond_with(wechat_error(40001, "invalid credential"))
+            .mount(&s.server)
+            .await;
+        let e = s
+            .client
+            .send_subscribe_message("o-1", "tmpl", None, &subscribe_data())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, WechatError::Api { errcode: 40001, .. }),
+            "{e:?}"
+        );
+        assert_eq!(tokens.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn subscribe_errors_are_mapped() {
+        type Check = fn(&WechatError) -> bool;
+        let cases: [(i64, &str, Check); 8] = [
+            (43101, "user refuse to accept the msg", |e| {
+                matches!(e, WechatError::NotSubscribed)
+            }),
+            (40003, "invalid openid", |e| {
+                matches!(e, WechatError::InvalidArgument { errcode: 40003, .. })
+            }),
+            (40037, "invalid template_id", |e| {
+                matches!(e, WechatError::InvalidArgument { errcode: 40037, .. })
+            }),
+            (47003, "argument invalid! data.thing1.value invalid", |e| {
+                matches!(e, WechatError::InvalidArgument { errcode: 47003, errmsg }
+                    if errmsg == "argument invalid! data.thing1.value invalid")
+            }),
+            (41030, "invalid page", |e| {
+                matches!(e, WechatError::InvalidArgument { errcode: 41030, .. })
+            }),
+            (45009, "reach max api daily quota limit", |e| {
+                matches!(e, WechatError::RateLimited)
+            }),
+            (-1, "system error", |e| matches!(e, WechatError::Busy)),
+            (40164, "invalid ip", |e| {
+                matches!(e, WechatError::Api { errcode: 40164, .. })
+            }),
+        ];
+        for (errcode, errmsg, expected) in cases {
+            let s = setup().await;
+            mount_tokens(&s.server, Tokens::default()).await;
+            mount_subscribe(&s.server, "tok-1", wechat_error(errcode, errmsg)).await;
+            let e = s
+                .client
+                .send_subscribe_message("o-1", "tmpl", None, &subscribe_data())
+                .await
+                .unwrap_err();
+            assert!(expected(&e), "{errcode}: {e:?}");
+            let retryable = matches!(errcode, 45009 | -1);
+            assert_eq!(e.is_retryable(), retryable, "{errcode}: {e:?}");
+            // Sent once: nothing here retries.
+            assert_eq!(subscribe_bodies(&s.server).await.len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribe_transport_errors_are_retryable() {
+        let s = setup().await;
+        mount_tokens(&s.server, Tokens::default()).await;
+        mount_subscribe(&s.server, "tok-1", ResponseTemplate::new(503)).await;
+        let e = s
+            .client
+            .send_subscribe_message("o-1", "tmpl", None, &subscribe_data())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, WechatError::Transport(m) if m == "HTTP 503"),
+            "{e:?}"
+        );
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn other_apis_keep_the_generic_error_for_subscribe_codes() {
+        assert!(matches!(
+            WechatError::from_code(47003, "x".into()),
+            WechatError::Api { errcode: 47003, .. }
+        ));
+        assert!(!WechatError::NotSubscribed.is_retryable());
+        assert!(!WechatError::InvalidCode.is_retryable());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! carries its OpenAPI description, and registering it here also puts it in openapi.yaml.
 
 pub mod auth;
+pub mod campaigns;
 pub mod jobs;
 pub mod me;
 pub mod membership;
@@ -70,6 +71,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(notifications::put_device)
             .service(notifications::get_preferences)
             .service(notifications::put_preferences)
+            .service(campaigns::create)
+            .service(campaigns::get)
             // Jobs
             .service(jobs::list_jobs)
             .service(jobs::retry_job),

@@ -1,7 +1,8 @@
 //! A fake Tencent Cloud SMS `SendSms` endpoint (API 2021-01-11): `POST /` with the
 //! `X-TC-*` headers and a TC3-HMAC-SHA256 `Authorization`. It does not verify the signature
 //! (it does not know the secret), only that one is there; it records every message it
-//! accepted so tests can read the code a user was sent.
+//! accepted (phone, TemplateId, TemplateParamSet) so tests can read the code a user was
+//! sent, or the notice.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -14,8 +15,9 @@ use super::lock;
 
 #[derive(Default)]
 struct State {
-    /// (phone as sent, e.g. `+8613800000000`, TemplateParamSet) of every accepted message.
-    sent: Vec<(String, Vec<String>)>,
+    /// (phone as sent, e.g. `+8613800000000`, TemplateId, TemplateParamSet) of every
+    /// accepted message.
+    sent: Vec<(String, String, Vec<String>)>,
     /// Error codes to answer the next requests with, in order.
     fail_next: VecDeque<String>,
     requests: usize,
@@ -49,19 +51,30 @@ impl FakeSms {
     /// Every accepted message: the phone as sent (`+8613800000000`) and the template
     /// parameters (`[code, minutes]`).
     pub fn sent(&self) -> Vec<(String, Vec<String>)> {
+        lock(&self.state)
+            .sent
+            .iter()
+            .map(|(phone, _, params)| (phone.clone(), params.clone()))
+            .collect()
+    }
+
+    /// Every accepted message: the phone as sent (`+8613800000000`), the TemplateId and the
+    /// template parameters (empty when the request had no TemplateParamSet).
+    pub fn sent_with_template(&self) -> Vec<(String, String, Vec<String>)> {
         lock(&self.state).sent.clone()
     }
 
     /// The code (first template parameter) of the last message to `phone11`
-    /// (`13800000000`).
+    /// (`13800000000`), whatever its template: after a notice to the same number, look the
+    /// code up in [`FakeSms::sent_with_template`] instead.
     pub fn last_code_for(&self, phone11: &str) -> Option<String> {
         let wanted = format!("+86{}", phone11.trim_start_matches("+86"));
         lock(&self.state)
             .sent
             .iter()
             .rev()
-            .find(|(phone, _)| *phone == wanted)
-            .and_then(|(_, params)| params.first().cloned())
+            .find(|(phone, _, _)| *phone == wanted)
+            .and_then(|(_, _, params)| params.first().cloned())
     }
 
     /// The next request (after the header checks) is answered with `Response.Error` carrying
@@ -165,6 +178,7 @@ impl Respond for SendSms {
                 "The request is missing a required parameter `PhoneNumberSet`.",
             );
         };
+        let template_id = body["TemplateId"].as_str().unwrap_or_default().to_owned();
         let params = match &body["TemplateParamSet"] {
             Value::Null => Vec::new(),
             value => match strings(value) {
@@ -181,7 +195,9 @@ impl Respond for SendSms {
             .iter()
             .map(|phone| {
                 if is_mainland_mobile(phone) {
-                    state.sent.push((phone.clone(), params.clone()));
+                    state
+                        .sent
+                        .push((phone.clone(), template_id.clone(), params.clone()));
                     json!({"SerialNo": format!("5000:{}", uuid::Uuid::now_v7().simple()),
                         "PhoneNumber": phone, "Fee": 1, "SessionContext": "",
                         "Code": "Ok", "Message": "send success", "IsoCode": "CN"})
@@ -263,5 +279,36 @@ mod tests {
         assert_eq!(fake.last_code_for("13800000000").as_deref(), Some("333333"));
         assert_eq!(fake.sent().len(), 3);
         assert_eq!(fake.requests(), 7);
+    }
+
+    #[tokio::test]
+    async fn records_the_template_of_each_message() {
+        let fake = FakeSms::start().await;
+        send(&fake, "SendSms", AUTH, body("+8613800000000", "111111")).await;
+        let notice = json!({"PhoneNumberSet": ["+8613900000000"], "SmsSdkAppId": "1400000000",
+            "SignName": "工友", "TemplateId": "2222", "TemplateParamSet": ["水电安装", "7月15日"]});
+        send(&fake, "SendSms", AUTH, notice).await;
+        let bare = json!({"PhoneNumberSet": ["+8613900000000"], "SmsSdkAppId": "1400000000",
+            "SignName": "工友", "TemplateId": "3333"});
+        send(&fake, "SendSms", AUTH, bare).await;
+        assert_eq!(
+            fake.sent_with_template(),
+            vec![
+                (
+                    "+8613800000000".to_owned(),
+                    "1".to_owned(),
+                    vec!["111111".to_owned(), "5".to_owned()]
+                ),
+                (
+                    "+8613900000000".to_owned(),
+                    "2222".to_owned(),
+                    vec!["水电安装".to_owned(), "7月15日".to_owned()]
+                ),
+                ("+8613900000000".to_owned(), "3333".to_owned(), vec![]),
+            ]
+        );
+        assert_eq!(fake.sent()[1].1, vec!["水电安装", "7月15日"]);
+        // The last message to the number had no parameters.
+        assert_eq!(fake.last_code_for("13900000000"), None);
     }
 }

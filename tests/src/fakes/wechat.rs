@@ -10,10 +10,19 @@
 //! - `POST /wxa/business/getuserphonenumber?access_token=…` — needs a current token (else
 //!   40001, or 42001 for an expired one) and a code registered with
 //!   [`FakeWechat::add_phone_code`] (single use: 40163 after; unknown 40029).
+//! - `POST /cgi-bin/message/subscribe/send?access_token=…` — needs a current token (as
+//!   above); then, in order: [`FakeWechat::fail_next_subscribe`] injects an error (45009,
+//!   -1, …); an empty `touser` is 40003; a template not registered with
+//!   [`FakeWechat::add_template`] is 40037; missing or empty `data`, a value that is not
+//!   `{"value": "<non-empty string>"}`, a `thing*` value over 20 characters or a `phrase*`
+//!   value that is not 1–5 Chinese characters is 47003 (naming the field, like WeChat); a
+//!   user without a credit for the template (see [`FakeWechat::subscribe`]) is 43101. A
+//!   delivered message uses up one credit and is recorded
+//!   ([`FakeWechat::subscribe_messages`]).
 //!
 //! Like WeChat, every error is HTTP 200 with `{"errcode", "errmsg"}`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +47,10 @@ struct PhoneCode {
     used: bool,
 }
 
+/// A delivered subscribe message: openid, template id, and the data as (keyword, value)
+/// sorted by keyword.
+pub type SubscribeMessage = (String, String, Vec<(String, String)>);
+
 #[derive(Default)]
 struct State {
     login_codes: HashMap<String, LoginCode>,
@@ -54,6 +67,14 @@ struct State {
     force_refresh_calls: usize,
     login_calls: usize,
     phone_number_calls: usize,
+    /// Subscribe-message templates the mini-program has.
+    templates: HashSet<String>,
+    /// Credits by (openid, template id).
+    credits: HashMap<(String, String), u32>,
+    subscribe_messages: Vec<SubscribeMessage>,
+    /// Error codes to answer the next subscribe/send calls with, in order.
+    fail_next_subscribe: VecDeque<i64>,
+    subscribe_calls: usize,
 }
 
 impl State {
@@ -96,6 +117,7 @@ enum Endpoint {
     Login,
     StableToken,
     PhoneNumber,
+    Subscribe,
 }
 
 struct Handler {
@@ -117,6 +139,11 @@ impl FakeWechat {
                 "POST",
                 "/wxa/business/getuserphonenumber",
                 Endpoint::PhoneNumber,
+            ),
+            (
+                "POST",
+                "/cgi-bin/message/subscribe/send",
+                Endpoint::Subscribe,
             ),
         ] {
             Mock::given(method(verb))
@@ -193,6 +220,48 @@ impl FakeWechat {
     pub fn phone_number_calls(&self) -> usize {
         lock(&self.state).phone_number_calls
     }
+
+    /// A subscribe-message template of the mini-program (others are 40037).
+    pub fn add_template(&self, template_id: &str) {
+        lock(&self.state).templates.insert(template_id.to_owned());
+    }
+
+    /// `openid` accepted `template_id` `credits` times in `wx.requestSubscribeMessage`:
+    /// adds that many credits (each delivered message uses one; none left is 43101).
+    pub fn subscribe(&self, openid: &str, template_id: &str, credits: u32) {
+        let mut state = lock(&self.state);
+        let held = state
+            .credits
+            .entry((openid.to_owned(), template_id.to_owned()))
+            .or_default();
+        *held = held.saturating_add(credits);
+    }
+
+    /// The credits `openid` has left for `template_id`.
+    pub fn subscribe_credits(&self, openid: &str, template_id: &str) -> u32 {
+        lock(&self.state)
+            .credits
+            .get(&(openid.to_owned(), template_id.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every delivered subscribe message, in order: openid, template id, and the data as
+    /// (keyword, value) sorted by keyword.
+    pub fn subscribe_messages(&self) -> Vec<SubscribeMessage> {
+        lock(&self.state).subscribe_messages.clone()
+    }
+
+    /// The next subscribe/send call (after the token check) answers `errcode` (e.g. 45009
+    /// rate limit, -1 busy) and delivers nothing; several calls queue up, in order.
+    pub fn fail_next_subscribe(&self, errcode: i64) {
+        lock(&self.state).fail_next_subscribe.push_back(errcode);
+    }
+
+    /// Calls to subscribe/send (errors included).
+    pub fn subscribe_calls(&self) -> usize {
+        lock(&self.state).subscribe_calls
+    }
 }
 
 fn ok(body: Value) -> ResponseTemplate {
@@ -207,6 +276,10 @@ fn default_errmsg(errcode: i64) -> &'static str {
     match errcode {
         -1 => "system error",
         45011 => "api minute-quota reach limit  mustslower  retry next minute",
+        45009 => "reach max api daily quota limit",
+        43101 => "user refuse to accept the msg",
+        40003 => "invalid openid",
+        40037 => "invalid template_id",
         40029 => "invalid code",
         40163 => "code been used",
         40226 => "invalid code: high risk user",
@@ -229,6 +302,7 @@ impl Respond for Handler {
             Endpoint::Login => login(&mut state, request),
             Endpoint::StableToken => stable_token(&mut state, request),
             Endpoint::PhoneNumber => phone_number(&mut state, request),
+            Endpoint::Subscribe => subscribe(&mut state, request),
         }
     }
 }
@@ -353,6 +427,78 @@ fn phone_number(state: &mut State, request: &Request) -> ResponseTemplate {
     }
 }
 
+const THING_MAX_CHARS: usize = 20;
+const PHRASE_MAX_CHARS: usize = 5;
+
+fn is_chinese(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{323AF}')
+}
+
+/// Whether `value` obeys the rule of the field `keyword` (only `thing` and `phrase` are
+/// checked).
+fn value_fits(keyword: &str, value: &str) -> bool {
+    let count = value.chars().count();
+    match keyword.trim_end_matches(|c: char| c.is_ascii_digit()) {
+        "thing" => count <= THING_MAX_CHARS,
+        "phrase" => count <= PHRASE_MAX_CHARS && value.chars().all(is_chinese),
+        _ => true,
+    }
+}
+
+fn invalid_data(keyword: &str) -> ResponseTemplate {
+    fail(
+        47003,
+        &format!("argument invalid! data.{keyword}.value invalid"),
+    )
+}
+
+fn subscribe(state: &mut State, request: &Request) -> ResponseTemplate {
+    state.subscribe_calls += 1;
+    let q = query(request);
+    let Some(token) = q.get("access_token").filter(|t| !t.is_empty()) else {
+        return fail(41001, "access_token missing");
+    };
+    if let Err((errcode, errmsg)) = state.check_token(token) {
+        return fail(errcode, errmsg);
+    }
+    if let Some(errcode) = state.fail_next_subscribe.pop_front() {
+        return fail(errcode, default_errmsg(errcode));
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+        return fail(47001, "data format error");
+    };
+    let Some(openid) = body["touser"].as_str().filter(|o| !o.is_empty()) else {
+        return fail(40003, default_errmsg(40003));
+    };
+    let Some(template_id) = body["template_id"]
+        .as_str()
+        .filter(|t| state.templates.contains(*t))
+    else {
+        return fail(40037, default_errmsg(40037));
+    };
+    let Some(fields) = body["data"].as_object().filter(|d| !d.is_empty()) else {
+        return fail(47003, "argument invalid! data is empty");
+    };
+    let mut data = Vec::with_capacity(fields.len());
+    for (keyword, field) in fields {
+        match field["value"].as_str() {
+            Some(value) if !value.is_empty() && value_fits(keyword, value) => {
+                data.push((keyword.clone(), value.to_owned()));
+            }
+            _ => return invalid_data(keyword),
+        }
+    }
+    data.sort();
+    let key = (openid.to_owned(), template_id.to_owned());
+    match state.credits.get_mut(&key) {
+        Some(credits) if *credits > 0 => *credits -= 1,
+        _ => return fail(43101, default_errmsg(43101)),
+    }
+    state.subscribe_messages.push((key.0, key.1, data));
+    ok(json!({"errcode": 0, "errmsg": "ok", "msgid": state.subscribe_messages.len()}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,6 +600,160 @@ mod tests {
         );
         assert_eq!(fake.stable_token_calls(), 4);
         assert_eq!(fake.force_refresh_calls(), 1);
+    }
+
+    async fn send_subscribe(fake: &FakeWechat, token: &str, body: Value) -> Value {
+        client()
+            .post(format!(
+                "{}/cgi-bin/message/subscribe/send",
+                fake.base_url()
+            ))
+            .query(&[("access_token", token)])
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    fn message(openid: &str, template: &str, data: Value) -> Value {
+        json!({"touser": openid, "template_id": template, "page": "pages/index/index",
+            "data": data, "miniprogram_state": "formal", "lang": "zh_CN"})
+    }
+
+    fn hired() -> Value {
+        json!({"thing1": {"value": "水电安装"}, "amount2": {"value": "350元"},
+            "time3": {"value": "2026年07月15日 14:00"}, "phrase4": {"value": "已录用"}})
+    }
+
+    #[tokio::test]
+    async fn subscribe_messages_use_credits() {
+        let fake = FakeWechat::start().await;
+        fake.add_template("tmpl-hired");
+        let token = token(&fake, false).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // No credit yet.
+        let refused = send_subscribe(&fake, &token, message("o-1", "tmpl-hired", hired())).await;
+        assert_eq!(refused["errcode"], 43101);
+        assert_eq!(refused["errmsg"], "user refuse to accept the msg");
+
+        fake.subscribe("o-1", "tmpl-hired", 1);
+        fake.subscribe("o-1", "tmpl-hired", 1);
+        assert_eq!(fake.subscribe_credits("o-1", "tmpl-hired"), 2);
+        for _ in 0..2 {
+            let sent = send_subscribe(&fake, &token, message("o-1", "tmpl-hired", hired())).await;
+            assert_eq!(sent["errcode"], 0);
+            assert_eq!(sent["errmsg"], "ok");
+        }
+        assert_eq!(fake.subscribe_credits("o-1", "tmpl-hired"), 0);
+        let used_up = send_subscribe(&fake, &token, message("o-1", "tmpl-hired", hired())).await;
+        assert_eq!(used_up["errcode"], 43101);
+        // Credits belong to one user.
+        let other = send_subscribe(&fake, &token, message("o-2", "tmpl-hired", hired())).await;
+        assert_eq!(other["errcode"], 43101);
+
+        let messages = fake.subscribe_messages();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(
+            messages[0],
+            (
+                "o-1".to_owned(),
+                "tmpl-hired".to_owned(),
+                vec![
+                    ("amount2".to_owned(), "350元".to_owned()),
+                    ("phrase4".to_owned(), "已录用".to_owned()),
+                    ("thing1".to_owned(), "水电安装".to_owned()),
+                    ("time3".to_owned(), "2026年07月15日 14:00".to_owned()),
+                ]
+            )
+        );
+        assert_eq!(fake.subscribe_calls(), 5);
+    }
+
+    #[tokio::test]
+    async fn subscribe_messages_are_checked() {
+        let fake = FakeWechat::start().await;
+        fake.add_template("tmpl");
+        fake.subscribe("o-1", "tmpl", 10);
+        let token = token(&fake, false).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        assert_eq!(
+            send_subscribe(&fake, "bogus", message("o-1", "tmpl", hired())).await["errcode"],
+            40001
+        );
+        assert_eq!(
+            send_subscribe(&fake, &token, message("", "tmpl", hired())).await["errcode"],
+            40003
+        );
+        assert_eq!(
+            send_subscribe(&fake, &token, message("o-1", "nope", hired())).await["errcode"],
+            40037
+        );
+        let twenty = "一二三四五六七八九十一二三四五六七八九十";
+        let fits = send_subscribe(
+            &fake,
+            &token,
+            message("o-1", "tmpl", json!({"thing1": {"value": twenty}})),
+        )
+        .await;
+        assert_eq!(fits["errcode"], 0);
+        let long = send_subscribe(
+            &fake,
+            &token,
+            message(
+                "o-1",
+                "tmpl",
+                json!({"thing1": {"value": format!("{twenty}多")}}),
+            ),
+        )
+        .await;
+        assert_eq!(long["errcode"], 47003);
+        assert_eq!(
+            long["errmsg"],
+            "argument invalid! data.thing1.value invalid"
+        );
+        for data in [
+            json!({"phrase4": {"value": "邀请金到账提醒"}}),
+            json!({"phrase4": {"value": "OK"}}),
+            json!({"thing1": {"value": ""}}),
+            json!({"thing1": "水电"}),
+            json!({}),
+        ] {
+            let answer = send_subscribe(&fake, &token, message("o-1", "tmpl", data.clone())).await;
+            assert_eq!(answer["errcode"], 47003, "{data}");
+        }
+
+        fake.fail_next_subscribe(45009);
+        fake.fail_next_subscribe(-1);
+        assert_eq!(
+            send_subscribe(&fake, &token, message("o-1", "tmpl", hired())).await["errcode"],
+            45009
+        );
+        assert_eq!(
+            send_subscribe(&fake, &token, message("o-1", "tmpl", hired())).await["errcode"],
+            -1
+        );
+        assert_eq!(
+            send_subscribe(&fake, &token, message("o-1", "tmpl", hired())).await["errcode"],
+            0
+        );
+        // Refused messages use no credit: 10 - 2 delivered.
+        assert_eq!(fake.subscribe_credits("o-1", "tmpl"), 8);
+        assert_eq!(fake.subscribe_messages().len(), 2);
+
+        fake.expire_access_tokens();
+        assert_eq!(
+            send_subscribe(&fake, &token, message("o-1", "tmpl", hired())).await["errcode"],
+            42001
+        );
     }
 
     #[tokio::test]

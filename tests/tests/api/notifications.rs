@@ -55,7 +55,12 @@ async fn applicant(app: &TestApp, phone: &str, device: Option<&str>) -> (Session
             .unwrap();
         assert_eq!(r.status(), 204);
     }
-    let id = id_number("510104", &format!("1990{}", &phone[7..]), "135");
+    let n: u32 = phone[7..].parse().unwrap();
+    let id = id_number(
+        "510104",
+        &format!("1990{:02}{:02}", 1 + n % 12, 1 + n % 28),
+        &format!("{:03}", n % 1000),
+    );
     let app_body: Value = app
         .apply(&worker, &application(&id, "510104"))
         .await
@@ -347,4 +352,114 @@ async fn a_crash_between_sending_and_recording_does_not_push_twice() {
     assert_eq!(delivery.resends, 1, "the possible resend is counted");
     assert_eq!(fake.push_count(), 1, "JPush pushed once");
     assert_eq!(fake.duplicate_cid_count(), 1);
+}
+
+#[tokio::test]
+async fn a_campaign_reaches_its_audience_in_batches_and_only_it() {
+    let fake = FakeJpush::start().await;
+    let app = spawn_app_with(
+        [
+            (
+                "GONGYOU_JPUSH_APP_KEY".to_owned(),
+                FakeJpush::APP_KEY.to_owned(),
+            ),
+            (
+                "GONGYOU_JPUSH_MASTER_SECRET".to_owned(),
+                FakeJpush::MASTER_SECRET.to_owned(),
+            ),
+            ("GONGYOU_JPUSH_BASE_URL".to_owned(), fake.base_url()),
+            ("GONGYOU_CAMPAIGN_BATCH".to_owned(), "2".to_owned()),
+        ]
+        .into(),
+    )
+    .await;
+    app.seed().await;
+    let mut riders = Vec::new();
+    for i in 0..5 {
+        let phone = format!("1350000{:04}", 200 + i);
+        let (member, admin, application_id) =
+            applicant(&app, &phone, Some(&format!("reg-{i}"))).await;
+        approve(&app, &admin, &application_id).await;
+        riders.push(member);
+    }
+    // A driver in the same place, and a rider in 深圳: not in the audience.
+    let driver = app.sign_in_worker("13500000300").await;
+    let mut form = application(&id_number("510104", "19850101", "777"), "510104");
+    form["occupation"] = json!("ride_hailing_driver");
+    let submitted: Value = app.apply(&driver, &form).await.json().await.unwrap();
+    let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    approve(&app, &admin, submitted["id"].as_str().unwrap()).await;
+    let w = worker(&app);
+    w.drain().await.unwrap();
+    let pushes_before = fake.push_count();
+
+    let chengdu = app.org_id("成都市总工会").await;
+    let notice = json!({"org_id": chengdu, "occupation": "delivery_rider", "title": "高温预警", "body": "明日最高气温 39℃，请注意防暑，附近驿站提供免费凉茶。"});
+    let created = app
+        .post_json_as(&admin, "/api/v1/admin/campaigns", &notice)
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["status"], "fanning_out");
+    w.drain().await.unwrap();
+    let path = format!(
+        "/api/v1/admin/campaigns/{}",
+        created["id"].as_str().unwrap()
+    );
+    let done: Value = app.get_as(&admin, &path).await.json().await.unwrap();
+    assert_eq!(done["status"], "sent");
+    assert_eq!(
+        done["recipients"], 5,
+        "batches of 2 cover all five riders once"
+    );
+    assert_eq!(done["deliveries"]["sent"], 5);
+    assert_eq!(fake.push_count() - pushes_before, 5);
+    for rider in &riders {
+        let inbox: Value = app
+            .get_as(rider, "/api/v1/me/notifications")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(inbox["items"][0]["title"], "高温预警");
+        assert_eq!(inbox["items"][0]["category"], "notice");
+    }
+    let driver_inbox: Value = app
+        .get_as(&driver, "/api/v1/me/notifications")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(driver_inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["category"] != "notice"));
+
+    // Scope: 深圳 neither sends to 成都 nor sees its campaigns; workers send nothing.
+    let root = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let shenzhen = app.org_id("深圳市总工会").await;
+    app.create_staff(&root, "sz-admin", &shenzhen, &[("union_admin", &shenzhen)])
+        .await;
+    let sz = app.sign_in_staff("sz-admin", DEMO_PASSWORD).await;
+    assert_eq!(
+        app.post_json_as(&sz, "/api/v1/admin/campaigns", &notice)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(app.get_as(&sz, &path).await.status(), 404);
+    assert_eq!(
+        app.post_json_as(&riders[0], "/api/v1/admin/campaigns", &notice)
+            .await
+            .status(),
+        403
+    );
+    let empty = json!({"org_id": chengdu, "title": "", "body": "x"});
+    assert_eq!(
+        app.post_json_as(&admin, "/api/v1/admin/campaigns", &empty)
+            .await
+            .status(),
+        422
+    );
 }

@@ -29,8 +29,10 @@ CREATE TABLE notification_deliveries (
     provider_ref TEXT,
     provider_response TEXT,
     sent_at TIMESTAMP,
-    updated_at TIMESTAMP NOT NULL
+    updated_at TIMESTAMP NOT NULL,
+    campaign_id TEXT
 );
+CREATE INDEX notification_deliveries_campaign_idx ON notification_deliveries (campaign_id, status);
 CREATE UNIQUE INDEX notification_deliveries_dedup_idx ON notification_deliveries (notification_id, channel);
 CREATE INDEX notification_deliveries_due_idx ON notification_deliveries (status, next_attempt_at);
 
@@ -56,4 +58,21 @@ CREATE TABLE notification_preferences (
 CREATE TABLE jpush_cids (
     cid TEXT NOT NULL PRIMARY KEY,
     fetched_at TIMESTAMP NOT NULL
+);
+
+-- Campaigns: a notice to an org subtree's active members (optionally one occupation), fanned
+-- out by a job in batches; `cursor` is the last membership id written, so a restarted job
+-- resumes where it stopped.
+CREATE TABLE campaigns (
+    id TEXT NOT NULL PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs (id),
+    occupation TEXT,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    recipients BIGINT NOT NULL,
+    cursor TEXT,
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    completed_at TIMESTAMP
 );
