@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::providers::jpush::{JpushClient, JpushError, PushMessage};
+use crate::providers::sms::{SmsError, SmsGateway};
+use crate::providers::subscribe_fields::fit;
+use crate::providers::wechat::{WechatClient, WechatError};
 use crate::routes::membership::worker::approve_in_tx;
 use crate::routes::membership::Actor;
 
@@ -98,6 +101,11 @@ async fn auto_approve(ctx: JobContext, payload: String) -> Result<(), JobError> 
 pub struct Services {
     pub kv: Kv,
     pub jpush: Option<JpushClient>,
+    pub wechat: Option<WechatClient>,
+    /// Subscribe-message template per category.
+    pub wechat_templates: HashMap<String, String>,
+    pub sms: Option<SmsGateway>,
+    pub sms_notice_template: Option<String>,
     pub push_rate: Rate,
     /// Campaign recipients written per transaction.
     pub fan_out_batch: i64,
@@ -107,6 +115,13 @@ impl Services {
     pub fn from_config(config: &Config, kv: Kv) -> anyhow::Result<Self> {
         let http = crate::providers::http_client()?;
         Ok(Self {
+            wechat: config
+                .wechat
+                .clone()
+                .map(|w| WechatClient::new(w, http.clone(), kv.clone())),
+            wechat_templates: config.wechat_templates.clone(),
+            sms: config.sms.clone().map(|s| SmsGateway::new(s, http.clone())),
+            sms_notice_template: config.sms_notice_template_id.clone(),
             kv,
             jpush: config.jpush.clone().map(|s| JpushClient::new(s, http)),
             push_rate: Rate {
@@ -212,33 +227,290 @@ const CID_PREFETCH: u32 = 1000;
 /// transaction.
 async fn dispatch(ctx: JobContext, services: Services) -> Result<(), JobError> {
     let worker = format!("dispatch-{}", ctx.job_id);
-    loop {
-        let now = ctx.clock.now();
-        let lease = (now + chrono::Duration::minutes(5)).naive_utc();
-        let w = worker.clone();
-        let batch = ctx
+    for channel in Channel::EXTERNAL {
+        loop {
+            let now = ctx.clock.now();
+            let lease = (now + chrono::Duration::minutes(5)).naive_utc();
+            let w = worker.clone();
+            let batch = ctx
+                .db
+                .run(move |conn| {
+                    notifications::claim(conn, channel.as_str(), &w, BATCH, lease, now.naive_utc())
+                })
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            let outcomes = match channel {
+                Channel::Push => push_batch(&ctx, &services, &batch).await?,
+                Channel::Wechat => wechat_batch(&ctx, &services, &batch).await?,
+                Channel::Sms => sms_batch(&ctx, &services, &batch).await?,
+                Channel::Inbox => Vec::new(),
+            };
+            let w = worker.clone();
+            let at = ctx.clock.now().naive_utc();
+            ctx.db
+                .run(move |conn| notifications::record(conn, &w, &outcomes, at))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// What every channel needs about a batch: its notifications, the recipients' contacts,
+/// and who switched the channel off (critical categories ignore that).
+struct BatchContext {
+    notes: HashMap<String, Notification>,
+    phones: HashMap<String, String>,
+    openids: HashMap<String, String>,
+    opted_out: HashSet<(String, String)>,
+}
+
+async fn batch_context(
+    ctx: &JobContext,
+    batch: &[Delivery],
+    channel: Channel,
+) -> Result<BatchContext, JobError> {
+    let ids: Vec<String> = batch.iter().map(|d| d.notification_id.clone()).collect();
+    let users: Vec<String> = batch.iter().map(|d| d.user_id.clone()).collect();
+    let (notes, contacts) = ctx
+        .db
+        .run(move |conn| {
+            Ok::<_, DbError>((
+                notifications::notifications_by_id(conn, &ids)?,
+                notifications::contacts(conn, &users)?,
+            ))
+        })
+        .await?;
+    let notes: HashMap<String, Notification> =
+        notes.into_iter().map(|n| (n.id.clone(), n)).collect();
+    let mut phones = HashMap::new();
+    let mut openids = HashMap::new();
+    for (user, phone, openid) in contacts {
+        if let Some(phone) = phone {
+            phones.insert(user.clone(), phone);
+        }
+        if let Some(openid) = openid {
+            openids.insert(user, openid);
+        }
+    }
+    let mut by_category: HashMap<String, Vec<String>> = HashMap::new();
+    for d in batch {
+        if let Some(n) = notes.get(&d.notification_id) {
+            by_category
+                .entry(n.category.clone())
+                .or_default()
+                .push(d.user_id.clone());
+        }
+    }
+    let mut opted_out = HashSet::new();
+    for (category, users) in by_category {
+        if Category::parse(&category).is_some_and(Category::critical) {
+            continue;
+        }
+        let c = category.clone();
+        let out = ctx
             .db
-            .run(move |conn| {
-                notifications::claim(
-                    conn,
-                    Channel::Push.as_str(),
-                    &w,
-                    BATCH,
-                    lease,
-                    now.naive_utc(),
+            .run(move |conn| notifications::opted_out(conn, &users, &c, channel.as_str()))
+            .await?;
+        opted_out.extend(out.into_iter().map(|u| (u, category.clone())));
+    }
+    Ok(BatchContext {
+        notes,
+        phones,
+        openids,
+        opted_out,
+    })
+}
+
+fn backoff_after(d: &Delivery, now: DateTime<Utc>) -> Option<chrono::NaiveDateTime> {
+    let delay = 5i64.saturating_mul(1 << d.attempts.clamp(0, 10)).min(3600);
+    Some((now + chrono::Duration::seconds(delay)).naive_utc())
+}
+
+/// WeChat subscribe messages: only with a credit for the category's template (one credit,
+/// one message). 43101 means the credit is gone: recorded, not retried.
+async fn wechat_batch(
+    ctx: &JobContext,
+    services: &Services,
+    batch: &[Delivery],
+) -> Result<Vec<Outcome>, JobError> {
+    let now = ctx.clock.now();
+    let Some(wechat) = &services.wechat else {
+        return Ok(batch
+            .iter()
+            .map(|d| outcome(&d.id, notifications::SKIPPED, "wechat not configured", None))
+            .collect());
+    };
+    let bc = batch_context(ctx, batch, Channel::Wechat).await?;
+    let mut outcomes = Vec::new();
+    for d in batch {
+        let Some(n) = bc.notes.get(&d.notification_id) else {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::DEAD,
+                "notification missing",
+                None,
+            ));
+            continue;
+        };
+        let Some(template) = services.wechat_templates.get(&n.category).cloned() else {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::SKIPPED,
+                "no template for this category",
+                None,
+            ));
+            continue;
+        };
+        if bc
+            .opted_out
+            .contains(&(d.user_id.clone(), n.category.clone()))
+        {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::SKIPPED,
+                "switched off by the user",
+                None,
+            ));
+            continue;
+        }
+        let Some(openid) = bc.openids.get(&d.user_id).cloned() else {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::SKIPPED,
+                "no WeChat account",
+                None,
+            ));
+            continue;
+        };
+        let (user, t) = (d.user_id.clone(), template.clone());
+        let at = now.naive_utc();
+        if !ctx
+            .db
+            .run(move |conn| notifications::take_credit(conn, &user, &t, at))
+            .await?
+        {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::SKIPPED,
+                "no subscription credit",
+                None,
+            ));
+            continue;
+        }
+        let date = crate::routes::membership::china_date(now)
+            .format("%Y年%m月%d日")
+            .to_string();
+        let data: Vec<(String, String)> = [
+            ("thing1", n.title.as_str()),
+            ("thing2", n.body.as_str()),
+            ("time3", date.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), fit(k, v)))
+        .collect();
+        let sent = wechat
+            .send_subscribe_message(&openid, &template, Some("pages/notifications/index"), &data)
+            .await;
+        let result = match sent {
+            Ok(()) => outcome(&d.id, notifications::SENT, "ok", None),
+            Err(WechatError::NotSubscribed) => outcome(
+                &d.id,
+                notifications::SKIPPED,
+                "43101: no longer subscribed",
+                None,
+            ),
+            Err(e) if e.is_retryable() && d.attempts < MAX_PUSH_ATTEMPTS => {
+                let (user, t) = (d.user_id.clone(), template);
+                ctx.db
+                    .run(move |conn| notifications::return_credit(conn, &user, &t, at))
+                    .await?;
+                outcome(
+                    &d.id,
+                    notifications::FAILED,
+                    format!("retrying: {e}"),
+                    backoff_after(d, now),
+                )
+            }
+            Err(e) => outcome(&d.id, notifications::DEAD, format!("refused: {e}"), None),
+        };
+        outcomes.push(result);
+    }
+    Ok(outcomes)
+}
+
+/// SMS for urgent categories, through the notice template (title, text).
+async fn sms_batch(
+    ctx: &JobContext,
+    services: &Services,
+    batch: &[Delivery],
+) -> Result<Vec<Outcome>, JobError> {
+    let now = ctx.clock.now();
+    let (Some(sms), Some(template)) = (&services.sms, &services.sms_notice_template) else {
+        return Ok(batch
+            .iter()
+            .map(|d| {
+                outcome(
+                    &d.id,
+                    notifications::SKIPPED,
+                    "sms notices not configured",
+                    None,
                 )
             })
-            .await?;
-        if batch.is_empty() {
-            return Ok(());
+            .collect());
+    };
+    let bc = batch_context(ctx, batch, Channel::Sms).await?;
+    let mut outcomes = Vec::new();
+    for d in batch {
+        let Some(n) = bc.notes.get(&d.notification_id) else {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::DEAD,
+                "notification missing",
+                None,
+            ));
+            continue;
+        };
+        if bc
+            .opted_out
+            .contains(&(d.user_id.clone(), n.category.clone()))
+        {
+            outcomes.push(outcome(
+                &d.id,
+                notifications::SKIPPED,
+                "switched off by the user",
+                None,
+            ));
+            continue;
         }
-        let outcomes = push_batch(&ctx, &services, &batch).await?;
-        let w = worker.clone();
-        let at = ctx.clock.now().naive_utc();
-        ctx.db
-            .run(move |conn| notifications::record(conn, &w, &outcomes, at))
-            .await?;
+        let Some(phone) = bc.phones.get(&d.user_id) else {
+            outcomes.push(outcome(&d.id, notifications::SKIPPED, "no phone", None));
+            continue;
+        };
+        let text: String = n.body.chars().take(60).collect();
+        let result = match sms
+            .send_template(phone, template, &[n.title.clone(), text])
+            .await
+        {
+            Ok(()) => outcome(&d.id, notifications::SENT, "ok", None),
+            Err(SmsError::RateLimited) => outcome(
+                &d.id,
+                notifications::FAILED,
+                "rate limited",
+                Some((now + chrono::Duration::seconds(60)).naive_utc()),
+            ),
+            Err(SmsError::Unavailable(e)) if d.attempts < MAX_PUSH_ATTEMPTS => outcome(
+                &d.id,
+                notifications::FAILED,
+                format!("unavailable: {e}"),
+                backoff_after(d, now),
+            ),
+            Err(e) => outcome(&d.id, notifications::DEAD, format!("refused: {e}"), None),
+        };
+        outcomes.push(result);
     }
+    Ok(outcomes)
 }
 
 fn outcome(
@@ -267,45 +539,18 @@ async fn push_batch(
             .map(|d| outcome(&d.id, notifications::SKIPPED, "push not configured", None))
             .collect());
     };
-    let ids: Vec<String> = batch.iter().map(|d| d.notification_id.clone()).collect();
     let users: Vec<String> = batch.iter().map(|d| d.user_id.clone()).collect();
-    let (notes, devices) = ctx
+    let devices = ctx
         .db
-        .run(move |conn| {
-            Ok::<_, DbError>((
-                notifications::notifications_by_id(conn, &ids)?,
-                notifications::devices_of_many(conn, &users)?,
-            ))
-        })
+        .run(move |conn| notifications::devices_of_many(conn, &users))
         .await?;
-    let notes: HashMap<String, Notification> =
-        notes.into_iter().map(|n| (n.id.clone(), n)).collect();
     let mut devices_of: HashMap<String, Vec<String>> = HashMap::new();
     for (user, device) in devices {
         devices_of.entry(user).or_default().push(device);
     }
-    // Switched off, per category.
-    let mut opted_out: HashSet<(String, String)> = HashSet::new();
-    let mut by_category: HashMap<String, Vec<String>> = HashMap::new();
-    for d in batch {
-        if let Some(n) = notes.get(&d.notification_id) {
-            by_category
-                .entry(n.category.clone())
-                .or_default()
-                .push(d.user_id.clone());
-        }
-    }
-    for (category, users) in by_category {
-        if Category::parse(&category).is_some_and(Category::critical) {
-            continue;
-        }
-        let c = category.clone();
-        let out = ctx
-            .db
-            .run(move |conn| notifications::opted_out(conn, &users, &c, Channel::Push.as_str()))
-            .await?;
-        opted_out.extend(out.into_iter().map(|u| (u, category.clone())));
-    }
+    let BatchContext {
+        notes, opted_out, ..
+    } = batch_context(ctx, batch, Channel::Push).await?;
 
     let mut outcomes = Vec::new();
     let mut to_send = Vec::new();

@@ -104,6 +104,8 @@ struct RawSettings {
     jpush_base_url: Option<String>,
     jpush_rate_per_sec: u32,
     campaign_batch: i64,
+    wechat_templates: String,
+    sms_notice_template_id: Option<String>,
 }
 
 impl Default for RawSettings {
@@ -152,6 +154,8 @@ impl Default for RawSettings {
             jpush_base_url: None,
             jpush_rate_per_sec: 500,
             campaign_batch: 20_000,
+            wechat_templates: String::new(),
+            sms_notice_template_id: None,
         }
     }
 }
@@ -225,6 +229,10 @@ pub struct Config {
     pub jpush_rate_per_sec: u32,
     /// Campaign recipients written per transaction.
     pub campaign_batch: i64,
+    /// WeChat subscribe-message template per notification category.
+    pub wechat_templates: std::collections::HashMap<String, String>,
+    /// The SMS template for urgent notices (parameters: title, text).
+    pub sms_notice_template_id: Option<String>,
 }
 
 impl Config {
@@ -355,6 +363,27 @@ impl Config {
                 "GONGYOU_SMS_PROVIDER is not set: workers could not receive sign-in codes".into(),
             ));
         }
+        let wechat_templates = raw
+            .wechat_templates
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|pair| {
+                let (category, template) = pair.split_once(':').ok_or_else(|| {
+                    invalid(
+                        "GONGYOU_WECHAT_TEMPLATES",
+                        "expected category:template_id pairs",
+                    )
+                })?;
+                if gongyou_domain::notification::Category::parse(category.trim()).is_none() {
+                    return Err(invalid(
+                        "GONGYOU_WECHAT_TEMPLATES",
+                        format!("unknown category {category:?}"),
+                    ));
+                }
+                Ok((category.trim().to_owned(), template.trim().to_owned()))
+            })
+            .collect::<Result<std::collections::HashMap<_, _>, ConfigError>>()?;
         let jpush = match (
             raw.jpush_app_key.clone().filter(|s| !s.is_empty()),
             raw.jpush_master_secret.clone(),
@@ -439,6 +468,11 @@ impl Config {
             jpush,
             jpush_rate_per_sec: raw.jpush_rate_per_sec.max(1),
             campaign_batch: raw.campaign_batch.clamp(1, 1_000_000),
+            wechat_templates,
+            sms_notice_template_id: raw
+                .sms_notice_template_id
+                .clone()
+                .filter(|t| !t.trim().is_empty()),
         })
     }
 

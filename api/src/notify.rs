@@ -29,7 +29,10 @@ pub fn notify(
         read_at: None,
         created_at: now.naive_utc(),
     };
-    let channels: Vec<&str> = Channel::EXTERNAL.iter().map(|c| c.as_str()).collect();
+    let channels: Vec<&str> = Channel::for_category(category)
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
     db::insert(conn, &notification, &channels)?;
     wake_dispatcher(conn, now)?;
     Ok(notification.id)

@@ -492,3 +492,89 @@ pub fn take_cids(conn: &mut DbConnection, n: i64) -> Result<Vec<String>, DbError
     };
     Ok(rows.into_iter().map(|r| r.cid).collect())
 }
+
+// WeChat subscribe-message credits
+
+/// Adds one credit per accepted template.
+pub fn add_credits(
+    conn: &mut DbConnection,
+    user_id: &str,
+    template_ids: &[String],
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    use crate::schema::wechat_subscription_credits as c;
+    write_tx(conn, |conn| {
+        for template in template_ids {
+            let updated = diesel::update(c::table.find((user_id, template)))
+                .set((c::credits.eq(c::credits + 1), c::updated_at.eq(now)))
+                .execute(conn)?;
+            if updated == 0 {
+                diesel::insert_into(c::table)
+                    .values((
+                        c::user_id.eq(user_id),
+                        c::template_id.eq(template),
+                        c::credits.eq(1),
+                        c::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// (template id, credits) of a user.
+pub fn credits(conn: &mut DbConnection, user_id: &str) -> Result<Vec<(String, i32)>, DbError> {
+    use crate::schema::wechat_subscription_credits as c;
+    Ok(c::table
+        .filter(c::user_id.eq(user_id))
+        .order(c::template_id)
+        .select((c::template_id, c::credits))
+        .load(conn)?)
+}
+
+/// Takes one credit; false when there is none.
+pub fn take_credit(
+    conn: &mut DbConnection,
+    user_id: &str,
+    template_id: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    use crate::schema::wechat_subscription_credits as c;
+    Ok(diesel::update(
+        c::table
+            .find((user_id, template_id))
+            .filter(c::credits.gt(0)),
+    )
+    .set((c::credits.eq(c::credits - 1), c::updated_at.eq(now)))
+    .execute(conn)?
+        == 1)
+}
+
+/// Gives a credit back (the message was not delivered and will be retried).
+pub fn return_credit(
+    conn: &mut DbConnection,
+    user_id: &str,
+    template_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    add_credits(conn, user_id, &[template_id.to_owned()], now)
+}
+
+/// How a user can be reached: (user id, phone, WeChat openid).
+pub type Contact = (String, Option<String>, Option<String>);
+
+/// The contacts of many users.
+pub fn contacts(conn: &mut DbConnection, user_ids: &[String]) -> Result<Vec<Contact>, DbError> {
+    use crate::schema::users as u;
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(500) {
+        out.extend(
+            u::table
+                .filter(u::id.eq_any(chunk))
+                .select((u::id, u::phone, u::wechat_openid))
+                .load::<(String, Option<String>, Option<String>)>(conn)?,
+        );
+    }
+    Ok(out)
+}

@@ -272,6 +272,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    wechat_subscription_credits (user_id, template_id) {
+        user_id -> Text,
+        template_id -> Text,
+        credits -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     campaigns (id) {
         id -> Text,
         org_id -> Text,
@@ -348,4 +357,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_preferences,
     jpush_cids,
     campaigns,
+    wechat_subscription_credits,
 );

@@ -46,6 +46,11 @@ impl Category {
     pub fn critical(self) -> bool {
         matches!(self, Category::MembershipSuspended)
     }
+
+    /// Urgent categories also go by SMS.
+    pub fn urgent(self) -> bool {
+        matches!(self, Category::MembershipSuspended)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,15 +60,30 @@ pub enum Channel {
     Inbox,
     /// App push (JPush).
     Push,
+    /// WeChat subscribe message (needs a subscription credit for the category's template).
+    Wechat,
+    /// SMS: urgent categories only.
+    Sms,
 }
 
 impl Channel {
-    pub const EXTERNAL: [Channel; 1] = [Channel::Push];
+    pub const EXTERNAL: [Channel; 3] = [Channel::Push, Channel::Wechat, Channel::Sms];
+
+    /// The external channels a category goes to.
+    pub fn for_category(category: Category) -> Vec<Channel> {
+        let mut channels = vec![Channel::Push, Channel::Wechat];
+        if category.urgent() {
+            channels.push(Channel::Sms);
+        }
+        channels
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Inbox => "inbox",
             Channel::Push => "push",
+            Channel::Wechat => "wechat",
+            Channel::Sms => "sms",
         }
     }
 
@@ -71,6 +91,8 @@ impl Channel {
         match s {
             "inbox" => Some(Channel::Inbox),
             "push" => Some(Channel::Push),
+            "wechat" => Some(Channel::Wechat),
+            "sms" => Some(Channel::Sms),
             _ => None,
         }
     }

@@ -71,6 +71,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(notifications::put_device)
             .service(notifications::get_preferences)
             .service(notifications::put_preferences)
+            .service(notifications::wechat_subscriptions)
             .service(campaigns::create)
             .service(campaigns::get)
             // Jobs

@@ -315,3 +315,77 @@ pub async fn put_preferences(
         .await?;
     Ok(web::Json(all_preferences(&set)))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SubscriptionResults {
+    /// The result object of `wx.requestSubscribeMessage`: template id → `accept`, `reject`,
+    /// `ban` or `filter` (other keys, such as `errMsg`, are ignored).
+    #[schema(value_type = Object)]
+    pub results: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Credit {
+    pub template_id: String,
+    /// Messages of this template that may still be sent (one per `accept`).
+    pub credits: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Credits {
+    pub credits: Vec<Credit>,
+}
+
+/// Records the user's answers to a subscribe-message prompt: each `accept` allows one
+/// WeChat message of that template.
+#[utoipa::path(
+    tag = "notifications",
+    security(("bearer" = [])),
+    request_body = SubscriptionResults,
+    responses(
+        (status = 200, body = Credits),
+        (status = 400, description = "`request.invalid_body`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/me/wechat-subscriptions")]
+pub async fn wechat_subscriptions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<SubscriptionResults>,
+) -> ApiResult<web::Json<Credits>> {
+    let user_id = caller.user_id()?.to_owned();
+    let accepted: Vec<String> = body
+        .into_inner()
+        .results
+        .into_iter()
+        .filter(|(key, value)| key != "errMsg" && value.as_str() == Some("accept"))
+        .map(|(key, _)| key)
+        .collect();
+    if accepted
+        .iter()
+        .any(|t| t.is_empty() || t.len() > 64 || !t.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(ApiError::bad_request(
+            "request.invalid_body",
+            "模板 ID 不正确",
+        ));
+    }
+    let now = state.clock.now().naive_utc();
+    let credits = state
+        .db
+        .run(move |conn| {
+            db::add_credits(conn, &user_id, &accepted, now)?;
+            db::credits(conn, &user_id)
+        })
+        .await?;
+    Ok(web::Json(Credits {
+        credits: credits
+            .into_iter()
+            .map(|(template_id, credits)| Credit {
+                template_id,
+                credits,
+            })
+            .collect(),
+    }))
+}

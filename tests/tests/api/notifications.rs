@@ -84,6 +84,10 @@ async fn approve(app: &TestApp, admin: &Session, application_id: &str) -> Value 
 }
 
 async fn push_deliveries(app: &TestApp, user: &Session) -> Vec<store::Delivery> {
+    deliveries_on(app, user, "push").await
+}
+
+async fn all_deliveries(app: &TestApp, user: &Session) -> Vec<store::Delivery> {
     let user_id = user.user["id"].as_str().unwrap().to_owned();
     app.state
         .db
@@ -462,4 +466,261 @@ async fn a_campaign_reaches_its_audience_in_batches_and_only_it() {
             .status(),
         422
     );
+}
+
+async fn deliveries_on(app: &TestApp, user: &Session, channel: &str) -> Vec<store::Delivery> {
+    all_deliveries(app, user)
+        .await
+        .into_iter()
+        .filter(|d| d.channel == channel)
+        .collect()
+}
+
+async fn redispatch(app: &TestApp, w: &Worker, after: Duration) {
+    app.clock.advance(after);
+    let now = app.clock_now();
+    app.state
+        .db
+        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .await
+        .unwrap();
+    w.drain().await.unwrap();
+}
+
+#[tokio::test]
+async fn wechat_messages_need_a_credit_and_spend_it() {
+    use gongyou_tests::fakes::wechat::FakeWechat;
+    let fake = FakeWechat::start().await;
+    fake.add_template("tpl-suspended");
+    fake.add_template("tpl-approved");
+    let app = spawn_app_with(
+        [
+            (
+                "GONGYOU_WECHAT_APPID".to_owned(),
+                FakeWechat::APPID.to_owned(),
+            ),
+            (
+                "GONGYOU_WECHAT_SECRET".to_owned(),
+                FakeWechat::SECRET.to_owned(),
+            ),
+            ("GONGYOU_WECHAT_BASE_URL".to_owned(), fake.base_url()),
+            (
+                "GONGYOU_WECHAT_TEMPLATES".to_owned(),
+                "membership_approved:tpl-approved,membership_suspended:tpl-suspended".to_owned(),
+            ),
+        ]
+        .into(),
+    )
+    .await;
+    app.seed().await;
+    fake.add_login_code("login", "openid-w", None);
+    let member = Session::from_json(
+        &app.post_json("/api/v1/auth/sessions/wechat", &json!({"code": "login"}))
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    fake.add_phone_code("phone", "13600000601");
+    assert_eq!(
+        app.post_json_as(
+            &member,
+            "/api/v1/me/phone/wechat",
+            &json!({"code": "phone"})
+        )
+        .await
+        .status(),
+        200
+    );
+    let submitted: Value = app
+        .apply(
+            &member,
+            &application(&id_number("510104", "19900601", "601"), "510104"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    let membership = approve(&app, &admin, submitted["id"].as_str().unwrap()).await;
+    let w = worker(&app);
+    w.drain().await.unwrap();
+    let approved = deliveries_on(&app, &member, "wechat").await;
+    assert_eq!(
+        approved[0].provider_response.as_deref(),
+        Some("no subscription credit")
+    );
+    assert!(fake.subscribe_messages().is_empty());
+
+    // The user accepts the suspension template once (in the mini-program).
+    let credits: Value = app
+        .post_json_as(&member, "/api/v1/me/wechat-subscriptions", &json!({"results": {"errMsg": "requestSubscribeMessage:ok", "tpl-suspended": "accept", "tpl-approved": "reject"}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        credits["credits"],
+        json!([{"template_id": "tpl-suspended", "credits": 1}])
+    );
+    fake.subscribe("openid-w", "tpl-suspended", 1);
+    fake.fail_next_subscribe(-1);
+    let path = format!(
+        "/api/v1/admin/members/{}/suspend",
+        membership["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.post_json_as(&admin, &path, &json!({"reason": "核查"}))
+            .await
+            .status(),
+        200
+    );
+    w.drain().await.unwrap();
+    let busy = deliveries_on(&app, &member, "wechat")
+        .await
+        .into_iter()
+        .find(|d| d.status != "skipped")
+        .unwrap();
+    assert_eq!(
+        busy.status, "failed",
+        "WeChat busy: retried, the credit given back"
+    );
+    redispatch(&app, &w, Duration::seconds(11)).await;
+    let messages = fake.subscribe_messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].0, "openid-w");
+    assert_eq!(messages[0].1, "tpl-suspended");
+    assert!(messages[0]
+        .2
+        .iter()
+        .any(|(k, v)| k == "thing1" && v == "会籍已暂停"));
+    assert!(messages[0]
+        .2
+        .iter()
+        .all(|(k, v)| !k.starts_with("thing") || v.chars().count() <= 20));
+    let credits: Value = app
+        .post_json_as(
+            &member,
+            "/api/v1/me/wechat-subscriptions",
+            &json!({"results": {}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(credits["credits"][0]["credits"], 0, "spent");
+
+    // We think we hold a credit, WeChat says 43101: recorded, not retried.
+    app.post_json_as(
+        &member,
+        "/api/v1/me/wechat-subscriptions",
+        &json!({"results": {"tpl-suspended": "accept"}}),
+    )
+    .await;
+    let reinstate = format!(
+        "/api/v1/admin/members/{}/reinstate",
+        membership["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.post_json_as(&admin, &reinstate, &json!({"reason": "核查完毕"}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post_json_as(&admin, &path, &json!({"reason": "再次核查"}))
+            .await
+            .status(),
+        200
+    );
+    w.drain().await.unwrap();
+    let refused = deliveries_on(&app, &member, "wechat").await;
+    assert!(refused
+        .iter()
+        .any(|d| d.provider_response.as_deref() == Some("43101: no longer subscribed")));
+    assert_eq!(fake.subscribe_messages().len(), 1);
+}
+
+#[tokio::test]
+async fn urgent_notices_go_by_sms_too() {
+    use gongyou_tests::fakes::sms::FakeSms;
+    let fake = FakeSms::start().await;
+    let app = spawn_app_with(
+        [
+            ("GONGYOU_SMS_PROVIDER".to_owned(), "tencent".to_owned()),
+            ("GONGYOU_SMS_BASE_URL".to_owned(), fake.base_url()),
+            ("GONGYOU_SMS_ACCESS_KEY_ID".to_owned(), "AKID".to_owned()),
+            (
+                "GONGYOU_SMS_ACCESS_KEY_SECRET".to_owned(),
+                "secret".to_owned(),
+            ),
+            ("GONGYOU_SMS_SIGN_NAME".to_owned(), "工友".to_owned()),
+            ("GONGYOU_SMS_TEMPLATE_ID".to_owned(), "code-1".to_owned()),
+            ("GONGYOU_SMS_SDK_APP_ID".to_owned(), "1400000001".to_owned()),
+            (
+                "GONGYOU_SMS_NOTICE_TEMPLATE_ID".to_owned(),
+                "notice-1".to_owned(),
+            ),
+        ]
+        .into(),
+    )
+    .await;
+    app.seed().await;
+    let (member, admin, application_id) = applicant(&app, "13400000701", None).await;
+    let membership = approve(&app, &admin, &application_id).await;
+    let w = worker(&app);
+    w.drain().await.unwrap();
+    assert!(
+        deliveries_on(&app, &member, "sms").await.is_empty(),
+        "an approval is not urgent"
+    );
+
+    fake.fail_next("LimitExceeded.PhoneNumberOneHourLimit");
+    let path = format!(
+        "/api/v1/admin/members/{}/suspend",
+        membership["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.post_json_as(&admin, &path, &json!({"reason": "核查"}))
+            .await
+            .status(),
+        200
+    );
+    w.drain().await.unwrap();
+    let limited = deliveries_on(&app, &member, "sms").await.remove(0);
+    assert_eq!(
+        (
+            limited.status.as_str(),
+            limited.provider_response.as_deref()
+        ),
+        ("failed", Some("rate limited"))
+    );
+    redispatch(&app, &w, Duration::seconds(61)).await;
+    let notices: Vec<_> = fake
+        .sent_with_template()
+        .into_iter()
+        .filter(|(_, t, _)| t == "notice-1")
+        .collect();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].0, "+8613400000701");
+    assert_eq!(notices[0].2[0], "会籍已暂停");
+    assert_eq!(deliveries_on(&app, &member, "sms").await[0].status, "sent");
+
+    // A permanent refusal is not retried.
+    fake.fail_next("FailedOperation.TemplateIncorrectOrUnapproved");
+    let reinstate = format!(
+        "/api/v1/admin/members/{}/reinstate",
+        membership["id"].as_str().unwrap()
+    );
+    app.post_json_as(&admin, &reinstate, &json!({"reason": "好了"}))
+        .await;
+    app.post_json_as(&admin, &path, &json!({"reason": "又核查"}))
+        .await;
+    w.drain().await.unwrap();
+    let statuses: Vec<String> = deliveries_on(&app, &member, "sms")
+        .await
+        .into_iter()
+        .map(|d| d.status)
+        .collect();
+    assert!(statuses.contains(&"dead".to_owned()), "{statuses:?}");
 }

@@ -1,3 +1,4 @@
+DROP TABLE wechat_subscription_credits;
 DROP TABLE campaigns;
 DROP TABLE jpush_cids;
 DROP TABLE notification_preferences;

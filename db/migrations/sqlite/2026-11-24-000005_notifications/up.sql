@@ -76,3 +76,13 @@ CREATE TABLE campaigns (
     created_at TIMESTAMP NOT NULL,
     completed_at TIMESTAMP
 );
+
+-- One-time WeChat subscribe-message credits: each `accept` from wx.requestSubscribeMessage
+-- allows one message of that template.
+CREATE TABLE wechat_subscription_credits (
+    user_id TEXT NOT NULL REFERENCES users (id),
+    template_id TEXT NOT NULL,
+    credits INTEGER NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (user_id, template_id)
+);
