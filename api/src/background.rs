@@ -109,6 +109,8 @@ pub struct Services {
     pub push_rate: Rate,
     /// Campaign recipients written per transaction.
     pub fan_out_batch: i64,
+    /// How long a claimed delivery is held before another dispatcher may take it over.
+    pub delivery_lease: chrono::Duration,
 }
 
 impl Services {
@@ -129,6 +131,7 @@ impl Services {
                 period: Duration::from_secs(1),
             },
             fan_out_batch: config.campaign_batch,
+            delivery_lease: chrono::Duration::seconds(config.delivery_lease_secs),
         })
     }
 }
@@ -230,7 +233,7 @@ async fn dispatch(ctx: JobContext, services: Services) -> Result<(), JobError> {
     for channel in Channel::EXTERNAL {
         loop {
             let now = ctx.clock.now();
-            let lease = (now + chrono::Duration::minutes(5)).naive_utc();
+            let lease = (now + services.delivery_lease).naive_utc();
             let w = worker.clone();
             let batch = ctx
                 .db

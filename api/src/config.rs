@@ -104,6 +104,7 @@ struct RawSettings {
     jpush_base_url: Option<String>,
     jpush_rate_per_sec: u32,
     campaign_batch: i64,
+    delivery_lease_secs: i64,
     wechat_templates: String,
     sms_notice_template_id: Option<String>,
 }
@@ -154,6 +155,7 @@ impl Default for RawSettings {
             jpush_base_url: None,
             jpush_rate_per_sec: 500,
             campaign_batch: 20_000,
+            delivery_lease_secs: 300,
             wechat_templates: String::new(),
             sms_notice_template_id: None,
         }
@@ -229,6 +231,8 @@ pub struct Config {
     pub jpush_rate_per_sec: u32,
     /// Campaign recipients written per transaction.
     pub campaign_batch: i64,
+    /// A claimed notification delivery's lease, in seconds.
+    pub delivery_lease_secs: i64,
     /// WeChat subscribe-message template per notification category.
     pub wechat_templates: std::collections::HashMap<String, String>,
     /// The SMS template for urgent notices (parameters: title, text).
@@ -468,6 +472,7 @@ impl Config {
             jpush,
             jpush_rate_per_sec: raw.jpush_rate_per_sec.max(1),
             campaign_batch: raw.campaign_batch.clamp(1, 1_000_000),
+            delivery_lease_secs: raw.delivery_lease_secs.clamp(5, 86_400),
             wechat_templates,
             sms_notice_template_id: raw
                 .sms_notice_template_id

@@ -38,20 +38,26 @@ pub fn notify(
     Ok(notification.id)
 }
 
-/// Enqueues the dispatcher unless one is already waiting.
+/// Dispatcher jobs that may run at once (each claims its own batches: they share the work
+/// without overlap), so several workers dispatch in parallel.
+pub const DISPATCH_SHARDS: usize = 4;
+
+/// Enqueues the dispatchers, each unless it is already waiting or running.
 pub fn wake_dispatcher(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), DbError> {
-    store::enqueue(
-        conn,
-        &NewJob {
-            name: DISPATCH.into(),
-            queue: "default".into(),
-            priority: 5,
-            dedup_key: Some(DISPATCH.into()),
-            payload: "{}".into(),
-            max_attempts: 10,
-            run_at: now.naive_utc(),
-        },
-        now.naive_utc(),
-    )?;
+    for shard in 0..DISPATCH_SHARDS {
+        store::enqueue(
+            conn,
+            &NewJob {
+                name: DISPATCH.into(),
+                queue: "default".into(),
+                priority: 5,
+                dedup_key: Some(format!("{DISPATCH}:{shard}")),
+                payload: "{}".into(),
+                max_attempts: 10,
+                run_at: now.naive_utc(),
+            },
+            now.naive_utc(),
+        )?;
+    }
     Ok(())
 }

@@ -930,8 +930,8 @@ async fn routing_and_auto_approval_are_configurable() {
     );
     assert_eq!(
         worker.drain().await.unwrap(),
-        2,
-        "the auto-approval job, then the notification dispatcher it woke"
+        1 + gongyou_api::notify::DISPATCH_SHARDS,
+        "the auto-approval job, then the notification dispatchers it woke"
     );
     let mine: Value = app
         .get_as(&driver, "/api/v1/me/membership")
