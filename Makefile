@@ -20,8 +20,9 @@ lint:      ## formatting and clippy, as CI runs them
 fmt:
 	cargo fmt --all
 
-bench:     ## benchmarks (criterion), figures go to README's Performance section
-	cargo bench --workspace
+bench:     ## the notification benchmark on PostgreSQL (1,000,000 members; GONGYOU_BENCH_MEMBERS to change), needs wrk
+	cargo build --release --bin gongyou
+	GONGYOU_BENCH_DATABASE_URL=$(PG_URL) GONGYOU_BENCH_REDIS_URL=$(REDIS_URL) cargo bench -p gongyou-tests --bench notifications
 
 openapi:   ## regenerate openapi.yaml from the code
 	cargo run -q -- openapi > openapi.yaml

@@ -219,7 +219,7 @@ pub fn periodic(config: &Config) -> Vec<gongyou_jobs::Periodic> {
 }
 
 const BATCH: i64 = 500;
-const SEND_CONCURRENCY: usize = 32;
+const SEND_CONCURRENCY: usize = 64;
 const MAX_PUSH_ATTEMPTS: i32 = 8;
 const CID_PREFETCH: u32 = 1000;
 

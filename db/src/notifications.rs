@@ -60,7 +60,7 @@ pub fn insert(conn: &mut DbConnection, n: &Notification, channels: &[&str]) -> R
     for channel in channels {
         diesel::insert_into(deliveries::table)
             .values(&Delivery {
-                id: gongyou_domain::id::new_id(),
+                id: format!("{}-{channel}", n.id),
                 notification_id: n.id.clone(),
                 user_id: n.user_id.clone(),
                 channel: (*channel).to_owned(),
@@ -361,19 +361,37 @@ pub fn notifications_by_id(
     Ok(out)
 }
 
-/// Stores the provider idempotency ids given to claimed deliveries (before sending).
+/// Stores the provider idempotency ids given to claimed deliveries (before sending), in one
+/// statement.
 pub fn set_provider_refs(
     conn: &mut DbConnection,
     refs: &[(String, String)],
 ) -> Result<(), DbError> {
-    write_tx(conn, |conn| {
-        for (id, provider_ref) in refs {
-            diesel::update(deliveries::table.find(id))
-                .set(deliveries::provider_ref.eq(provider_ref))
-                .execute(conn)?;
+    for chunk in refs.chunks(1000) {
+        let rows = (0..chunk.len())
+            .map(|k| format!("(${}, ${})", 2 * k + 1, 2 * k + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE notification_deliveries SET provider_ref = v.cid
+             FROM (SELECT column1 AS id, column2 AS cid FROM (VALUES {rows}) AS x) AS v
+             WHERE notification_deliveries.id = v.id"
+        );
+        macro_rules! run {
+            ($c:expr, $backend:ty) => {{
+                let mut q = diesel::sql_query(&sql).into_boxed::<$backend>();
+                for (id, cid) in chunk {
+                    q = q.bind::<Text, _>(id).bind::<Text, _>(cid);
+                }
+                q.execute($c)?;
+            }};
         }
-        Ok(())
-    })
+        match conn {
+            DbConnection::Pg(c) => run!(c, diesel::pg::Pg),
+            DbConnection::Sqlite(c) => run!(c, diesel::sqlite::Sqlite),
+        }
+    }
+    Ok(())
 }
 
 /// The outcome of one delivery attempt.
@@ -385,7 +403,7 @@ pub struct Outcome {
     pub next_attempt_at: Option<NaiveDateTime>,
 }
 
-/// Records a batch of outcomes in one transaction (only for deliveries still claimed by
+/// Records a batch of outcomes in one statement (only for deliveries still claimed by
 /// `worker`).
 pub fn record(
     conn: &mut DbConnection,
@@ -393,28 +411,52 @@ pub fn record(
     outcomes: &[Outcome],
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
-    write_tx(conn, |conn| {
-        for o in outcomes {
-            diesel::update(
-                deliveries::table.find(&o.id).filter(
-                    deliveries::claimed_by
-                        .eq(worker)
-                        .and(deliveries::status.eq(SENDING)),
-                ),
-            )
-            .set((
-                deliveries::status.eq(o.status),
-                deliveries::provider_response.eq(&o.response),
-                deliveries::next_attempt_at.eq(o.next_attempt_at.unwrap_or(now)),
-                deliveries::claimed_by.eq(None::<String>),
-                deliveries::claimed_until.eq(None::<NaiveDateTime>),
-                deliveries::sent_at.eq((o.status == SENT).then_some(now)),
-                deliveries::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+    for chunk in outcomes.chunks(500) {
+        let rows = (0..chunk.len())
+            .map(|k| {
+                let b = 6 * k;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE notification_deliveries SET status = v.status, provider_response = v.response,
+                 next_attempt_at = v.next, claimed_by = NULL, claimed_until = NULL,
+                 sent_at = CASE WHEN v.status = 'sent' THEN v.at ELSE NULL END, updated_at = v.at
+             FROM (SELECT column1 AS id, column2 AS status, column3 AS response, column4 AS next, column5 AS at,
+                          column6 AS worker FROM (VALUES {rows}) AS x) AS v
+             WHERE notification_deliveries.id = v.id AND notification_deliveries.claimed_by = v.worker
+               AND notification_deliveries.status = 'sending'"
+        );
+        macro_rules! run {
+            ($c:expr, $backend:ty) => {{
+                let mut q = diesel::sql_query(&sql).into_boxed::<$backend>();
+                for o in chunk {
+                    q = q
+                        .bind::<Text, _>(&o.id)
+                        .bind::<Text, _>(o.status)
+                        .bind::<diesel::sql_types::Nullable<Text>, _>(&o.response)
+                        .bind::<Timestamp, _>(o.next_attempt_at.unwrap_or(now))
+                        .bind::<Timestamp, _>(now)
+                        .bind::<Text, _>(worker);
+                }
+                q.execute($c)?;
+            }};
         }
-        Ok(())
-    })
+        match conn {
+            DbConnection::Pg(c) => run!(c, diesel::pg::Pg),
+            DbConnection::Sqlite(c) => run!(c, diesel::sqlite::Sqlite),
+        }
+    }
+    Ok(())
 }
 
 pub fn deliveries_of(

@@ -13,8 +13,9 @@ CREATE TABLE notifications (
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX notifications_user_idx ON notifications (user_id, id);
-CREATE INDEX notifications_unread_idx ON notifications (user_id, read_at);
 
+-- A delivery's id is `<notification id>-<channel>`: the primary key is the dedup key per
+-- (notification, channel).
 CREATE TABLE notification_deliveries (
     id TEXT NOT NULL PRIMARY KEY,
     notification_id TEXT NOT NULL REFERENCES notifications (id),
@@ -33,7 +34,6 @@ CREATE TABLE notification_deliveries (
     campaign_id TEXT
 );
 CREATE INDEX notification_deliveries_campaign_idx ON notification_deliveries (campaign_id, status);
-CREATE UNIQUE INDEX notification_deliveries_dedup_idx ON notification_deliveries (notification_id, channel);
 CREATE INDEX notification_deliveries_due_idx ON notification_deliveries (status, next_attempt_at);
 
 CREATE TABLE devices (

@@ -1,0 +1,309 @@
+//! The notification benchmark, on PostgreSQL: a campaign to N members (default 1,000,000),
+//! each with one registered JPush device. Measured as ratios against baselines taken in the
+//! same run (the machine is shared and noisy):
+//!
+//! - fan-out (every inbox row and push delivery written) against a plain `INSERT … SELECT`
+//!   of N rows into a table as wide as the inbox;
+//! - dispatch with two `gongyou worker` processes against the rate `wrk` reaches on the same
+//!   local fake JPush;
+//! - then `kill -9` of one worker mid-dispatch: every push delivered, none twice (the fake
+//!   counts pushes by cid).
+//!
+//! Run: `make bench` (needs `GONGYOU_BENCH_DATABASE_URL`, e.g.
+//! postgres://postgres@127.0.0.1:5432/postgres, optional `GONGYOU_BENCH_REDIS_URL`,
+//! `GONGYOU_BENCH_MEMBERS`, and `wrk`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use gongyou_tests::fakes::jpush::FakeJpush;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn exec(conn: &mut PgConnection, sql: &str) -> usize {
+    diesel::sql_query(sql)
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{e}: {sql}"))
+}
+
+fn timed(conn: &mut PgConnection, sql: &str) -> Duration {
+    let started = Instant::now();
+    exec(conn, sql);
+    started.elapsed()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+}
+
+struct Dropper(String, String);
+
+impl Drop for Dropper {
+    fn drop(&mut self) {
+        let _ = gongyou_tests::pg::drop_database(&self.0, &self.1);
+    }
+}
+
+fn main() {
+    let Some(server) = env("GONGYOU_BENCH_DATABASE_URL") else {
+        eprintln!(
+            "GONGYOU_BENCH_DATABASE_URL is not set: the notification benchmark runs on PostgreSQL"
+        );
+        return;
+    };
+    let members: i64 = env("GONGYOU_BENCH_MEMBERS").map_or(1_000_000, |n| n.parse().unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(server, members));
+}
+
+async fn run(server: String, n: i64) {
+    let name = gongyou_tests::pg::clone_template(&server).unwrap();
+    let _dropper = Dropper(server.clone(), name.clone());
+    let url = gongyou_tests::pg::url_with_database(&server, &name).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings: HashMap<String, String> = HashMap::new();
+    settings.insert("GONGYOU_DATABASE_URL".into(), url.clone());
+    settings.insert("GONGYOU_DATA_DIR".into(), data.path().display().to_string());
+    settings.insert("GONGYOU_DEMO_PASSWORD".into(), "bench-password-2026".into());
+    let config = gongyou_api::config::Config::load(None, &settings).unwrap();
+    let db = gongyou_db::Db::new(&config.database, &config.pool).unwrap();
+    gongyou_api::seed::run(&db, &config, chrono::Utc::now().naive_utc())
+        .await
+        .unwrap();
+
+    let mut pg = PgConnection::establish(&url).unwrap();
+    println!("fixture: {n} members with one device each …");
+    let started = Instant::now();
+    exec(&mut pg, &format!(
+        "INSERT INTO users (id, phone, wechat_openid, wechat_unionid, status, merged_into, created_at, updated_at)
+         SELECT 'u' || lpad(g::text, 8, '0'), '139' || lpad(g::text, 8, '0'), NULL, NULL, 'active', NULL, now(), now()
+         FROM generate_series(1, {n}) g"));
+    exec(&mut pg, &format!(
+        "INSERT INTO memberships (id, user_id, org_id, application_id, card_number, status, joined_on, real_name,
+             id_number_enc, id_number_key_id, id_number_index, birth_date, sex, occupation, platform, platform_worker_id,
+             region_code, ended_at, anonymized_at, created_at, updated_at)
+         SELECT 'm' || lpad(g::text, 8, '0'), 'u' || lpad(g::text, 8, '0'),
+             (SELECT id FROM orgs WHERE name = '锦江区新就业形态劳动者工会'), 'a' || g, '510104' || lpad(g::text, 9, '0'),
+             'active', '2026-01-01', '骑手', '', 'bench', 'idx' || g, '1990-01-01', 'male', 'delivery_rider', 'meituan',
+             'w' || g, '510104', NULL, NULL, now(), now()
+         FROM generate_series(1, {n}) g"));
+    exec(&mut pg, &format!(
+        "INSERT INTO devices (user_id, registration_id, platform, created_at, updated_at)
+         SELECT 'u' || lpad(g::text, 8, '0'), 'reg' || g, 'android', now(), now() FROM generate_series(1, {n}) g"));
+    exec(&mut pg, "ANALYZE");
+    println!("fixture ready in {:.1} s", started.elapsed().as_secs_f64());
+
+    // Baseline: N rows into a table as wide as the inbox (with its primary key).
+    exec(&mut pg, "CREATE TABLE bench_baseline (id TEXT NOT NULL PRIMARY KEY, user_id TEXT NOT NULL, category TEXT NOT NULL,
+        title TEXT NOT NULL, body TEXT NOT NULL, data TEXT NOT NULL, read_at TIMESTAMP, created_at TIMESTAMP NOT NULL)");
+    let baseline = timed(&mut pg, "INSERT INTO bench_baseline SELECT 'x-' || m.id, m.user_id, 'notice', '高温预警',
+        '明日最高气温 39℃，请注意防暑，附近驿站提供免费凉茶。', '{}', NULL, now() FROM memberships m");
+    exec(&mut pg, "DROP TABLE bench_baseline");
+
+    // Fan-out, through the same code the campaign job runs.
+    let chengdu: String = {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+        }
+        diesel::sql_query("SELECT id FROM orgs WHERE name = '成都市总工会'")
+            .get_result::<Id>(&mut pg)
+            .unwrap()
+            .id
+    };
+    let campaign_id = gongyou_domain::id::new_id();
+    let campaign = gongyou_db::campaigns::Campaign {
+        id: campaign_id.clone(),
+        org_id: chengdu,
+        occupation: Some("delivery_rider".into()),
+        title: "高温预警".into(),
+        body: "明日最高气温 39℃，请注意防暑，附近驿站提供免费凉茶。".into(),
+        status: gongyou_db::campaigns::FANNING_OUT.into(),
+        recipients: 0,
+        cursor: None,
+        created_by: "bench".into(),
+        created_at: chrono::Utc::now().naive_utc(),
+        completed_at: None,
+    };
+    let id = campaign_id.clone();
+    db.run(move |conn| gongyou_db::campaigns::insert(conn, &campaign))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let id = id.clone();
+        let written = db
+            .run(move |conn| {
+                gongyou_db::campaigns::fan_out_batch(
+                    conn,
+                    &id,
+                    20_000,
+                    chrono::Utc::now().naive_utc(),
+                )
+            })
+            .await
+            .unwrap();
+        if written == 0 {
+            break;
+        }
+    }
+    let fan_out = started.elapsed();
+    let inbox = count(
+        &mut pg,
+        "SELECT COUNT(*) AS n FROM notifications WHERE category = 'notice'",
+    );
+    let deliveries = count(
+        &mut pg,
+        "SELECT COUNT(*) AS n FROM notification_deliveries WHERE channel = 'push'",
+    );
+    assert_eq!((inbox, deliveries), (n, n));
+
+    // The load generator's rate against the fake.
+    let fake = FakeJpush::start().await;
+    let http = gongyou_api::providers::http_client().unwrap();
+    let client = gongyou_api::providers::jpush::JpushClient::new(
+        gongyou_api::providers::jpush::JpushSettings {
+            app_key: FakeJpush::APP_KEY.into(),
+            master_secret: FakeJpush::MASTER_SECRET.to_owned().into(),
+            base_url: fake.base_url(),
+        },
+        http,
+    );
+    let cid = client.fetch_cids(1).await.unwrap().remove(0);
+    let script = data.path().join("push.lua");
+    let auth = base64_basic(FakeJpush::APP_KEY, FakeJpush::MASTER_SECRET);
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Basic {auth}\"\n\
+             wrk.body = '{{\"cid\":\"{cid}\",\"platform\":\"all\",\"audience\":{{\"registration_id\":[\"reg1\"]}},\"notification\":{{\"alert\":\"x\"}}}}'\n"
+        ),
+    )
+    .unwrap();
+    let wrk = Command::new("wrk")
+        .args(["-t2", "-c32", "-d10s", "-s"])
+        .arg(&script)
+        .arg(format!("{}/v3/push", fake.base_url()))
+        .output()
+        .expect("wrk installed (apt-get install wrk)");
+    let wrk_out = String::from_utf8_lossy(&wrk.stdout).to_string();
+    let wrk_rate: f64 = wrk_out
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no rate in wrk's output:\n{wrk_out}"));
+    let base_pushes = fake.push_count();
+    let base_repeats = fake.duplicate_cid_count();
+
+    // Two workers dispatch; one is killed with SIGKILL a third of the way in.
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/gongyou");
+    assert!(
+        binary.exists(),
+        "build it first: cargo build --release --bin gongyou"
+    );
+    let spawn_worker = || -> Child {
+        let mut cmd = Command::new(&binary);
+        cmd.arg("worker")
+            .env_clear()
+            .env("GONGYOU_DATABASE_URL", &url)
+            .env("GONGYOU_DATA_DIR", data.path())
+            .env("GONGYOU_JPUSH_APP_KEY", FakeJpush::APP_KEY)
+            .env("GONGYOU_JPUSH_MASTER_SECRET", FakeJpush::MASTER_SECRET)
+            .env("GONGYOU_JPUSH_BASE_URL", fake.base_url())
+            .env("GONGYOU_JPUSH_RATE_PER_SEC", "1000000")
+            .env("GONGYOU_WORKER_CONCURRENCY", "4")
+            .env("GONGYOU_DELIVERY_LEASE_SECS", "10")
+            .env("GONGYOU_JOB_LEASE_SECS", "10")
+            .env("GONGYOU_JOB_POLL_MS", "200")
+            .env("GONGYOU_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(redis) = env("GONGYOU_BENCH_REDIS_URL") {
+            cmd.env("GONGYOU_REDIS_URL", redis)
+                .env("GONGYOU_REDIS_PREFIX", format!("bench:{name}:"));
+        }
+        cmd.spawn().unwrap()
+    };
+    let mut a = spawn_worker();
+    let mut b = spawn_worker();
+    let now = chrono::Utc::now();
+    db.run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let target = usize::try_from(n).unwrap();
+    let mut killed_at: Option<(Duration, usize)> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let pushed = fake.push_count() - base_pushes;
+        if killed_at.is_none() && pushed >= target / 3 {
+            a.kill().unwrap(); // SIGKILL
+            let _ = a.wait();
+            killed_at = Some((started.elapsed(), pushed));
+            println!("killed one worker after {pushed} pushes");
+        }
+        if pushed >= target {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3600),
+            "dispatch did not finish: {pushed}/{target}"
+        );
+    }
+    let total = started.elapsed();
+    let _ = Command::new("kill")
+        .args(["-TERM", &b.id().to_string()])
+        .status();
+    let _ = b.wait();
+    let (two_workers, pushed_by_two) = killed_at.unwrap();
+    let two_rate = pushed_by_two as f64 / two_workers.as_secs_f64();
+    let sent = count(&mut pg, "SELECT COUNT(*) AS n FROM notification_deliveries WHERE channel = 'push' AND status = 'sent'");
+    let resends = count(
+        &mut pg,
+        "SELECT CAST(COALESCE(SUM(resends), 0) AS BIGINT) AS n FROM notification_deliveries",
+    );
+
+    println!();
+    println!("members                      {n}");
+    println!(
+        "baseline INSERT … SELECT     {:.2} s",
+        baseline.as_secs_f64()
+    );
+    println!(
+        "fan-out (inbox + deliveries) {:.2} s  = {:.2}× baseline (target ≤ 3×)",
+        fan_out.as_secs_f64(),
+        fan_out.as_secs_f64() / baseline.as_secs_f64()
+    );
+    println!("wrk against the fake JPush   {wrk_rate:.0} req/s");
+    println!(
+        "dispatch, 2 workers          {two_rate:.0} pushes/s = {:.0} % of wrk (target ≥ 50 %)",
+        100.0 * two_rate / wrk_rate
+    );
+    println!("all {n} pushes delivered in {:.1} s; pushes by distinct cid {}; deliveries sent {sent}; repeated cids {}; counted resends {resends}",
+        total.as_secs_f64(), fake.push_count() - base_pushes, fake.duplicate_cid_count() - base_repeats);
+    assert_eq!(fake.push_count() - base_pushes, target, "every push once");
+    assert_eq!(sent, n, "every delivery recorded as sent");
+}
+
+fn base64_basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
