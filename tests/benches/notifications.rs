@@ -13,7 +13,12 @@
 //! postgres://postgres@127.0.0.1:5432/postgres, optional `GONGYOU_BENCH_REDIS_URL`,
 //! `GONGYOU_BENCH_MEMBERS`, and `wrk`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::zombie_processes
+)]
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
