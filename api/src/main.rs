@@ -42,6 +42,14 @@ enum Command {
     Demo,
     /// Print the OpenAPI document (YAML).
     Openapi,
+    /// Create the first union admin (of the national org) of an install. The password is
+    /// read from GONGYOU_BOOTSTRAP_PASSWORD (never from the command line).
+    BootstrapAdmin {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -122,6 +130,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => Ok(()),
+        Command::BootstrapAdmin {
+            username,
+            display_name,
+        } => {
+            let password = std::env::var("GONGYOU_BOOTSTRAP_PASSWORD")
+                .context("set GONGYOU_BOOTSTRAP_PASSWORD to the new admin's password")?;
+            let db = open_db(&config)?;
+            let id = gongyou_api::seed::bootstrap_admin(
+                &db,
+                &username,
+                &display_name,
+                &password,
+                clock.now().naive_utc(),
+            )
+            .await?;
+            println!("created union admin {username} ({id}) of the national org");
+            Ok(())
+        }
     }
 }
 

@@ -6,6 +6,12 @@ use chrono::NaiveDateTime;
 use gongyou_db::orgs::{self, Org};
 use gongyou_db::staff::{self as staff_db, Staff, STAFF_ACTIVE};
 use gongyou_db::{write_tx, Db, DbConnection, DbError};
+
+impl From<DbError> for BootstrapError {
+    fn from(e: DbError) -> Self {
+        BootstrapError::Other(e.into())
+    }
+}
 use gongyou_domain::org::{OrgPath, OrgType};
 use gongyou_domain::staff::Role;
 
@@ -237,4 +243,77 @@ pub async fn run(db: &Db, config: &Config, now: NaiveDateTime) -> anyhow::Result
         })
         .await?;
     Ok(logins)
+}
+
+/// Why the first admin could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("no union hierarchy: run `gongyou seed` first")]
+    NoRoot,
+    #[error("the username is not valid (3–32 of a-z, 0-9, . _ -, starting with a letter)")]
+    Username,
+    #[error("the password is too weak (at least 10 characters, digits and other characters)")]
+    Password,
+    #[error("a staff account named {0} exists already")]
+    Exists(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Creates a union admin of the national org: the first staff account of a production
+/// install (where `seed` creates no demo logins). Returns the new account's id.
+pub async fn bootstrap_admin(
+    db: &Db,
+    username: &str,
+    display_name: &str,
+    password: &str,
+    now: NaiveDateTime,
+) -> Result<String, BootstrapError> {
+    let username =
+        gongyou_domain::staff::Username::parse(username).ok_or(BootstrapError::Username)?;
+    let password =
+        gongyou_domain::staff::NewPassword::parse(password).ok_or(BootstrapError::Password)?;
+    let hash = password::hash(password.expose().to_owned())
+        .await
+        .map_err(|e| BootstrapError::Other(anyhow::anyhow!("hashing: {e}")))?;
+    let display_name = display_name.trim().to_owned();
+    db.run(move |conn| {
+        write_tx(conn, |conn| {
+            let root = orgs::root(conn)
+                .map_err(anyhow::Error::from)?
+                .ok_or(BootstrapError::NoRoot)?;
+            if staff_db::by_username(conn, username.as_str())
+                .map_err(anyhow::Error::from)?
+                .is_some()
+            {
+                return Err(BootstrapError::Exists(username.as_str().to_owned()));
+            }
+            let member = Staff {
+                id: gongyou_domain::id::new_id(),
+                username: username.as_str().to_owned(),
+                display_name: if display_name.is_empty() {
+                    username.as_str().to_owned()
+                } else {
+                    display_name
+                },
+                password_hash: hash,
+                org_id: root.id.clone(),
+                status: STAFF_ACTIVE.into(),
+                created_by: None,
+                created_at: now,
+                updated_at: now,
+            };
+            staff_db::insert(conn, &member).map_err(anyhow::Error::from)?;
+            staff_db::replace_grants(
+                conn,
+                &member.id,
+                &[(Role::UnionAdmin.as_str().to_owned(), root.id)],
+                None,
+                now,
+            )
+            .map_err(anyhow::Error::from)?;
+            Ok(member.id)
+        })
+    })
+    .await
 }

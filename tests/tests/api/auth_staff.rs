@@ -315,3 +315,39 @@ async fn admins_are_changed_only_from_above_and_a_reset_password_ends_sessions()
     assert_eq!(refreshed.status(), 401);
     assert_eq!(sign_in(&app, "cd-admin", "new-password-2027").await.0, 200);
 }
+
+#[tokio::test]
+async fn the_first_admin_of_an_install_is_bootstrapped() {
+    use gongyou_api::seed::{bootstrap_admin, BootstrapError};
+    let app = spawn_app().await;
+    let now = app.clock_now().naive_utc();
+    let db = &app.state.db;
+    assert!(matches!(
+        bootstrap_admin(db, "ops-admin", "运维", "ops-password-2026", now).await,
+        Err(BootstrapError::NoRoot)
+    ));
+    app.seed().await;
+    assert!(matches!(
+        bootstrap_admin(db, "ops-admin", "运维", "weak", now).await,
+        Err(BootstrapError::Password)
+    ));
+    assert!(matches!(
+        bootstrap_admin(db, "1bad", "运维", "ops-password-2026", now).await,
+        Err(BootstrapError::Username)
+    ));
+    bootstrap_admin(db, "ops-admin", "运维", "ops-password-2026", now)
+        .await
+        .unwrap();
+    assert!(matches!(
+        bootstrap_admin(db, "ops-admin", "运维", "ops-password-2026", now).await,
+        Err(BootstrapError::Exists(_))
+    ));
+    let admin = app.sign_in_staff("ops-admin", "ops-password-2026").await;
+    assert_eq!(admin.user["roles"][0]["role"], "union_admin");
+    assert_eq!(admin.user["roles"][0]["org_name"], "中华全国总工会");
+    assert_eq!(
+        app.get_as(&admin, "/api/v1/admin/jobs").await.status(),
+        200,
+        "an operator"
+    );
+}
