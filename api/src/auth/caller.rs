@@ -116,10 +116,23 @@ fn cache_key(session_id: &str) -> String {
 /// Forgets cached principals of these sessions (after any change to them or their subject).
 pub async fn invalidate(state: &AppState, session_ids: &[String]) {
     for sid in session_ids {
+        // A request that read the database before this change must not cache what it read
+        // after the deletion below: the marker keeps such late fills out for a cache lifetime.
+        if let Err(e) = state
+            .kv
+            .set(&changed_key(sid), "1", CACHE_TTL + Duration::from_secs(5))
+            .await
+        {
+            tracing::error!(error = %e, "could not mark a session changed");
+        }
         if let Err(e) = state.kv.delete(&cache_key(sid)).await {
             tracing::error!(error = %e, "could not invalidate a cached session; it lapses within 30 s");
         }
     }
+}
+
+fn changed_key(session_id: &str) -> String {
+    format!("auth:changed:{session_id}")
 }
 
 /// Forgets cached principals of every session of a subject.
@@ -217,7 +230,8 @@ async fn load_principal(
             }))
         })
         .await?;
-    if let Some(p) = &principal {
+    let recently_changed = matches!(state.kv.get(&changed_key(session_id)).await, Ok(Some(_)));
+    if let Some(p) = principal.as_ref().filter(|_| !recently_changed) {
         if let Ok(json) = serde_json::to_string(p) {
             if let Err(e) = state.kv.set(&key, &json, CACHE_TTL).await {
                 tracing::warn!(error = %e, "could not cache a session");
