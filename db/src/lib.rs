@@ -2,6 +2,21 @@
 //! scheme), r2d2 pools, the write-transaction helper, embedded migrations, schema
 //! introspection, per-aggregate queries, and the key/value store (Redis or in-process).
 
+/// Filters a boxed query (joined with `orgs`) to rows whose org lies under any of the paths
+/// in `$within` (a non-empty slice of materialized paths): "this subtree and below".
+macro_rules! within_subtrees {
+    ($query:expr, $within:expr) => {{
+        let within: &[String] = $within;
+        let mut scope: Box<dyn diesel::BoxableExpression<_, _, SqlType = diesel::sql_types::Bool>> =
+            Box::new(crate::schema::orgs::path.like(format!("{}%", within[0])));
+        for path in &within[1..] {
+            scope = Box::new(scope.or(crate::schema::orgs::path.like(format!("{path}%"))));
+        }
+        $query.filter(scope)
+    }};
+}
+pub(crate) use within_subtrees;
+
 pub mod accounts;
 pub mod campaigns;
 pub mod connection;

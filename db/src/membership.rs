@@ -200,12 +200,7 @@ pub fn list_applications(
         .inner_join(orgs::table)
         .select(Application::as_select())
         .into_boxed();
-    let mut scope: Box<dyn BoxableExpression<_, _, SqlType = diesel::sql_types::Bool>> =
-        Box::new(orgs::path.like(format!("{}%", f.within[0])));
-    for path in &f.within[1..] {
-        scope = Box::new(scope.or(orgs::path.like(format!("{path}%"))));
-    }
-    query = query.filter(scope);
+    query = crate::within_subtrees!(query, &f.within);
     if let Some(status) = f.status {
         query = query.filter(apps::status.eq(status));
     }
@@ -427,12 +422,7 @@ pub fn search_members(
         .inner_join(users::table)
         .select(Membership::as_select())
         .into_boxed();
-    let mut scope: Box<dyn BoxableExpression<_, _, SqlType = diesel::sql_types::Bool>> =
-        Box::new(orgs::path.like(format!("{}%", within[0])));
-    for path in &within[1..] {
-        scope = Box::new(scope.or(orgs::path.like(format!("{path}%"))));
-    }
-    q = q.filter(scope);
+    q = crate::within_subtrees!(q, &within);
     q = match query {
         MemberQuery::All => q,
         MemberQuery::CardNumber(c) => q.filter(members::card_number.eq(*c)),
@@ -555,12 +545,7 @@ pub fn list_transfers(
         .inner_join(orgs::table.on(orgs::id.eq(transfers::to_org_id)))
         .select(Transfer::as_select())
         .into_boxed();
-    let mut scope: Box<dyn BoxableExpression<_, _, SqlType = diesel::sql_types::Bool>> =
-        Box::new(orgs::path.like(format!("{}%", within[0])));
-    for path in &within[1..] {
-        scope = Box::new(scope.or(orgs::path.like(format!("{path}%"))));
-    }
-    q = q.filter(scope);
+    q = crate::within_subtrees!(q, &within);
     if let Some(status) = status {
         q = q.filter(transfers::status.eq(status));
     }

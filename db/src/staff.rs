@@ -133,12 +133,7 @@ pub fn list(
         .inner_join(orgs::table)
         .select((Staff::as_select(), orgs::path))
         .into_boxed();
-    let mut scope: Box<dyn BoxableExpression<_, _, SqlType = diesel::sql_types::Bool>> =
-        Box::new(orgs::path.like(format!("{}%", within[0])));
-    for path in &within[1..] {
-        scope = Box::new(scope.or(orgs::path.like(format!("{path}%"))));
-    }
-    query = query.filter(scope);
+    query = crate::within_subtrees!(query, &within);
     if let Some(after) = after {
         query = query.filter(staff::id.gt(after));
     }
