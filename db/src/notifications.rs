@@ -459,25 +459,6 @@ pub fn record(
     Ok(())
 }
 
-pub fn deliveries_of(
-    conn: &mut DbConnection,
-    notification_id: &str,
-) -> Result<Vec<Delivery>, DbError> {
-    Ok(deliveries::table
-        .filter(deliveries::notification_id.eq(notification_id))
-        .select(Delivery::as_select())
-        .load(conn)?)
-}
-
-/// Whether any delivery of `channel` is due or in flight.
-pub fn pending_count(conn: &mut DbConnection, channel: &str) -> Result<i64, DbError> {
-    Ok(deliveries::table
-        .filter(deliveries::channel.eq(channel))
-        .filter(deliveries::status.eq_any([PENDING, FAILED, SENDING]))
-        .count()
-        .get_result(conn)?)
-}
-
 // JPush ids fetched ahead
 
 pub fn add_cids(

@@ -109,11 +109,3 @@ pub fn list(conn: &mut DbConnection, filter: &OrgFilter<'_>) -> Result<Vec<Org>,
     }
     Ok(query.order(orgs::id).limit(filter.limit).load(conn)?)
 }
-
-/// Orgs by id, for resolving names of many at once.
-pub fn many(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Org>, DbError> {
-    Ok(orgs::table
-        .filter(orgs::id.eq_any(ids))
-        .select(Org::as_select())
-        .load(conn)?)
-}
