@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use gongyou_db::campaigns::{self, BatchOutcome, PushBatch};
 use gongyou_db::jobs::{self as store, NewJob};
 use gongyou_db::kv::{Kv, Rate, RateDecision};
 use gongyou_db::membership as db;
@@ -222,42 +223,283 @@ const BATCH: i64 = 500;
 const SEND_CONCURRENCY: usize = 64;
 const MAX_PUSH_ATTEMPTS: i32 = 8;
 const CID_PREFETCH: u32 = 1000;
+/// Registration ids JPush takes in one request.
+const JPUSH_MAX_AUDIENCE: usize = 1000;
 
-/// Delivers due push deliveries in batches until none is due: claim a batch in one
-/// statement, decide per delivery (no device, switched off → skipped), give each a JPush
-/// `cid` before sending (stored first, so a resend after a crash reuses it and JPush does
-/// not push twice), send concurrently under the shared rate limit, record the batch in one
-/// transaction.
+/// Delivers due work until none is due, taking turns so a campaign never holds up a single
+/// notification: one claim of each external channel's deliveries, then one of campaign push
+/// batches, and again.
+///
+/// Per channel: claim a batch of deliveries in one statement, decide per delivery (no
+/// device, switched off → skipped), give each push a JPush `cid` before sending (stored
+/// first, so a resend after a crash reuses it and JPush does not push twice), send
+/// concurrently under the shared rate limit, record the batch in one statement.
 async fn dispatch(ctx: JobContext, services: Services) -> Result<(), JobError> {
     let worker = format!("dispatch-{}", ctx.job_id);
-    for channel in Channel::EXTERNAL {
-        loop {
-            let now = ctx.clock.now();
-            let lease = (now + services.delivery_lease).naive_utc();
-            let w = worker.clone();
-            let batch = ctx
-                .db
-                .run(move |conn| {
-                    notifications::claim(conn, channel.as_str(), &w, BATCH, lease, now.naive_utc())
-                })
-                .await?;
-            if batch.is_empty() {
-                break;
-            }
-            let outcomes = match channel {
-                Channel::Push => push_batch(&ctx, &services, &batch).await?,
-                Channel::Wechat => wechat_batch(&ctx, &services, &batch).await?,
-                Channel::Sms => sms_batch(&ctx, &services, &batch).await?,
-                Channel::Inbox => Vec::new(),
-            };
-            let w = worker.clone();
-            let at = ctx.clock.now().naive_utc();
-            ctx.db
-                .run(move |conn| notifications::record(conn, &w, &outcomes, at))
-                .await?;
+    loop {
+        let mut busy = false;
+        for channel in Channel::EXTERNAL {
+            busy |= dispatch_channel(&ctx, &services, &worker, channel).await?;
+        }
+        busy |= dispatch_campaign_pushes(&ctx, &services, &worker).await?;
+        if !busy {
+            return Ok(());
         }
     }
-    Ok(())
+}
+
+/// One claim of a channel's due deliveries; false when none was due.
+async fn dispatch_channel(
+    ctx: &JobContext,
+    services: &Services,
+    worker: &str,
+    channel: Channel,
+) -> Result<bool, JobError> {
+    let now = ctx.clock.now();
+    let lease = (now + services.delivery_lease).naive_utc();
+    let w = worker.to_owned();
+    let batch = ctx
+        .db
+        .run(move |conn| {
+            notifications::claim(conn, channel.as_str(), &w, BATCH, lease, now.naive_utc())
+        })
+        .await?;
+    if batch.is_empty() {
+        return Ok(false);
+    }
+    let outcomes = match channel {
+        Channel::Push => push_batch(ctx, services, &batch).await?,
+        Channel::Wechat => wechat_batch(ctx, services, &batch).await?,
+        Channel::Sms => sms_batch(ctx, services, &batch).await?,
+        Channel::Inbox => Vec::new(),
+    };
+    let w = worker.to_owned();
+    let at = ctx.clock.now().naive_utc();
+    ctx.db
+        .run(move |conn| notifications::record(conn, &w, &outcomes, at))
+        .await?;
+    Ok(true)
+}
+
+/// Push batches claimed at once (and sent concurrently) by one dispatcher.
+const PUSH_BATCHES_AT_ONCE: i64 = 8;
+
+/// One JPush request of a campaign push batch, frozen before the first send.
+#[derive(Serialize, Deserialize)]
+struct FrozenPush {
+    cid: String,
+    registration_ids: Vec<String>,
+}
+
+/// One claim of due campaign push batches (ADR 010); false when none was due. Each batch
+/// is up to 1,000 inbox rows of one campaign, sent as JPush requests of up to 1,000
+/// registration ids each (JPush's limit), so a campaign to a million members takes about a
+/// thousand requests instead of a million.
+async fn dispatch_campaign_pushes(
+    ctx: &JobContext,
+    services: &Services,
+    worker: &str,
+) -> Result<bool, JobError> {
+    let now = ctx.clock.now();
+    let lease = (now + services.delivery_lease).naive_utc();
+    let w = worker.to_owned();
+    let batches = ctx
+        .db
+        .run(move |conn| {
+            campaigns::claim_push_batches(conn, &w, PUSH_BATCHES_AT_ONCE, lease, now.naive_utc())
+        })
+        .await?;
+    if batches.is_empty() {
+        return Ok(false);
+    }
+    let ids: HashSet<String> = batches.iter().map(|b| b.campaign_id.clone()).collect();
+    let messages = ctx
+        .db
+        .run(move |conn| {
+            let mut messages = HashMap::new();
+            for id in ids {
+                if let Some(c) = campaigns::get(conn, &id)? {
+                    messages.insert(id, (c.title, c.body));
+                }
+            }
+            Ok::<_, DbError>(messages)
+        })
+        .await?;
+    let results: Vec<Result<Option<BatchOutcome>, JobError>> =
+        futures_util::stream::iter(batches.into_iter().map(|b| {
+            let message = messages.get(&b.campaign_id).cloned();
+            push_campaign_batch(ctx, services, worker, b, message)
+        }))
+        .buffer_unordered(PUSH_BATCHES_AT_ONCE as usize)
+        .collect()
+        .await;
+    let mut outcomes = Vec::new();
+    for result in results {
+        outcomes.extend(result?);
+    }
+    let w = worker.to_owned();
+    let at = ctx.clock.now().naive_utc();
+    ctx.db
+        .run(move |conn| campaigns::record_push_batches(conn, &w, &outcomes, at))
+        .await?;
+    Ok(true)
+}
+
+/// Sends one claimed push batch: freezes its requests on the first attempt (audience from
+/// the devices of its recipients who have not switched notices off, one cid per request),
+/// then sends every request. A retry resends all of them with their cids: JPush does not
+/// push a cid twice. None when the claim was lost before anything was sent.
+async fn push_campaign_batch(
+    ctx: &JobContext,
+    services: &Services,
+    worker: &str,
+    batch: PushBatch,
+    message: Option<(String, String)>,
+) -> Result<Option<BatchOutcome>, JobError> {
+    let now = ctx.clock.now();
+    let done = |status: &'static str, response: String, next| {
+        Some(BatchOutcome {
+            campaign_id: batch.campaign_id.clone(),
+            first_notification_id: batch.first_notification_id.clone(),
+            status,
+            response,
+            next_attempt_at: next,
+        })
+    };
+    let Some(jpush) = &services.jpush else {
+        return Ok(done(
+            notifications::SKIPPED,
+            "push not configured".into(),
+            None,
+        ));
+    };
+    let Some((title, body)) = message else {
+        return Ok(done(notifications::DEAD, "campaign missing".into(), None));
+    };
+    let requests: Vec<FrozenPush> = match &batch.requests {
+        Some(frozen) => match serde_json::from_str(frozen) {
+            Ok(requests) => requests,
+            Err(e) => {
+                return Ok(done(
+                    notifications::DEAD,
+                    format!("unreadable frozen requests: {e}"),
+                    None,
+                ))
+            }
+        },
+        None => {
+            let b = batch.clone();
+            let category = Category::Notice;
+            let audience = ctx
+                .db
+                .run(move |conn| {
+                    campaigns::batch_audience(conn, &b, category.as_str(), category.critical())
+                })
+                .await?;
+            let addressed = audience
+                .iter()
+                .map(|(user, _)| user.as_str())
+                .collect::<HashSet<_>>()
+                .len();
+            let chunks: Vec<Vec<String>> = audience
+                .chunks(JPUSH_MAX_AUDIENCE)
+                .map(|c| c.iter().map(|(_, reg)| reg.clone()).collect())
+                .collect();
+            let mut cids = take_cids(ctx, jpush, chunks.len()).await?;
+            let mut requests = Vec::new();
+            for registration_ids in chunks {
+                let Some(cid) = cids.pop() else {
+                    return Err(JobError::Retry(anyhow::anyhow!("no JPush cid available")));
+                };
+                requests.push(FrozenPush {
+                    cid,
+                    registration_ids,
+                });
+            }
+            let frozen = serde_json::to_string(&requests)
+                .map_err(|e| JobError::Retry(anyhow::anyhow!("freezing requests: {e}")))?;
+            let (b, w) = (batch.clone(), worker.to_owned());
+            let addressed = i64::try_from(addressed).unwrap_or(i64::MAX);
+            let kept = ctx
+                .db
+                .run(move |conn| campaigns::freeze_requests(conn, &b, &w, &frozen, addressed))
+                .await?;
+            if !kept {
+                return Ok(None);
+            }
+            requests
+        }
+    };
+    let message = PushMessage {
+        title,
+        alert: body,
+        extras: [
+            (
+                "campaign_id".to_owned(),
+                serde_json::Value::String(batch.campaign_id.clone()),
+            ),
+            (
+                "category".to_owned(),
+                serde_json::Value::String(Category::Notice.as_str().to_owned()),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    let mut msg_ids = Vec::new();
+    let mut invalid_devices = Vec::new();
+    let mut retry: Option<(String, chrono::NaiveDateTime)> = None;
+    let mut refused: Option<String> = None;
+    for request in &requests {
+        wait_for_rate(&services.kv, services.push_rate).await;
+        match jpush
+            .push(&request.cid, &request.registration_ids, &message)
+            .await
+        {
+            Ok(msg_id) => msg_ids.push(msg_id),
+            Err(JpushError::InvalidAudience) => {
+                invalid_devices.extend(request.registration_ids.iter().cloned());
+            }
+            Err(JpushError::RateLimited { retry_after_secs }) => {
+                let wait = i64::try_from(retry_after_secs).unwrap_or(60);
+                retry = Some((
+                    "rate limited".into(),
+                    (now + chrono::Duration::seconds(wait)).naive_utc(),
+                ));
+            }
+            Err(JpushError::Unavailable(e)) if batch.attempts < MAX_PUSH_ATTEMPTS => {
+                retry =
+                    backoff_after(batch.attempts, now).map(|at| (format!("unavailable: {e}"), at));
+            }
+            Err(JpushError::Unavailable(e)) => {
+                refused = Some(format!("unavailable, gave up: {e}"));
+            }
+            Err(JpushError::Rejected { code, message }) => {
+                refused = Some(format!("refused {code}: {message}"));
+            }
+        }
+    }
+    if !invalid_devices.is_empty() {
+        let dropped = ctx
+            .db
+            .run(move |conn| notifications::remove_devices(conn, &invalid_devices))
+            .await?;
+        tracing::info!(dropped, "dropped push registrations JPush no longer knows");
+    }
+    let summary = format!("{} of {} requests pushed", msg_ids.len(), requests.len());
+    Ok(match (refused, retry) {
+        (Some(reason), _) => done(notifications::DEAD, format!("{reason}; {summary}"), None),
+        (None, Some((reason, at))) => done(
+            notifications::FAILED,
+            format!("retrying, {reason}; {summary}"),
+            Some(at),
+        ),
+        (None, None) => done(
+            notifications::SENT,
+            format!("{summary}; msg_id {}", msg_ids.join(",")),
+            None,
+        ),
+    })
 }
 
 /// What every channel needs about a batch: its notifications, the recipients' contacts,
@@ -326,8 +568,8 @@ async fn batch_context(
     })
 }
 
-fn backoff_after(d: &Delivery, now: DateTime<Utc>) -> Option<chrono::NaiveDateTime> {
-    let delay = 5i64.saturating_mul(1 << d.attempts.clamp(0, 10)).min(3600);
+fn backoff_after(attempts: i32, now: DateTime<Utc>) -> Option<chrono::NaiveDateTime> {
+    let delay = 5i64.saturating_mul(1 << attempts.clamp(0, 10)).min(3600);
     Some((now + chrono::Duration::seconds(delay)).naive_utc())
 }
 
@@ -433,7 +675,7 @@ async fn wechat_batch(
                     &d.id,
                     notifications::FAILED,
                     format!("retrying: {e}"),
-                    backoff_after(d, now),
+                    backoff_after(d.attempts, now),
                 )
             }
             Err(e) => outcome(&d.id, notifications::DEAD, format!("refused: {e}"), None),
@@ -507,7 +749,7 @@ async fn sms_batch(
                 &d.id,
                 notifications::FAILED,
                 format!("unavailable: {e}"),
-                backoff_after(d, now),
+                backoff_after(d.attempts, now),
             ),
             Err(e) => outcome(&d.id, notifications::DEAD, format!("refused: {e}"), None),
         };
@@ -674,15 +916,12 @@ async fn push_batch(
                 format!("unavailable, gave up: {e}"),
                 None,
             ),
-            Err(JpushError::Unavailable(e)) => {
-                let delay = 5i64.saturating_mul(1 << d.attempts.clamp(0, 10)).min(3600);
-                outcome(
-                    &d.id,
-                    notifications::FAILED,
-                    format!("unavailable: {e}"),
-                    Some((now + chrono::Duration::seconds(delay)).naive_utc()),
-                )
-            }
+            Err(JpushError::Unavailable(e)) => outcome(
+                &d.id,
+                notifications::FAILED,
+                format!("unavailable: {e}"),
+                backoff_after(d.attempts, now),
+            ),
         });
     }
     if !invalid_devices.is_empty() {

@@ -116,10 +116,36 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .as_ref()
                 .map(secrecy::ExposeSecret::expose_secret);
             let kv = Kv::new(redis_url, &config.redis_prefix, clock.clone())?;
-            let worker = tokio::spawn(job_worker(&config, db, clock, kv)?.run(stop_rx));
+            let metrics = std::sync::Arc::new(
+                gongyou_api::metrics::Metrics::new().context("registering metrics")?,
+            );
+            let metrics_server = match config.metrics_addr {
+                Some(addr) => {
+                    let listener = std::net::TcpListener::bind(addr)
+                        .with_context(|| format!("binding the metrics address {addr}"))?;
+                    tracing::info!(addr = %listener.local_addr()?, "worker metrics listening");
+                    let server = gongyou_api::startup::worker_metrics_server(
+                        listener,
+                        db.clone(),
+                        metrics.clone(),
+                    )?;
+                    let handle = server.handle();
+                    Some((tokio::spawn(server), handle))
+                }
+                None => None,
+            };
+            let observer = metrics.clone();
+            let worker = job_worker(&config, db, clock, kv)?.with_observer(std::sync::Arc::new(
+                move |f: &gongyou_jobs::Finished| observer.observe_job(f),
+            ));
+            let worker = tokio::spawn(worker.run(stop_rx));
             shutdown_signal().await;
             let _ = stop_tx.send(true);
             worker.await.context("worker task")?;
+            if let Some((server, handle)) = metrics_server {
+                handle.stop(true).await;
+                server.await.context("metrics server task")??;
+            }
             Ok(())
         }
         Command::Migrate => migrate(&config).await,

@@ -189,6 +189,29 @@ fn metrics_server(listener: TcpListener, state: &AppState) -> anyhow::Result<Ser
     .run())
 }
 
+/// A standalone worker's `/metrics` (job run and wait histograms of this process, job
+/// counts, pool usage), on `GONGYOU_METRICS_ADDR`.
+pub fn worker_metrics_server(
+    listener: TcpListener,
+    db: Db,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Server> {
+    Ok(HttpServer::new(move || {
+        let (db, metrics) = (db.clone(), metrics.clone());
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let (db, metrics) = (db.clone(), metrics.clone());
+                async move { routes::ops::render_metrics(&db, &metrics).await }
+            }),
+        )
+    })
+    .listen(listener)?
+    .disable_signals()
+    .workers(1)
+    .run())
+}
+
 /// Body size limits and problem+json for bodies, queries and paths that do not parse.
 /// Every app serving API routes registers this (tests building their own app too).
 pub fn request_parsing(cfg: &mut web::ServiceConfig, body_limit: usize) {

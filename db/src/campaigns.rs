@@ -1,17 +1,20 @@
 //! Campaigns: a notice fanned out to an org subtree's active members in batches, each batch
-//! one `INSERT … SELECT` for the inbox rows and one for the push deliveries, with the
-//! cursor moved in the same transaction (a restarted fan-out resumes, never repeats).
-//! Notification ids are `<campaign id>-<membership id>`: unique per recipient, and still
-//! time-ordered among other notifications (the campaign id is a UUIDv7).
+//! one `INSERT … SELECT` for the inbox rows and one for their push batches, with the cursor
+//! moved in the same transaction (a restarted fan-out resumes, never repeats).
+//! Notification ids are `<campaign id>-<membership id>`: unique per recipient, still
+//! time-ordered among other notifications (the campaign id is a UUIDv7), and a campaign's
+//! rows are consecutive in the primary key, so a push batch is a key range (ADR 010).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
-use crate::schema::campaigns;
+use crate::schema::{campaign_push_batches, campaigns};
 use crate::{write_tx, DbConnection, DbError};
 
 pub const FANNING_OUT: &str = "fanning_out";
+/// Inbox rows per push batch: JPush takes at most 1,000 registration ids per request.
+pub const PUSH_BATCH: i64 = 1000;
 pub const SENT: &str = "sent";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -119,13 +122,6 @@ pub fn fan_out_batch(
              SELECT $1 || '-' || m.id, m.user_id, 'notice', $2, $3, $4, NULL, $5 {} AND m.id <= $9",
             audience(6)
         );
-        let deliveries_sql = format!(
-            "INSERT INTO notification_deliveries (id, notification_id, user_id, channel, status, attempts, resends,
-                 next_attempt_at, claimed_by, claimed_until, provider_ref, provider_response, sent_at, updated_at, campaign_id)
-             SELECT $1 || '-' || m.id || '-push', $1 || '-' || m.id, m.user_id, 'push', 'pending', 0, 0,
-                 $2, NULL, NULL, NULL, NULL, NULL, $2, $1 {} AND m.id <= $6",
-            audience(3)
-        );
         let data = format!("{{\"campaign_id\":\"{}\"}}", c.id);
         let inbox = diesel::sql_query(notifications_sql)
             .bind::<Text, _>(&c.id)
@@ -141,13 +137,21 @@ pub fn fan_out_batch(
             DbConnection::Pg(pg) => inbox.execute(pg)?,
             DbConnection::Sqlite(lite) => inbox.execute(lite)?,
         };
-        let push = diesel::sql_query(deliveries_sql)
+        // The push batches over the rows just written: up to PUSH_BATCH consecutive inbox
+        // rows each (a primary-key range of `notifications`).
+        let batches_sql = "INSERT INTO campaign_push_batches (campaign_id, first_notification_id, last_notification_id,
+                 recipients, addressed, status, attempts, resends, next_attempt_at, claimed_by, claimed_until, requests,
+                 provider_response, sent_at, updated_at)
+             SELECT $1, MIN(x.id), MAX(x.id), COUNT(*), 0, 'pending', 0, 0, $2, NULL, NULL, NULL, NULL, NULL, $2
+             FROM (SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / $3 AS g
+                   FROM notifications WHERE id > $4 AND id <= $5) AS x
+             GROUP BY x.g";
+        let push = diesel::sql_query(batches_sql)
             .bind::<Text, _>(&c.id)
             .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(&like)
-            .bind::<Nullable<Text>, _>(&c.occupation)
-            .bind::<Text, _>(&cursor)
-            .bind::<Text, _>(&last);
+            .bind::<BigInt, _>(PUSH_BATCH)
+            .bind::<Text, _>(format!("{}-{cursor}", c.id))
+            .bind::<Text, _>(format!("{}-{last}", c.id));
         match conn {
             DbConnection::Pg(pg) => push.execute(pg)?,
             DbConnection::Sqlite(lite) => push.execute(lite)?,
@@ -191,15 +195,19 @@ struct StatusCount {
     #[diesel(sql_type = Text)]
     status: String,
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    recipients: i64,
+    #[diesel(sql_type = BigInt)]
+    addressed: i64,
 }
 
-/// Deliveries of a campaign by status.
+/// A campaign's push deliveries by status, counted per recipient: a sent batch's addressed
+/// recipients are `sent` and the others (no device, push switched off) `skipped`.
 pub fn delivery_counts(
     conn: &mut DbConnection,
     campaign_id: &str,
 ) -> Result<Vec<(String, i64)>, DbError> {
-    let sql = "SELECT status, CAST(COUNT(*) AS BIGINT) AS n FROM notification_deliveries WHERE campaign_id = $1 GROUP BY status";
+    let sql = "SELECT status, CAST(SUM(recipients) AS BIGINT) AS recipients, CAST(SUM(addressed) AS BIGINT) AS addressed
+               FROM campaign_push_batches WHERE campaign_id = $1 GROUP BY status";
     let rows: Vec<StatusCount> = match conn {
         DbConnection::Pg(pg) => diesel::sql_query(sql)
             .bind::<Text, _>(campaign_id)
@@ -208,5 +216,181 @@ pub fn delivery_counts(
             .bind::<Text, _>(campaign_id)
             .load(lite)?,
     };
-    Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
+    let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+    for r in rows {
+        if r.status == SENT {
+            *counts.entry(SENT.into()).or_default() += r.addressed;
+            *counts.entry("skipped".into()).or_default() += r.recipients - r.addressed;
+        } else {
+            *counts.entry(r.status).or_default() += r.recipients;
+        }
+    }
+    Ok(counts.into_iter().filter(|(_, n)| *n > 0).collect())
+}
+
+// Push batches
+
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = campaign_push_batches)]
+pub struct PushBatch {
+    pub campaign_id: String,
+    pub first_notification_id: String,
+    pub last_notification_id: String,
+    pub recipients: i64,
+    pub addressed: i64,
+    pub status: String,
+    pub attempts: i32,
+    pub resends: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub requests: Option<String>,
+    pub provider_response: Option<String>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+const CLAIM: &str = "
+UPDATE campaign_push_batches SET
+    resends = resends + CASE WHEN status = 'sending' THEN 1 ELSE 0 END,
+    status = 'sending', claimed_by = $1, claimed_until = $2, attempts = attempts + 1, updated_at = $3
+WHERE (campaign_id, first_notification_id) IN (
+    SELECT campaign_id, first_notification_id FROM campaign_push_batches
+    WHERE (status IN ('pending', 'failed') AND next_attempt_at <= $3) OR (status = 'sending' AND claimed_until < $3)
+    ORDER BY next_attempt_at
+    LIMIT $4";
+
+/// Claims up to `limit` due push batches in one statement (PostgreSQL: skipping rows another
+/// dispatcher holds). A batch whose claim lapsed while `sending` is claimed again and counted
+/// as a possible resend (its frozen requests go out again with the same cids).
+pub fn claim_push_batches(
+    conn: &mut DbConnection,
+    worker: &str,
+    limit: i64,
+    lease_until: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<Vec<PushBatch>, DbError> {
+    Ok(match conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query(format!("{CLAIM} FOR UPDATE SKIP LOCKED) RETURNING *"))
+                .bind::<Text, _>(worker)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(pg)?
+        }
+        DbConnection::Sqlite(_) => write_tx(conn, |conn| {
+            let DbConnection::Sqlite(lite) = conn else {
+                return Ok::<_, DbError>(Vec::new());
+            };
+            Ok(diesel::sql_query(format!("{CLAIM}) RETURNING *"))
+                .bind::<Text, _>(worker)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(lite)?)
+        })?,
+    })
+}
+
+#[derive(QueryableByName)]
+struct Target {
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = Text)]
+    registration_id: String,
+}
+
+/// A batch's push audience: (user, registration id) of each recipient's devices, in
+/// registration-id order, leaving out users who switched `category` off on the push channel
+/// (unless `critical`).
+pub fn batch_audience(
+    conn: &mut DbConnection,
+    batch: &PushBatch,
+    category: &str,
+    critical: bool,
+) -> Result<Vec<(String, String)>, DbError> {
+    let sql = "SELECT n.user_id AS user_id, d.registration_id AS registration_id
+               FROM notifications n JOIN devices d ON d.user_id = n.user_id
+               WHERE n.id >= $1 AND n.id <= $2
+                 AND ($3 OR NOT EXISTS (SELECT 1 FROM notification_preferences p
+                      WHERE p.user_id = n.user_id AND p.category = $4 AND p.channel = 'push' AND NOT p.enabled))
+               ORDER BY d.registration_id";
+    let q = diesel::sql_query(sql)
+        .bind::<Text, _>(&batch.first_notification_id)
+        .bind::<Text, _>(&batch.last_notification_id)
+        .bind::<diesel::sql_types::Bool, _>(critical)
+        .bind::<Text, _>(category);
+    let rows: Vec<Target> = match conn {
+        DbConnection::Pg(pg) => q.load(pg)?,
+        DbConnection::Sqlite(lite) => q.load(lite)?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|t| (t.user_id, t.registration_id))
+        .collect())
+}
+
+/// Freezes a claimed batch's requests (and how many recipients they address) before the
+/// first send. False when the claim was lost meanwhile.
+pub fn freeze_requests(
+    conn: &mut DbConnection,
+    batch: &PushBatch,
+    worker: &str,
+    requests: &str,
+    addressed: i64,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        campaign_push_batches::table
+            .find((&batch.campaign_id, &batch.first_notification_id))
+            .filter(campaign_push_batches::claimed_by.eq(worker))
+            .filter(campaign_push_batches::status.eq("sending")),
+    )
+    .set((
+        campaign_push_batches::requests.eq(requests),
+        campaign_push_batches::addressed.eq(addressed),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The outcome of one attempt at a push batch.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    pub campaign_id: String,
+    pub first_notification_id: String,
+    pub status: &'static str,
+    pub response: String,
+    pub next_attempt_at: Option<NaiveDateTime>,
+}
+
+/// Records outcomes (only for batches still claimed by `worker`), in one transaction.
+pub fn record_push_batches(
+    conn: &mut DbConnection,
+    worker: &str,
+    outcomes: &[BatchOutcome],
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    use campaign_push_batches as b;
+    write_tx(conn, |conn| {
+        for o in outcomes {
+            diesel::update(
+                b::table
+                    .find((&o.campaign_id, &o.first_notification_id))
+                    .filter(b::claimed_by.eq(worker))
+                    .filter(b::status.eq("sending")),
+            )
+            .set((
+                b::status.eq(o.status),
+                b::provider_response.eq(&o.response),
+                b::next_attempt_at.eq(o.next_attempt_at.unwrap_or(now)),
+                b::claimed_by.eq(None::<String>),
+                b::claimed_until.eq(None::<NaiveDateTime>),
+                b::sent_at.eq((o.status == SENT).then_some(now)),
+                b::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
 }

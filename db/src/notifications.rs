@@ -48,7 +48,6 @@ pub struct Delivery {
     pub provider_response: Option<String>,
     pub sent_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
-    pub campaign_id: Option<String>,
 }
 
 /// Writes a notification and a pending delivery per external channel (inside the caller's
@@ -74,7 +73,6 @@ pub fn insert(conn: &mut DbConnection, n: &Notification, channels: &[&str]) -> R
                 provider_response: None,
                 sent_at: None,
                 updated_at: n.created_at,
-                campaign_id: None,
             })
             .execute(conn)?;
     }

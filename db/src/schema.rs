@@ -267,7 +267,6 @@ diesel::table! {
         provider_response -> Nullable<Text>,
         sent_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
-        campaign_id -> Nullable<Text>,
     }
 }
 
@@ -317,6 +316,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    campaign_push_batches (campaign_id, first_notification_id) {
+        campaign_id -> Text,
+        first_notification_id -> Text,
+        last_notification_id -> Text,
+        recipients -> BigInt,
+        addressed -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        resends -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        requests -> Nullable<Text>,
+        provider_response -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     jpush_cids (cid) {
         cid -> Text,
         fetched_at -> Timestamp,
@@ -357,5 +376,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_preferences,
     jpush_cids,
     campaigns,
+    campaign_push_batches,
     wechat_subscription_credits,
 );

@@ -112,7 +112,16 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let counts = match state.db.run(gongyou_db::jobs::counts).await {
+    render_metrics(&state.db, &state.metrics).await
+}
+
+/// The exposition of `metrics` with the pool and job counts read now (also what a
+/// standalone `gongyou worker` serves on `GONGYOU_METRICS_ADDR`).
+pub async fn render_metrics(
+    db: &gongyou_db::Db,
+    metrics: &crate::metrics::Metrics,
+) -> HttpResponse {
+    let counts = match db.run(gongyou_db::jobs::counts).await {
         Ok(counts) => counts,
         Err(e) => {
             tracing::warn!(error = %e, "metrics: job counts unavailable");
@@ -121,7 +130,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.db.stats(), &counts))
+        .body(metrics.render(db.stats(), &counts))
 }
 
 /// The API contract (OpenAPI 3.1), generated from the code.

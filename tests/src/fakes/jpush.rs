@@ -9,8 +9,10 @@
 //!   repeated cid is not pushed again and answers the first push's `msg_id`, as JPush
 //!   documents. An audience made only of ids passed to [`FakeJpush::invalidate_registration`]
 //!   answers 400, code 1011 "cannot find user by this audience"; invalid ids mixed with
-//!   valid ones are ignored and the push succeeds. [`FakeJpush::fail_next`] queues one-off
-//!   failures of the next pushes (a 429 carries `X-Rate-Limit-Reset: 1`).
+//!   valid ones are ignored and the push succeeds. Notified devices are counted
+//!   ([`FakeJpush::delivered_count`], [`FakeJpush::devices_reached`]).
+//!   [`FakeJpush::fail_next`] queues one-off failures of the next pushes (a 429 carries
+//!   `X-Rate-Limit-Reset: 1`).
 //!
 //! Like JPush, errors are `{"error": {"code", "message"}}` with a 4xx/5xx status, and every
 //! answer carries the `X-Rate-Limit-*` headers. The handler parses the body before taking a
@@ -54,6 +56,10 @@ struct State {
     next_msg_id: u64,
     duplicates: usize,
     requests: usize,
+    /// Registration ids notified, summed over pushes (invalid ones left out), and the
+    /// distinct ones: equal when no device was notified twice.
+    delivered: usize,
+    reached: HashSet<String>,
 }
 
 impl State {
@@ -144,6 +150,18 @@ impl FakeJpush {
     /// How many pushes repeated a cid already pushed (answered without pushing again).
     pub fn duplicate_cid_count(&self) -> usize {
         lock(&self.state).duplicates
+    }
+
+    /// Devices notified, summed over pushes (one push notifies every valid registration id of
+    /// its audience).
+    pub fn delivered_count(&self) -> usize {
+        lock(&self.state).delivered
+    }
+
+    /// Distinct devices notified; equal to [`Self::delivered_count`] when none was notified
+    /// twice.
+    pub fn devices_reached(&self) -> usize {
+        lock(&self.state).reached.len()
     }
 
     /// How many requests reached the fake, on both endpoints, accepted or not.
@@ -303,6 +321,12 @@ fn push(state: &mut State, body: PushBody) -> ResponseTemplate {
         .notification
         .and_then(|n| n.alert.or_else(|| n.android.and_then(|a| a.alert)))
         .unwrap_or_default();
+    for id in &ids {
+        if !state.invalid.contains(id) {
+            state.delivered += 1;
+            state.reached.insert(id.clone());
+        }
+    }
     state.by_cid.insert(cid.clone(), state.pushes.len());
     state.pushes.push(Push {
         cid,

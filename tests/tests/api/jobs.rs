@@ -377,3 +377,49 @@ async fn operators_list_and_retry_dead_jobs() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_standalone_worker_serves_its_own_job_metrics() {
+    let app = spawn_app().await;
+    let metrics = std::sync::Arc::new(gongyou_api::metrics::Metrics::new().unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = gongyou_api::startup::worker_metrics_server(
+        listener,
+        app.state.db.clone(),
+        metrics.clone(),
+    )
+    .unwrap();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let observer = metrics.clone();
+    let w = worker(&app, config()).with_observer(std::sync::Arc::new(
+        move |f: &gongyou_jobs::Finished| observer.observe_job(f),
+    ));
+    enqueue(&app, "count", json!({}), 3, None).await.unwrap();
+    enqueue(&app, "broken", json!({}), 3, None).await.unwrap();
+    w.drain().await.unwrap();
+
+    let text = app
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
+            .to_owned()
+    };
+    assert!(line(r#"gongyou_job_run_seconds_count{name="count",outcome="done"}"#).ends_with(" 1"));
+    assert!(line(r#"gongyou_job_run_seconds_count{name="broken",outcome="dead"}"#).ends_with(" 1"));
+    assert!(line(r#"gongyou_job_wait_seconds_count{name="count"}"#).ends_with(" 1"));
+    assert!(line(r#"gongyou_jobs{status="dead"}"#).ends_with(" 1"));
+    assert!(line(r#"gongyou_jobs{status="done"}"#).ends_with(" 1"));
+    assert!(text.contains("gongyou_db_pool_max_connections"));
+    handle.stop(true).await;
+}

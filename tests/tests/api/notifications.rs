@@ -393,9 +393,30 @@ async fn a_campaign_reaches_its_audience_in_batches_and_only_it() {
     let submitted: Value = app.apply(&driver, &form).await.json().await.unwrap();
     let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
     approve(&app, &admin, submitted["id"].as_str().unwrap()).await;
+    // One rider also uses a tablet; another switched notices off on the push channel.
+    let r = app
+        .client
+        .put(app.url("/api/v1/me/devices"))
+        .header("Authorization", riders[1].bearer())
+        .json(&json!({"registration_id": "reg-1-tablet", "platform": "ios"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = app
+        .client
+        .put(app.url("/api/v1/me/notification-preferences"))
+        .header("Authorization", riders[4].bearer())
+        .json(
+            &json!({"preferences": [{"category": "notice", "channel": "push", "enabled": false}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let w = worker(&app);
     w.drain().await.unwrap();
-    let pushes_before = fake.push_count();
+    let (pushes_before, delivered_before) = (fake.push_count(), fake.delivered_count());
 
     let chengdu = app.org_id("成都市总工会").await;
     let notice = json!({"org_id": chengdu, "occupation": "delivery_rider", "title": "高温预警", "body": "明日最高气温 39℃，请注意防暑，附近驿站提供免费凉茶。"});
@@ -405,6 +426,8 @@ async fn a_campaign_reaches_its_audience_in_batches_and_only_it() {
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
     assert_eq!(created["status"], "fanning_out");
+    // The first push request fails (JPush 503): its batch is retried later, with its cid.
+    fake.fail_next(503, 1030);
     w.drain().await.unwrap();
     let path = format!(
         "/api/v1/admin/campaigns/{}",
@@ -416,8 +439,88 @@ async fn a_campaign_reaches_its_audience_in_batches_and_only_it() {
         done["recipients"], 5,
         "batches of 2 cover all five riders once"
     );
-    assert_eq!(done["deliveries"]["sent"], 5);
-    assert_eq!(fake.push_count() - pushes_before, 5);
+    assert_eq!(
+        done["deliveries"],
+        json!({"sent": 2, "skipped": 1, "failed": 2}),
+        "one batch of two waits for its retry; the rider who switched notices off is skipped"
+    );
+    app.clock.advance(Duration::minutes(1));
+    let now = app.clock_now();
+    app.state
+        .db
+        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .await
+        .unwrap();
+    w.drain().await.unwrap();
+    let done: Value = app.get_as(&admin, &path).await.json().await.unwrap();
+    assert_eq!(done["deliveries"], json!({"sent": 4, "skipped": 1}));
+    // Three fan-out batches of at most two riders: one JPush request for each of the first
+    // two, none for the third (its only rider switched notices off); the five devices of the
+    // four riders who want pushes are each reached once.
+    assert_eq!(fake.push_count() - pushes_before, 2);
+    assert_eq!(fake.delivered_count() - delivered_before, 5);
+    let mut audiences: Vec<String> = fake
+        .pushes()
+        .into_iter()
+        .skip(pushes_before)
+        .flat_map(|(_, ids, _)| ids)
+        .collect();
+    audiences.sort();
+    assert_eq!(
+        audiences,
+        ["reg-0", "reg-1", "reg-1-tablet", "reg-2", "reg-3"],
+        "every device once, the tablet too, not the rider who switched off"
+    );
+
+    // A dispatcher that died mid-send: its claim lapses, the batch is claimed again and its
+    // frozen requests go out again with the same cid, which JPush does not push twice.
+    let second = app
+        .post_json_as(&admin, "/api/v1/admin/campaigns", &notice)
+        .await;
+    assert_eq!(second.status(), 201);
+    let second: Value = second.json().await.unwrap();
+    w.drain().await.unwrap();
+    let (pushes, duplicates) = (fake.push_count(), fake.duplicate_cid_count());
+    let campaign = second["id"].as_str().unwrap().to_owned();
+    let at = app.clock_now().naive_utc();
+    let c = campaign.clone();
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use gongyou_db::schema::campaign_push_batches as b;
+            diesel::update(b::table.filter(b::campaign_id.eq(&c)))
+                .set((
+                    b::status.eq("sending"),
+                    b::claimed_by.eq("dead-worker"),
+                    b::claimed_until.eq(at),
+                ))
+                .execute(conn)
+                .map_err(gongyou_db::DbError::from)
+        })
+        .await
+        .unwrap();
+    app.clock.advance(Duration::seconds(1));
+    let now = app.clock_now();
+    app.state
+        .db
+        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .await
+        .unwrap();
+    w.drain().await.unwrap();
+    assert_eq!(fake.push_count(), pushes, "no device notified twice");
+    assert_eq!(
+        fake.duplicate_cid_count() - duplicates,
+        2,
+        "both requests went out again (the third batch has nobody to push to)"
+    );
+    let again: Value = app
+        .get_as(&admin, &format!("/api/v1/admin/campaigns/{campaign}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["deliveries"], json!({"sent": 4, "skipped": 1}));
     for rider in &riders {
         let inbox: Value = app
             .get_as(rider, "/api/v1/me/notifications")

@@ -1,0 +1,3 @@
+DROP TABLE campaign_push_batches;
+ALTER TABLE notification_deliveries ADD COLUMN campaign_id TEXT;
+CREATE INDEX notification_deliveries_campaign_idx ON notification_deliveries (campaign_id, status);
