@@ -107,6 +107,14 @@ struct RawSettings {
     delivery_lease_secs: i64,
     wechat_templates: String,
     sms_notice_template_id: Option<String>,
+    s3_bucket: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    s3_access_key_id: Option<String>,
+    s3_secret_access_key: Option<SecretString>,
+    s3_allow_http: bool,
+    photo_max_bytes: usize,
+    station_refresh_ms: u64,
 }
 
 impl Default for RawSettings {
@@ -158,8 +166,31 @@ impl Default for RawSettings {
             delivery_lease_secs: 300,
             wechat_templates: String::new(),
             sms_notice_template_id: None,
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_allow_http: false,
+            photo_max_bytes: 5 * 1024 * 1024,
+            station_refresh_ms: 1000,
         }
     }
+}
+
+/// Where uploaded files go: a local directory (default: `<data dir>/files`) or an
+/// S3-compatible bucket.
+#[derive(Debug, Clone)]
+pub enum FileStoreSettings {
+    Local(PathBuf),
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: String,
+        access_key_id: String,
+        secret_access_key: SecretString,
+        allow_http: bool,
+    },
 }
 
 /// A secret that is either configured or (dev only) generated and kept in the data dir.
@@ -237,6 +268,11 @@ pub struct Config {
     pub wechat_templates: std::collections::HashMap<String, String>,
     /// The SMS template for urgent notices (parameters: title, text).
     pub sms_notice_template_id: Option<String>,
+    pub files: FileStoreSettings,
+    /// Largest station photo accepted.
+    pub photo_max_bytes: usize,
+    /// How often each process catches its station index up with the database.
+    pub station_refresh: Duration,
 }
 
 impl Config {
@@ -429,6 +465,32 @@ impl Config {
                 ))
             }
         };
+        let files = match raw.s3_bucket.clone().filter(|b| !b.trim().is_empty()) {
+            None => FileStoreSettings::Local(raw.data_dir.join("files")),
+            Some(bucket) => {
+                let (Some(access_key_id), Some(secret_access_key)) = (
+                    raw.s3_access_key_id.clone().filter(|k| !k.is_empty()),
+                    raw.s3_secret_access_key.clone(),
+                ) else {
+                    return Err(invalid(
+                        "GONGYOU_S3_BUCKET",
+                        "GONGYOU_S3_ACCESS_KEY_ID and GONGYOU_S3_SECRET_ACCESS_KEY are required with a bucket",
+                    ));
+                };
+                FileStoreSettings::S3 {
+                    bucket,
+                    endpoint: raw.s3_endpoint.clone().filter(|e| !e.trim().is_empty()),
+                    region: raw
+                        .s3_region
+                        .clone()
+                        .filter(|r| !r.trim().is_empty())
+                        .unwrap_or_else(|| "us-east-1".into()),
+                    access_key_id,
+                    secret_access_key,
+                    allow_http: raw.s3_allow_http,
+                }
+            }
+        };
         let backend = database.backend();
         Ok(Self {
             env: raw.env,
@@ -478,6 +540,9 @@ impl Config {
                 .sms_notice_template_id
                 .clone()
                 .filter(|t| !t.trim().is_empty()),
+            files,
+            photo_max_bytes: raw.photo_max_bytes.clamp(1024, 50 * 1024 * 1024),
+            station_refresh: Duration::from_millis(raw.station_refresh_ms.clamp(100, 60_000)),
         })
     }
 

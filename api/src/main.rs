@@ -37,7 +37,12 @@ enum Command {
     /// Apply pending database migrations.
     Migrate,
     /// Load demo and reference data (idempotent).
-    Seed,
+    Seed {
+        /// Also generate this many rest stations, a realistic national set (clustered
+        /// around real district seats).
+        #[arg(long)]
+        stations: Option<usize>,
+    },
     /// Migrate, seed and run server and worker in one process: the way to try Gongyou.
     Demo,
     /// Print the OpenAPI document (YAML).
@@ -103,6 +108,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Demo => {
             migrate(&config).await?;
             let logins = seed(&config, &clock).await?;
+            let db = open_db(&config)?;
+            gongyou_api::seed::demo_stations(&db, clock.now().naive_utc()).await?;
             serve(config, clock, Some(logins)).await
         }
         Command::Worker => {
@@ -149,9 +156,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => migrate(&config).await,
-        Command::Seed => {
+        Command::Seed { stations } => {
             migrate(&config).await?;
             let logins = seed(&config, &clock).await?;
+            if let Some(n) = stations {
+                let db = open_db(&config)?;
+                let written =
+                    gongyou_api::seed::national_stations(&db, n, clock.now().naive_utc()).await?;
+                println!("seeded {written} stations");
+            }
             print_logins(&config, &logins);
             Ok(())
         }

@@ -18,10 +18,39 @@ pub fn notify(
     params: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<String, DbError> {
+    let channels: Vec<&str> = Channel::for_category(category)
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    let id = write(conn, user_id, category, params, now, &channels)?;
+    wake_dispatcher(conn, now)?;
+    Ok(id)
+}
+
+/// Writes a notice to a staff member's inbox (in the caller's transaction). Staff notices
+/// go to the inbox only: staff accounts have no device, WeChat or phone on record.
+pub fn notify_staff(
+    conn: &mut DbConnection,
+    staff_id: &str,
+    category: Category,
+    params: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<String, DbError> {
+    write(conn, staff_id, category, params, now, &[])
+}
+
+fn write(
+    conn: &mut DbConnection,
+    recipient: &str,
+    category: Category,
+    params: serde_json::Value,
+    now: DateTime<Utc>,
+    channels: &[&str],
+) -> Result<String, DbError> {
     let rendered = render(category, &params);
     let notification = Notification {
         id: gongyou_domain::id::new_id(),
-        user_id: user_id.to_owned(),
+        user_id: recipient.to_owned(),
         category: category.as_str().to_owned(),
         title: rendered.title,
         body: rendered.body,
@@ -29,12 +58,7 @@ pub fn notify(
         read_at: None,
         created_at: now.naive_utc(),
     };
-    let channels: Vec<&str> = Channel::for_category(category)
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
-    db::insert(conn, &notification, &channels)?;
-    wake_dispatcher(conn, now)?;
+    db::insert(conn, &notification, channels)?;
     Ok(notification.id)
 }
 

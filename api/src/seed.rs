@@ -170,7 +170,7 @@ const DEMO_STAFF: [(&str, &str, &str, Option<Role>, &str); 5] = [
         "演示·驿站管理员",
         "成都市总工会",
         None,
-        "station manager in 成都 (stations are assigned when stations exist)",
+        "manager of 8 demo stations in 成都 (GET /api/v1/me/stations)",
     ),
     (
         "demo-reviewer",
@@ -316,4 +316,138 @@ pub async fn bootstrap_admin(
         })
     })
     .await
+}
+
+const EVERY_ORG: orgs::OrgFilter<'static> = orgs::OrgFilter {
+    parent_id: None,
+    within: None,
+    region_code: None,
+    after: None,
+    limit: 100_000,
+};
+
+/// The deepest seeded org for a region: the region's own federation, else its city's, its
+/// province's, or the national one.
+fn operator_for(orgs: &[orgs::Org], region_code: &str) -> Option<String> {
+    let city = format!("{}00", region_code.get(..4).unwrap_or(""));
+    let province = format!("{}0000", region_code.get(..2).unwrap_or(""));
+    let federation = |code: &str| {
+        orgs.iter()
+            .filter(|o| {
+                o.region_code.as_deref() == Some(code) && o.org_type == OrgType::Federation.as_str()
+            })
+            .min_by_key(|o| o.path.len())
+            .map(|o| o.id.clone())
+    };
+    federation(region_code)
+        .or_else(|| federation(&city))
+        .or_else(|| federation(&province))
+        .or_else(|| {
+            orgs.iter()
+                .find(|o| o.parent_id.is_none())
+                .map(|o| o.id.clone())
+        })
+}
+
+/// Generated stations as rows (hours and amenities go through the domain's parsers, so
+/// seeded data is what the API would have accepted).
+fn station_rows(
+    generated: Vec<crate::station_seed::GeneratedStation>,
+    orgs: &[orgs::Org],
+    now: NaiveDateTime,
+) -> Vec<gongyou_db::stations::Station> {
+    use gongyou_domain::station::{AmenitySet, OpeningHours};
+    generated
+        .into_iter()
+        .filter_map(|g| {
+            let hours = OpeningHours::from_json(&g.hours).ok()?;
+            let amenities = AmenitySet::parse_list(&g.amenities.join(",")).ok()?;
+            Some(gongyou_db::stations::Station {
+                id: gongyou_domain::id::new_id(),
+                org_id: operator_for(orgs, &g.region_code)?,
+                kind: g.kind.to_owned(),
+                name: g.name,
+                address: g.address,
+                region_code: g.region_code,
+                lat: g.lat,
+                lng: g.lng,
+                amenities: amenities
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                hours: serde_json::to_string(&hours).ok()?,
+                status: "open".into(),
+                reopens_at: None,
+                notice: g.notice,
+                contact_phone: Some(g.contact_phone),
+                capacity: Some(g.capacity),
+                version: 1,
+                created_by: "seed".into(),
+                created_at: now,
+                updated_at: now,
+            })
+        })
+        .collect()
+}
+
+/// `gongyou seed --stations N`: a realistic national set of N stations (deterministic),
+/// written in batches. Returns how many were written.
+pub async fn national_stations(db: &Db, n: usize, now: NaiveDateTime) -> anyhow::Result<usize> {
+    let generated = crate::station_seed::generate(n, 2026);
+    let all = db.run(|conn| orgs::list(conn, &EVERY_ORG)).await?;
+    let rows = station_rows(generated, &all, now);
+    let written = rows.len();
+    for chunk in rows.chunks(5000) {
+        let chunk = chunk.to_vec();
+        db.run(move |conn| write_tx(conn, |conn| gongyou_db::stations::insert_many(conn, &chunk)))
+            .await?;
+    }
+    tracing::info!(stations = written, "seed: national stations written");
+    Ok(written)
+}
+
+/// `gongyou demo`: a few hundred stations around 成都 and 深圳 (once), some of those in 成都
+/// managed by `demo-manager`.
+pub async fn demo_stations(db: &Db, now: NaiveDateTime) -> anyhow::Result<usize> {
+    let existing = db
+        .run(|conn| {
+            use diesel::prelude::*;
+            gongyou_db::schema::stations::table
+                .count()
+                .get_result::<i64>(conn)
+                .map_err(DbError::from)
+        })
+        .await?;
+    if existing > 0 {
+        return Ok(0);
+    }
+    let mut generated = crate::station_seed::generate_around("510100", 300, 7);
+    generated.extend(crate::station_seed::generate_around("440300", 200, 8));
+    let all = db.run(|conn| orgs::list(conn, &EVERY_ORG)).await?;
+    let rows = station_rows(generated, &all, now);
+    let written = rows.len();
+    db.run(move |conn| {
+        write_tx(conn, |conn| {
+            gongyou_db::stations::insert_many(conn, &rows)?;
+            if let Some(manager) = staff_db::by_username(conn, "demo-manager")? {
+                for station in rows
+                    .iter()
+                    .filter(|s| s.region_code.starts_with("5101"))
+                    .take(8)
+                {
+                    let mut managers = gongyou_db::stations::managers(conn, &station.id)?;
+                    managers.push(manager.id.clone());
+                    gongyou_db::stations::set_managers(conn, &station.id, &managers, now)?;
+                }
+            }
+            Ok::<_, DbError>(())
+        })
+    })
+    .await?;
+    tracing::info!(
+        stations = written,
+        "seed: demo stations around 成都 and 深圳"
+    );
+    Ok(written)
 }

@@ -64,6 +64,14 @@ impl Application {
             .wechat
             .clone()
             .map(|w| WechatClient::new(w, http.clone(), kv.clone()));
+        let stations = Arc::new(
+            crate::stations::StationSearch::load(&db)
+                .await
+                .context("loading the station index")?,
+        );
+        stations.spawn_refresher(db.clone(), kv.clone(), config.station_refresh);
+        tracing::info!(stations = stations.len(), "station index loaded");
+        let files = crate::files::FileStore::from_settings(&config.files)?;
         let state = AppState {
             tokens: TokenKeys::new(config.token_secret.expose()),
             crypto: DataCrypto::new(
@@ -81,6 +89,8 @@ impl Application {
             kv,
             clock,
             metrics,
+            stations,
+            files,
         };
         let spec = Spec {
             yaml: crate::openapi::yaml()?,

@@ -27,4 +27,8 @@ pub struct AppState {
     pub kv: Kv,
     pub clock: SharedClock,
     pub metrics: Arc<Metrics>,
+    /// This process's station search index.
+    pub stations: Arc<crate::stations::StationSearch>,
+    /// Uploaded files (station photos).
+    pub files: crate::files::FileStore,
 }

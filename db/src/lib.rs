@@ -32,6 +32,7 @@ pub mod orgs;
 pub mod pool;
 pub mod schema;
 pub mod staff;
+pub mod stations;
 pub mod tx;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};

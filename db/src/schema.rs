@@ -342,6 +342,87 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stations (id) {
+        id -> Text,
+        org_id -> Text,
+        kind -> Text,
+        name -> Text,
+        address -> Text,
+        region_code -> Text,
+        lat -> Double,
+        lng -> Double,
+        amenities -> Text,
+        hours -> Text,
+        status -> Text,
+        reopens_at -> Nullable<Timestamp>,
+        notice -> Nullable<Text>,
+        contact_phone -> Nullable<Text>,
+        capacity -> Nullable<Integer>,
+        version -> Integer,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    station_managers (station_id, staff_id) {
+        station_id -> Text,
+        staff_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    station_locations (id) {
+        id -> Text,
+        station_id -> Text,
+        lat -> Double,
+        lng -> Double,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    station_photos (id) {
+        id -> Text,
+        station_id -> Text,
+        object_key -> Text,
+        content_type -> Text,
+        bytes -> BigInt,
+        uploaded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    station_visits (id) {
+        id -> Text,
+        station_id -> Text,
+        visitor -> Text,
+        source -> Text,
+        visited_at -> Timestamp,
+        visited_on -> Date,
+    }
+}
+
+diesel::table! {
+    station_reports (id) {
+        id -> Text,
+        station_id -> Text,
+        reporter_id -> Text,
+        kind -> Text,
+        note -> Nullable<Text>,
+        status -> Text,
+        resolution -> Nullable<Text>,
+        resolved_by -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(notification_deliveries -> notifications (notification_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(membership_applications -> orgs (org_id));
@@ -351,6 +432,9 @@ diesel::joinable!(staff -> orgs (org_id));
 diesel::joinable!(role_grants -> staff (staff_id));
 diesel::joinable!(role_grants -> orgs (org_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(station_managers -> stations (station_id));
+diesel::joinable!(station_managers -> staff (staff_id));
+diesel::joinable!(stations -> orgs (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
@@ -378,4 +462,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaigns,
     campaign_push_batches,
     wechat_subscription_credits,
+    stations,
+    station_managers,
+    station_locations,
+    station_photos,
+    station_visits,
+    station_reports,
 );

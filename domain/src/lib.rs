@@ -10,3 +10,4 @@ pub mod org;
 pub mod phone;
 pub mod region;
 pub mod staff;
+pub mod station;

@@ -13,10 +13,12 @@ pub enum Category {
     TransferRejected,
     /// A union's notice to many (campaigns), e.g. a heat-wave warning.
     Notice,
+    /// To a station's managers: a worker reported a problem there (staff inbox only).
+    StationReportReceived,
 }
 
 impl Category {
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 8] = [
         Category::MembershipApproved,
         Category::MembershipRejected,
         Category::MembershipSuspended,
@@ -24,6 +26,7 @@ impl Category {
         Category::TransferApproved,
         Category::TransferRejected,
         Category::Notice,
+        Category::StationReportReceived,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +38,7 @@ impl Category {
             Category::TransferApproved => "transfer_approved",
             Category::TransferRejected => "transfer_rejected",
             Category::Notice => "notice",
+            Category::StationReportReceived => "station_report_received",
         }
     }
 
@@ -45,6 +49,12 @@ impl Category {
     /// Critical categories reach every channel they use; preferences cannot switch them off.
     pub fn critical(self) -> bool {
         matches!(self, Category::MembershipSuspended)
+    }
+
+    /// Categories for staff: they reach the staff inbox only, and workers have no
+    /// preference for them.
+    pub fn staff_only(self) -> bool {
+        matches!(self, Category::StationReportReceived)
     }
 
     /// Urgent categories also go by SMS.
@@ -71,6 +81,9 @@ impl Channel {
 
     /// The external channels a category goes to.
     pub fn for_category(category: Category) -> Vec<Channel> {
+        if category.staff_only() {
+            return Vec::new();
+        }
         let mut channels = vec![Channel::Push, Channel::Wechat];
         if category.urgent() {
             channels.push(Channel::Sms);
@@ -149,6 +162,22 @@ pub fn render(category: Category, params: &serde_json::Value) -> Rendered {
             field(params, "title").to_owned(),
             field(params, "body").to_owned(),
         ),
+        Category::StationReportReceived => {
+            let note = field(params, "note");
+            (
+                "驿站收到问题反馈".to_owned(),
+                format!(
+                    "{}：{}{}",
+                    field(params, "station"),
+                    field(params, "kind"),
+                    if note.is_empty() {
+                        String::new()
+                    } else {
+                        format!("（{note}）")
+                    }
+                ),
+            )
+        }
     };
     Rendered { title, body }
 }

@@ -53,12 +53,21 @@ pub struct TestApp {
     database: TestDatabase,
     redis_prefix: Option<(String, String)>,
     handles: Vec<actix_web::dev::ServerHandle>,
+    /// The settings it was started with (a replica starts with the same).
+    env: HashMap<String, String>,
 }
 
 /// The database a test app owns.
 pub enum TestDatabase {
-    Sqlite { path: std::path::PathBuf },
-    Postgres { server_url: String, name: String },
+    Sqlite {
+        path: std::path::PathBuf,
+    },
+    Postgres {
+        server_url: String,
+        name: String,
+    },
+    /// Another app's (a replica's): not dropped with this one.
+    Shared,
 }
 
 impl TestDatabase {
@@ -138,8 +147,18 @@ pub async fn spawn_app_with(overrides: EnvOverrides) -> TestApp {
         redis_prefix = Some((redis.clone(), prefix));
     }
     env.extend(overrides);
-    let config = Config::load(None, &env).expect("test configuration");
     let clock = ManualClock::starting_now();
+    start(env, clock, database, redis_prefix, data_dir).await
+}
+
+async fn start(
+    env: HashMap<String, String>,
+    clock: ManualClock,
+    database: TestDatabase,
+    redis_prefix: Option<(String, String)>,
+    data_dir: tempfile::TempDir,
+) -> TestApp {
+    let config = Config::load(None, &env).expect("test configuration");
     let app = Application::build(config, Arc::new(clock.clone()))
         .await
         .expect("application builds");
@@ -163,6 +182,7 @@ pub async fn spawn_app_with(overrides: EnvOverrides) -> TestApp {
         database,
         redis_prefix,
         handles,
+        env,
     }
 }
 
@@ -179,6 +199,19 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// A second replica of this app: another process's worth of state (its own station
+    /// index, caches, HTTP server) on the same database, Redis prefix and clock.
+    pub async fn replica(&self) -> TestApp {
+        start(
+            self.env.clone(),
+            self.clock.clone(),
+            TestDatabase::Shared,
+            None,
+            tempfile::tempdir().expect("temp dir"),
+        )
+        .await
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.database, TestDatabase::Postgres { .. })
     }
@@ -188,6 +221,7 @@ impl TestApp {
     pub fn break_database(&self) {
         match &self.database {
             TestDatabase::Postgres { .. } => self.database.drop_now(),
+            TestDatabase::Shared => {}
             TestDatabase::Sqlite { path } => {
                 for suffix in ["", "-wal", "-shm"] {
                     let file = format!("{}{suffix}", path.display());

@@ -81,6 +81,14 @@ impl Caller {
         }
     }
 
+    /// Whose inbox the caller reads: a worker's, or a staff member's (staff notices, such as a
+    /// report on a managed station, go to the inbox only).
+    pub fn inbox_owner(&self) -> &str {
+        match &self.0.subject {
+            Subject::User { id, .. } | Subject::Staff { id, .. } => id,
+        }
+    }
+
     /// A staff caller's id and roles, or 403 for workers (whatever phone they signed in with).
     pub fn staff(&self) -> ApiResult<(&str, &[ScopedRole])> {
         match &self.0.subject {

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod orgs;
 pub mod page;
 pub mod staff;
+pub mod stations;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -74,6 +75,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(notifications::wechat_subscriptions)
             .service(campaigns::create)
             .service(campaigns::get)
+            // Stations (`nearby` before `{id}`)
+            .service(stations::search::nearby)
+            .service(stations::search::within_box)
+            .service(stations::create)
+            .service(stations::get_station)
+            .service(stations::my_stations)
+            .service(stations::update)
+            .service(stations::move_station)
+            .service(stations::put_managers)
+            .service(stations::upload_photo)
+            .service(stations::get_photo)
+            .service(stations::visits::check_in)
+            .service(stations::visits::stats)
+            .service(stations::visits::report)
+            .service(stations::visits::list_reports)
+            .service(stations::visits::resolve_report)
             // Jobs
             .service(jobs::list_jobs)
             .service(jobs::retry_job),

@@ -45,7 +45,6 @@ impl From<Notification> for NotificationView {
     responses(
         (status = 200, body = Page<NotificationView>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`auth.workers_only`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/me/notifications")]
@@ -54,7 +53,7 @@ pub async fn inbox(
     caller: Caller,
     page: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<NotificationView>>> {
-    let user_id = caller.user_id()?.to_owned();
+    let user_id = caller.inbox_owner().to_owned();
     let limit = page.limit()?;
     let cursor = page.into_inner().cursor;
     let rows = state
@@ -88,7 +87,7 @@ pub async fn unread_count(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> ApiResult<web::Json<UnreadCount>> {
-    let user_id = caller.user_id()?.to_owned();
+    let user_id = caller.inbox_owner().to_owned();
     let unread = state
         .db
         .run(move |conn| db::unread_count(conn, &user_id))
@@ -112,7 +111,7 @@ pub async fn read(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<NotificationView>> {
-    let user_id = caller.user_id()?.to_owned();
+    let user_id = caller.inbox_owner().to_owned();
     let id = id.into_inner();
     let now = state.clock.now().naive_utc();
     let n = state
@@ -142,7 +141,7 @@ pub async fn read_all(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> ApiResult<web::Json<MarkedRead>> {
-    let user_id = caller.user_id()?.to_owned();
+    let user_id = caller.inbox_owner().to_owned();
     let now = state.clock.now().naive_utc();
     let marked = state
         .db
@@ -218,7 +217,7 @@ pub struct Preferences {
 
 fn all_preferences(set: &[(String, String, bool)]) -> Preferences {
     let mut out = Vec::new();
-    for category in Category::ALL {
+    for category in Category::ALL.into_iter().filter(|c| !c.staff_only()) {
         for channel in Channel::EXTERNAL {
             let enabled = category.critical()
                 || set
@@ -279,9 +278,10 @@ pub async fn put_preferences(
     let user_id = caller.user_id()?.to_owned();
     let mut changes = Vec::new();
     for p in body.into_inner().preferences {
-        let (Some(category), Some(channel)) =
-            (Category::parse(&p.category), Channel::parse(&p.channel))
-        else {
+        let (Some(category), Some(channel)) = (
+            Category::parse(&p.category).filter(|c| !c.staff_only()),
+            Channel::parse(&p.channel),
+        ) else {
             return Err(ApiError::bad_request(
                 "request.invalid_body",
                 "未知的通知类别或渠道",

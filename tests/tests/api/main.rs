@@ -14,4 +14,5 @@ mod ops;
 mod orgs;
 mod schema;
 mod scope;
+mod stations;
 mod store;

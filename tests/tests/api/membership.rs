@@ -177,7 +177,7 @@ async fn apply_approve_card_verify() {
                 app.post_json_as(
                     admin,
                     "/api/v1/membership/card-verifications",
-                    &json!({"qr": qr, "station_id": "s1"}),
+                    &json!({"qr": qr}),
                 )
                 .await,
             )

@@ -516,8 +516,8 @@ pub async fn my_card(state: web::Data<AppState>, caller: Caller) -> ApiResult<we
 pub struct CardVerificationRequest {
     /// The scanned QR content.
     pub qr: String,
-    /// Where it was scanned (1–64 visible ASCII characters; counted as a visit once
-    /// stations exist).
+    /// The station it was scanned at (the caller must manage or administer it): a valid card
+    /// counts as a visit there.
     pub station_id: Option<String>,
 }
 
@@ -549,16 +549,23 @@ pub async fn verify_card(
     body: web::Json<CardVerificationRequest>,
 ) -> ApiResult<web::Json<CardVerification>> {
     let (staff_id, roles) = caller.staff()?;
-    if !roles
-        .iter()
-        .any(|r| matches!(r.role, Role::StationManager | Role::UnionAdmin))
-    {
+    let staff_id = staff_id.to_owned();
+    // Union admins, and station managers (assigned on stations, not granted on orgs).
+    let admin = roles.iter().any(|r| r.role == Role::UnionAdmin);
+    let manager = {
+        let staff_id = staff_id.clone();
+        !admin
+            && state
+                .db
+                .run(move |conn| gongyou_db::stations::manages_any(conn, &staff_id))
+                .await?
+    };
+    if !admin && !manager {
         return Err(ApiError::forbidden(
             "auth.role_required",
             "仅驿站管理员和工会管理员可以核验会员卡",
         ));
     }
-    let staff_id = staff_id.to_owned();
     let body = body.into_inner();
     if body
         .station_id
@@ -585,10 +592,17 @@ pub async fn verify_card(
         Scanned::Expired { membership_id } => (membership_id, true),
         Scanned::Valid { membership_id, .. } => (membership_id, false),
     };
+    let st = state.clone();
     let verification = state
         .db
         .run(move |conn| {
             write_tx(conn, |conn| -> ApiResult<CardVerification> {
+                // At a station: only its managers and admins, and a valid card counts as a
+                // visit there.
+                let station = match body.station_id.as_deref() {
+                    Some(id) => Some(crate::routes::stations::managed(conn, &caller, id)?.0),
+                    None => None,
+                };
                 let Some(m) = db::membership(conn, &membership_id)? else {
                     return Ok(CardVerification {
                         result: "not_active".into(),
@@ -604,6 +618,16 @@ pub async fn verify_card(
                 } else {
                     "not_active"
                 };
+                if let (Some(station), "valid") = (&station, result) {
+                    crate::routes::stations::visits::record_visit(
+                        conn,
+                        &st,
+                        &station.id,
+                        &m.user_id,
+                        crate::routes::stations::visits::SOURCE_CARD,
+                        now,
+                    )?;
+                }
                 let note = body
                     .station_id
                     .as_deref()

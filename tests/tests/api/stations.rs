@@ -1,0 +1,1223 @@
+//! Rest stations: creating and editing them (scope, managers, ETag), opening hours at fixed
+//! instants, search against a brute-force reference, WGS-84 input, replicas seeing edits,
+//! movable stations, photos, check-ins, statistics and reports.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use gongyou_api::geo::{self, Datum, LatLng};
+use gongyou_db::stations::Station;
+use gongyou_domain::station::{open_now, AmenitySet, OpeningHours, StationStatus, StationType};
+use gongyou_tests::session::{Session, DEMO_PASSWORD};
+use gongyou_tests::{spawn_app, TestApp};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+/// 天府广场, 成都 (GCJ-02).
+const CENTRE: (f64, f64) = (30.657, 104.066);
+
+fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Shanghai
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn daily(open: &str, close: &str) -> Value {
+    let span = json!([{"open": open, "close": close}]);
+    json!({"weekly": {"mon": span, "tue": span, "wed": span, "thu": span, "fri": span, "sat": span, "sun": span}})
+}
+
+fn new_station(org_id: &str, name: &str, kind: &str, lat: f64, lng: f64, hours: Value) -> Value {
+    json!({
+        "org_id": org_id, "type": kind, "name": name, "address": "四川省成都市锦江区春熙路 1 号",
+        "region_code": "510104", "lat": lat, "lng": lng,
+        "amenities": ["drinking_water", "phone_charging", "seating"],
+        "hours": hours, "contact_phone": "028-86612345", "capacity": 12
+    })
+}
+
+struct Fixture {
+    app: TestApp,
+    admin: Session,
+    manager: Session,
+    chengdu: String,
+}
+
+async fn fixture() -> Fixture {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    let manager = app.sign_in_staff("demo-manager", DEMO_PASSWORD).await;
+    let chengdu = app.org_id("成都市总工会").await;
+    Fixture {
+        app,
+        admin,
+        manager,
+        chengdu,
+    }
+}
+
+async fn create(f: &Fixture, body: &Value) -> Value {
+    let r = f
+        .app
+        .post_json_as(&f.admin, "/api/v1/admin/stations", body)
+        .await;
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 201, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn manage(f: &Fixture, station: &str, staff_ids: &[&str]) {
+    let r = f
+        .app
+        .client
+        .put(
+            f.app
+                .url(&format!("/api/v1/admin/stations/{station}/managers")),
+        )
+        .header("Authorization", f.admin.bearer())
+        .json(&json!({ "staff_ids": staff_ids }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+fn staff_id(s: &Session) -> String {
+    s.user["id"].as_str().unwrap().to_owned()
+}
+
+async fn patch(
+    app: &TestApp,
+    who: &Session,
+    station: &str,
+    if_match: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
+    let mut r = app
+        .client
+        .patch(app.url(&format!("/api/v1/stations/{station}")))
+        .header("Authorization", who.bearer())
+        .json(body);
+    if let Some(tag) = if_match {
+        r = r.header("If-Match", tag);
+    }
+    r.send().await.unwrap()
+}
+
+async fn nearby(app: &TestApp, query: &str) -> Value {
+    let r = app.get(&format!("/api/v1/stations/nearby?{query}")).await;
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn opening_hours_decide_open_now_at_fixed_instants() {
+    let f = fixture().await;
+    // Wednesday nights 20:00–02:00, Thursdays 08:00–12:00; 2026-10-01 (a Thursday, National
+    // Day) closed: the Wednesday night shift still runs into it.
+    let hours = json!({
+        "weekly": {"wed": [{"open": "20:00", "close": "02:00"}], "thu": [{"open": "08:00", "close": "12:00"}]},
+        "exceptions": [{"date": "2026-10-01", "spans": []}]
+    });
+    let s = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "锦江区夜班驿站",
+            "fixed",
+            CENTRE.0,
+            CENTRE.1,
+            hours,
+        ),
+    )
+    .await;
+    let path = format!("/api/v1/stations/{}", s["id"].as_str().unwrap());
+    let at = |t: DateTime<Utc>| {
+        f.app.clock.set(t);
+        async {
+            let v: Value = f.app.get(&path).await.json().await.unwrap();
+            (v["open_now"].as_bool().unwrap(), v["today_hours"].clone())
+        }
+    };
+    assert!(!at(shanghai(2026, 9, 30, 19, 59)).await.0);
+    let (open, today) = at(shanghai(2026, 9, 30, 21, 0)).await;
+    assert!(open);
+    assert_eq!(today, json!([{"open": "20:00", "close": "02:00"}]));
+    let (open, today) = at(shanghai(2026, 10, 1, 1, 30)).await;
+    assert!(
+        open,
+        "the night shift that began the evening before runs to its end"
+    );
+    assert_eq!(today, json!([]), "the holiday has no spans of its own");
+    assert!(!at(shanghai(2026, 10, 1, 2, 0)).await.0, "closes at 02:00");
+    assert!(!at(shanghai(2026, 10, 1, 9, 0)).await.0, "holiday");
+    let (open, today) = at(shanghai(2026, 10, 8, 9, 0)).await;
+    assert!(open, "an ordinary Thursday");
+    assert_eq!(today, json!([{"open": "08:00", "close": "12:00"}]));
+    assert!(!at(shanghai(2026, 10, 9, 9, 0)).await.0, "Friday: closed");
+
+    // Temporarily closed until 10:00 on that Thursday.
+    f.app.clock.set(shanghai(2026, 10, 8, 8, 30));
+    let current: Value = f.app.get(&path).await.json().await.unwrap();
+    let tag = format!("\"v{}\"", current["version"]);
+    let r = patch(
+        &f.app,
+        &f.admin,
+        s["id"].as_str().unwrap(),
+        Some(&tag),
+        &json!({"status": "temporarily_closed", "reopens_at": shanghai(2026, 10, 8, 10, 0)}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(!at(shanghai(2026, 10, 8, 9, 0)).await.0);
+    assert!(at(shanghai(2026, 10, 8, 10, 30)).await.0, "reopened");
+    let r = patch(
+        &f.app,
+        &f.admin,
+        s["id"].as_str().unwrap(),
+        Some(&format!(
+            "\"v{}\"",
+            current["version"].as_i64().unwrap() + 1
+        )),
+        &json!({"status": "closed"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(!at(shanghai(2026, 10, 8, 10, 30)).await.0, "closed");
+}
+
+/// Random stations around 成都, written straight to the database, then read into the index.
+async fn random_stations(app: &TestApp, org_id: &str, n: usize, seed: u64) -> Vec<Station> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let hours = [
+        daily("00:00", "24:00"),
+        daily("08:00", "20:00"),
+        daily("20:00", "02:00"),
+        json!({"weekly": {"mon": [{"open": "09:00", "close": "17:30"}], "sat": [{"open": "10:00", "close": "16:00"}]}}),
+    ];
+    let kinds = ["fixed", "movable", "workers_home", "partner_shop"];
+    let codes = [
+        "drinking_water",
+        "hot_water",
+        "phone_charging",
+        "ebike_charging",
+        "microwave",
+        "restroom",
+    ];
+    let now = app.clock_now();
+    let stations: Vec<Station> = (0..n)
+        .map(|i| {
+            let amenities: Vec<&str> = codes
+                .iter()
+                .filter(|_| rng.random_bool(0.5))
+                .copied()
+                .collect();
+            let (status, reopens_at) = match rng.random_range(0..10) {
+                0 => ("closed", None),
+                1 => (
+                    "temporarily_closed",
+                    Some((now + chrono::Duration::hours(1)).naive_utc()),
+                ),
+                2 => (
+                    "temporarily_closed",
+                    Some((now - chrono::Duration::hours(1)).naive_utc()),
+                ),
+                _ => ("open", None),
+            };
+            let hours_json = &hours[rng.random_range(0..hours.len())];
+            let parsed = OpeningHours::from_json(hours_json).unwrap();
+            Station {
+                id: gongyou_domain::id::new_id(),
+                org_id: org_id.to_owned(),
+                kind: kinds[rng.random_range(0..kinds.len())].to_owned(),
+                name: format!("测试驿站{i}"),
+                address: "成都".into(),
+                region_code: "510104".into(),
+                lat: CENTRE.0 + rng.random_range(-0.15..0.15),
+                lng: CENTRE.1 + rng.random_range(-0.15..0.15),
+                amenities: amenities.join(","),
+                hours: serde_json::to_string(&parsed).unwrap(),
+                status: status.into(),
+                reopens_at,
+                notice: None,
+                contact_phone: None,
+                capacity: None,
+                version: 1,
+                created_by: "test".into(),
+                created_at: now.naive_utc(),
+                updated_at: now.naive_utc(),
+            }
+        })
+        .collect();
+    let rows = stations.clone();
+    app.state
+        .db
+        .run(move |conn| gongyou_db::stations::insert_many(conn, &rows))
+        .await
+        .unwrap();
+    app.state.stations.catch_up(&app.state.db).await.unwrap();
+    stations
+}
+
+/// What a search should answer, by brute force over every station.
+/// A search, as the reference sees it.
+struct Search<'a> {
+    at: LatLng,
+    radius: f64,
+    limit: usize,
+    amenities: AmenitySet,
+    kind: Option<&'a str>,
+    open: bool,
+    now: DateTime<Utc>,
+}
+
+fn reference(stations: &[Station], q: &Search<'_>) -> Vec<(String, f64)> {
+    let Search {
+        at,
+        radius,
+        limit,
+        amenities,
+        kind,
+        open,
+        now,
+    } = *q;
+    let mut hits: Vec<(String, f64)> = stations
+        .iter()
+        .filter(|s| {
+            // A station without amenities stores an empty list.
+            AmenitySet::parse_list(&s.amenities)
+                .unwrap_or_default()
+                .contains_all(amenities)
+        })
+        .filter(|s| kind.is_none_or(|k| s.kind == k))
+        .filter(|s| {
+            !open || {
+                let hours =
+                    OpeningHours::from_json(&serde_json::from_str(&s.hours).unwrap()).unwrap();
+                open_now(
+                    StationStatus::parse(&s.status).unwrap(),
+                    s.reopens_at.map(|t| t.and_utc()),
+                    &hours,
+                    now,
+                )
+            }
+        })
+        .map(|s| {
+            (
+                s.id.clone(),
+                geo::haversine_m(
+                    at,
+                    LatLng {
+                        lat: s.lat,
+                        lng: s.lng,
+                    },
+                ),
+            )
+        })
+        .filter(|(_, d)| *d <= radius)
+        .collect();
+    hits.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    hits.truncate(limit);
+    hits
+}
+
+#[tokio::test]
+async fn search_matches_a_brute_force_reference_on_random_data() {
+    let f = fixture().await;
+    let stations = random_stations(&f.app, &f.chengdu, 600, 42).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let sets = [
+        "",
+        "drinking_water",
+        "drinking_water,phone_charging",
+        "ebike_charging,microwave,restroom",
+    ];
+    for round in 0..60 {
+        // Noon, then 23:00 (overnight spans open, day spans closed).
+        let now = if round % 2 == 0 {
+            shanghai(2026, 7, 15, 14, 0)
+        } else {
+            shanghai(2026, 7, 15, 23, 0)
+        };
+        f.app.clock.set(now);
+        let at = LatLng {
+            lat: CENTRE.0 + rng.random_range(-0.12..0.12),
+            lng: CENTRE.1 + rng.random_range(-0.12..0.12),
+        };
+        let radius = [500.0, 3000.0, 8000.0, 20000.0][rng.random_range(0..4)];
+        let limit = [1usize, 5, 20, 100][rng.random_range(0..4)];
+        let amenities = sets[rng.random_range(0..sets.len())];
+        let kind = [None, Some("fixed"), Some("movable")][rng.random_range(0..3)];
+        let open = rng.random_bool(0.5);
+        let mut query = format!(
+            "lat={}&lng={}&radius_m={radius}&limit={limit}&open_now={open}",
+            at.lat, at.lng
+        );
+        if !amenities.is_empty() {
+            query.push_str(&format!("&amenities={amenities}"));
+        }
+        if let Some(kind) = kind {
+            query.push_str(&format!("&type={kind}"));
+        }
+        let got = nearby(&f.app, &query).await;
+        let wanted = if amenities.is_empty() {
+            AmenitySet::default()
+        } else {
+            AmenitySet::parse_list(amenities).unwrap()
+        };
+        let expected = reference(
+            &stations,
+            &Search {
+                at,
+                radius,
+                limit,
+                amenities: wanted,
+                kind,
+                open,
+                now,
+            },
+        );
+        let items = got["items"].as_array().unwrap();
+        let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+        let expected_ids: Vec<&str> = expected.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, expected_ids, "round {round}: {query}");
+        for (item, (_, d)) in items.iter().zip(&expected) {
+            assert!((item["distance_m"].as_f64().unwrap() - d).abs() <= 1.0);
+            if open {
+                assert_eq!(item["open_now"], true);
+            }
+        }
+    }
+
+    // The map view's box agrees with a brute-force containment check.
+    let (min, max) = ((30.60, 104.00), (30.70, 104.10));
+    let got: Value = f
+        .app
+        .get(&format!(
+            "/api/v1/stations?bbox={},{},{},{}&limit=1000",
+            min.1, min.0, max.1, max.0
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = got["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = stations
+        .iter()
+        .filter(|s| s.lat >= min.0 && s.lat <= max.0 && s.lng >= min.1 && s.lng <= max.1)
+        .map(|s| s.id.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(got["truncated"], false);
+    let capped: Value = f
+        .app
+        .get(&format!(
+            "/api/v1/stations?bbox={},{},{},{}&limit=3",
+            min.1, min.0, max.1, max.0
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(capped["items"].as_array().unwrap().len(), 3);
+    assert_eq!(capped["truncated"], true);
+}
+
+#[tokio::test]
+async fn bad_search_input_is_a_clear_400() {
+    let f = fixture().await;
+    for (query, code) in [
+        ("lat=91&lng=104", "geo.invalid_coordinates"),
+        ("lat=30.6&lng=181", "geo.invalid_coordinates"),
+        ("lat=30.6&lng=104&radius_m=50001", "station.invalid_radius"),
+        ("lat=30.6&lng=104&radius_m=0", "station.invalid_radius"),
+        ("lat=30.6&lng=104&limit=101", "station.invalid_limit"),
+        ("lat=30.6&lng=104&coord=bd09", "geo.invalid_coord"),
+        (
+            "lat=30.6&lng=104&amenities=sauna",
+            "station.amenity_unknown",
+        ),
+        ("lat=30.6&lng=104&type=tent", "station.invalid_type"),
+    ] {
+        let r = f.app.get(&format!("/api/v1/stations/nearby?{query}")).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], code, "{query}");
+        assert!(!body["detail"].as_str().unwrap().is_empty());
+    }
+    let r = f.app.get("/api/v1/stations/nearby?lat=abc&lng=104").await;
+    assert_eq!(r.status(), 400);
+    let r = f
+        .app
+        .get("/api/v1/stations?bbox=104.1,30.6,104.0,30.7")
+        .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "station.invalid_bbox");
+}
+
+#[tokio::test]
+async fn wgs84_input_is_converted_to_gcj02() {
+    let f = fixture().await;
+    // A station registered from a GPS (WGS-84) reading.
+    let gps = LatLng {
+        lat: 30.6598,
+        lng: 104.0633,
+    };
+    let mut body = new_station(
+        &f.chengdu,
+        "GPS 定位驿站",
+        "fixed",
+        gps.lat,
+        gps.lng,
+        daily("00:00", "24:00"),
+    );
+    body["coord"] = json!("wgs84");
+    let s = create(&f, &body).await;
+    let gcj = geo::to_gcj02(gps, Datum::Wgs84);
+    assert!((s["lat"].as_f64().unwrap() - gcj.lat).abs() < 1e-9);
+    assert!((s["lng"].as_f64().unwrap() - gcj.lng).abs() < 1e-9);
+    assert!(
+        geo::haversine_m(gps, gcj) > 100.0,
+        "GCJ-02 is offset by hundreds of metres in China"
+    );
+    // A rider's GPS fix at the same spot finds it right there…
+    let by_gps = nearby(
+        &f.app,
+        &format!("lat={}&lng={}&coord=wgs84&radius_m=50", gps.lat, gps.lng),
+    )
+    .await;
+    assert_eq!(by_gps["items"][0]["id"], s["id"]);
+    assert!(by_gps["items"][0]["distance_m"].as_f64().unwrap() <= 1.0);
+    // …and the same numbers read as GCJ-02 are hundreds of metres off.
+    let as_gcj = nearby(
+        &f.app,
+        &format!("lat={}&lng={}&radius_m=50", gps.lat, gps.lng),
+    )
+    .await;
+    assert_eq!(as_gcj["items"], json!([]));
+}
+
+#[tokio::test]
+async fn edits_need_the_current_etag_and_the_right_people() {
+    let f = fixture().await;
+    let a = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "春熙路驿站",
+            "fixed",
+            CENTRE.0,
+            CENTRE.1,
+            daily("08:00", "20:00"),
+        ),
+    )
+    .await;
+    let b = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "太古里驿站",
+            "fixed",
+            CENTRE.0 + 0.01,
+            CENTRE.1,
+            daily("08:00", "20:00"),
+        ),
+    )
+    .await;
+    let id = a["id"].as_str().unwrap();
+    // A second manager, of station b only.
+    let root = f.app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    f.app.create_staff(&root, "mgr-b", &f.chengdu, &[]).await;
+    let other = f.app.sign_in_staff("mgr-b", DEMO_PASSWORD).await;
+    manage(&f, id, &[&staff_id(&f.manager)]).await;
+    manage(&f, b["id"].as_str().unwrap(), &[&staff_id(&other)]).await;
+
+    let r = f.app.get(&format!("/api/v1/stations/{id}")).await;
+    let tag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let public: Value = r.json().await.unwrap();
+    assert_eq!(
+        public["station_code"],
+        Value::Null,
+        "the QR code is for managers"
+    );
+    assert_eq!(public["managers"], Value::Null);
+
+    let edit = json!({"amenities": ["drinking_water", "hot_water"], "notice": "今日提供绿豆汤"});
+    let r = patch(&f.app, &f.manager, id, None, &edit).await;
+    assert_eq!(r.status(), 428);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "station.if_match_required"
+    );
+    let r = patch(&f.app, &f.manager, id, Some(&tag), &edit).await;
+    assert_eq!(r.status(), 200);
+    let new_tag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(new_tag, tag);
+    let edited: Value = r.json().await.unwrap();
+    assert_eq!(edited["amenities"], json!(["drinking_water", "hot_water"]));
+    assert_eq!(edited["notice"], "今日提供绿豆汤");
+    // A second manager editing from the same, now stale, read.
+    let r = patch(&f.app, &f.admin, id, Some(&tag), &json!({"capacity": 30})).await;
+    assert_eq!(r.status(), 412);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "station.version_mismatch"
+    );
+    // Clearing a field with null; leaving others alone.
+    let r = patch(
+        &f.app,
+        &f.admin,
+        id,
+        Some(&new_tag),
+        &json!({"notice": null}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let cleared: Value = r.json().await.unwrap();
+    assert_eq!(cleared["notice"], Value::Null);
+    assert_eq!(cleared["capacity"], 12);
+
+    // The manager of another station, a worker and an admin elsewhere may not.
+    let current = format!("\"v{}\"", cleared["version"]);
+    let r = patch(&f.app, &other, id, Some(&current), &json!({"capacity": 1})).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "station.not_yours"
+    );
+    let worker = f.app.sign_in_worker("13700000001").await;
+    assert_eq!(
+        patch(&f.app, &worker, id, Some(&current), &json!({"capacity": 1}))
+            .await
+            .status(),
+        403
+    );
+    let shenzhen = f.app.org_id("深圳市总工会").await;
+    f.app
+        .create_staff(&root, "sz-admin", &shenzhen, &[("union_admin", &shenzhen)])
+        .await;
+    let sz = f.app.sign_in_staff("sz-admin", DEMO_PASSWORD).await;
+    assert_eq!(
+        patch(&f.app, &sz, id, Some(&current), &json!({"capacity": 1}))
+            .await
+            .status(),
+        403
+    );
+    let r = f
+        .app
+        .post_json_as(
+            &sz,
+            "/api/v1/admin/stations",
+            &new_station(
+                &f.chengdu,
+                "越权驿站",
+                "fixed",
+                CENTRE.0,
+                CENTRE.1,
+                daily("08:00", "20:00"),
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), 403, "not in the 深圳 admin's subtree");
+    assert_eq!(
+        f.app
+            .post_json_as(
+                &f.manager,
+                "/api/v1/admin/stations",
+                &new_station(
+                    &f.chengdu,
+                    "越权驿站",
+                    "fixed",
+                    CENTRE.0,
+                    CENTRE.1,
+                    daily("08:00", "20:00")
+                )
+            )
+            .await
+            .status(),
+        403,
+        "managers do not create stations"
+    );
+    // Bad edits are 400s that change nothing.
+    for (body, code) in [
+        (
+            json!({"hours": {"weekly": {"mon": [{"open": "25:00", "close": "26:00"}]}}}),
+            "station.hours_invalid_time",
+        ),
+        (json!({"amenities": ["sauna"]}), "station.unknown_amenity"),
+        (json!({"contact_phone": "12345"}), "station.invalid_phone"),
+        (
+            json!({"status": "open", "reopens_at": "2026-10-01T00:00:00Z"}),
+            "station.invalid_status",
+        ),
+    ] {
+        let r = patch(&f.app, &f.manager, id, Some(&current), &body).await;
+        assert_eq!(r.status(), 400, "{body}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], code);
+    }
+
+    // The manager's own view: their stations, with the QR code.
+    let mine: Value = f
+        .app
+        .get_as(&f.manager, "/api/v1/me/stations")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mine = mine["items"].as_array().unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["id"], id);
+    assert!(mine[0]["station_code"]
+        .as_str()
+        .unwrap()
+        .starts_with("GYS1."));
+    // Managers come from within the assigning admin's subtree.
+    let r = f
+        .app
+        .client
+        .put(f.app.url(&format!("/api/v1/admin/stations/{id}/managers")))
+        .header("Authorization", f.admin.bearer())
+        .json(&json!({ "staff_ids": [staff_id(&sz)] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "station.manager_out_of_scope"
+    );
+}
+
+#[tokio::test]
+async fn an_edit_through_one_replica_is_found_on_another_within_two_seconds() {
+    let f = fixture().await;
+    let other = f.app.replica().await;
+    let s = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "双活驿站",
+            "fixed",
+            CENTRE.0,
+            CENTRE.1,
+            daily("00:00", "24:00"),
+        ),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    let query = format!(
+        "lat={}&lng={}&radius_m=100&amenities=hot_water",
+        CENTRE.0, CENTRE.1
+    );
+    // Created on one replica: the other finds it without hot water yet.
+    let started = Instant::now();
+    loop {
+        let found = nearby(
+            &other,
+            &format!("lat={}&lng={}&radius_m=100", CENTRE.0, CENTRE.1),
+        )
+        .await;
+        if found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id)
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the new station did not reach the replica in 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(nearby(&other, &query).await["items"], json!([]));
+    let tag = format!("\"v{}\"", s["version"]);
+    let r = patch(
+        &f.app,
+        &f.admin,
+        id,
+        Some(&tag),
+        &json!({"amenities": ["hot_water"]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let edited = Instant::now();
+    loop {
+        let found = nearby(&other, &query).await;
+        if found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id)
+        {
+            break;
+        }
+        assert!(
+            edited.elapsed() < Duration::from_secs(2),
+            "the edit did not reach the replica in 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_movable_station_moves_and_keeps_its_track() {
+    let f = fixture().await;
+    let s = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "流动服务车",
+            "movable",
+            CENTRE.0,
+            CENTRE.1,
+            daily("11:00", "21:00"),
+        ),
+    )
+    .await;
+    let fixed = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "固定驿站",
+            "fixed",
+            CENTRE.0,
+            CENTRE.1,
+            daily("11:00", "21:00"),
+        ),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    manage(&f, id, &[&staff_id(&f.manager)]).await;
+    let to = (30.60, 104.10);
+    let put = |who: &Session, station: &str| {
+        f.app
+            .client
+            .put(f.app.url(&format!("/api/v1/stations/{station}/location")))
+            .header("Authorization", who.bearer())
+            .json(&json!({"lat": to.0, "lng": to.1}))
+            .send()
+    };
+    let r = put(&f.manager, fixed["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "not their station");
+    let r = put(&f.admin, fixed["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(r.status(), 422, "a fixed station does not move this way");
+    f.app.clock.advance(chrono::Duration::minutes(10));
+    let r = put(&f.manager, id).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let moved: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            moved["lat"].as_f64().unwrap(),
+            moved["lng"].as_f64().unwrap()
+        ),
+        to
+    );
+    let track = moved["recent_locations"].as_array().unwrap();
+    assert_eq!(track.len(), 2);
+    assert_eq!(track[0]["lat"], to.0);
+    assert_eq!(track[1]["lat"], CENTRE.0);
+    let found = nearby(
+        &f.app,
+        &format!("lat={}&lng={}&radius_m=200&type=movable", to.0, to.1),
+    )
+    .await;
+    assert_eq!(found["items"][0]["id"], id);
+    let old = nearby(
+        &f.app,
+        &format!(
+            "lat={}&lng={}&radius_m=200&type=movable",
+            CENTRE.0, CENTRE.1
+        ),
+    )
+    .await;
+    assert_eq!(old["items"], json!([]));
+}
+
+async fn check_in(app: &TestApp, who: &Session, station: &str, code: &str) -> reqwest::Response {
+    app.post_json_as(
+        who,
+        &format!("/api/v1/stations/{station}/check-ins"),
+        &json!({"station_code": code}),
+    )
+    .await
+}
+
+fn multipart(bytes: &[u8], content_type: &str) -> (String, Vec<u8>) {
+    let boundary = "gongyou-test-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo\"\r\nContent-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn managers_upload_photos_that_anyone_can_see() {
+    let f = fixture().await;
+    let s = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "有照片的驿站",
+            "fixed",
+            CENTRE.0,
+            CENTRE.1,
+            daily("08:00", "20:00"),
+        ),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    manage(&f, id, &[&staff_id(&f.manager)]).await;
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.extend((0..5000u32).map(|i| (i % 251) as u8));
+    let upload = |who: &Session, bytes: &[u8], ct: &str| {
+        let (content_type, body) = multipart(bytes, ct);
+        f.app
+            .client
+            .post(f.app.url(&format!("/api/v1/stations/{id}/photos")))
+            .header("Authorization", who.bearer())
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+    };
+    let r = upload(&f.manager, &jpeg, "image/jpeg").await.unwrap();
+    assert_eq!(r.status(), 201);
+    let photo: Value = r.json().await.unwrap();
+    assert_eq!(photo["content_type"], "image/jpeg");
+    let r = f.app.get(photo["url"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), jpeg);
+    let station: Value = f
+        .app
+        .get(&format!("/api/v1/stations/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(station["photos"][0]["id"], photo["id"]);
+
+    let r = upload(&f.manager, b"#!/bin/sh\necho not an image", "image/jpeg")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "station.photo_type"
+    );
+    let worker = f.app.sign_in_worker("13700000002").await;
+    assert_eq!(
+        upload(&worker, &jpeg, "image/jpeg").await.unwrap().status(),
+        403
+    );
+    let big = vec![0xFF_u8; 6 * 1024 * 1024];
+    let r = upload(&f.manager, &big, "image/jpeg").await.unwrap();
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn check_ins_count_once_an_hour_and_feed_the_stats() {
+    let f = fixture().await;
+    let s = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "打卡驿站",
+            "fixed",
+            CENTRE.0,
+            CENTRE.1,
+            daily("00:00", "24:00"),
+        ),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    manage(&f, id, &[&staff_id(&f.manager)]).await;
+    let managed: Value = f
+        .app
+        .get_as(&f.manager, &format!("/api/v1/stations/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = managed["station_code"].as_str().unwrap().to_owned();
+    let other = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "另一个驿站",
+            "fixed",
+            CENTRE.0,
+            CENTRE.1,
+            daily("00:00", "24:00"),
+        ),
+    )
+    .await;
+
+    // Signed in now, their tokens outlive the earlier days the clock is set to.
+    let rider = f.app.sign_in_worker("13700000003").await;
+    let second = f.app.sign_in_worker("13700000004").await;
+    let (member, _) = f
+        .app
+        .new_member(
+            "13700000005",
+            &gongyou_tests::session::id_number("510104", "19900315", "123"),
+        )
+        .await;
+    f.app.clock.set(shanghai(2026, 7, 15, 9, 0));
+
+    let first = check_in(&f.app, &rider, id, &code).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    f.app.clock.advance(chrono::Duration::minutes(59));
+    let again = check_in(&f.app, &rider, id, &code).await;
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["repeat"], true);
+    f.app.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(
+        check_in(&f.app, &rider, id, &code).await.status(),
+        201,
+        "a new hour, a new visit"
+    );
+    assert_eq!(check_in(&f.app, &second, id, &code).await.status(), 201);
+    // Another station's code, or a forged one, does not check in here.
+    let r = check_in(&f.app, &rider, other["id"].as_str().unwrap(), &code).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "station.code_invalid"
+    );
+    assert_eq!(check_in(&f.app, &rider, id, "GYS1.x.y").await.status(), 422);
+    assert_eq!(
+        check_in(&f.app, &f.manager, id, &code).await.status(),
+        403,
+        "workers check in"
+    );
+
+    // The next day, a member card verified at the station counts as a visit.
+    f.app.clock.set(shanghai(2026, 7, 16, 10, 0));
+
+    let card: Value = f
+        .app
+        .get_as(&member, "/api/v1/me/membership/card")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let verified = f
+        .app
+        .post_json_as(
+            &f.manager,
+            "/api/v1/membership/card-verifications",
+            &json!({"qr": card["qr"], "station_id": id}),
+        )
+        .await;
+    assert_eq!(verified.status(), 200);
+    assert_eq!(verified.json::<Value>().await.unwrap()["result"], "valid");
+    // Not at a station they manage.
+    let r = f
+        .app
+        .post_json_as(
+            &f.manager,
+            "/api/v1/membership/card-verifications",
+            &json!({"qr": card["qr"], "station_id": other["id"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    let stats: Value = f
+        .app
+        .get_as(
+            &f.manager,
+            &format!("/api/v1/stations/{id}/stats?from=2026-07-14&to=2026-07-16"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stats["days"],
+        json!([
+            {"date": "2026-07-14", "visits": 0, "visitors": 0},
+            {"date": "2026-07-15", "visits": 3, "visitors": 2},
+            {"date": "2026-07-16", "visits": 1, "visitors": 1},
+        ])
+    );
+    assert_eq!(stats["total_visits"], 4);
+    assert_eq!(stats["distinct_visitors"], 3);
+    let r = f
+        .app
+        .get_as(
+            &f.manager,
+            &format!("/api/v1/stations/{}/stats", other["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(r.status(), 403, "not their station");
+    let r = f
+        .app
+        .get_as(
+            &f.manager,
+            &format!("/api/v1/stations/{id}/stats?from=2026-07-16&to=2026-07-14"),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    // Visits are stored without the user id.
+    let user_id = rider.user["id"].as_str().unwrap().to_owned();
+    let stored = f
+        .app
+        .state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use gongyou_db::schema::station_visits as v;
+            v::table
+                .filter(v::visitor.eq(&user_id))
+                .count()
+                .get_result::<i64>(conn)
+                .map_err(gongyou_db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn reports_reach_the_managers_who_resolve_them() {
+    let f = fixture().await;
+    let s = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "反馈驿站",
+            "fixed",
+            CENTRE.0,
+            CENTRE.1,
+            daily("08:00", "20:00"),
+        ),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    manage(&f, id, &[&staff_id(&f.manager)]).await;
+    let rider = f.app.sign_in_worker("13700000006").await;
+    let path = format!("/api/v1/stations/{id}/reports");
+    let r = f
+        .app
+        .post_json_as(
+            &rider,
+            &path,
+            &json!({"kind": "amenity_missing", "note": "充电桩坏了"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["status"], "open");
+    for (body, status) in [
+        (json!({"kind": "other"}), 400),
+        (json!({"kind": "ufo"}), 400),
+        (json!({"kind": "other", "note": "x".repeat(501)}), 400),
+    ] {
+        assert_eq!(
+            f.app.post_json_as(&rider, &path, &body).await.status(),
+            status,
+            "{body}"
+        );
+    }
+    assert_eq!(
+        f.app
+            .post_json_as(&f.manager, &path, &json!({"kind": "wrong_location"}))
+            .await
+            .status(),
+        403,
+        "workers report"
+    );
+    // The manager's inbox has it.
+    let inbox: Value = f
+        .app
+        .get_as(&f.manager, "/api/v1/me/notifications")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox["items"][0]["category"], "station_report_received");
+    assert_eq!(
+        inbox["items"][0]["body"],
+        "反馈驿站：设施缺失或损坏（充电桩坏了）"
+    );
+    let list: Value = f
+        .app
+        .get_as(&f.manager, &format!("{path}?status=open"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"][0]["id"], report["id"]);
+    // Workers and other stations' managers do not see them.
+    assert_eq!(f.app.get_as(&rider, &path).await.status(), 403);
+    let resolve = format!("{path}/{}/resolve", report["id"].as_str().unwrap());
+    let r = f
+        .app
+        .post_json_as(&f.manager, &resolve, &json!({"resolution": "已更换充电桩"}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let resolved: Value = r.json().await.unwrap();
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(resolved["resolution"], "已更换充电桩");
+    assert_eq!(
+        f.app
+            .post_json_as(&f.manager, &resolve, &json!({}))
+            .await
+            .status(),
+        409
+    );
+    let open: Value = f
+        .app
+        .get_as(&f.manager, &format!("{path}?status=open"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(open["items"], json!([]));
+    // Flooding one station is limited.
+    for _ in 0..4 {
+        assert_eq!(
+            f.app
+                .post_json_as(&rider, &path, &json!({"kind": "closed_when_open"}))
+                .await
+                .status(),
+            201
+        );
+    }
+    assert_eq!(
+        f.app
+            .post_json_as(&rider, &path, &json!({"kind": "closed_when_open"}))
+            .await
+            .status(),
+        429
+    );
+    let _ = StationType::Fixed;
+}
