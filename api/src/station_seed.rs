@@ -5,7 +5,9 @@
 //!
 //! The same `(n, seed)` always yields the same stations. Region tables are built once, sorted by
 //! code (the region map's own iteration order is not stable), and stations are drawn with a
-//! cumulative-weight binary search, so `generate(150_000, _)` is fast.
+//! cumulative-weight binary search, so the generator itself is cheap: most of the time and
+//! memory of `generate(150_000, _)` (about 1.3 GB, ~9 KB a station) is the `serde_json::Value`
+//! hours, one B-tree node per opening span.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -827,12 +829,17 @@ fn amenities(rng: &mut StdRng, leaf: &Leaf, kind: Kind, swap_brand: bool) -> Vec
     out
 }
 
-type Day = Vec<(&'static str, &'static str)>;
+type Day = &'static [(&'static str, &'static str)];
 
-/// A JSON object from owned parts (`json!` would serialise an interpolated `Map` or `Value`
-/// afresh, doubling the allocations of 150,000 stations' hours).
+/// A JSON object built by plain inserts: `json!` would serialise an interpolated `Map` or
+/// `Value` afresh, and `collect` sorts through a temporary `Vec`. Hours JSON is most of the
+/// memory (one B-tree node per span) and time of a large set.
 fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    let mut map = serde_json::Map::new();
+    for (k, v) in fields {
+        map.insert(k.to_owned(), v);
+    }
+    Value::Object(map)
 }
 
 fn span_json(spans: &[(&str, &str)]) -> Value {
@@ -850,11 +857,10 @@ fn span_json(spans: &[(&str, &str)]) -> Value {
 }
 
 fn week_json(days: &[Day; 7], exceptions: Vec<Value>) -> Value {
-    let weekly = WEEKDAYS
-        .iter()
-        .zip(days.iter())
-        .map(|(key, spans)| ((*key).to_owned(), span_json(spans)))
-        .collect();
+    let mut weekly = serde_json::Map::new();
+    for (key, spans) in WEEKDAYS.iter().zip(days.iter()) {
+        weekly.insert((*key).to_owned(), span_json(spans));
+    }
     object([
         ("weekly", Value::Object(weekly)),
         ("exceptions", Value::Array(exceptions)),
@@ -863,19 +869,11 @@ fn week_json(days: &[Day; 7], exceptions: Vec<Value>) -> Value {
 
 /// Monday–Friday one way, Saturday and Sunday each their own.
 fn week(weekday: Day, sat: Day, sun: Day) -> [Day; 7] {
-    [
-        weekday.clone(),
-        weekday.clone(),
-        weekday.clone(),
-        weekday.clone(),
-        weekday,
-        sat,
-        sun,
-    ]
+    [weekday, weekday, weekday, weekday, weekday, sat, sun]
 }
 
 fn daily(day: Day) -> [Day; 7] {
-    week(day.clone(), day.clone(), day)
+    week(day, day, day)
 }
 
 fn hours(rng: &mut StdRng, kind: Kind) -> Value {
@@ -885,51 +883,51 @@ fn hours(rng: &mut StdRng, kind: Kind) -> Value {
         Kind::WorkersHome | Kind::Movable => 0.0,
     };
     let days = if rng.random_bool(around_the_clock) {
-        daily(vec![("00:00", "24:00")])
+        daily(&[("00:00", "24:00")])
     } else {
         match kind {
             Kind::Fixed => match rng.random_range(0..100) {
-                0..=39 => daily(vec![("08:00", "20:00")]),
-                40..=59 => daily(vec![("07:30", "21:30")]),
-                60..=67 => daily(vec![("08:00", "12:00"), ("14:00", "20:00")]),
-                68..=71 => daily(vec![("08:30", "12:00"), ("13:30", "18:30")]),
-                72..=81 => week(vec![("08:00", "20:00")], vec![("08:00", "20:00")], vec![]),
-                82..=91 => daily(vec![("09:00", "21:00")]),
-                _ => daily(vec![("06:30", "22:00")]),
+                0..=39 => daily(&[("08:00", "20:00")]),
+                40..=59 => daily(&[("07:30", "21:30")]),
+                60..=67 => daily(&[("08:00", "12:00"), ("14:00", "20:00")]),
+                68..=71 => daily(&[("08:30", "12:00"), ("13:30", "18:30")]),
+                72..=81 => week(&[("08:00", "20:00")], &[("08:00", "20:00")], &[]),
+                82..=91 => daily(&[("09:00", "21:00")]),
+                _ => daily(&[("06:30", "22:00")]),
             },
             Kind::WorkersHome => {
-                let weekday = if rng.random_bool(0.3) {
-                    vec![("09:00", "12:00"), ("13:30", "17:30")]
+                let weekday: Day = if rng.random_bool(0.3) {
+                    &[("09:00", "12:00"), ("13:30", "17:30")]
                 } else {
-                    vec![("09:00", "17:30")]
+                    &[("09:00", "17:30")]
                 };
                 match rng.random_range(0..100) {
-                    0..=49 => week(weekday, vec![], vec![]),
-                    50..=84 => week(weekday, vec![("10:00", "16:00")], vec![]),
-                    _ => week(weekday, vec![("10:00", "16:00")], vec![("10:00", "16:00")]),
+                    0..=49 => week(weekday, &[], &[]),
+                    50..=84 => week(weekday, &[("10:00", "16:00")], &[]),
+                    _ => week(weekday, &[("10:00", "16:00")], &[("10:00", "16:00")]),
                 }
             }
             Kind::PartnerShop => match rng.random_range(0..100) {
-                0..=54 => daily(vec![("10:00", "22:00")]),
-                55..=74 => daily(vec![("09:00", "21:00")]),
+                0..=54 => daily(&[("10:00", "22:00")]),
+                55..=74 => daily(&[("09:00", "21:00")]),
                 75..=89 => {
-                    let late = vec![("10:00", "02:00")];
-                    let mut days = daily(vec![("10:00", "22:00")]);
-                    days[4] = late.clone();
+                    let late: Day = &[("10:00", "02:00")];
+                    let mut days = daily(&[("10:00", "22:00")]);
+                    days[4] = late;
                     days[5] = late;
                     days
                 }
-                _ => daily(vec![("11:00", "14:00"), ("18:00", "02:00")]),
+                _ => daily(&[("11:00", "14:00"), ("18:00", "02:00")]),
             },
             Kind::Movable => {
-                let peaks = match rng.random_range(0..10) {
-                    0..=5 => vec![("11:00", "14:00"), ("17:00", "21:00")],
-                    6 | 7 => vec![("10:30", "13:30"), ("17:00", "20:30")],
-                    8 => vec![("06:30", "09:00"), ("11:00", "14:00"), ("17:00", "21:00")],
-                    _ => vec![("11:00", "14:00")],
+                let peaks: Day = match rng.random_range(0..10) {
+                    0..=5 => &[("11:00", "14:00"), ("17:00", "21:00")],
+                    6 | 7 => &[("10:30", "13:30"), ("17:00", "20:30")],
+                    8 => &[("06:30", "09:00"), ("11:00", "14:00"), ("17:00", "21:00")],
+                    _ => &[("11:00", "14:00")],
                 };
                 if rng.random_bool(0.3) {
-                    week(peaks, vec![], vec![])
+                    week(peaks, &[], &[])
                 } else {
                     daily(peaks)
                 }
@@ -1233,102 +1231,5 @@ mod tests {
         // Municipalities do not repeat their name in addresses.
         let s = generate_around("110105", 1, 1);
         assert!(s[0].address.starts_with("北京市朝阳区"), "{}", s[0].address);
-    }
-}
-#[cfg(test)]
-mod tmp_probe {
-    use super::*;
-    use serde_json::json;
-    #[test]
-    #[ignore]
-    fn probe() {
-        let t = std::time::Instant::now();
-        let _ = generate(1, 1);
-        eprintln!("init {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let all = generate(150_000, 1);
-        eprintln!("150k in {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let all2 = generate(150_000, 2);
-        eprintln!("150k again in {:?} {}", t.elapsed(), all2.len());
-        drop(all2);
-        let mut rng = StdRng::seed_from_u64(1);
-        let t = std::time::Instant::now();
-        let hs: Vec<Value> = (0..150_000).map(|_| hours(&mut rng, Kind::Fixed)).collect();
-        eprintln!("150k hours in {:?} {}", t.elapsed(), hs.len());
-        let t = std::time::Instant::now();
-        let nm: Vec<Option<GeneratedStation>> = (0..150_000).map(|_| None).collect();
-        eprintln!("{:?} {}", t.elapsed(), nm.len());
-        if std::env::var("ONLY_GEN").is_ok() { std::mem::forget(all); std::mem::forget(hs); return; }
-        let n = all.len() as f64;
-        for k in ["fixed", "movable", "workers_home", "partner_shop"] {
-            eprintln!(
-                "{k} {:.3}",
-                all.iter().filter(|s| s.kind == k).count() as f64 / n
-            );
-        }
-        let h24 = all
-            .iter()
-            .filter(|s| {
-                WEEKDAYS
-                    .iter()
-                    .all(|d| s.hours["weekly"][d] == json!([{"open":"00:00","close":"24:00"}]))
-            })
-            .count() as f64
-            / n;
-        eprintln!("24h {h24:.3}");
-        for a in AMENITIES {
-            eprintln!(
-                "{a} {:.3}",
-                all.iter().filter(|s| s.amenities.contains(&a)).count() as f64 / n
-            );
-        }
-        let big = all
-            .iter()
-            .filter(|s| {
-                ["1101", "3101", "4401", "4403", "5101"]
-                    .iter()
-                    .any(|p| s.region_code.starts_with(p))
-            })
-            .count() as f64
-            / n;
-        eprintln!("big {big:.3}");
-        let dup = all
-            .iter()
-            .filter(|s| {
-                s.name.contains('·')
-                    && s.name
-                        .rsplit('·')
-                        .next()
-                        .is_some_and(|x| x.parse::<u32>().is_ok())
-            })
-            .count();
-        eprintln!("numbered names {dup}");
-        let mut prov: std::collections::BTreeMap<&str, usize> = Default::default();
-        for s in &all {
-            *prov.entry(&s.region_code[..2]).or_default() += 1;
-        }
-        eprintln!("{prov:?}");
-        for s in generate_around("510100", 8, 7) {
-            eprintln!(
-                "{} | {} | {} | {},{} | {:?} | {} | {} | {:?} | {}",
-                s.name,
-                s.kind,
-                s.region_code,
-                s.lat,
-                s.lng,
-                s.amenities,
-                s.capacity,
-                s.contact_phone,
-                s.notice,
-                s.hours
-            );
-        }
-        for s in generate(8, 3) {
-            eprintln!(
-                "{} | {} | {} | {}",
-                s.name, s.kind, s.address, s.contact_phone
-            );
-        }
     }
 }
