@@ -115,6 +115,7 @@ struct RawSettings {
     s3_allow_http: bool,
     photo_max_bytes: usize,
     station_refresh_ms: u64,
+    station_resync_secs: u64,
 }
 
 impl Default for RawSettings {
@@ -174,6 +175,7 @@ impl Default for RawSettings {
             s3_allow_http: false,
             photo_max_bytes: 5 * 1024 * 1024,
             station_refresh_ms: 1000,
+            station_resync_secs: 600,
         }
     }
 }
@@ -273,6 +275,8 @@ pub struct Config {
     pub photo_max_bytes: usize,
     /// How often each process catches its station index up with the database.
     pub station_refresh: Duration,
+    /// How often each process rebuilds its station index from scratch (a safety net).
+    pub station_resync: Duration,
 }
 
 impl Config {
@@ -543,6 +547,7 @@ impl Config {
             files,
             photo_max_bytes: raw.photo_max_bytes.clamp(1024, 50 * 1024 * 1024),
             station_refresh: Duration::from_millis(raw.station_refresh_ms.clamp(100, 60_000)),
+            station_resync: Duration::from_secs(raw.station_resync_secs.clamp(10, 86_400)),
         })
     }
 

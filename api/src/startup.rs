@@ -65,11 +65,17 @@ impl Application {
             .clone()
             .map(|w| WechatClient::new(w, http.clone(), kv.clone()));
         let stations = Arc::new(
-            crate::stations::StationSearch::load(&db)
+            crate::stations::StationSearch::load(&db, clock.now())
                 .await
                 .context("loading the station index")?,
         );
-        stations.spawn_refresher(db.clone(), kv.clone(), config.station_refresh);
+        stations.spawn_refresher(
+            db.clone(),
+            kv.clone(),
+            clock.clone(),
+            config.station_refresh,
+            config.station_resync,
+        );
         tracing::info!(stations = stations.len(), "station index loaded");
         let files = crate::files::FileStore::from_settings(&config.files)?;
         let state = AppState {

@@ -1,7 +1,9 @@
 //! The live station search of one process (ADR 011): every station in an in-memory spatial
 //! index, built at start, caught up with the database every `GONGYOU_STATION_REFRESH_MS`
-//! (stations changed since the last catch-up, with an overlap), and at once when any
-//! replica announces a change on the key/value store's `stations.changed` channel.
+//! (stations whose `updated_at` is after the previous catch-up began, less an overlap for
+//! late commits and clock skew between replicas), at once when any replica announces a
+//! change on the key/value store's `stations.changed` channel, and rebuilt from scratch
+//! every `GONGYOU_STATION_RESYNC_SECS` as a safety net.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -11,17 +13,19 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use gongyou_db::kv::Kv;
 use gongyou_db::stations::{self as db, Station};
 use gongyou_db::{Db, DbError};
+use gongyou_domain::clock::SharedClock;
 use gongyou_domain::station::{
-    open_now, AmenitySet, OpeningHours, Span, StationStatus, StationType,
+    open_now_local, AmenitySet, OpeningHours, StationStatus, StationType,
 };
 
 use crate::geo::LatLng;
-use crate::station_index::StationIndex;
+use crate::station_index::{Hit, StationIndex};
 
 /// The channel replicas announce station changes on.
 pub const CHANGED: &str = "stations.changed";
-/// Catch-ups re-read this much before the last change seen, so a write that committed late
-/// (its `updated_at` older than a change already seen) is not missed.
+/// Catch-ups re-read this much before the previous one began, so a write that committed late
+/// (its `updated_at` older than that read) or came from a replica whose clock is behind is
+/// not missed.
 const OVERLAP: chrono::Duration = chrono::Duration::seconds(5);
 
 /// What search needs of a station, kept in the index.
@@ -37,25 +41,37 @@ pub struct Entry {
     pub hours: Arc<OpeningHours>,
 }
 
-impl Entry {
-    pub fn open_at(&self, at: DateTime<Utc>) -> bool {
-        open_now(self.status, self.reopens_at, &self.hours, at)
+/// An instant, and the same in Asia/Shanghai (converted once per search).
+#[derive(Debug, Clone, Copy)]
+pub struct When {
+    pub at: DateTime<Utc>,
+    pub local: chrono::NaiveDateTime,
+}
+
+impl When {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self {
+            at,
+            local: at.with_timezone(&chrono_tz::Asia::Shanghai).naive_local(),
+        }
+    }
+
+    /// Today in Asia/Shanghai.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.local.date()
     }
 }
 
-/// A search result, owned (the index lock is not held while it is answered).
-#[derive(Debug, Clone)]
-pub struct Found {
-    pub id: String,
-    pub at: LatLng,
-    pub distance_m: f64,
-    pub name: String,
-    pub address: String,
-    pub kind: StationType,
-    pub amenities: AmenitySet,
-    pub status: StationStatus,
-    pub open_now: bool,
-    pub today: Vec<Span>,
+impl Entry {
+    pub fn open_at(&self, when: When) -> bool {
+        open_now_local(
+            self.status,
+            self.reopens_at,
+            &self.hours,
+            when.at,
+            when.local,
+        )
+    }
 }
 
 /// Filters of a search.
@@ -69,8 +85,8 @@ pub struct Filters {
 pub struct StationSearch {
     index: RwLock<StationIndex<Entry>>,
     hours: Mutex<HashMap<String, Arc<OpeningHours>>>,
-    /// The newest `updated_at` applied.
-    seen: Mutex<Option<NaiveDateTime>>,
+    /// When the last full load or catch-up read began (this process's clock).
+    read_at: Mutex<Option<NaiveDateTime>>,
 }
 
 impl std::fmt::Debug for StationSearch {
@@ -82,14 +98,14 @@ impl std::fmt::Debug for StationSearch {
 }
 
 impl StationSearch {
-    /// An index of `stations` (those whose stored data does not parse are left out, logged).
-    pub fn build(stations: Vec<Station>) -> Self {
+    /// An index of `stations` (those whose stored data does not parse are left out, logged),
+    /// read from the database at `read_at`.
+    pub fn build(stations: Vec<Station>, read_at: Option<NaiveDateTime>) -> Self {
         let search = Self {
             index: RwLock::new(StationIndex::new()),
             hours: Mutex::new(HashMap::new()),
-            seen: Mutex::new(None),
+            read_at: Mutex::new(read_at),
         };
-        let newest = stations.iter().map(|s| s.updated_at).max();
         let entries: Vec<_> = stations
             .into_iter()
             .filter_map(|s| search.entry_of(s))
@@ -97,16 +113,32 @@ impl StationSearch {
         if let Ok(mut index) = search.index.write() {
             *index = StationIndex::bulk_load(entries);
         }
-        if let Ok(mut seen) = search.seen.lock() {
-            *seen = newest;
-        }
         search
     }
 
-    /// Loads every station from the database.
-    pub async fn load(db: &Db) -> Result<Self, DbError> {
+    /// Loads every station from the database (`now`: this process's clock).
+    pub async fn load(db: &Db, now: DateTime<Utc>) -> Result<Self, DbError> {
         let stations = db.run(db::all).await?;
-        Ok(Self::build(stations))
+        Ok(Self::build(stations, Some(now.naive_utc())))
+    }
+
+    /// Rebuilds the index from every station and swaps it in (the periodic safety net).
+    pub async fn resync(&self, db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
+        let fresh = Self::load(db, now).await?;
+        let rebuilt = fresh.index.into_inner().unwrap_or_default();
+        let n = rebuilt.len();
+        if let Ok(mut index) = self.index.write() {
+            *index = rebuilt;
+        }
+        if let (Ok(mut hours), Ok(fresh_hours)) = (self.hours.lock(), fresh.hours.into_inner()) {
+            *hours = fresh_hours;
+        }
+        if let Ok(mut read_at) = self.read_at.lock() {
+            if read_at.is_none_or(|r| r < now.naive_utc()) {
+                *read_at = Some(now.naive_utc());
+            }
+        }
+        Ok(n)
     }
 
     fn entry_of(&self, s: Station) -> Option<(String, LatLng, Entry)> {
@@ -158,7 +190,9 @@ impl StationSearch {
 
     /// Applies changed stations (inserted or updated).
     pub fn apply(&self, changed: Vec<Station>) {
-        let newest = changed.iter().map(|s| s.updated_at).max();
+        if changed.is_empty() {
+            return;
+        }
         let entries: Vec<_> = changed
             .into_iter()
             .filter_map(|s| self.entry_of(s))
@@ -168,33 +202,29 @@ impl StationSearch {
                 index.upsert(id, at, entry);
             }
         }
-        if let (Some(newest), Ok(mut seen)) = (newest, self.seen.lock()) {
-            if seen.is_none_or(|s| newest > s) {
-                *seen = Some(newest);
-            }
-        }
     }
 
-    /// Reads the stations changed since the last one seen (with an overlap) and applies
-    /// them; returns how many were read.
-    pub async fn catch_up(&self, db: &Db) -> Result<usize, DbError> {
-        let since = self
-            .seen
-            .lock()
-            .ok()
-            .and_then(|s| *s)
-            // Nothing seen yet: from the epoch (PostgreSQL's timestamps do not reach
-            // NaiveDateTime::MIN).
-            .map_or(chrono::DateTime::UNIX_EPOCH.naive_utc(), |s| s - OVERLAP);
+    /// Reads the stations changed since the previous read began (less the overlap) and
+    /// applies them; returns how many were read. `now` is this process's clock.
+    pub async fn catch_up(&self, db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
+        let previous = self.read_at.lock().ok().and_then(|r| *r);
+        // Nothing read yet: from the epoch (PostgreSQL's timestamps do not reach
+        // NaiveDateTime::MIN).
+        let since = previous.map_or(chrono::DateTime::UNIX_EPOCH.naive_utc(), |r| r - OVERLAP);
         let changed = db.run(move |conn| db::changed_since(conn, since)).await?;
         let n = changed.len();
         self.apply(changed);
+        if let Ok(mut read_at) = self.read_at.lock() {
+            if read_at.is_none_or(|r| r < now.naive_utc()) {
+                *read_at = Some(now.naive_utc());
+            }
+        }
         Ok(n)
     }
 
     /// After a change through this process: apply it here now and tell the other replicas.
-    pub async fn changed(&self, db: &Db, kv: &Kv) {
-        if let Err(e) = self.catch_up(db).await {
+    pub async fn changed(&self, db: &Db, kv: &Kv, now: DateTime<Utc>) {
+        if let Err(e) = self.catch_up(db, now).await {
             tracing::warn!(error = %e, "station index catch-up failed; the periodic one will retry");
         }
         if let Err(e) = kv.publish(CHANGED, "1").await {
@@ -202,11 +232,19 @@ impl StationSearch {
         }
     }
 
-    /// Keeps the index current: a catch-up every `period`, and one as soon as a change is
-    /// announced. Runs until the runtime stops.
-    pub fn spawn_refresher(self: &Arc<Self>, db: Db, kv: Kv, period: Duration) {
+    /// Keeps the index current: a catch-up every `period` and as soon as a change is
+    /// announced, a full rebuild every `resync`. Runs until the runtime stops.
+    pub fn spawn_refresher(
+        self: &Arc<Self>,
+        db: Db,
+        kv: Kv,
+        clock: SharedClock,
+        period: Duration,
+        resync: Duration,
+    ) {
         let search = Arc::downgrade(self);
         tokio::spawn(async move {
+            let mut last_resync = std::time::Instant::now();
             let mut announced = match kv.subscribe(CHANGED).await {
                 Ok(sub) => Some(sub),
                 Err(e) => {
@@ -235,7 +273,14 @@ impl StationSearch {
                 let Some(search) = search.upgrade() else {
                     return;
                 };
-                if let Err(e) = search.catch_up(&db).await {
+                let now = clock.now();
+                if last_resync.elapsed() >= resync {
+                    last_resync = std::time::Instant::now();
+                    match search.resync(&db, now).await {
+                        Ok(n) => tracing::info!(stations = n, "station index rebuilt"),
+                        Err(e) => tracing::warn!(error = %e, "station index rebuild failed"),
+                    }
+                } else if let Err(e) = search.catch_up(&db, now).await {
                     tracing::warn!(error = %e, "station index catch-up failed");
                 }
             }
@@ -275,74 +320,45 @@ impl StationSearch {
         index + hours
     }
 
-    /// Nearest first within `radius_m`, at most `limit`, open and today's hours as of `now`
-    /// (today is `today` in Asia/Shanghai).
-    pub fn nearby(
+    /// Nearest first within `radius_m`, at most `limit`; `answer` sees the hits while the
+    /// index is read-locked (so the response is written without copying the stations).
+    pub fn nearby<R>(
         &self,
         at: LatLng,
         radius_m: f64,
         limit: usize,
         filters: Filters,
-        now: DateTime<Utc>,
-        today: chrono::NaiveDate,
-    ) -> Vec<Found> {
+        when: When,
+        answer: impl FnOnce(&[Hit<'_, Entry>]) -> R,
+    ) -> R {
         let Ok(index) = self.index.read() else {
-            return Vec::new();
+            return answer(&[]);
         };
-        index
-            .nearby(at, radius_m, limit, |e| matches(e, &filters, now))
-            .into_iter()
-            .map(|hit| found(hit.id, hit.at, hit.distance_m, hit.payload, now, today))
-            .collect()
+        let hits = index.nearby(at, radius_m, limit, |e| matches(e, &filters, when));
+        answer(&hits)
     }
 
-    /// Inside the box, at most `cap`; true when there were more.
-    pub fn within_bbox(
+    /// Inside the box, at most `cap` (the nearest the box's centre when there are more, and
+    /// then `truncated`).
+    pub fn within_bbox<R>(
         &self,
         min: LatLng,
         max: LatLng,
         cap: usize,
         filters: Filters,
-        now: DateTime<Utc>,
-        today: chrono::NaiveDate,
-    ) -> (Vec<Found>, bool) {
+        when: When,
+        answer: impl FnOnce(&[Hit<'_, Entry>], bool) -> R,
+    ) -> R {
         let Ok(index) = self.index.read() else {
-            return (Vec::new(), false);
+            return answer(&[], false);
         };
-        let (hits, truncated) = index.within_bbox(min, max, cap, |e| matches(e, &filters, now));
-        (
-            hits.into_iter()
-                .map(|hit| found(hit.id, hit.at, hit.distance_m, hit.payload, now, today))
-                .collect(),
-            truncated,
-        )
+        let (hits, truncated) = index.within_bbox(min, max, cap, |e| matches(e, &filters, when));
+        answer(&hits, truncated)
     }
 }
 
-fn matches(e: &Entry, filters: &Filters, now: DateTime<Utc>) -> bool {
+fn matches(e: &Entry, filters: &Filters, when: When) -> bool {
     e.amenities.contains_all(filters.amenities)
         && filters.kind.is_none_or(|k| k == e.kind)
-        && (!filters.open_now || e.open_at(now))
-}
-
-fn found(
-    id: &str,
-    at: LatLng,
-    distance_m: f64,
-    e: &Entry,
-    now: DateTime<Utc>,
-    today: chrono::NaiveDate,
-) -> Found {
-    Found {
-        id: id.to_owned(),
-        at,
-        distance_m,
-        name: e.name.to_string(),
-        address: e.address.to_string(),
-        kind: e.kind,
-        amenities: e.amenities,
-        status: e.status,
-        open_now: e.open_at(now),
-        today: e.hours.hours_on(today),
-    }
+        && (!filters.open_now || e.open_at(when))
 }

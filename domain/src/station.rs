@@ -38,7 +38,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc, Weekday};
 use chrono_tz::Asia::Shanghai;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -339,6 +339,25 @@ impl StationStatus {
             Self::TemporarilyClosed => "暂停开放",
             Self::Closed => "已关闭",
         }
+    }
+}
+
+/// [`open_now`] with the wall-clock time in Asia/Shanghai already converted (`local` is
+/// `at` in Asia/Shanghai).
+pub fn open_now_local(
+    status: StationStatus,
+    reopens_at: Option<DateTime<Utc>>,
+    hours: &OpeningHours,
+    at: DateTime<Utc>,
+    local: NaiveDateTime,
+) -> bool {
+    match status {
+        StationStatus::Closed => false,
+        StationStatus::TemporarilyClosed => match reopens_at {
+            Some(reopens) if at >= reopens => hours.is_open_local(local),
+            _ => false,
+        },
+        StationStatus::Open => hours.is_open_local(local),
     }
 }
 
@@ -931,7 +950,15 @@ impl OpeningHours {
         if self.always_open {
             return true;
         }
-        let local = at.with_timezone(&Shanghai).naive_local();
+        self.is_open_local(at.with_timezone(&Shanghai).naive_local())
+    }
+
+    /// [`Self::is_open_at`] for a wall-clock time in Asia/Shanghai already converted (a
+    /// search converts once, then asks hundreds of stations).
+    pub fn is_open_local(&self, local: NaiveDateTime) -> bool {
+        if self.always_open {
+            return true;
+        }
         let date = local.date();
         let minute = (local.hour() * 60 + local.minute()) as u16;
         if let Some(previous) = date.pred_opt() {

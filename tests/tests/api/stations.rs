@@ -262,7 +262,11 @@ async fn random_stations(app: &TestApp, org_id: &str, n: usize, seed: u64) -> Ve
         .run(move |conn| gongyou_db::stations::insert_many(conn, &rows))
         .await
         .unwrap();
-    app.state.stations.catch_up(&app.state.db).await.unwrap();
+    app.state
+        .stations
+        .catch_up(&app.state.db, app.clock_now())
+        .await
+        .unwrap();
     stations
 }
 

@@ -551,7 +551,10 @@ pub async fn create(
             })
         })
         .await?;
-    state.stations.changed(&state.db, &state.kv).await;
+    state
+        .stations
+        .changed(&state.db, &state.kv, state.clock.now())
+        .await;
     tracing::info!(station = %view.id, "station created");
     Ok(respond(view, actix_web::http::StatusCode::CREATED))
 }
@@ -781,7 +784,10 @@ pub async fn update(
             })
         })
         .await?;
-    state.stations.changed(&state.db, &state.kv).await;
+    state
+        .stations
+        .changed(&state.db, &state.kv, state.clock.now())
+        .await;
     Ok(respond(view, actix_web::http::StatusCode::OK))
 }
 
@@ -855,7 +861,10 @@ pub async fn move_station(
             })
         })
         .await?;
-    state.stations.changed(&state.db, &state.kv).await;
+    state
+        .stations
+        .changed(&state.db, &state.kv, state.clock.now())
+        .await;
     Ok(respond(view, actix_web::http::StatusCode::OK))
 }
 

@@ -2,17 +2,17 @@
 //! (riders look before they sign in), answered from the process's in-memory index without
 //! touching the database (ADR 011).
 
-use actix_web::{get, web};
+use actix_web::{get, web, HttpResponse};
 use gongyou_domain::station::{AmenitySet, StationType};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{bad, parse_point, span_views, SpanView};
-use crate::error::{ApiResult, Problem};
+use super::{bad, parse_point, SpanView};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::geo::{self, LatLng};
-use crate::routes::membership::china_date;
 use crate::state::AppState;
-use crate::stations::{Filters, Found};
+use crate::station_index::Hit;
+use crate::stations::{Entry, Filters, When};
 
 /// The largest search radius.
 pub const MAX_RADIUS_M: u32 = 50_000;
@@ -102,20 +102,84 @@ fn filters(
     })
 }
 
-fn item(f: Found) -> NearbyStation {
-    NearbyStation {
-        name: f.name,
-        kind: f.kind.as_str().to_owned(),
-        address: f.address,
-        lat: f.at.lat,
-        lng: f.at.lng,
-        distance_m: f.distance_m.round().clamp(0.0, f64::from(u32::MAX)) as u32,
-        amenities: f.amenities.iter().map(|a| a.as_str().to_owned()).collect(),
-        status: f.status.as_str().to_owned(),
-        open_now: f.open_now,
-        today_hours: span_views(&f.today),
-        id: f.id,
-    }
+/// "HH:MM" of every minute of a day and midnight at its end, made once.
+static HHMM: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    (0..=1440u16)
+        .map(|m| format!("{:02}:{:02}", m / 60, m % 60))
+        .collect()
+});
+
+fn hhmm(minute: u16) -> &'static str {
+    HHMM.get(usize::from(minute)).map_or("", String::as_str)
+}
+
+/// A [`SpanView`], serialized without allocating.
+#[derive(Serialize)]
+struct SpanOut {
+    open: &'static str,
+    close: &'static str,
+}
+
+/// A [`NearbyStation`] borrowed from the index (the same JSON, written while the index is
+/// read-locked, without copying the station).
+#[derive(Serialize)]
+struct StationOut<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    address: &'a str,
+    lat: f64,
+    lng: f64,
+    distance_m: u32,
+    amenities: AmenitySet,
+    status: &'static str,
+    open_now: bool,
+    today_hours: Vec<SpanOut>,
+}
+
+#[derive(Serialize)]
+struct Items<'a> {
+    items: Vec<StationOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<bool>,
+}
+
+fn items<'a>(hits: &[Hit<'a, Entry>], when: When) -> Vec<StationOut<'a>> {
+    let today = when.today();
+    hits.iter()
+        .map(|hit| {
+            let e = hit.payload;
+            StationOut {
+                id: hit.id,
+                name: &e.name,
+                kind: e.kind.as_str(),
+                address: &e.address,
+                lat: hit.at.lat,
+                lng: hit.at.lng,
+                distance_m: hit.distance_m.round().clamp(0.0, f64::from(u32::MAX)) as u32,
+                amenities: e.amenities,
+                status: e.status.as_str(),
+                open_now: e.open_at(when),
+                today_hours: e
+                    .hours
+                    .spans_on(today)
+                    .iter()
+                    .map(|s| SpanOut {
+                        open: hhmm(s.open_minute()),
+                        close: hhmm(s.close_minute()),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn json(body: &Items<'_>) -> ApiResult<HttpResponse> {
+    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(bytes))
 }
 
 /// The nearest stations, nearest first, with the distance, whether each is open now and
@@ -132,7 +196,7 @@ fn item(f: Found) -> NearbyStation {
 pub async fn nearby(
     state: web::Data<AppState>,
     query: web::Query<NearbyQuery>,
-) -> ApiResult<web::Json<NearbyStations>> {
+) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
     let at = parse_point(q.lat, q.lng, q.coord.as_deref())?;
     let radius = q.radius_m.unwrap_or(3000);
@@ -147,13 +211,15 @@ pub async fn nearby(
         return Err(bad("station.invalid_limit", "limit 须在 1 至 100 之间"));
     }
     let filters = filters(q.amenities.as_deref(), q.kind.as_deref(), q.open_now)?;
-    let now = state.clock.now();
-    let found = state
+    let when = When::new(state.clock.now());
+    state
         .stations
-        .nearby(at, f64::from(radius), limit, filters, now, china_date(now));
-    Ok(web::Json(NearbyStations {
-        items: found.into_iter().map(item).collect(),
-    }))
+        .nearby(at, f64::from(radius), limit, filters, when, |hits| {
+            json(&Items {
+                items: items(hits, when),
+                truncated: None,
+            })
+        })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -206,7 +272,7 @@ fn parse_bbox(bbox: &str) -> ApiResult<(LatLng, LatLng)> {
 pub async fn within_box(
     state: web::Data<AppState>,
     query: web::Query<BoxQuery>,
-) -> ApiResult<web::Json<BoxStations>> {
+) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
     let (min, max) = parse_bbox(&q.bbox)?;
     let limit = q.limit.unwrap_or(500);
@@ -214,13 +280,13 @@ pub async fn within_box(
         return Err(bad("station.invalid_limit", "limit 须在 1 至 1000 之间"));
     }
     let filters = filters(q.amenities.as_deref(), q.kind.as_deref(), q.open_now)?;
-    let now = state.clock.now();
-    let (found, truncated) =
-        state
-            .stations
-            .within_bbox(min, max, limit, filters, now, china_date(now));
-    Ok(web::Json(BoxStations {
-        items: found.into_iter().map(item).collect(),
-        truncated,
-    }))
+    let when = When::new(state.clock.now());
+    state
+        .stations
+        .within_bbox(min, max, limit, filters, when, |hits, truncated| {
+            json(&Items {
+                items: items(hits, when),
+                truncated: Some(truncated),
+            })
+        })
 }
