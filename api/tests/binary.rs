@@ -122,6 +122,16 @@ fn demo_serves_then_stops_cleanly_on_sigterm() {
     assert!(spec.starts_with("openapi: 3.1"), "{spec}");
     let (status, _) = get(&addr, "/readyz");
     assert_eq!(status, 200);
+    // Demo stations around 成都 (天府广场) and 深圳 (市民中心).
+    for (lat, lng) in [(30.657, 104.066), (22.543, 114.059)] {
+        let (status, body) = get(
+            &addr,
+            &format!("/api/v1/stations/nearby?lat={lat}&lng={lng}&radius_m=10000&limit=5"),
+        );
+        assert_eq!(status, 200);
+        let found: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(found["items"].as_array().unwrap().len(), 5, "{body}");
+    }
     // The default database is a SQLite file under ./data.
     assert!(dir.path().join("data/gongyou.db").exists());
 
@@ -188,4 +198,43 @@ fn migrate_and_openapi_commands() {
     let expected =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap();
     assert_eq!(String::from_utf8(openapi.stdout).unwrap(), expected);
+}
+
+#[test]
+fn seed_generates_a_national_set_of_stations() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = Command::new(BIN)
+        .args(["seed", "--stations", "2000"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("GONGYOU_DEMO_PASSWORD", "demo-binary-2026")
+        .env("GONGYOU_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    assert!(String::from_utf8_lossy(&seeded.stdout).contains("seeded 2000 stations"));
+    let db = dir.path().join("data/gongyou.db");
+    let n = stations_in(&db);
+    assert_eq!(n, 2000, "every generated station is stored with its hours");
+}
+
+/// Stations stored with a region and hours.
+fn stations_in(db: &std::path::Path) -> i64 {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = SqliteConnection::establish(&db.display().to_string()).unwrap();
+    diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM stations WHERE region_code != '' AND hours LIKE '{\"weekly\"%'",
+    )
+    .get_result::<N>(&mut conn)
+    .unwrap()
+    .n
 }
