@@ -62,6 +62,14 @@ impl FileStore {
         Ok(())
     }
 
+    /// Removes a file (gone already is fine).
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing {key}")),
+        }
+    }
+
     /// The file's bytes; None when it is not there.
     pub async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         match self.store.get(&Path::from(key)).await {

@@ -39,6 +39,8 @@ pub struct Entry {
     pub reopens_at: Option<DateTime<Utc>>,
     /// Shared between stations with the same hours.
     pub hours: Arc<OpeningHours>,
+    /// The station's version: an older read never replaces a newer one.
+    pub version: i32,
 }
 
 /// An instant, and the same in Asia/Shanghai (converted once per search).
@@ -123,6 +125,7 @@ impl StationSearch {
     }
 
     /// Rebuilds the index from every station and swaps it in (the periodic safety net).
+    /// Changes applied while it loaded are read again by the next catch-up.
     pub async fn resync(&self, db: &Db, now: DateTime<Utc>) -> Result<usize, DbError> {
         let fresh = Self::load(db, now).await?;
         let rebuilt = fresh.index.into_inner().unwrap_or_default();
@@ -134,7 +137,7 @@ impl StationSearch {
             *hours = fresh_hours;
         }
         if let Ok(mut read_at) = self.read_at.lock() {
-            if read_at.is_none_or(|r| r < now.naive_utc()) {
+            if read_at.is_none_or(|r| r > now.naive_utc()) {
                 *read_at = Some(now.naive_utc());
             }
         }
@@ -166,6 +169,7 @@ impl StationSearch {
                 status,
                 reopens_at: s.reopens_at.map(|t| t.and_utc()),
                 hours,
+                version: s.version,
             },
         ))
     }
@@ -199,9 +203,23 @@ impl StationSearch {
             .collect();
         if let Ok(mut index) = self.index.write() {
             for (id, at, entry) in entries {
+                if index
+                    .get(&id)
+                    .is_some_and(|(_, held)| held.version > entry.version)
+                {
+                    continue;
+                }
                 index.upsert(id, at, entry);
             }
         }
+    }
+
+    /// Reads one station and applies it.
+    pub async fn refresh_one(&self, db: &Db, id: String) -> Result<(), DbError> {
+        if let Some(station) = db.run(move |conn| db::get(conn, &id)).await? {
+            self.apply(vec![station]);
+        }
+        Ok(())
     }
 
     /// Reads the stations changed since the previous read began (less the overlap) and
@@ -222,12 +240,14 @@ impl StationSearch {
         Ok(n)
     }
 
-    /// After a change through this process: apply it here now and tell the other replicas.
-    pub async fn changed(&self, db: &Db, kv: &Kv, now: DateTime<Utc>) {
-        if let Err(e) = self.catch_up(db, now).await {
-            tracing::warn!(error = %e, "station index catch-up failed; the periodic one will retry");
+    /// After a committed change of station `id` through this process: apply it here now
+    /// and tell the other replicas which station changed (they read it at once; a replica
+    /// that misses the message finds it in its next catch-up).
+    pub async fn changed(&self, db: &Db, kv: &Kv, id: &str) {
+        if let Err(e) = self.refresh_one(db, id.to_owned()).await {
+            tracing::warn!(error = %e, "station index refresh failed; the periodic catch-up will retry");
         }
-        if let Err(e) = kv.publish(CHANGED, "1").await {
+        if let Err(e) = kv.publish(CHANGED, id).await {
             tracing::warn!(error = %e, "could not announce a station change; replicas catch up within the refresh period");
         }
     }
@@ -255,14 +275,17 @@ impl StationSearch {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                // A station named in an announcement is read at once; a tick (or a lost
+                // announcement) means a catch-up.
+                let mut named = None;
                 match &mut announced {
                     Some(sub) => {
                         tokio::select! {
                             _ = tick.tick() => {}
-                            message = sub.recv() => {
-                                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = message {
-                                    announced = None;
-                                }
+                            message = sub.recv() => match message {
+                                Ok(id) => named = Some(id),
+                                Err(tokio::sync::broadcast::error::RecvError::Closed) => announced = None,
+                                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                             }
                         }
                     }
@@ -273,6 +296,12 @@ impl StationSearch {
                 let Some(search) = search.upgrade() else {
                     return;
                 };
+                if let Some(id) = named {
+                    if let Err(e) = search.refresh_one(&db, id).await {
+                        tracing::warn!(error = %e, "station refresh failed; the catch-up will retry");
+                    }
+                    continue;
+                }
                 let now = clock.now();
                 if last_resync.elapsed() >= resync {
                     last_resync = std::time::Instant::now();

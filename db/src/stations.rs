@@ -267,6 +267,17 @@ pub struct Visit {
     pub visited_on: NaiveDate,
 }
 
+/// Serializes transactions on `key` (PostgreSQL: an advisory transaction lock; SQLite's
+/// write transactions are serial already). Call inside a write transaction.
+pub fn lock(conn: &mut DbConnection, key: &str) -> Result<(), DbError> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<Text, _>(key)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Records a visit unless the same visitor has one at this station since `since` (a rolling
 /// hour); returns the visit and whether it is new. Run inside a write transaction: on
 /// PostgreSQL an advisory lock on (station, visitor) makes two simultaneous check-ins one.
@@ -275,11 +286,10 @@ pub fn visit_once(
     visit: &Visit,
     since: NaiveDateTime,
 ) -> Result<(Visit, bool), DbError> {
-    if let DbConnection::Pg(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<Text, _>(format!("visit:{}:{}", visit.station_id, visit.visitor))
-            .execute(pg)?;
-    }
+    lock(
+        conn,
+        &format!("visit:{}:{}", visit.station_id, visit.visitor),
+    )?;
     let existing = station_visits::table
         .filter(station_visits::station_id.eq(&visit.station_id))
         .filter(station_visits::visitor.eq(&visit.visitor))

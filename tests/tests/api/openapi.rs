@@ -20,8 +20,16 @@ fn every_operation_documents_its_responses_and_tag() {
     for expected in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
         assert!(paths.contains_key(expected), "{expected} is not documented");
     }
+    let mut operation_ids = std::collections::HashSet::new();
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
+            // Generated clients name their methods after these: each must be unique.
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(
+                    operation_ids.insert(id.to_owned()),
+                    "operationId {id} of {method} {path} is used twice"
+                );
+            }
             assert!(
                 op["responses"].as_object().is_some_and(|r| !r.is_empty()),
                 "{method} {path}"

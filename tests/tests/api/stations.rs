@@ -596,6 +596,11 @@ async fn edits_need_the_current_etag_and_the_right_people() {
     assert_eq!(cleared["notice"], Value::Null);
     assert_eq!(cleared["capacity"], 12);
 
+    // `If-Match: *` matches whatever version is current.
+    let r = patch(&f.app, &f.manager, id, Some("*"), &json!({"capacity": 14})).await;
+    assert_eq!(r.status(), 200);
+    let cleared: Value = r.json().await.unwrap();
+    assert_eq!(cleared["capacity"], 14);
     // The manager of another station, a worker and an admin elsewhere may not.
     let current = format!("\"v{}\"", cleared["version"]);
     let r = patch(&f.app, &other, id, Some(&current), &json!({"capacity": 1})).await;
@@ -663,7 +668,7 @@ async fn edits_need_the_current_etag_and_the_right_people() {
             json!({"hours": {"weekly": {"mon": [{"open": "25:00", "close": "26:00"}]}}}),
             "station.hours_invalid_time",
         ),
-        (json!({"amenities": ["sauna"]}), "station.unknown_amenity"),
+        (json!({"amenities": ["sauna"]}), "station.amenity_unknown"),
         (json!({"contact_phone": "12345"}), "station.invalid_phone"),
         (
             json!({"status": "open", "reopens_at": "2026-10-01T00:00:00Z"}),
@@ -845,6 +850,18 @@ async fn a_movable_station_moves_and_keeps_its_track() {
     )
     .await;
     assert_eq!(found["items"][0]["id"], id);
+    let public: Value = f
+        .app
+        .get(&format!("/api/v1/stations/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        public["recent_locations"],
+        json!([]),
+        "the track is for its managers"
+    );
     let old = nearby(
         &f.app,
         &format!(
@@ -896,8 +913,20 @@ async fn managers_upload_photos_that_anyone_can_see() {
     .await;
     let id = s["id"].as_str().unwrap();
     manage(&f, id, &[&staff_id(&f.manager)]).await;
-    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    jpeg.extend((0..5000u32).map(|i| (i % 251) as u8));
+    // A phone's JPEG: JFIF header, an EXIF segment with the GPS position, then the image.
+    let segment = |marker: u8, payload: &[u8]| {
+        let len = (payload.len() + 2) as u16;
+        let mut s = vec![0xFF, marker, (len >> 8) as u8, len as u8];
+        s.extend_from_slice(payload);
+        s
+    };
+    let jfif = segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    let exif = segment(0xE1, b"Exif\0\0GPSLatitude 30.657 GPSLongitude 104.066");
+    let mut scan = segment(0xDA, &[1, 1, 0, 0, 63, 0]);
+    scan.extend((0..5000u32).map(|i| (i % 251) as u8).filter(|b| *b != 0xFF));
+    scan.extend_from_slice(&[0xFF, 0xD9]);
+    let jpeg: Vec<u8> = [vec![0xFF, 0xD8], jfif.clone(), exif, scan.clone()].concat();
+    let stripped: Vec<u8> = [vec![0xFF, 0xD8], jfif, scan].concat();
     let upload = |who: &Session, bytes: &[u8], ct: &str| {
         let (content_type, body) = multipart(bytes, ct);
         f.app
@@ -915,7 +944,11 @@ async fn managers_upload_photos_that_anyone_can_see() {
     let r = f.app.get(photo["url"].as_str().unwrap()).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/jpeg");
-    assert_eq!(r.bytes().await.unwrap().to_vec(), jpeg);
+    assert_eq!(
+        r.bytes().await.unwrap().to_vec(),
+        stripped,
+        "served without its EXIF segment"
+    );
     let station: Value = f
         .app
         .get(&format!("/api/v1/stations/{id}"))
@@ -1090,6 +1123,18 @@ async fn check_ins_count_once_an_hour_and_feed_the_stats() {
         )
         .await;
     assert_eq!(r.status(), 400);
+    for range in [
+        "to=-262144-01-01",
+        "from=%2B262142-12-31&to=%2B262142-12-31",
+        "from=1999-12-31&to=2000-01-05",
+        "from=2025-01-01&to=2026-07-16",
+    ] {
+        let r = f
+            .app
+            .get_as(&f.manager, &format!("/api/v1/stations/{id}/stats?{range}"))
+            .await;
+        assert_eq!(r.status(), 400, "{range}");
+    }
     // Visits are stored without the user id.
     let user_id = rider.user["id"].as_str().unwrap().to_owned();
     let stored = f
@@ -1183,6 +1228,11 @@ async fn reports_reach_the_managers_who_resolve_them() {
     // Workers and other stations' managers do not see them.
     assert_eq!(f.app.get_as(&rider, &path).await.status(), 403);
     let resolve = format!("{path}/{}/resolve", report["id"].as_str().unwrap());
+    // A body that does not parse is refused, and the report stays open.
+    for bad in [json!({"resolution": 5}), json!("已处理")] {
+        let r = f.app.post_json_as(&f.manager, &resolve, &bad).await;
+        assert_eq!(r.status(), 400, "{bad}");
+    }
     let r = f
         .app
         .post_json_as(&f.manager, &resolve, &json!({"resolution": "已更换充电桩"}))

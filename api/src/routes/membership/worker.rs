@@ -539,7 +539,9 @@ pub struct CardVerification {
     responses(
         (status = 200, body = CardVerification),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`auth.staff_only` or `auth.role_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`request.invalid_body`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only`, `auth.role_required`, or `station.not_yours` (a station the caller does not manage)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`station.not_found`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/membership/card-verifications")]
@@ -628,17 +630,15 @@ pub async fn verify_card(
                         now,
                     )?;
                 }
-                let note = body
-                    .station_id
-                    .as_deref()
-                    .map(|s| format!("station {s}: {result}"));
+                // The result only: which station would say where a named member was
+                // (visits keep a keyed hash instead, ADR 011).
                 record(
                     conn,
                     Some(&m.id),
                     None,
                     "card_verified",
                     Actor::Staff(&staff_id),
-                    note.as_deref().or(Some(result)),
+                    Some(result),
                     now.naive_utc(),
                 )?;
                 Ok(CardVerification {

@@ -90,7 +90,7 @@ fn parse_amenities(codes: &[String]) -> ApiResult<AmenitySet> {
     for code in codes {
         let Some(amenity) = Amenity::parse(code) else {
             return Err(bad(
-                "station.unknown_amenity",
+                "station.amenity_unknown",
                 format!("未知的设施：{}", code.chars().take(40).collect::<String>()),
             ));
         };
@@ -251,7 +251,7 @@ pub struct StationView {
     pub contact_phone: Option<String>,
     pub capacity: Option<i32>,
     pub photos: Vec<PhotoView>,
-    /// Movable stations: the latest positions, newest first.
+    /// Movable stations, for their managers and admins: the latest positions, newest first.
     pub recent_locations: Vec<LocationView>,
     /// The `ETag` of this version.
     pub version: i32,
@@ -305,7 +305,9 @@ pub(crate) fn view(
             bytes: p.bytes,
         })
         .collect();
-    let recent_locations = if s.kind == StationType::Movable.as_str() {
+    // A movable station's track says where the staff driving it have been: for its
+    // managers and admins only.
+    let recent_locations = if privileged && s.kind == StationType::Movable.as_str() {
         db::locations(conn, &s.id, RECENT_LOCATIONS)?
             .into_iter()
             .map(|l| LocationView {
@@ -477,7 +479,7 @@ pub struct NewStation {
     )
 )]
 #[post("/admin/stations")]
-pub async fn create(
+pub async fn create_station(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<NewStation>,
@@ -551,10 +553,7 @@ pub async fn create(
             })
         })
         .await?;
-    state
-        .stations
-        .changed(&state.db, &state.kv, state.clock.now())
-        .await;
+    state.stations.changed(&state.db, &state.kv, &view.id).await;
     tracing::info!(station = %view.id, "station created");
     Ok(respond(view, actix_web::http::StatusCode::CREATED))
 }
@@ -654,8 +653,9 @@ pub struct StationPatch {
     pub capacity: Option<Option<i32>>,
 }
 
-/// `If-Match` as a version: 428 without it, 400 when it is not one of our ETags.
-fn if_match(req: &HttpRequest) -> ApiResult<i32> {
+/// `If-Match` as a version (None for `*`, which matches any): 428 without it, 400 when it
+/// is not one of our ETags.
+fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Err(ApiError::new(
             actix_web::http::StatusCode::PRECONDITION_REQUIRED,
@@ -663,6 +663,9 @@ fn if_match(req: &HttpRequest) -> ApiResult<i32> {
             "请带上 If-Match（驿站当前的 ETag），以免覆盖他人的修改",
         ));
     };
+    if value.to_str().is_ok_and(|v| v.trim() == "*") {
+        return Ok(None);
+    }
     value
         .to_str()
         .ok()
@@ -670,6 +673,7 @@ fn if_match(req: &HttpRequest) -> ApiResult<i32> {
         .and_then(|v| v.strip_prefix("\"v"))
         .and_then(|v| v.strip_suffix('"'))
         .and_then(|v| v.parse().ok())
+        .map(Some)
         .ok_or_else(|| bad("station.invalid_if_match", "If-Match 不是有效的 ETag"))
 }
 
@@ -749,11 +753,12 @@ fn patched(mut s: Station, p: StationPatch) -> ApiResult<Station> {
         (status = 403, description = "`station.not_yours`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`station.version_mismatch`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`station.movable_location` (a movable station moves with PUT …/location)", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "`station.if_match_required`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/stations/{id}")]
-pub async fn update(
+pub async fn update_station(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
@@ -771,24 +776,39 @@ pub async fn update(
         .run(move |conn| {
             write_tx(conn, |conn| -> ApiResult<StationView> {
                 let (station, _) = managed(conn, &caller, &id)?;
+                let expected = expected.unwrap_or(station.version);
                 if station.version != expected {
                     return Err(stale());
                 }
                 let mut changed = patched(station, patch)?;
                 changed.updated_at = now;
-                if !db::update_if_version(conn, &changed, expected)? {
-                    return Err(stale());
-                }
-                let fresh = db::get(conn, &id)?.ok_or_else(station_not_found)?;
-                view(conn, &st, fresh, true)
+                save(conn, &st, &changed, expected)
             })
         })
         .await?;
-    state
-        .stations
-        .changed(&state.db, &state.kv, state.clock.now())
-        .await;
-    Ok(respond(view, actix_web::http::StatusCode::OK))
+    Ok(announce(&state, view).await)
+}
+
+/// Writes a changed station if its version is still `expected` (412 otherwise) and returns
+/// its new view (inside the caller's transaction).
+fn save(
+    conn: &mut DbConnection,
+    state: &AppState,
+    changed: &Station,
+    expected: i32,
+) -> ApiResult<StationView> {
+    if !db::update_if_version(conn, changed, expected)? {
+        return Err(stale());
+    }
+    let fresh = db::get(conn, &changed.id)?.ok_or_else(station_not_found)?;
+    view(conn, state, fresh, true)
+}
+
+/// After a committed change: this process's search sees it now and the other replicas are
+/// told; answers with the new version and its ETag.
+async fn announce(state: &AppState, view: StationView) -> HttpResponse {
+    state.stations.changed(&state.db, &state.kv, &view.id).await;
+    respond(view, actix_web::http::StatusCode::OK)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -809,6 +829,7 @@ pub struct NewLocation {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`station.version_mismatch`: edited at the same moment", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`station.not_movable`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -842,9 +863,6 @@ pub async fn move_station(
                     updated_at: now,
                     ..station
                 };
-                if !db::update_if_version(conn, &moved, version)? {
-                    return Err(stale());
-                }
                 db::add_location(
                     conn,
                     &db::Location {
@@ -856,16 +874,11 @@ pub async fn move_station(
                         recorded_at: now,
                     },
                 )?;
-                let fresh = db::get(conn, &id)?.ok_or_else(station_not_found)?;
-                view(conn, &st, fresh, true)
+                save(conn, &st, &moved, version)
             })
         })
         .await?;
-    state
-        .stations
-        .changed(&state.db, &state.kv, state.clock.now())
-        .await;
-    Ok(respond(view, actix_web::http::StatusCode::OK))
+    Ok(announce(&state, view).await)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -916,7 +929,10 @@ pub async fn put_managers(
                     ));
                 }
                 let scopes = caller.scopes(Role::UnionAdmin);
-                for staff_id in &staff_ids {
+                let current = db::managers(conn, &station.id)?;
+                // Managers already assigned (perhaps from higher up) may stay; those added
+                // must come from within the caller's subtree.
+                for staff_id in staff_ids.iter().filter(|id| !current.contains(id)) {
                     let member = gongyou_db::staff::get(conn, staff_id)?
                         .filter(|m| m.status == gongyou_db::staff::STAFF_ACTIVE)
                         .ok_or_else(|| {
@@ -943,6 +959,53 @@ pub async fn put_managers(
 }
 
 // Photos
+
+fn too_many_photos() -> ApiError {
+    ApiError::conflict("station.too_many_photos", "每个驿站最多 20 张照片")
+}
+
+/// A JPEG without its APP1 segments (EXIF and XMP: GPS position, device, time). None when
+/// the bytes do not have a JPEG's structure.
+fn strip_exif(jpeg: &[u8]) -> Option<Vec<u8>> {
+    if jpeg.get(0..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut out = Vec::with_capacity(jpeg.len());
+    out.extend_from_slice(&jpeg[0..2]);
+    let mut i = 2;
+    loop {
+        if *jpeg.get(i)? != 0xFF {
+            return None;
+        }
+        let marker = *jpeg.get(i + 1)?;
+        match marker {
+            // Fill byte before a marker.
+            0xFF => i += 1,
+            // Start of scan (the image data follows, up to the end) or end of image.
+            0xDA | 0xD9 => {
+                out.extend_from_slice(jpeg.get(i..)?);
+                return Some(out);
+            }
+            // Markers without a length.
+            0x01 | 0xD0..=0xD7 => {
+                out.extend_from_slice(jpeg.get(i..i + 2)?);
+                i += 2;
+            }
+            _ => {
+                let len = usize::from(*jpeg.get(i + 2)?) << 8 | usize::from(*jpeg.get(i + 3)?);
+                if len < 2 {
+                    return None;
+                }
+                let end = i.checked_add(2 + len)?;
+                let segment = jpeg.get(i..end)?;
+                if marker != 0xE1 {
+                    out.extend_from_slice(segment);
+                }
+                i = end;
+            }
+        }
+    }
+}
 
 fn image_type(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
@@ -982,16 +1045,13 @@ pub async fn upload_photo(
     let staff_id = caller.staff()?.0.to_owned();
     let id = id.into_inner();
     {
-        let id = id.clone();
+        let (id, caller) = (id.clone(), caller.clone());
         state
             .db
             .run(move |conn| -> ApiResult<()> {
                 managed(conn, &caller, &id)?;
                 if db::photo_count(conn, &id)? >= MAX_PHOTOS {
-                    return Err(ApiError::conflict(
-                        "station.too_many_photos",
-                        "每个驿站最多 20 张照片",
-                    ));
+                    return Err(too_many_photos());
                 }
                 Ok(())
             })
@@ -1024,8 +1084,14 @@ pub async fn upload_photo(
         break;
     }
     let image = image.ok_or_else(|| bad("station.photo_missing", "缺少 file 字段"))?;
-    let content_type = image_type(&image)
-        .ok_or_else(|| bad("station.photo_type", "照片须为 JPEG、PNG 或 WebP"))?;
+    let refused = || bad("station.photo_type", "照片须为 JPEG、PNG 或 WebP");
+    let content_type = image_type(&image).ok_or_else(refused)?;
+    // A phone's JPEG carries where and when it was taken: not for a public photo.
+    let image = if content_type == "image/jpeg" {
+        strip_exif(&image).ok_or_else(refused)?
+    } else {
+        image
+    };
     let photo = db::Photo {
         id: gongyou_domain::id::new_id(),
         station_id: id.clone(),
@@ -1045,10 +1111,27 @@ pub async fn upload_photo(
         .await
         .map_err(ApiError::internal)?;
     let stored = photo.clone();
-    state
+    let recorded = state
         .db
-        .run(move |conn| db::add_photo(conn, &stored))
-        .await?;
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ApiResult<()> {
+                // Again, serialized: parallel uploads do not pass the limit.
+                managed(conn, &caller, &stored.station_id)?;
+                db::lock(conn, &format!("photos:{}", stored.station_id))?;
+                if db::photo_count(conn, &stored.station_id)? >= MAX_PHOTOS {
+                    return Err(too_many_photos());
+                }
+                db::add_photo(conn, &stored)?;
+                Ok(())
+            })
+        })
+        .await;
+    if let Err(e) = recorded {
+        if let Err(cleanup) = state.files.delete(&photo.object_key).await {
+            tracing::warn!(error = %format!("{cleanup:#}"), "could not remove an unrecorded photo");
+        }
+        return Err(e);
+    }
     Ok(HttpResponse::Created().json(PhotoView {
         url: format!("/api/v1/stations/{}/photos/{}", id, photo.id),
         id: photo.id,
@@ -1061,7 +1144,7 @@ pub async fn upload_photo(
 #[utoipa::path(
     tag = "stations",
     responses(
-        (status = 200, description = "The image", content_type = "image/jpeg"),
+        (status = 200, description = "The image (JPEG without EXIF, PNG or WebP)", content_type = "image/*"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -28,9 +28,12 @@ const MAX_STATS_DAYS: i64 = 366;
 pub const SOURCE_CHECK_IN: &str = "check_in";
 pub const SOURCE_CARD: &str = "card_verification";
 
-/// The keyed hash stored for a visitor (ADR 011).
-pub(crate) fn visitor(state: &AppState, user_id: &str) -> String {
-    state.crypto.blind_index("station-visitor", user_id)
+/// The keyed hash stored for a visitor (ADR 011): per station too, so one worker's visits
+/// to different stations cannot be linked to each other.
+pub(crate) fn visitor(state: &AppState, station_id: &str, user_id: &str) -> String {
+    state
+        .crypto
+        .blind_index("station-visitor", &format!("{station_id}:{user_id}"))
 }
 
 /// Records a visit (inside the caller's transaction), unless one is within the hour.
@@ -47,7 +50,7 @@ pub(crate) fn record_visit(
         &Visit {
             id: gongyou_domain::id::new_id(),
             station_id: station_id.to_owned(),
-            visitor: visitor(state, user_id),
+            visitor: visitor(state, station_id, user_id),
             source: source.to_owned(),
             visited_at: now.naive_utc(),
             visited_on: china_date(now),
@@ -183,13 +186,27 @@ pub async fn stats(
     query: web::Query<StatsQuery>,
 ) -> ApiResult<web::Json<StationStats>> {
     caller.staff()?;
-    let to = query.to.unwrap_or_else(|| china_date(state.clock.now()));
-    let from = query.from.unwrap_or(to - chrono::Duration::days(29));
-    if from > to || (to - from).num_days() >= MAX_STATS_DAYS {
-        return Err(bad(
+    let today = china_date(state.clock.now());
+    let invalid = || {
+        bad(
             "station.invalid_range",
-            "统计区间须从 from 到 to，且不超过 366 天",
-        ));
+            "统计区间须在 2000-01-01 至明天之间，from 不晚于 to，且不超过 366 天",
+        )
+    };
+    let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).ok_or_else(invalid)?;
+    let latest = today.succ_opt().unwrap_or(today);
+    let to = query.to.unwrap_or(today);
+    if to < earliest || to > latest {
+        return Err(invalid());
+    }
+    let from = match query.from {
+        Some(from) => from,
+        None => to
+            .checked_sub_days(chrono::Days::new(29))
+            .ok_or_else(invalid)?,
+    };
+    if from < earliest || from > to || (to - from).num_days() >= MAX_STATS_DAYS {
+        return Err(invalid());
     }
     let id = id.into_inner();
     let (station_id, per_day, distinct) = state
@@ -217,7 +234,8 @@ pub async fn stats(
             visits,
             visitors,
         });
-        day += chrono::Duration::days(1);
+        let Some(next) = day.succ_opt() else { break };
+        day = next;
     }
     Ok(web::Json(StationStats {
         station_id,
@@ -355,6 +373,8 @@ pub async fn report(
         .run(move |conn| {
             write_tx(conn, |conn| -> ApiResult<Report> {
                 let station = db::get(conn, &id)?.ok_or_else(station_not_found)?;
+                // Parallel reports by one worker count one after another.
+                db::lock(conn, &format!("report:{}:{}", station.id, user_id))?;
                 let day_ago = (now - chrono::Duration::days(1)).naive_utc();
                 if db::recent_reports_by(conn, &station.id, &user_id, day_ago)? >= REPORTS_PER_DAY {
                     return Err(ApiError::too_many_requests(
@@ -483,19 +503,31 @@ pub async fn resolve_report(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
-    body: Option<web::Json<Resolution>>,
+    body: web::Bytes,
 ) -> ApiResult<web::Json<ReportView>> {
     let staff_id = caller.staff()?.0.to_owned();
     let (id, report_id) = path.into_inner();
-    let resolution = body
-        .and_then(|b| b.into_inner().resolution)
+    let invalid = || {
+        bad(
+            "station.invalid_resolution",
+            "处理说明须为 JSON {\"resolution\": \"…\"}，不超过 500 个字符",
+        )
+    };
+    // No body: resolved without a note. A body that does not parse is refused, not ignored.
+    let parsed: Resolution = if body.iter().all(u8::is_ascii_whitespace) {
+        Resolution::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|_| invalid())?
+    };
+    let resolution = parsed
+        .resolution
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
-    if resolution.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(bad(
-            "station.invalid_resolution",
-            "处理说明不能超过 500 个字符",
-        ));
+    if resolution
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 500 || r.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(invalid());
     }
     let now = state.clock.now().naive_utc();
     let resolved = state
