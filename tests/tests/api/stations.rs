@@ -710,6 +710,35 @@ async fn edits_need_the_current_etag_and_the_right_people() {
         r.json::<Value>().await.unwrap()["code"],
         "station.manager_out_of_scope"
     );
+    // A 成都 admin keeps a manager the 四川 admin assigned from 四川's own staff, but may not
+    // add one from outside 成都.
+    let sichuan = f.app.org_id("四川省总工会").await;
+    f.app.create_staff(&root, "sc-keeper", &sichuan, &[]).await;
+    let keeper = f.app.sign_in_staff("sc-keeper", DEMO_PASSWORD).await;
+    manage(&f, id, &[&staff_id(&f.manager), &staff_id(&keeper)]).await;
+    f.app
+        .create_staff(
+            &root,
+            "cd-admin",
+            &f.chengdu,
+            &[("union_admin", &f.chengdu)],
+        )
+        .await;
+    let cd = f.app.sign_in_staff("cd-admin", DEMO_PASSWORD).await;
+    let put = |ids: Vec<String>| {
+        f.app
+            .client
+            .put(f.app.url(&format!("/api/v1/admin/stations/{id}/managers")))
+            .header("Authorization", cd.bearer())
+            .json(&json!({ "staff_ids": ids }))
+            .send()
+    };
+    let r = put(vec![staff_id(&keeper), staff_id(&other)])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "kept from above, added from within");
+    let r = put(vec![staff_id(&keeper), staff_id(&sz)]).await.unwrap();
+    assert_eq!(r.status(), 422);
 }
 
 #[tokio::test]
