@@ -10,7 +10,7 @@ use gongyou_api::geo::{self, Datum, LatLng};
 use gongyou_db::stations::Station;
 use gongyou_domain::station::{open_now, AmenitySet, OpeningHours, StationStatus, StationType};
 use gongyou_tests::session::{Session, DEMO_PASSWORD};
-use gongyou_tests::{spawn_app, TestApp};
+use gongyou_tests::{spawn_app_with, TestApp};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -47,7 +47,11 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let app = spawn_app().await;
+    fixture_with(Default::default()).await
+}
+
+async fn fixture_with(overrides: gongyou_tests::EnvOverrides) -> Fixture {
+    let app = spawn_app_with(overrides).await;
     app.seed().await;
     let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
     let manager = app.sign_in_staff("demo-manager", DEMO_PASSWORD).await;
@@ -911,6 +915,25 @@ async fn check_in(app: &TestApp, who: &Session, station: &str, code: &str) -> re
     .await
 }
 
+/// A phone's JPEG (JFIF header, an EXIF segment with the GPS position, then the image), and
+/// the same without its EXIF segment.
+fn phone_jpeg() -> (Vec<u8>, Vec<u8>) {
+    let segment = |marker: u8, payload: &[u8]| {
+        let len = (payload.len() + 2) as u16;
+        let mut s = vec![0xFF, marker, (len >> 8) as u8, len as u8];
+        s.extend_from_slice(payload);
+        s
+    };
+    let jfif = segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    let exif = segment(0xE1, b"Exif\0\0GPSLatitude 30.657 GPSLongitude 104.066");
+    let mut scan = segment(0xDA, &[1, 1, 0, 0, 63, 0]);
+    scan.extend((0..5000u32).map(|i| (i % 251) as u8).filter(|b| *b != 0xFF));
+    scan.extend_from_slice(&[0xFF, 0xD9]);
+    let jpeg: Vec<u8> = [vec![0xFF, 0xD8], jfif.clone(), exif, scan.clone()].concat();
+    let stripped: Vec<u8> = [vec![0xFF, 0xD8], jfif, scan].concat();
+    (jpeg, stripped)
+}
+
 fn multipart(bytes: &[u8], content_type: &str) -> (String, Vec<u8>) {
     let boundary = "gongyou-test-boundary";
     let mut body = Vec::new();
@@ -942,20 +965,7 @@ async fn managers_upload_photos_that_anyone_can_see() {
     .await;
     let id = s["id"].as_str().unwrap();
     manage(&f, id, &[&staff_id(&f.manager)]).await;
-    // A phone's JPEG: JFIF header, an EXIF segment with the GPS position, then the image.
-    let segment = |marker: u8, payload: &[u8]| {
-        let len = (payload.len() + 2) as u16;
-        let mut s = vec![0xFF, marker, (len >> 8) as u8, len as u8];
-        s.extend_from_slice(payload);
-        s
-    };
-    let jfif = segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    let exif = segment(0xE1, b"Exif\0\0GPSLatitude 30.657 GPSLongitude 104.066");
-    let mut scan = segment(0xDA, &[1, 1, 0, 0, 63, 0]);
-    scan.extend((0..5000u32).map(|i| (i % 251) as u8).filter(|b| *b != 0xFF));
-    scan.extend_from_slice(&[0xFF, 0xD9]);
-    let jpeg: Vec<u8> = [vec![0xFF, 0xD8], jfif.clone(), exif, scan.clone()].concat();
-    let stripped: Vec<u8> = [vec![0xFF, 0xD8], jfif, scan].concat();
+    let (jpeg, stripped) = phone_jpeg();
     let upload = |who: &Session, bytes: &[u8], ct: &str| {
         let (content_type, body) = multipart(bytes, ct);
         f.app
@@ -1303,4 +1313,76 @@ async fn reports_reach_the_managers_who_resolve_them() {
         429
     );
     let _ = StationType::Fixed;
+}
+
+#[tokio::test]
+async fn photos_can_live_in_an_s3_compatible_bucket() {
+    let Ok(s3) = std::env::var("GONGYOU_TEST_S3_URL") else {
+        eprintln!("GONGYOU_TEST_S3_URL is not set: .ci/run starts a local S3 fake for this test");
+        return;
+    };
+    let bucket = format!("gongyou-test-{}", uuid::Uuid::now_v7().simple());
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let made = http.put(format!("{s3}/{bucket}")).send().await.unwrap();
+    assert!(made.status().is_success(), "bucket: {}", made.status());
+    let f = fixture_with(
+        [
+            ("GONGYOU_S3_BUCKET", bucket.as_str()),
+            ("GONGYOU_S3_ENDPOINT", s3.as_str()),
+            ("GONGYOU_S3_REGION", "us-east-1"),
+            ("GONGYOU_S3_ACCESS_KEY_ID", "gongyou-test"),
+            ("GONGYOU_S3_SECRET_ACCESS_KEY", "gongyou-test-secret"),
+            ("GONGYOU_S3_ALLOW_HTTP", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    )
+    .await;
+    let s = create(
+        &f,
+        &new_station(
+            &f.chengdu,
+            "云端照片驿站",
+            "fixed",
+            CENTRE.0,
+            CENTRE.1,
+            daily("08:00", "20:00"),
+        ),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    let (jpeg, stripped) = phone_jpeg();
+    let (content_type, body) = multipart(&jpeg, "image/jpeg");
+    let r = f
+        .app
+        .client
+        .post(f.app.url(&format!("/api/v1/stations/{id}/photos")))
+        .header("Authorization", f.admin.bearer())
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let photo: Value = r.json().await.unwrap();
+    let served = f.app.get(photo["url"].as_str().unwrap()).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().to_vec(), stripped);
+    // It is in the bucket (listed by key and size), not in the data directory.
+    let listing = http
+        .get(format!("{s3}/{bucket}?list-type=2"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let key = format!("stations/{id}/{}", photo["id"].as_str().unwrap());
+    assert!(listing.contains(&format!("<Key>{key}</Key>")), "{listing}");
+    assert!(
+        listing.contains(&format!("<Size>{}</Size>", stripped.len())),
+        "{listing}"
+    );
+    assert!(!f.app.data_dir.path().join("files").join(&key).exists());
 }
