@@ -457,35 +457,21 @@ async fn push_campaign_batch(
             .await
         {
             Ok(msg_id) => msg_ids.push(msg_id),
-            Err(JpushError::InvalidAudience) => {
-                invalid_devices.extend(request.registration_ids.iter().cloned());
-            }
-            Err(JpushError::RateLimited { retry_after_secs }) => {
-                let wait = i64::try_from(retry_after_secs).unwrap_or(60);
-                retry = Some((
-                    "rate limited".into(),
-                    (now + chrono::Duration::seconds(wait)).naive_utc(),
-                ));
-            }
-            Err(JpushError::Unavailable(e)) if batch.attempts < MAX_PUSH_ATTEMPTS => {
-                retry =
-                    backoff_after(batch.attempts, now).map(|at| (format!("unavailable: {e}"), at));
-            }
-            Err(JpushError::Unavailable(e)) => {
-                refused = Some(format!("unavailable, gave up: {e}"));
-            }
-            Err(JpushError::Rejected { code, message }) => {
-                refused = Some(format!("refused {code}: {message}"));
+            Err(e) => {
+                if matches!(e, JpushError::InvalidAudience) {
+                    invalid_devices.extend(request.registration_ids.iter().cloned());
+                }
+                // One request's failure decides for the batch: refused beats retry, and an
+                // audience JPush no longer knows is simply done.
+                match push_failure(&e, batch.attempts, now) {
+                    (notifications::DEAD, reason, _) => refused = Some(reason),
+                    (notifications::FAILED, reason, Some(at)) => retry = Some((reason, at)),
+                    _ => {}
+                }
             }
         }
     }
-    if !invalid_devices.is_empty() {
-        let dropped = ctx
-            .db
-            .run(move |conn| notifications::remove_devices(conn, &invalid_devices))
-            .await?;
-        tracing::info!(dropped, "dropped push registrations JPush no longer knows");
-    }
+    drop_devices(ctx, invalid_devices).await?;
     let summary = format!("{} of {} requests pushed", msg_ids.len(), requests.len());
     Ok(match (refused, retry) {
         (Some(reason), _) => done(notifications::DEAD, format!("{reason}; {summary}"), None),
@@ -884,54 +870,69 @@ async fn push_batch(
     for (d, targets, result) in sends {
         outcomes.push(match result {
             Ok(msg_id) => outcome(&d.id, notifications::SENT, format!("msg_id {msg_id}"), None),
-            Err(JpushError::InvalidAudience) => {
-                invalid_devices.extend(targets);
-                outcome(
-                    &d.id,
-                    notifications::SKIPPED,
-                    "registration ids no longer valid (dropped)",
-                    None,
-                )
+            Err(e) => {
+                if matches!(e, JpushError::InvalidAudience) {
+                    invalid_devices.extend(targets);
+                }
+                let (status, reason, next) = push_failure(&e, d.attempts, now);
+                outcome(&d.id, status, reason, next)
             }
-            Err(JpushError::RateLimited { retry_after_secs }) => outcome(
-                &d.id,
-                notifications::FAILED,
-                "rate limited",
-                Some(
-                    (now + chrono::Duration::seconds(
-                        i64::try_from(retry_after_secs).unwrap_or(60),
-                    ))
-                    .naive_utc(),
-                ),
-            ),
-            Err(JpushError::Rejected { code, message }) => outcome(
-                &d.id,
-                notifications::DEAD,
-                format!("refused {code}: {message}"),
-                None,
-            ),
-            Err(JpushError::Unavailable(e)) if d.attempts >= MAX_PUSH_ATTEMPTS => outcome(
-                &d.id,
-                notifications::DEAD,
-                format!("unavailable, gave up: {e}"),
-                None,
-            ),
-            Err(JpushError::Unavailable(e)) => outcome(
-                &d.id,
-                notifications::FAILED,
-                format!("unavailable: {e}"),
-                backoff_after(d.attempts, now),
-            ),
         });
     }
-    if !invalid_devices.is_empty() {
-        let dropped = ctx
-            .db
-            .run(move |conn| notifications::remove_devices(conn, &invalid_devices))
-            .await?;
-        tracing::info!(dropped, "dropped push registrations JPush no longer knows");
-    }
+    drop_devices(ctx, invalid_devices).await?;
     Ok(outcomes)
+}
+
+/// What a JPush error means for a delivery after `attempts`: its status, the reason
+/// recorded, and when to try again.
+fn push_failure(
+    e: &JpushError,
+    attempts: i32,
+    now: DateTime<Utc>,
+) -> (&'static str, String, Option<chrono::NaiveDateTime>) {
+    match e {
+        JpushError::InvalidAudience => (
+            notifications::SKIPPED,
+            "registration ids no longer valid (dropped)".into(),
+            None,
+        ),
+        JpushError::RateLimited { retry_after_secs } => (
+            notifications::FAILED,
+            "rate limited".into(),
+            Some(
+                (now + chrono::Duration::seconds(i64::try_from(*retry_after_secs).unwrap_or(60)))
+                    .naive_utc(),
+            ),
+        ),
+        JpushError::Unavailable(e) if attempts < MAX_PUSH_ATTEMPTS => (
+            notifications::FAILED,
+            format!("unavailable: {e}"),
+            backoff_after(attempts, now),
+        ),
+        JpushError::Unavailable(e) => (
+            notifications::DEAD,
+            format!("unavailable, gave up: {e}"),
+            None,
+        ),
+        JpushError::Rejected { code, message } => (
+            notifications::DEAD,
+            format!("refused {code}: {message}"),
+            None,
+        ),
+    }
+}
+
+/// Forgets registration ids JPush no longer knows.
+async fn drop_devices(ctx: &JobContext, devices: Vec<String>) -> Result<(), JobError> {
+    if devices.is_empty() {
+        return Ok(());
+    }
+    let dropped = ctx
+        .db
+        .run(move |conn| notifications::remove_devices(conn, &devices))
+        .await?;
+    tracing::info!(dropped, "dropped push registrations JPush no longer knows");
+    Ok(())
 }
 
 /// Waits for a slot of the shared push rate (Redis when configured, so all workers share it).
