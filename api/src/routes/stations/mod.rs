@@ -184,17 +184,29 @@ fn parse_status(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SpanView {
     /// `HH:MM`, Asia/Shanghai.
-    pub open: String,
+    pub open: &'static str,
     /// `HH:MM` (`24:00` = midnight); at or before `open`: past midnight.
-    pub close: String,
+    pub close: &'static str,
+}
+
+/// "HH:MM" of every minute of a day and of midnight at its end, made once: search answers
+/// write today's hours of twenty stations without allocating them.
+static HHMM: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    (0..=1440u16)
+        .map(|m| format!("{:02}:{:02}", m / 60, m % 60))
+        .collect()
+});
+
+fn hhmm(minute: u16) -> &'static str {
+    HHMM.get(usize::from(minute)).map_or("", String::as_str)
 }
 
 pub(crate) fn span_views(spans: &[gongyou_domain::station::Span]) -> Vec<SpanView> {
     spans
         .iter()
         .map(|s| SpanView {
-            open: s.open_hhmm(),
-            close: s.close_hhmm(),
+            open: hhmm(s.open_minute()),
+            close: hhmm(s.close_minute()),
         })
         .collect()
 }

@@ -7,7 +7,7 @@ use gongyou_domain::station::{AmenitySet, StationType};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{bad, parse_point, SpanView};
+use super::{bad, parse_point, span_views, SpanView};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::geo::{self, LatLng};
 use crate::state::AppState;
@@ -44,34 +44,41 @@ pub struct NearbyQuery {
     pub kind: Option<String>,
 }
 
+// Borrowed from the index: the response is written while the index is read-locked,
+// without copying the station.
+/// A station found, with its distance and whether it is open now.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct NearbyStation {
-    pub id: String,
-    pub name: String,
+pub struct NearbyStation<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    /// `fixed`, `movable`, `workers_home` or `partner_shop`.
     #[serde(rename = "type")]
-    pub kind: String,
-    pub address: String,
+    pub kind: &'static str,
+    pub address: &'a str,
     /// GCJ-02.
     pub lat: f64,
     pub lng: f64,
     /// Great-circle distance in metres.
     pub distance_m: u32,
-    pub amenities: Vec<String>,
-    pub status: String,
+    /// Amenity codes.
+    #[schema(value_type = Vec<String>)]
+    pub amenities: AmenitySet,
+    /// `open`, `temporarily_closed` or `closed`.
+    pub status: &'static str,
     pub open_now: bool,
     /// The spans starting today (Asia/Shanghai).
     pub today_hours: Vec<SpanView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct NearbyStations {
+pub struct NearbyStations<'a> {
     /// Nearest first.
-    pub items: Vec<NearbyStation>,
+    pub items: Vec<NearbyStation<'a>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BoxStations {
-    pub items: Vec<NearbyStation>,
+pub struct BoxStations<'a> {
+    pub items: Vec<NearbyStation<'a>>,
     /// More stations are in the box than were returned: zoom in.
     pub truncated: bool,
 }
@@ -102,55 +109,12 @@ fn filters(
     })
 }
 
-/// "HH:MM" of every minute of a day and midnight at its end, made once.
-static HHMM: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-    (0..=1440u16)
-        .map(|m| format!("{:02}:{:02}", m / 60, m % 60))
-        .collect()
-});
-
-fn hhmm(minute: u16) -> &'static str {
-    HHMM.get(usize::from(minute)).map_or("", String::as_str)
-}
-
-/// A [`SpanView`], serialized without allocating.
-#[derive(Serialize)]
-struct SpanOut {
-    open: &'static str,
-    close: &'static str,
-}
-
-/// A [`NearbyStation`] borrowed from the index (the same JSON, written while the index is
-/// read-locked, without copying the station).
-#[derive(Serialize)]
-struct StationOut<'a> {
-    id: &'a str,
-    name: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    address: &'a str,
-    lat: f64,
-    lng: f64,
-    distance_m: u32,
-    amenities: AmenitySet,
-    status: &'static str,
-    open_now: bool,
-    today_hours: Vec<SpanOut>,
-}
-
-#[derive(Serialize)]
-struct Items<'a> {
-    items: Vec<StationOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    truncated: Option<bool>,
-}
-
-fn items<'a>(hits: &[Hit<'a, Entry>], when: When) -> Vec<StationOut<'a>> {
+fn items<'a>(hits: &[Hit<'a, Entry>], when: When) -> Vec<NearbyStation<'a>> {
     let today = when.today();
     hits.iter()
         .map(|hit| {
             let e = hit.payload;
-            StationOut {
+            NearbyStation {
                 id: hit.id,
                 name: &e.name,
                 kind: e.kind.as_str(),
@@ -161,21 +125,13 @@ fn items<'a>(hits: &[Hit<'a, Entry>], when: When) -> Vec<StationOut<'a>> {
                 amenities: e.amenities,
                 status: e.status.as_str(),
                 open_now: e.open_at(when),
-                today_hours: e
-                    .hours
-                    .spans_on(today)
-                    .iter()
-                    .map(|s| SpanOut {
-                        open: hhmm(s.open_minute()),
-                        close: hhmm(s.close_minute()),
-                    })
-                    .collect(),
+                today_hours: span_views(e.hours.spans_on(today)),
             }
         })
         .collect()
 }
 
-fn json(body: &Items<'_>) -> ApiResult<HttpResponse> {
+fn json(body: &impl Serialize) -> ApiResult<HttpResponse> {
     let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
@@ -215,9 +171,8 @@ pub async fn nearby(
     state
         .stations
         .nearby(at, f64::from(radius), limit, filters, when, |hits| {
-            json(&Items {
+            json(&NearbyStations {
                 items: items(hits, when),
-                truncated: None,
             })
         })
 }
@@ -284,9 +239,9 @@ pub async fn within_box(
     state
         .stations
         .within_bbox(min, max, limit, filters, when, |hits, truncated| {
-            json(&Items {
+            json(&BoxStations {
                 items: items(hits, when),
-                truncated: Some(truncated),
+                truncated,
             })
         })
 }
