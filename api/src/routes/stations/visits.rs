@@ -480,7 +480,8 @@ pub async fn list_reports(
     )))
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// `{}` resolves without a note.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct Resolution {
     /// What was done, up to 500 characters.
     pub resolution: Option<String>,
@@ -503,23 +504,12 @@ pub async fn resolve_report(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    body: web::Json<Resolution>,
 ) -> ApiResult<web::Json<ReportView>> {
     let staff_id = caller.staff()?.0.to_owned();
     let (id, report_id) = path.into_inner();
-    let invalid = || {
-        bad(
-            "station.invalid_resolution",
-            "处理说明须为 JSON {\"resolution\": \"…\"}，不超过 500 个字符",
-        )
-    };
-    // No body: resolved without a note. A body that does not parse is refused, not ignored.
-    let parsed: Resolution = if body.iter().all(u8::is_ascii_whitespace) {
-        Resolution::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|_| invalid())?
-    };
-    let resolution = parsed
+    let resolution = body
+        .into_inner()
         .resolution
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
@@ -527,7 +517,10 @@ pub async fn resolve_report(
         .as_ref()
         .is_some_and(|r| r.chars().count() > 500 || r.chars().any(|c| c.is_control() && c != '\n'))
     {
-        return Err(invalid());
+        return Err(bad(
+            "station.invalid_resolution",
+            "处理说明不能超过 500 个字符，且不能含控制字符",
+        ));
     }
     let now = state.clock.now().naive_utc();
     let resolved = state
