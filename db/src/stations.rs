@@ -142,6 +142,20 @@ pub fn set_managers(
     Ok(())
 }
 
+/// A station's managers with their display names, in one query.
+pub fn managers_named(
+    conn: &mut DbConnection,
+    station_id: &str,
+) -> Result<Vec<(String, String)>, DbError> {
+    use crate::schema::staff;
+    Ok(station_managers::table
+        .inner_join(staff::table)
+        .filter(station_managers::station_id.eq(station_id))
+        .select((staff::id, staff::display_name))
+        .order(staff::id)
+        .load(conn)?)
+}
+
 pub fn is_manager(
     conn: &mut DbConnection,
     station_id: &str,

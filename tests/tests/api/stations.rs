@@ -75,6 +75,17 @@ async fn create(f: &Fixture, body: &Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// A station of 成都's union, created by the 四川 admin.
+async fn station(
+    f: &Fixture,
+    name: &str,
+    kind: &str,
+    (lat, lng): (f64, f64),
+    hours: Value,
+) -> Value {
+    create(f, &new_station(&f.chengdu, name, kind, lat, lng, hours)).await
+}
+
 async fn manage(f: &Fixture, station: &str, staff_ids: &[&str]) {
     let r = f
         .app
@@ -130,18 +141,7 @@ async fn opening_hours_decide_open_now_at_fixed_instants() {
         "weekly": {"wed": [{"open": "20:00", "close": "02:00"}], "thu": [{"open": "08:00", "close": "12:00"}]},
         "exceptions": [{"date": "2026-10-01", "spans": []}]
     });
-    let s = create(
-        &f,
-        &new_station(
-            &f.chengdu,
-            "锦江区夜班驿站",
-            "fixed",
-            CENTRE.0,
-            CENTRE.1,
-            hours,
-        ),
-    )
-    .await;
+    let s = station(&f, "锦江区夜班驿站", "fixed", (CENTRE.0, CENTRE.1), hours).await;
     let path = format!("/api/v1/stations/{}", s["id"].as_str().unwrap());
     let at = |t: DateTime<Utc>| {
         f.app.clock.set(t);
@@ -523,28 +523,20 @@ async fn wgs84_input_is_converted_to_gcj02() {
 #[tokio::test]
 async fn edits_need_the_current_etag_and_the_right_people() {
     let f = fixture().await;
-    let a = create(
+    let a = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "春熙路驿站",
-            "fixed",
-            CENTRE.0,
-            CENTRE.1,
-            daily("08:00", "20:00"),
-        ),
+        "春熙路驿站",
+        "fixed",
+        (CENTRE.0, CENTRE.1),
+        daily("08:00", "20:00"),
     )
     .await;
-    let b = create(
+    let b = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "太古里驿站",
-            "fixed",
-            CENTRE.0 + 0.01,
-            CENTRE.1,
-            daily("08:00", "20:00"),
-        ),
+        "太古里驿站",
+        "fixed",
+        (CENTRE.0 + 0.01, CENTRE.1),
+        daily("08:00", "20:00"),
     )
     .await;
     let id = a["id"].as_str().unwrap();
@@ -749,16 +741,12 @@ async fn edits_need_the_current_etag_and_the_right_people() {
 async fn an_edit_through_one_replica_is_found_on_another_within_two_seconds() {
     let f = fixture().await;
     let other = f.app.replica().await;
-    let s = create(
+    let s = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "双活驿站",
-            "fixed",
-            CENTRE.0,
-            CENTRE.1,
-            daily("00:00", "24:00"),
-        ),
+        "双活驿站",
+        "fixed",
+        (CENTRE.0, CENTRE.1),
+        daily("00:00", "24:00"),
     )
     .await;
     let id = s["id"].as_str().unwrap();
@@ -767,27 +755,8 @@ async fn an_edit_through_one_replica_is_found_on_another_within_two_seconds() {
         CENTRE.0, CENTRE.1
     );
     // Created on one replica: the other finds it without hot water yet.
-    let started = Instant::now();
-    loop {
-        let found = nearby(
-            &other,
-            &format!("lat={}&lng={}&radius_m=100", CENTRE.0, CENTRE.1),
-        )
-        .await;
-        if found["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == id)
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "the new station did not reach the replica in 2 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let anywhere = format!("lat={}&lng={}&radius_m=100", CENTRE.0, CENTRE.1);
+    found_within_two_seconds(&other, &anywhere, id, "the new station").await;
     assert_eq!(nearby(&other, &query).await["items"], json!([]));
     let tag = format!("\"v{}\"", s["version"]);
     let r = patch(
@@ -799,20 +768,25 @@ async fn an_edit_through_one_replica_is_found_on_another_within_two_seconds() {
     )
     .await;
     assert_eq!(r.status(), 200);
-    let edited = Instant::now();
+    found_within_two_seconds(&other, &query, id, "the edit").await;
+}
+
+/// Polls `app`'s search until `id` is among the results; fails after 2 s.
+async fn found_within_two_seconds(app: &TestApp, query: &str, id: &str, what: &str) {
+    let started = Instant::now();
     loop {
-        let found = nearby(&other, &query).await;
+        let found = nearby(app, query).await;
         if found["items"]
             .as_array()
             .unwrap()
             .iter()
             .any(|i| i["id"] == id)
         {
-            break;
+            return;
         }
         assert!(
-            edited.elapsed() < Duration::from_secs(2),
-            "the edit did not reach the replica in 2 s"
+            started.elapsed() < Duration::from_secs(2),
+            "{what} did not reach the replica in 2 s"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -821,28 +795,20 @@ async fn an_edit_through_one_replica_is_found_on_another_within_two_seconds() {
 #[tokio::test]
 async fn a_movable_station_moves_and_keeps_its_track() {
     let f = fixture().await;
-    let s = create(
+    let s = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "流动服务车",
-            "movable",
-            CENTRE.0,
-            CENTRE.1,
-            daily("11:00", "21:00"),
-        ),
+        "流动服务车",
+        "movable",
+        (CENTRE.0, CENTRE.1),
+        daily("11:00", "21:00"),
     )
     .await;
-    let fixed = create(
+    let fixed = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "固定驿站",
-            "fixed",
-            CENTRE.0,
-            CENTRE.1,
-            daily("11:00", "21:00"),
-        ),
+        "固定驿站",
+        "fixed",
+        (CENTRE.0, CENTRE.1),
+        daily("11:00", "21:00"),
     )
     .await;
     let id = s["id"].as_str().unwrap();
@@ -951,16 +917,12 @@ fn multipart(bytes: &[u8], content_type: &str) -> (String, Vec<u8>) {
 #[tokio::test]
 async fn managers_upload_photos_that_anyone_can_see() {
     let f = fixture().await;
-    let s = create(
+    let s = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "有照片的驿站",
-            "fixed",
-            CENTRE.0,
-            CENTRE.1,
-            daily("08:00", "20:00"),
-        ),
+        "有照片的驿站",
+        "fixed",
+        (CENTRE.0, CENTRE.1),
+        daily("08:00", "20:00"),
     )
     .await;
     let id = s["id"].as_str().unwrap();
@@ -1018,16 +980,12 @@ async fn managers_upload_photos_that_anyone_can_see() {
 #[tokio::test]
 async fn check_ins_count_once_an_hour_and_feed_the_stats() {
     let f = fixture().await;
-    let s = create(
+    let s = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "打卡驿站",
-            "fixed",
-            CENTRE.0,
-            CENTRE.1,
-            daily("00:00", "24:00"),
-        ),
+        "打卡驿站",
+        "fixed",
+        (CENTRE.0, CENTRE.1),
+        daily("00:00", "24:00"),
     )
     .await;
     let id = s["id"].as_str().unwrap();
@@ -1040,16 +998,12 @@ async fn check_ins_count_once_an_hour_and_feed_the_stats() {
         .await
         .unwrap();
     let code = managed["station_code"].as_str().unwrap().to_owned();
-    let other = create(
+    let other = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "另一个驿站",
-            "fixed",
-            CENTRE.0,
-            CENTRE.1,
-            daily("00:00", "24:00"),
-        ),
+        "另一个驿站",
+        "fixed",
+        (CENTRE.0, CENTRE.1),
+        daily("00:00", "24:00"),
     )
     .await;
 
@@ -1197,16 +1151,12 @@ async fn check_ins_count_once_an_hour_and_feed_the_stats() {
 #[tokio::test]
 async fn reports_reach_the_managers_who_resolve_them() {
     let f = fixture().await;
-    let s = create(
+    let s = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "反馈驿站",
-            "fixed",
-            CENTRE.0,
-            CENTRE.1,
-            daily("08:00", "20:00"),
-        ),
+        "反馈驿站",
+        "fixed",
+        (CENTRE.0, CENTRE.1),
+        daily("08:00", "20:00"),
     )
     .await;
     let id = s["id"].as_str().unwrap();
@@ -1339,16 +1289,12 @@ async fn photos_can_live_in_an_s3_compatible_bucket() {
         .collect(),
     )
     .await;
-    let s = create(
+    let s = station(
         &f,
-        &new_station(
-            &f.chengdu,
-            "云端照片驿站",
-            "fixed",
-            CENTRE.0,
-            CENTRE.1,
-            daily("08:00", "20:00"),
-        ),
+        "云端照片驿站",
+        "fixed",
+        (CENTRE.0, CENTRE.1),
+        daily("08:00", "20:00"),
     )
     .await;
     let id = s["id"].as_str().unwrap();

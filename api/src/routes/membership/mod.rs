@@ -20,12 +20,10 @@ use crate::crypto::DataCrypto;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::me::OrgRef;
 
-/// Today's date in China (UTC+8 all year): joined dates, ages and "not in the future"
-/// follow the calendar members live by, not UTC.
+/// Today's date in China (Asia/Shanghai, the zone station hours use too): joined dates,
+/// ages and "not in the future" follow the calendar members live by, not UTC.
 pub fn china_date(now: DateTime<Utc>) -> NaiveDate {
-    let offset =
-        chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Offset::fix(&Utc));
-    now.with_timezone(&offset).date_naive()
+    now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
 }
 
 /// Who did something, for the history.

@@ -332,17 +332,15 @@ pub(crate) fn view(
         Vec::new()
     };
     let managers = if privileged {
-        let mut out = Vec::new();
-        for staff_id in db::managers(conn, &s.id)? {
-            let display_name = gongyou_db::staff::get(conn, &staff_id)?
-                .map(|m| m.display_name)
-                .unwrap_or_default();
-            out.push(ManagerView {
-                staff_id,
-                display_name,
-            });
-        }
-        Some(out)
+        Some(
+            db::managers_named(conn, &s.id)?
+                .into_iter()
+                .map(|(staff_id, display_name)| ManagerView {
+                    staff_id,
+                    display_name,
+                })
+                .collect(),
+        )
     } else {
         None
     };

@@ -37,6 +37,7 @@ pub(crate) fn visitor(state: &AppState, station_id: &str, user_id: &str) -> Stri
 }
 
 /// Records a visit (inside the caller's transaction), unless one is within the hour.
+/// Concurrent check-ins of one visitor are serialized by `visit_once`.
 pub(crate) fn record_visit(
     conn: &mut DbConnection,
     state: &AppState,
