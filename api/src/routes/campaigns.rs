@@ -71,11 +71,7 @@ fn view(conn: &mut gongyou_db::DbConnection, c: Campaign) -> ApiResult<CampaignV
 }
 
 fn text(value: &str, max: usize, code: &'static str, detail: &'static str) -> ApiResult<String> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > max {
-        return Err(ApiError::unprocessable(code, detail));
-    }
-    Ok(v.to_owned())
+    crate::routes::clean_text(value, 1..=max).ok_or_else(|| ApiError::unprocessable(code, detail))
 }
 
 /// Sends a notice to a subtree's active members.

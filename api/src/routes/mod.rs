@@ -13,6 +13,23 @@ pub mod page;
 pub mod staff;
 pub mod stations;
 
+/// Free text from a request, trimmed: None unless its length in characters is within
+/// `chars` and it holds no control character other than a line break.
+pub(crate) fn clean_text(value: &str, chars: std::ops::RangeInclusive<usize>) -> Option<String> {
+    let v = value.trim();
+    let ok = chars.contains(&v.chars().count()) && !v.chars().any(|c| c.is_control() && c != '\n');
+    ok.then(|| v.to_owned())
+}
+
+/// Optional free text: absent or blank is None; otherwise it must pass [`clean_text`]
+/// (`Err(())` when it does not).
+pub(crate) fn optional_text(value: Option<String>, max: usize) -> Result<Option<String>, ()> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => clean_text(v, 1..=max).map(Some).ok_or(()),
+    }
+}
+
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 

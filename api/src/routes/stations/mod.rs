@@ -26,6 +26,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::geo::{self, Datum, LatLng};
 use crate::routes::me::OrgRef;
 use crate::routes::membership::china_date;
+use crate::routes::{clean_text, optional_text};
 use crate::state::AppState;
 
 /// Positions of a movable station shown with it.
@@ -53,21 +54,13 @@ fn bad(code: &'static str, detail: impl Into<String>) -> ApiError {
 }
 
 fn parse_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    let n = name.chars().count();
-    if !(2..=40).contains(&n) || name.chars().any(char::is_control) {
-        return Err(bad("station.invalid_name", "驿站名称须为 2 至 40 个字符"));
-    }
-    Ok(name.to_owned())
+    clean_text(name, 2..=40)
+        .ok_or_else(|| bad("station.invalid_name", "驿站名称须为 2 至 40 个字符"))
 }
 
 fn parse_address(address: &str) -> ApiResult<String> {
-    let address = address.trim();
-    let n = address.chars().count();
-    if !(2..=120).contains(&n) || address.chars().any(char::is_control) {
-        return Err(bad("station.invalid_address", "地址须为 2 至 120 个字符"));
-    }
-    Ok(address.to_owned())
+    clean_text(address, 2..=120)
+        .ok_or_else(|| bad("station.invalid_address", "地址须为 2 至 120 个字符"))
 }
 
 fn parse_region(code: &str) -> ApiResult<RegionCode> {
@@ -115,16 +108,8 @@ fn hours_text(hours: &OpeningHours) -> String {
 }
 
 fn parse_notice(notice: Option<String>) -> ApiResult<Option<String>> {
-    let Some(notice) = notice
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty())
-    else {
-        return Ok(None);
-    };
-    if notice.chars().count() > 200 {
-        return Err(bad("station.invalid_notice", "公告不能超过 200 个字符"));
-    }
-    Ok(Some(notice))
+    optional_text(notice, 200)
+        .map_err(|()| bad("station.invalid_notice", "公告不能超过 200 个字符"))
 }
 
 /// A mobile number or a landline with area code (`028-86612345`).

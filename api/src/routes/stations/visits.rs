@@ -15,6 +15,7 @@ use super::{bad, managed, station_code_valid, station_not_found};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::routes::membership::china_date;
+use crate::routes::optional_text;
 use crate::routes::page::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -354,16 +355,8 @@ pub async fn report(
             "kind 须为 closed_when_open、amenity_missing、wrong_location、unsafe_or_dirty 或 other",
         )
     })?;
-    let note = body
-        .note
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
-    if note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 500 || n.chars().any(|c| c.is_control() && c != '\n'))
-    {
-        return Err(bad("station.invalid_report", "说明不能超过 500 个字符"));
-    }
+    let note = optional_text(body.note, 500)
+        .map_err(|()| bad("station.invalid_report", "说明不能超过 500 个字符"))?;
     if kind == ReportKind::Other && note.is_none() {
         return Err(bad("station.invalid_report", "请说明遇到的问题"));
     }
@@ -509,20 +502,12 @@ pub async fn resolve_report(
 ) -> ApiResult<web::Json<ReportView>> {
     let staff_id = caller.staff()?.0.to_owned();
     let (id, report_id) = path.into_inner();
-    let resolution = body
-        .into_inner()
-        .resolution
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
-    if resolution
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > 500 || r.chars().any(|c| c.is_control() && c != '\n'))
-    {
-        return Err(bad(
+    let resolution = optional_text(body.into_inner().resolution, 500).map_err(|()| {
+        bad(
             "station.invalid_resolution",
             "处理说明不能超过 500 个字符，且不能含控制字符",
-        ));
-    }
+        )
+    })?;
     let now = state.clock.now().naive_utc();
     let resolved = state
         .db
