@@ -13,6 +13,8 @@ pub enum DbError {
     Migration(String),
     #[error("invalid database URL: {0}")]
     Url(String),
+    #[error("a job payload could not be encoded: {0}")]
+    Payload(String),
     #[error("blocking database task failed")]
     Join(#[from] tokio::task::JoinError),
 }

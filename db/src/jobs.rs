@@ -8,14 +8,16 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 
+use gongyou_domain::status::JobStatus;
+
 use crate::schema::{jobs, periodic_runs};
 use crate::{write_tx, DbConnection, DbError};
 
-pub const QUEUED: &str = "queued";
-pub const RUNNING: &str = "running";
-pub const FAILED: &str = "failed";
-pub const DEAD: &str = "dead";
-pub const DONE: &str = "done";
+const QUEUED: &str = JobStatus::Queued.as_str();
+const RUNNING: &str = JobStatus::Running.as_str();
+const FAILED: &str = JobStatus::Failed.as_str();
+const DEAD: &str = JobStatus::Dead.as_str();
+const DONE: &str = JobStatus::Done.as_str();
 
 /// PostgreSQL channel that wakes workers on enqueue.
 pub const NOTIFY_CHANNEL: &str = "gongyou_jobs";
@@ -29,6 +31,8 @@ pub struct JobRow {
     pub priority: i32,
     pub dedup_key: Option<String>,
     pub payload: String,
+    /// A [`JobStatus`] as text ([`JobRow::status`] parses it): the claim reads rows by name
+    /// (`RETURNING *`), which converts only infallibly.
     pub status: String,
     pub attempts: i32,
     pub max_attempts: i32,
@@ -39,6 +43,13 @@ pub struct JobRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
+}
+
+impl JobRow {
+    /// The status; None for a text no status has (a row written by a newer version).
+    pub fn status(&self) -> Option<JobStatus> {
+        JobStatus::parse(&self.status)
+    }
 }
 
 /// A job to enqueue.
@@ -53,6 +64,47 @@ pub struct NewJob {
     pub run_at: NaiveDateTime,
 }
 
+/// A kind of background job: its name (the handler it runs), queue, priority, attempts and
+/// dedup key, with its payload as the value itself (JSON). Defined beside the use-case that
+/// enqueues it; `gongyou-jobs` registers a handler per kind that gets the payload back typed.
+pub trait Job: serde::Serialize + serde::de::DeserializeOwned + Send + 'static {
+    /// The job's name, stored with it: never rename one that may be queued.
+    const NAME: &'static str;
+    const QUEUE: &'static str = "default";
+    /// Higher runs first among due jobs.
+    const PRIORITY: i32 = 0;
+    /// Attempts before it is dead (failures are retried with backoff until then).
+    const MAX_ATTEMPTS: i32 = 5;
+
+    /// While a job with this key is queued, running or failed, enqueueing another does nothing.
+    fn dedup_key(&self) -> Option<String> {
+        None
+    }
+
+    /// The row to write for this job, due at `run_at`.
+    fn new_job(&self, run_at: NaiveDateTime) -> Result<NewJob, DbError> {
+        Ok(NewJob {
+            name: Self::NAME.into(),
+            queue: Self::QUEUE.into(),
+            priority: Self::PRIORITY,
+            dedup_key: self.dedup_key(),
+            payload: serde_json::to_string(self)
+                .map_err(|e| DbError::Payload(format!("{}: {e}", Self::NAME)))?,
+            max_attempts: Self::MAX_ATTEMPTS,
+            run_at,
+        })
+    }
+
+    /// Enqueues it, due now, inside the caller's transaction (see [`enqueue`]).
+    fn enqueue(
+        &self,
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+    ) -> Result<Option<String>, DbError> {
+        enqueue(conn, &self.new_job(now)?, now)
+    }
+}
+
 /// Enqueues inside the caller's transaction. With a dedup key that a live job (queued,
 /// running or failed) already holds, nothing is enqueued and `None` is returned.
 pub fn enqueue(
@@ -63,7 +115,7 @@ pub fn enqueue(
     if let Some(key) = &job.dedup_key {
         let live: i64 = jobs::table
             .filter(jobs::dedup_key.eq(key))
-            .filter(jobs::status.eq_any([QUEUED, RUNNING, FAILED]))
+            .filter(jobs::status.eq_any(live_statuses()))
             .count()
             .get_result(conn)?;
         if live > 0 {
@@ -105,6 +157,15 @@ pub fn enqueue(
         diesel::sql_query(format!("NOTIFY {NOTIFY_CHANNEL}")).execute(pg)?;
     }
     Ok(Some(id))
+}
+
+/// The statuses that hold a dedup key.
+fn live_statuses() -> Vec<&'static str> {
+    JobStatus::ALL
+        .iter()
+        .filter(|s| s.is_live())
+        .map(|s| s.as_str())
+        .collect()
 }
 
 const CLAIM_PG: &str = "
@@ -316,13 +377,13 @@ pub fn retry_now(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Resul
 
 pub fn list(
     conn: &mut DbConnection,
-    status: Option<&str>,
+    status: Option<JobStatus>,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<JobRow>, DbError> {
     let mut q = jobs::table.select(JobRow::as_select()).into_boxed();
     if let Some(status) = status {
-        q = q.filter(jobs::status.eq(status));
+        q = q.filter(jobs::status.eq(status.as_str()));
     }
     if let Some(after) = after {
         q = q.filter(jobs::id.gt(after));

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use gongyou_domain::status::{ApplicationStatus, MembershipStatus, TransferStatus};
 
 use crate::schema::{
     membership_applications as apps, membership_events as events, membership_routes as routes,
@@ -10,18 +11,6 @@ use crate::schema::{
     orgs, pii_access_log, users,
 };
 use crate::{DbConnection, DbError};
-
-pub const APP_PENDING: &str = "pending";
-pub const APP_APPROVED: &str = "approved";
-pub const APP_REJECTED: &str = "rejected";
-
-pub const MEMBER_ACTIVE: &str = "active";
-pub const MEMBER_SUSPENDED: &str = "suspended";
-pub const MEMBER_WITHDRAWN: &str = "withdrawn";
-
-pub const TRANSFER_PENDING: &str = "pending";
-pub const TRANSFER_APPROVED: &str = "approved";
-pub const TRANSFER_REJECTED: &str = "rejected";
 
 /// Occupation value of a route that applies to every occupation.
 pub const ANY_OCCUPATION: &str = "any";
@@ -32,7 +21,8 @@ pub struct Application {
     pub id: String,
     pub user_id: String,
     pub org_id: String,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: ApplicationStatus,
     pub identity_conflict: bool,
     pub real_name: String,
     pub id_number_enc: String,
@@ -63,7 +53,8 @@ pub struct Membership {
     pub org_id: String,
     pub application_id: String,
     pub card_number: String,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: MembershipStatus,
     pub joined_on: String,
     pub real_name: String,
     pub id_number_enc: String,
@@ -101,7 +92,8 @@ pub struct Transfer {
     pub membership_id: String,
     pub from_org_id: String,
     pub to_org_id: String,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: TransferStatus,
     pub reason: Option<String>,
     pub decided_by: Option<String>,
     pub decided_at: Option<NaiveDateTime>,
@@ -112,7 +104,9 @@ pub struct Transfer {
 // Applications
 
 pub fn insert_application(conn: &mut DbConnection, app: &Application) -> Result<(), DbError> {
-    diesel::insert_into(apps::table).values(app).execute(conn)?;
+    diesel::insert_into(apps::table)
+        .values(app.clone())
+        .execute(conn)?;
     Ok(())
 }
 
@@ -129,7 +123,11 @@ pub fn pending_application_of_user(
     user_id: &str,
 ) -> Result<Option<Application>, DbError> {
     Ok(apps::table
-        .filter(apps::user_id.eq(user_id).and(apps::status.eq(APP_PENDING)))
+        .filter(
+            apps::user_id
+                .eq(user_id)
+                .and(apps::status.eq(ApplicationStatus::Pending.as_str())),
+        )
         .select(Application::as_select())
         .first(conn)
         .optional()?)
@@ -167,13 +165,13 @@ pub fn identity_held_by_other(
 ) -> Result<bool, DbError> {
     let member: i64 = members::table
         .filter(members::id_number_index.eq(index))
-        .filter(members::status.ne(MEMBER_WITHDRAWN))
+        .filter(members::status.ne(MembershipStatus::Withdrawn.as_str()))
         .filter(members::user_id.ne(user_id))
         .count()
         .get_result(conn)?;
     let applicant: i64 = apps::table
         .filter(apps::id_number_index.eq(index))
-        .filter(apps::status.eq(APP_PENDING))
+        .filter(apps::status.eq(ApplicationStatus::Pending.as_str()))
         .filter(apps::user_id.ne(user_id))
         .count()
         .get_result(conn)?;
@@ -183,7 +181,7 @@ pub fn identity_held_by_other(
 /// Filters of the admins' application list.
 pub struct ApplicationFilter<'a> {
     pub within: &'a [String],
-    pub status: Option<&'a str>,
+    pub status: Option<ApplicationStatus>,
     pub identity_conflict: Option<bool>,
     pub after: Option<&'a str>,
     pub limit: i64,
@@ -202,7 +200,7 @@ pub fn list_applications(
         .into_boxed();
     query = crate::within_subtrees!(query, &f.within);
     if let Some(status) = f.status {
-        query = query.filter(apps::status.eq(status));
+        query = query.filter(apps::status.eq(status.as_str()));
     }
     if let Some(conflict) = f.identity_conflict {
         query = query.filter(apps::identity_conflict.eq(conflict));
@@ -217,22 +215,26 @@ pub fn list_applications(
 pub fn decide_application(
     conn: &mut DbConnection,
     id: &str,
-    status: &str,
+    status: ApplicationStatus,
     by: &str,
     reason: Option<&str>,
     membership_id: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<bool, DbError> {
-    let n = diesel::update(apps::table.find(id).filter(apps::status.eq(APP_PENDING)))
-        .set((
-            apps::status.eq(status),
-            apps::decided_by.eq(by),
-            apps::decided_at.eq(now),
-            apps::decision_reason.eq(reason),
-            apps::membership_id.eq(membership_id),
-            apps::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        apps::table
+            .find(id)
+            .filter(apps::status.eq(ApplicationStatus::Pending.as_str())),
+    )
+    .set((
+        apps::status.eq(status.as_str()),
+        apps::decided_by.eq(by),
+        apps::decided_at.eq(now),
+        apps::decision_reason.eq(reason),
+        apps::membership_id.eq(membership_id),
+        apps::updated_at.eq(now),
+    ))
+    .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -240,7 +242,7 @@ pub fn decide_application(
 
 pub fn insert_membership(conn: &mut DbConnection, m: &Membership) -> Result<(), DbError> {
     diesel::insert_into(members::table)
-        .values(m)
+        .values(m.clone())
         .execute(conn)?;
     Ok(())
 }
@@ -262,7 +264,7 @@ pub fn live_membership_of_user(
         .filter(
             members::user_id
                 .eq(user_id)
-                .and(members::status.ne(MEMBER_WITHDRAWN)),
+                .and(members::status.ne(MembershipStatus::Withdrawn.as_str())),
         )
         .select(Membership::as_select())
         .first(conn)
@@ -288,7 +290,7 @@ pub fn live_membership_with_identity(
         .filter(
             members::id_number_index
                 .eq(index)
-                .and(members::status.ne(MEMBER_WITHDRAWN)),
+                .and(members::status.ne(MembershipStatus::Withdrawn.as_str())),
         )
         .select(Membership::as_select())
         .first(conn)
@@ -299,18 +301,22 @@ pub fn live_membership_with_identity(
 pub fn set_membership_status(
     conn: &mut DbConnection,
     id: &str,
-    from: &str,
-    to: &str,
+    from: MembershipStatus,
+    to: MembershipStatus,
     ended_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> Result<bool, DbError> {
-    let n = diesel::update(members::table.find(id).filter(members::status.eq(from)))
-        .set((
-            members::status.eq(to),
-            members::ended_at.eq(ended_at),
-            members::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        members::table
+            .find(id)
+            .filter(members::status.eq(from.as_str())),
+    )
+    .set((
+        members::status.eq(to.as_str()),
+        members::ended_at.eq(ended_at),
+        members::updated_at.eq(now),
+    ))
+    .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -410,7 +416,7 @@ pub fn search_members(
     conn: &mut DbConnection,
     within: &[String],
     query: &MemberQuery<'_>,
-    status: Option<&str>,
+    status: Option<MembershipStatus>,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Membership>, DbError> {
@@ -433,7 +439,7 @@ pub fn search_members(
         }
     };
     if let Some(status) = status {
-        q = q.filter(members::status.eq(status));
+        q = q.filter(members::status.eq(status.as_str()));
     }
     if let Some(after) = after {
         q = q.filter(members::id.gt(after));
@@ -493,7 +499,7 @@ pub fn events_of(
 
 pub fn insert_transfer(conn: &mut DbConnection, t: &Transfer) -> Result<(), DbError> {
     diesel::insert_into(transfers::table)
-        .values(t)
+        .values(t.clone())
         .execute(conn)?;
     Ok(())
 }
@@ -514,7 +520,7 @@ pub fn pending_transfer_of(
         .filter(
             transfers::membership_id
                 .eq(membership_id)
-                .and(transfers::status.eq(TRANSFER_PENDING)),
+                .and(transfers::status.eq(TransferStatus::Pending.as_str())),
         )
         .select(Transfer::as_select())
         .first(conn)
@@ -534,7 +540,7 @@ pub fn transfers_of_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<T
 pub fn list_transfers(
     conn: &mut DbConnection,
     within: &[String],
-    status: Option<&str>,
+    status: Option<TransferStatus>,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Transfer>, DbError> {
@@ -547,7 +553,7 @@ pub fn list_transfers(
         .into_boxed();
     q = crate::within_subtrees!(q, &within);
     if let Some(status) = status {
-        q = q.filter(transfers::status.eq(status));
+        q = q.filter(transfers::status.eq(status.as_str()));
     }
     if let Some(after) = after {
         q = q.filter(transfers::id.gt(after));
@@ -559,7 +565,7 @@ pub fn list_transfers(
 pub fn decide_transfer(
     conn: &mut DbConnection,
     id: &str,
-    status: &str,
+    status: TransferStatus,
     by: &str,
     note: Option<&str>,
     now: NaiveDateTime,
@@ -567,10 +573,10 @@ pub fn decide_transfer(
     let n = diesel::update(
         transfers::table
             .find(id)
-            .filter(transfers::status.eq(TRANSFER_PENDING)),
+            .filter(transfers::status.eq(TransferStatus::Pending.as_str())),
     )
     .set((
-        transfers::status.eq(status),
+        transfers::status.eq(status.as_str()),
         transfers::decided_by.eq(by),
         transfers::decided_at.eq(now),
         transfers::decision_note.eq(note),

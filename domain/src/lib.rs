@@ -2,6 +2,7 @@
 //! process environment, so every rule can be unit-tested directly.
 
 pub mod clock;
+pub mod geo;
 pub mod id;
 pub mod id_number;
 pub mod membership;
@@ -11,3 +12,6 @@ pub mod phone;
 pub mod region;
 pub mod staff;
 pub mod station;
+pub mod status;
+pub mod text;
+pub mod time;

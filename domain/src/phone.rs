@@ -46,6 +46,12 @@ impl Phone {
     }
 }
 
+/// A stored or provider-quoted number masked for a log or a response: `138****5678`, or
+/// `***` when it is not a mainland mobile number (nothing of it is shown then).
+pub fn mask(raw: &str) -> String {
+    Phone::parse(raw).map_or_else(|_| "***".to_owned(), |p| p.masked())
+}
+
 /// Debug shows the masked form, so a phone never reaches a log by accident.
 impl std::fmt::Debug for Phone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,6 +75,13 @@ impl<'de> Deserialize<'de> for Phone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_numbers_are_masked_or_hidden_whole() {
+        assert_eq!(mask("13812345678"), "138****5678");
+        assert_eq!(mask("+8613812345678"), "138****5678");
+        assert_eq!(mask("12345"), "***");
+    }
 
     #[test]
     fn accepts_mainland_mobiles_with_or_without_prefix() {

@@ -1,9 +1,9 @@
-//! When periodic jobs run: every fixed interval, or daily at a time in Asia/Shanghai
-//! (UTC+8 all year: China has no daylight saving time).
+//! When periodic jobs run: every fixed interval, or daily at a time in Asia/Shanghai.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Duration as Span, FixedOffset, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Duration as Span, NaiveTime, Utc};
+use gongyou_domain::time::{china_local, from_china_local};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
@@ -11,10 +11,6 @@ pub enum Schedule {
     Every(Duration),
     /// Once a day at this Beijing time.
     DailyAt { hour: u32, minute: u32 },
-}
-
-fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())
 }
 
 impl Schedule {
@@ -27,15 +23,9 @@ impl Schedule {
                 DateTime::from_timestamp_millis(start).unwrap_or(now)
             }
             Schedule::DailyAt { hour, minute } => {
-                let tz = shanghai();
-                let local = now.with_timezone(&tz);
                 let at =
                     NaiveTime::from_hms_opt(hour.min(23), minute.min(59), 0).unwrap_or_default();
-                let today = tz
-                    .from_local_datetime(&local.date_naive().and_time(at))
-                    .single()
-                    .map(|t| t.with_timezone(&Utc))
-                    .unwrap_or(now);
+                let today = from_china_local(china_local(now).date().and_time(at));
                 if today <= now {
                     today
                 } else {

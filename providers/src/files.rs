@@ -1,6 +1,7 @@
 //! Uploaded files (station photos) through `object_store`: a local directory by default, an
 //! S3-compatible bucket when configured (ADR 011).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -8,9 +9,22 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::FileStoreSettings;
+/// Where uploaded files go: a local directory (default: `<data dir>/files`) or an
+/// S3-compatible bucket.
+#[derive(Debug, Clone)]
+pub enum FileStoreSettings {
+    Local(PathBuf),
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: String,
+        access_key_id: String,
+        secret_access_key: SecretString,
+        allow_http: bool,
+    },
+}
 
 #[derive(Clone)]
 pub struct FileStore {

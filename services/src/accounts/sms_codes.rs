@@ -11,9 +11,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::error::{ApiError, ApiResult};
-use crate::providers::sms::SmsError;
-use crate::state::AppState;
+use gongyou_providers::sms::SmsError;
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::Context;
 
 pub const CODE_TTL: Duration = Duration::from_secs(300);
 pub const RESEND_AFTER: Duration = Duration::from_secs(60);
@@ -52,18 +53,17 @@ fn code_key(purpose: Purpose, phone: &Phone) -> String {
     format!("sms:code:{}:{}", purpose.as_str(), phone.as_str())
 }
 
-fn code_hash(state: &AppState, purpose: Purpose, phone: &Phone, code: &str) -> String {
+fn code_hash(ctx: &Context, purpose: Purpose, phone: &Phone, code: &str) -> String {
     hex::encode(
-        state
-            .tokens
+        ctx.tokens
             .mac(&["sms-code", purpose.as_str(), phone.as_str(), code]),
     )
 }
 
-async fn limit(state: &AppState, key: String, rate: Rate) -> ApiResult<()> {
-    match state.kv.rate_limit(&key, rate).await? {
+async fn limit(ctx: &Context, key: String, rate: Rate) -> ServiceResult<()> {
+    match ctx.kv.rate_limit(&key, rate).await? {
         RateDecision::Allowed => Ok(()),
-        RateDecision::Limited { retry_after } => Err(ApiError::too_many_requests(
+        RateDecision::Limited { retry_after } => Err(ServiceError::rate_limited(
             "auth.sms_rate_limited",
             retry_after,
         )
@@ -73,28 +73,28 @@ async fn limit(state: &AppState, key: String, rate: Rate) -> ApiResult<()> {
 
 /// Issues and sends a code; returns it only when dev echo is on.
 pub async fn issue(
-    state: &AppState,
+    ctx: &Context,
     phone: &Phone,
     purpose: Purpose,
     ip: Option<IpAddr>,
-) -> ApiResult<Option<String>> {
+) -> ServiceResult<Option<String>> {
     if let Some(ip) = ip {
-        limit(state, format!("sms:limit:ip:{ip}"), Rate::per_hour(20)).await?;
+        limit(ctx, format!("sms:limit:ip:{ip}"), Rate::per_hour(20)).await?;
     }
     limit(
-        state,
+        ctx,
         format!("sms:limit:minute:{}", phone.as_str()),
         Rate::per_minute(1),
     )
     .await?;
     limit(
-        state,
+        ctx,
         format!("sms:limit:day:{}", phone.as_str()),
         Rate::per_day(10),
     )
     .await?;
-    if state.sms.is_none() && !state.config.sms_dev_echo {
-        return Err(ApiError::unavailable(
+    if ctx.providers.sms.is_none() && !ctx.config.sms_dev_echo {
+        return Err(ServiceError::unavailable(
             "sms.not_configured",
             anyhow::anyhow!("no SMS gateway configured"),
         )
@@ -104,31 +104,30 @@ pub async fn issue(
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let stored = StoredCode {
         id: gongyou_domain::id::new_id(),
-        hash: code_hash(state, purpose, phone, &code),
+        hash: code_hash(ctx, purpose, phone, &code),
     };
-    let json = serde_json::to_string(&stored).map_err(ApiError::internal)?;
+    let json = serde_json::to_string(&stored).map_err(ServiceError::internal)?;
     let key = code_key(purpose, phone);
-    state.kv.set(&key, &json, CODE_TTL).await?;
+    ctx.kv.set(&key, &json, CODE_TTL).await?;
 
-    if let Some(gateway) = &state.sms {
+    if let Some(gateway) = &ctx.providers.sms {
         if let Err(e) = gateway.send_code(phone.as_str(), &code).await {
-            let _ = state.kv.delete(&key).await;
+            let _ = ctx.kv.delete(&key).await;
             tracing::warn!(phone = %phone.masked(), error = %e, "sms delivery failed");
             return Err(match e {
-                SmsError::RateLimited => ApiError::too_many_requests(
-                    "sms.provider_rate_limited",
-                    Duration::from_secs(60),
-                )
-                .with_detail("短信发送过于频繁，请稍后再试"),
-                SmsError::Rejected { .. } => {
-                    ApiError::unprocessable("sms.rejected", "短信无法发送到该号码")
+                SmsError::RateLimited => {
+                    ServiceError::rate_limited("sms.provider_rate_limited", Duration::from_secs(60))
+                        .with_detail("短信发送过于频繁，请稍后再试")
                 }
-                SmsError::Unavailable(_) => ApiError::unavailable("sms.delivery_failed", e)
+                SmsError::Rejected { .. } => {
+                    ServiceError::rule("sms.rejected", "短信无法发送到该号码")
+                }
+                SmsError::Unavailable(_) => ServiceError::unavailable("sms.delivery_failed", e)
                     .with_detail("短信发送失败，请稍后重试"),
             });
         }
     }
-    if state.config.sms_dev_echo {
+    if ctx.config.sms_dev_echo {
         // Dev only (production refuses to start with echo on): the phone stays masked.
         tracing::info!(phone = %phone.masked(), purpose = purpose.as_str(), dev_code = %code, "sms code issued (dev echo)");
         return Ok(Some(code));
@@ -139,41 +138,41 @@ pub async fn issue(
 
 /// Checks and consumes a code. Any failure is 401; the fifth wrong try kills the code.
 pub async fn verify(
-    state: &AppState,
+    ctx: &Context,
     phone: &Phone,
     purpose: Purpose,
     code: &str,
-) -> ApiResult<()> {
-    let invalid = || ApiError::unauthenticated("auth.code_invalid", "验证码错误或已过期");
+) -> ServiceResult<()> {
+    let invalid = || ServiceError::unauthenticated("auth.code_invalid", "验证码错误或已过期");
     let key = code_key(purpose, phone);
-    let Some(json) = state.kv.get(&key).await? else {
+    let Some(json) = ctx.kv.get(&key).await? else {
         return Err(invalid());
     };
-    let stored: StoredCode = serde_json::from_str(&json).map_err(ApiError::internal)?;
-    let attempt = state
+    let stored: StoredCode = serde_json::from_str(&json).map_err(ServiceError::internal)?;
+    let attempt = ctx
         .kv
         .incr(&format!("sms:tries:{}", stored.id), CODE_TTL * 2)
         .await?;
     if attempt > MAX_TRIES {
-        let _ = state.kv.delete(&key).await;
+        let _ = ctx.kv.delete(&key).await;
         return Err(exhausted());
     }
-    let given = code_hash(state, purpose, phone, code.trim());
+    let given = code_hash(ctx, purpose, phone, code.trim());
     if bool::from(given.as_bytes().ct_eq(stored.hash.as_bytes())) {
         // Single use: whoever deletes it first wins.
-        return if state.kv.delete(&key).await? {
+        return if ctx.kv.delete(&key).await? {
             Ok(())
         } else {
             Err(invalid())
         };
     }
     if attempt == MAX_TRIES {
-        let _ = state.kv.delete(&key).await;
+        let _ = ctx.kv.delete(&key).await;
         return Err(exhausted());
     }
     Err(invalid())
 }
 
-fn exhausted() -> ApiError {
-    ApiError::unauthenticated("auth.code_exhausted", "验证码错误次数过多，请重新获取")
+fn exhausted() -> ServiceError {
+    ServiceError::unauthenticated("auth.code_exhausted", "验证码错误次数过多，请重新获取")
 }

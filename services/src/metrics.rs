@@ -1,12 +1,14 @@
-//! Prometheus metrics of one application instance (its own registry, so several apps in one
-//! test process do not collide): request counts and latency by route and status, pool usage.
+//! Prometheus metrics of one process (its own registry, so several apps in one test process
+//! do not collide): request counts and latency by route and status, job runs, pool usage.
+//! The API serves them at `/metrics`; a standalone worker on its metrics address.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
-use gongyou_db::PoolStats;
+use gongyou_db::{Db, PoolStats};
+use gongyou_domain::status::JobStatus;
 
 pub struct Metrics {
     registry: Registry,
@@ -90,23 +92,25 @@ impl Metrics {
         self.latency.with_label_values(&labels).observe(seconds);
     }
 
-    pub fn observe_job(&self, f: &gongyou_jobs::Finished) {
+    /// One job attempt run in this process: how it ended, how long it ran, and how long it
+    /// waited after it was due.
+    pub fn observe_job(&self, name: &str, outcome: &str, run_seconds: f64, wait_seconds: f64) {
         self.job_run
-            .with_label_values(&[f.name.as_str(), f.outcome])
-            .observe(f.run_seconds);
+            .with_label_values(&[name, outcome])
+            .observe(run_seconds);
         self.job_wait
-            .with_label_values(&[f.name.as_str()])
-            .observe(f.wait_seconds);
+            .with_label_values(&[name])
+            .observe(wait_seconds);
     }
 
     /// The text exposition, with pool gauges and job counts (by status) read now.
     pub fn render(&self, pool: PoolStats, job_counts: &[(String, i64)]) -> String {
-        for status in ["queued", "running", "failed", "dead", "done"] {
+        for status in JobStatus::ALL {
             let n = job_counts
                 .iter()
-                .find(|(s, _)| s == status)
+                .find(|(s, _)| s == status.as_str())
                 .map_or(0, |(_, n)| *n);
-            self.jobs.with_label_values(&[status]).set(n);
+            self.jobs.with_label_values(&[status.as_str()]).set(n);
         }
         self.pool_max.set(i64::from(pool.max_size));
         self.pool_connections
@@ -120,5 +124,18 @@ impl Metrics {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         String::from_utf8_lossy(&buffer).into_owned()
+    }
+
+    /// The exposition with the pool and the job counts read now (the API's `/metrics`, and
+    /// what a standalone `gongyou worker` serves on `GONGYOU_METRICS_ADDR`).
+    pub async fn exposition(&self, db: &Db) -> String {
+        let counts = match db.run(gongyou_db::jobs::counts).await {
+            Ok(counts) => counts,
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: job counts unavailable");
+                Vec::new()
+            }
+        };
+        self.render(db.stats(), &counts)
     }
 }

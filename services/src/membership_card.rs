@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::auth::tokens::TokenKeys;
+use crate::accounts::tokens::TokenKeys;
 
 pub const CARD_TOKEN_TTL: Duration = Duration::minutes(5);
 const PREFIX: &str = "GYC1";

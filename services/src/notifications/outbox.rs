@@ -1,14 +1,13 @@
 //! The notification outbox: a domain change calls [`notify`] inside its own transaction,
 //! which writes the inbox row, a pending delivery per external channel, and wakes the
-//! dispatcher (a job). Nothing is sent from the request.
+//! dispatchers (jobs). Nothing is sent from the request.
 
 use chrono::{DateTime, Utc};
-use gongyou_db::jobs::{self as store, NewJob};
+use gongyou_db::jobs::Job;
 use gongyou_db::notifications::{self as db, Notification};
 use gongyou_db::{DbConnection, DbError};
 use gongyou_domain::notification::{render, Category, Channel};
-
-pub const DISPATCH: &str = "notifications.dispatch";
+use serde::{Deserialize, Serialize};
 
 /// Writes a notification for `user_id` (in the caller's transaction).
 pub fn notify(
@@ -66,22 +65,28 @@ fn write(
 /// without overlap), so several workers dispatch in parallel.
 pub const DISPATCH_SHARDS: usize = 4;
 
+/// The dispatcher: delivers due notifications and campaign pushes until none is due.
+/// `shard` keeps at most [`DISPATCH_SHARDS`] waiting or running at once; the periodic
+/// safety net runs without one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Dispatch {
+    pub shard: Option<usize>,
+}
+
+impl Job for Dispatch {
+    const NAME: &'static str = "notifications.dispatch";
+    const PRIORITY: i32 = 5;
+    const MAX_ATTEMPTS: i32 = 10;
+
+    fn dedup_key(&self) -> Option<String> {
+        self.shard.map(|shard| format!("{}:{shard}", Self::NAME))
+    }
+}
+
 /// Enqueues the dispatchers, each unless it is already waiting or running.
 pub fn wake_dispatcher(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), DbError> {
     for shard in 0..DISPATCH_SHARDS {
-        store::enqueue(
-            conn,
-            &NewJob {
-                name: DISPATCH.into(),
-                queue: "default".into(),
-                priority: 5,
-                dedup_key: Some(format!("{DISPATCH}:{shard}")),
-                payload: "{}".into(),
-                max_attempts: 10,
-                run_at: now.naive_utc(),
-            },
-            now.naive_utc(),
-        )?;
+        Dispatch { shard: Some(shard) }.enqueue(conn, now.naive_utc())?;
     }
     Ok(())
 }

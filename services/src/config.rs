@@ -16,9 +16,11 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::providers::jpush::JpushSettings;
-use crate::providers::sms::{SmsProvider, SmsSettings};
-use crate::providers::wechat::WechatSettings;
+use gongyou_providers::files::FileStoreSettings;
+use gongyou_providers::jpush::JpushSettings;
+use gongyou_providers::sms::{SmsProvider, SmsSettings};
+use gongyou_providers::wechat::WechatSettings;
+use gongyou_providers::ProviderSettings;
 
 /// Why the configuration cannot be used. Messages name the variable to fix.
 #[derive(Debug, thiserror::Error)]
@@ -180,19 +182,17 @@ impl Default for RawSettings {
     }
 }
 
-/// Where uploaded files go: a local directory (default: `<data dir>/files`) or an
-/// S3-compatible bucket.
+/// How a job worker runs.
 #[derive(Debug, Clone)]
-pub enum FileStoreSettings {
-    Local(PathBuf),
-    S3 {
-        bucket: String,
-        endpoint: Option<String>,
-        region: String,
-        access_key_id: String,
-        secret_access_key: SecretString,
-        allow_http: bool,
-    },
+pub struct WorkerSettings {
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// A claim lasts this long unless a heartbeat extends it.
+    pub lease: Duration,
+    /// How often to look for due jobs when nothing wakes the worker.
+    pub poll_interval: Duration,
+    /// On shutdown, how long running jobs may take to finish before they are released.
+    pub shutdown_grace: Duration,
 }
 
 /// A secret that is either configured or (dev only) generated and kept in the data dir.
@@ -251,15 +251,13 @@ pub struct Config {
     pub migrate_on_start: bool,
     pub housekeeping_interval: Duration,
     /// How the job worker runs (`worker`, and in-process in `demo`).
-    pub worker: gongyou_jobs::WorkerConfig,
+    pub worker: WorkerSettings,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
-    /// The SMS gateway; `None` in dev means codes are only echoed.
-    pub sms: Option<SmsSettings>,
-    /// The WeChat mini-program; `None` makes the WeChat endpoints answer 503.
-    pub wechat: Option<WechatSettings>,
-    /// App push; `None` leaves push deliveries skipped (the inbox still has everything).
-    pub jpush: Option<JpushSettings>,
+    /// The SMS gateway (`None` in dev means codes are only echoed), the WeChat mini-program
+    /// (`None` makes the WeChat endpoints answer 503), app push (`None` leaves push
+    /// deliveries skipped: the inbox still has everything), and the file store.
+    pub providers: ProviderSettings,
     /// Pushes per second, shared by all workers (through Redis when configured).
     pub jpush_rate_per_sec: u32,
     /// Campaign recipients written per transaction.
@@ -270,7 +268,6 @@ pub struct Config {
     pub wechat_templates: std::collections::HashMap<String, String>,
     /// The SMS template for urgent notices (parameters: title, text).
     pub sms_notice_template_id: Option<String>,
-    pub files: FileStoreSettings,
     /// Largest station photo accepted.
     pub photo_max_bytes: usize,
     /// How often each process catches its station index up with the database.
@@ -525,17 +522,19 @@ impl Config {
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             migrate_on_start: raw.migrate_on_start.unwrap_or(backend == Backend::Sqlite),
             housekeeping_interval: Duration::from_secs(raw.housekeeping_interval_secs.max(1)),
-            worker: gongyou_jobs::WorkerConfig {
+            worker: WorkerSettings {
                 concurrency: raw.worker_concurrency.max(1),
                 lease: Duration::from_secs(raw.job_lease_secs.max(3)),
                 poll_interval: Duration::from_millis(raw.job_poll_ms.max(10)),
                 shutdown_grace: Duration::from_secs(raw.shutdown_timeout_secs),
-                ..gongyou_jobs::WorkerConfig::default()
             },
             trusted_proxies,
-            sms,
-            wechat,
-            jpush,
+            providers: ProviderSettings {
+                sms,
+                wechat,
+                jpush,
+                files,
+            },
             jpush_rate_per_sec: raw.jpush_rate_per_sec.max(1),
             campaign_batch: raw.campaign_batch.clamp(1, 1_000_000),
             delivery_lease_secs: raw.delivery_lease_secs.clamp(5, 86_400),
@@ -544,7 +543,6 @@ impl Config {
                 .sms_notice_template_id
                 .clone()
                 .filter(|t| !t.trim().is_empty()),
-            files,
             photo_max_bytes: raw.photo_max_bytes.clamp(1024, 50 * 1024 * 1024),
             station_refresh: Duration::from_millis(raw.station_refresh_ms.clamp(100, 60_000)),
             station_resync: Duration::from_secs(raw.station_resync_secs.clamp(10, 86_400)),

@@ -1,3 +1,7 @@
+//! Finding stations: the nearest ones with what a rider needs, and a map view's box. Public
+//! (riders look before they sign in), answered from the process's in-memory index without
+//! touching the database.
+//!
 //! The live station search of one process (ADR 011): every station in an in-memory spatial
 //! index, built at start, caught up with the database every `GONGYOU_STATION_REFRESH_MS`
 //! (stations whose `updated_at` is after the previous catch-up began, less an overlap for
@@ -14,12 +18,18 @@ use gongyou_db::kv::Kv;
 use gongyou_db::stations::{self as db, Station};
 use gongyou_db::{Db, DbError};
 use gongyou_domain::clock::SharedClock;
+use gongyou_domain::geo::{self, LatLng};
+use gongyou_domain::station::index::{Hit, StationIndex};
 use gongyou_domain::station::{
     open_now_local, AmenitySet, OpeningHours, StationStatus, StationType,
 };
+use gongyou_domain::time::china_local;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::geo::LatLng;
-use crate::station_index::{Hit, StationIndex};
+use super::bad;
+use super::views::{span_views, SpanView};
+use crate::error::{ServiceError, ServiceResult};
 
 /// The channel replicas announce station changes on.
 pub const CHANGED: &str = "stations.changed";
@@ -54,7 +64,7 @@ impl When {
     pub fn new(at: DateTime<Utc>) -> Self {
         Self {
             at,
-            local: at.with_timezone(&chrono_tz::Asia::Shanghai).naive_local(),
+            local: china_local(at),
         }
     }
 
@@ -240,18 +250,6 @@ impl StationSearch {
         Ok(n)
     }
 
-    /// After a committed change of station `id` through this process: apply it here now
-    /// and tell the other replicas which station changed (they read it at once; a replica
-    /// that misses the message finds it in its next catch-up).
-    pub async fn changed(&self, db: &Db, kv: &Kv, id: &str) {
-        if let Err(e) = self.refresh_one(db, id.to_owned()).await {
-            tracing::warn!(error = %e, "station index refresh failed; the periodic catch-up will retry");
-        }
-        if let Err(e) = kv.publish(CHANGED, id).await {
-            tracing::warn!(error = %e, "could not announce a station change; replicas catch up within the refresh period");
-        }
-    }
-
     /// Keeps the index current: a catch-up every `period` and as soon as a change is
     /// announced, a full rebuild every `resync`. Runs until the runtime stops.
     pub fn spawn_refresher(
@@ -390,4 +388,203 @@ fn matches(e: &Entry, filters: &Filters, when: When) -> bool {
     e.amenities.contains_all(filters.amenities)
         && filters.kind.is_none_or(|k| k == e.kind)
         && (!filters.open_now || e.open_at(when))
+}
+
+// The use-cases
+
+/// The largest search radius.
+pub const MAX_RADIUS_M: u32 = 50_000;
+/// The most results of a nearby search.
+pub const MAX_LIMIT: usize = 100;
+/// The most stations a box listing returns (`truncated` says there were more).
+pub const MAX_BOX: usize = 1000;
+
+// Borrowed from the index: the response is written while the index is read-locked,
+// without copying the station.
+/// A station found, with its distance and whether it is open now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NearbyStation<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    /// `fixed`, `movable`, `workers_home` or `partner_shop`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub address: &'a str,
+    /// GCJ-02.
+    pub lat: f64,
+    pub lng: f64,
+    /// Great-circle distance in metres.
+    pub distance_m: u32,
+    /// Amenity codes.
+    #[schema(value_type = Vec<String>)]
+    pub amenities: AmenitySet,
+    /// `open`, `temporarily_closed` or `closed`.
+    pub status: &'static str,
+    pub open_now: bool,
+    /// The spans starting today (Asia/Shanghai).
+    pub today_hours: Vec<SpanView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NearbyStations<'a> {
+    /// Nearest first.
+    pub items: Vec<NearbyStation<'a>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BoxStations<'a> {
+    pub items: Vec<NearbyStation<'a>>,
+    /// More stations are in the box than were returned: zoom in.
+    pub truncated: bool,
+}
+
+/// What to look for, as a client sends it (checked by [`nearby`] and [`within_box`]).
+#[derive(Debug, Clone, Default)]
+pub struct Wanted<'a> {
+    /// Comma-separated amenity codes, all required.
+    pub amenities: Option<&'a str>,
+    /// A station type.
+    pub kind: Option<&'a str>,
+    /// Only stations open now.
+    pub open_now: Option<bool>,
+}
+
+fn filters(wanted: &Wanted<'_>) -> ServiceResult<Filters> {
+    let amenities = match wanted.amenities.map(str::trim).filter(|a| !a.is_empty()) {
+        None => AmenitySet::default(),
+        Some(list) => AmenitySet::parse_list(list).map_err(|e| bad(e.code(), e.detail()))?,
+    };
+    let kind = wanted
+        .kind
+        .map(|k| {
+            StationType::parse(k).ok_or_else(|| {
+                bad(
+                    "station.invalid_type",
+                    "type 须为 fixed、movable、workers_home 或 partner_shop",
+                )
+            })
+        })
+        .transpose()?;
+    Ok(Filters {
+        amenities,
+        kind,
+        open_now: wanted.open_now.unwrap_or(false),
+    })
+}
+
+fn items<'a>(hits: &[Hit<'a, Entry>], when: When) -> Vec<NearbyStation<'a>> {
+    let today = when.today();
+    hits.iter()
+        .map(|hit| {
+            let e = hit.payload;
+            NearbyStation {
+                id: hit.id,
+                name: &e.name,
+                kind: e.kind.as_str(),
+                address: &e.address,
+                lat: hit.at.lat,
+                lng: hit.at.lng,
+                distance_m: hit.distance_m.round().clamp(0.0, f64::from(u32::MAX)) as u32,
+                amenities: e.amenities,
+                status: e.status.as_str(),
+                open_now: e.open_at(when),
+                today_hours: span_views(e.hours.spans_on(today)),
+            }
+        })
+        .collect()
+}
+
+fn json(body: &impl Serialize) -> ServiceResult<Vec<u8>> {
+    serde_json::to_vec(body).map_err(ServiceError::internal)
+}
+
+/// Where to look around, as a client sends it.
+#[derive(Debug, Clone, Default)]
+pub struct Near<'a> {
+    pub lat: f64,
+    pub lng: f64,
+    /// `gcj02` (default) or `wgs84` (converted).
+    pub coord: Option<&'a str>,
+    /// 1–50000, default 3000.
+    pub radius_m: Option<u32>,
+    /// 1–100, default 20.
+    pub limit: Option<usize>,
+}
+
+/// The nearest stations, nearest first, with the distance, whether each is open at `now` and
+/// today's hours: the answer's JSON ([`NearbyStations`]), written while the index is
+/// read-locked so no station is copied.
+pub fn nearby(
+    search: &StationSearch,
+    near: &Near<'_>,
+    wanted: &Wanted<'_>,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<u8>> {
+    let at = super::parse_point(near.lat, near.lng, near.coord)?;
+    let radius = near.radius_m.unwrap_or(3000);
+    if radius == 0 || radius > MAX_RADIUS_M {
+        return Err(bad(
+            "station.invalid_radius",
+            "radius_m 须在 1 至 50000 米之间",
+        ));
+    }
+    let limit = near.limit.unwrap_or(20);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(bad("station.invalid_limit", "limit 须在 1 至 100 之间"));
+    }
+    let filters = filters(wanted)?;
+    let when = When::new(now);
+    search.nearby(at, f64::from(radius), limit, filters, when, |hits| {
+        json(&NearbyStations {
+            items: items(hits, when),
+        })
+    })
+}
+
+/// `min_lng,min_lat,max_lng,max_lat` (GCJ-02), the minimum below the maximum.
+fn parse_bbox(bbox: &str) -> ServiceResult<(LatLng, LatLng)> {
+    let invalid = || {
+        bad(
+            "station.invalid_bbox",
+            "bbox 须为 min_lng,min_lat,max_lng,max_lat，且最小值小于最大值",
+        )
+    };
+    let parts: Vec<f64> = bbox
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid())?;
+    let [min_lng, min_lat, max_lng, max_lat] = parts[..] else {
+        return Err(invalid());
+    };
+    let min = geo::parse_lat_lng(min_lat, min_lng).map_err(|e| bad(e.code(), e.detail()))?;
+    let max = geo::parse_lat_lng(max_lat, max_lng).map_err(|e| bad(e.code(), e.detail()))?;
+    if min.lat >= max.lat || min.lng >= max.lng {
+        return Err(invalid());
+    }
+    Ok((min, max))
+}
+
+/// Stations inside `bbox`, for the map view; at most `limit` (1–1000, default 500),
+/// `truncated` when there were more: the answer's JSON ([`BoxStations`]).
+pub fn within_box(
+    search: &StationSearch,
+    bbox: &str,
+    limit: Option<usize>,
+    wanted: &Wanted<'_>,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<u8>> {
+    let (min, max) = parse_bbox(bbox)?;
+    let limit = limit.unwrap_or(500);
+    if limit == 0 || limit > MAX_BOX {
+        return Err(bad("station.invalid_limit", "limit 须在 1 至 1000 之间"));
+    }
+    let filters = filters(wanted)?;
+    let when = When::new(now);
+    search.within_bbox(min, max, limit, filters, when, |hits, truncated| {
+        json(&BoxStations {
+            items: items(hits, when),
+            truncated,
+        })
+    })
 }

@@ -23,7 +23,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{mask_phone, transport_message, PROVIDER_TIMEOUT};
+use super::{transport_message, PROVIDER_TIMEOUT};
+use gongyou_domain::phone::mask as mask_phone;
 
 /// How long the code stays valid, as shown in the Tencent template (`{2}` minutes).
 const CODE_VALID_MINUTES: &str = "5";

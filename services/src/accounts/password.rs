@@ -9,20 +9,21 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
+use crate::error::ServiceError;
 
 /// At most this many hashes at once (each takes 19 MiB): a flood of sign-ins queues here
 /// instead of exhausting memory, and gets a 503 after a short wait.
 static HASHING: Semaphore = Semaphore::const_new(4);
 const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-async fn permit() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+async fn permit() -> Result<tokio::sync::SemaphorePermit<'static>, ServiceError> {
     match tokio::time::timeout(HASH_WAIT, HASHING.acquire()).await {
         Ok(Ok(permit)) => Ok(permit),
-        _ => Err(
-            ApiError::unavailable("auth.busy", anyhow::anyhow!("password hashing saturated"))
-                .with_detail("登录请求过多，请稍后重试"),
-        ),
+        _ => Err(ServiceError::unavailable(
+            "auth.busy",
+            anyhow::anyhow!("password hashing saturated"),
+        )
+        .with_detail("登录请求过多，请稍后重试")),
     }
 }
 
@@ -46,16 +47,16 @@ fn verify_sync(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-pub async fn hash(password: String) -> Result<String, ApiError> {
+pub async fn hash(password: String) -> Result<String, ServiceError> {
     let _permit = permit().await?;
     tokio::task::spawn_blocking(move || hash_sync(&password))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing a password: {e}")))
+        .map_err(ServiceError::internal)?
+        .map_err(|e| ServiceError::internal(anyhow::anyhow!("hashing a password: {e}")))
 }
 
 /// Checks `password` against `hash`, or against a dummy when there is no account.
-pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ServiceError> {
     let _permit = permit().await?;
     tokio::task::spawn_blocking(move || match hash {
         Some(hash) => verify_sync(&password, &hash),
@@ -65,7 +66,7 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiE
         }
     })
     .await
-    .map_err(ApiError::internal)
+    .map_err(ServiceError::internal)
 }
 
 #[cfg(test)]

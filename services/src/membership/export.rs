@@ -1,0 +1,85 @@
+//! A member's own data, unmasked (it is theirs), after an SMS step-up: the account,
+//! applications, memberships, transfers and history.
+
+use gongyou_db::membership as db;
+use gongyou_db::{accounts, DbError};
+
+use crate::accounts::principal::require_step_up;
+use crate::actor::Actor;
+use crate::error::ServiceResult;
+use crate::Context;
+
+/// Everything about the worker, with `step_up` the proof from `POST /api/v1/auth/step-up`.
+pub async fn data_export(
+    ctx: &Context,
+    actor: &Actor,
+    step_up: &str,
+) -> ServiceResult<serde_json::Value> {
+    let user_id = actor.user_id()?.to_owned();
+    require_step_up(ctx, actor, step_up)?;
+    let now = ctx.now();
+    let crypto = ctx.crypto.clone();
+    let export = ctx
+        .db
+        .run(move |conn| -> Result<serde_json::Value, DbError> {
+            let user = accounts::user(conn, &user_id)?;
+            let reveal = |key_id: &str, enc: &str| {
+                if enc.is_empty() {
+                    None
+                } else {
+                    crypto.decrypt(key_id, enc, "id_number").ok()
+                }
+            };
+            let applications: Vec<_> = db::applications_of_user(conn, &user_id)?
+                .into_iter()
+                .map(|a| {
+                    serde_json::json!({
+                        "id": a.id, "status": a.status, "org_id": a.org_id, "real_name": a.real_name,
+                        "id_number": reveal(&a.id_number_key_id, &a.id_number_enc),
+                        "birth_date": a.birth_date, "sex": a.sex, "occupation": a.occupation, "platform": a.platform,
+                        "platform_worker_id": a.platform_worker_id, "region_code": a.region_code, "phone": a.phone,
+                        "consented_at": a.consent_pi_at.and_utc(), "sensitive_consented_at": a.consent_sensitive_at.and_utc(),
+                        "decision_reason": a.decision_reason, "created_at": a.created_at.and_utc(),
+                    })
+                })
+                .collect();
+            let mut history = Vec::new();
+            let memberships: Vec<_> = db::memberships_of_user(conn, &user_id)?
+                .into_iter()
+                .map(|m| {
+                    history.push((m.id.clone(), m.application_id.clone()));
+                    serde_json::json!({
+                        "id": m.id, "status": m.status, "org_id": m.org_id, "card_number": m.card_number,
+                        "real_name": m.real_name, "id_number": reveal(&m.id_number_key_id, &m.id_number_enc),
+                        "birth_date": m.birth_date, "sex": m.sex, "occupation": m.occupation, "platform": m.platform,
+                        "platform_worker_id": m.platform_worker_id, "region_code": m.region_code,
+                        "joined_on": m.joined_on, "ended_at": m.ended_at.map(|t| t.and_utc()),
+                    })
+                })
+                .collect();
+            let mut events = Vec::new();
+            for (membership_id, application_id) in history {
+                for e in db::events_of(conn, &membership_id, &application_id)? {
+                    events.push(serde_json::json!({"kind": e.kind, "actor": e.actor_kind, "reason": e.reason, "at": e.created_at.and_utc()}));
+                }
+            }
+            let transfers: Vec<_> = db::transfers_of_user(conn, &user_id)?
+                .into_iter()
+                .map(|t| serde_json::json!({"id": t.id, "from_org_id": t.from_org_id, "to_org_id": t.to_org_id, "status": t.status, "reason": t.reason, "created_at": t.created_at.and_utc()}))
+                .collect();
+            Ok(serde_json::json!({
+                "exported_at": now,
+                "account": user.map(|u| serde_json::json!({
+                    "id": u.id, "phone": u.phone, "wechat_bound": u.wechat_openid.is_some(), "status": u.status,
+                    "created_at": u.created_at.and_utc(),
+                })),
+                "applications": applications,
+                "memberships": memberships,
+                "transfers": transfers,
+                "history": events,
+            }))
+        })
+        .await?;
+    tracing::info!("personal data exported by its owner");
+    Ok(export)
+}

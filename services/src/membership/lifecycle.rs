@@ -1,0 +1,198 @@
+//! A membership's life after approval: suspended and reinstated by admins, withdrawn by the
+//! member (optionally erasing personal data, PIPL art. 47).
+
+use chrono::NaiveDateTime;
+use gongyou_db::membership as db;
+use gongyou_db::{orgs, write_tx, DbConnection, DbError};
+use gongyou_domain::notification::Category;
+use gongyou_domain::staff::Role;
+use gongyou_domain::status::{MembershipStatus, TransferStatus};
+use gongyou_domain::time::china_date;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::views::{membership_view, MembershipView};
+use super::{checked_reason, member_not_found, record, require_org, status_changed, By};
+use crate::actor::Actor;
+use crate::authz;
+use crate::error::{ServiceError, ServiceResult};
+use crate::notifications::outbox::notify;
+use crate::Context;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WithdrawalRequest {
+    pub reason: Option<String>,
+    /// Also erase personal data (name, ID number, birth date, platform id) irreversibly;
+    /// what finance records must keep (ids, union, dates, card number) stays.
+    #[serde(default)]
+    pub delete_personal_data: bool,
+}
+
+/// Leaves the union, optionally erasing personal data; a withdrawn member may still ask
+/// for erasure later.
+pub async fn withdraw(
+    ctx: &Context,
+    actor: &Actor,
+    body: WithdrawalRequest,
+) -> ServiceResult<MembershipView> {
+    let user_id = actor.user_id()?.to_owned();
+    let now = ctx.now();
+    let crypto = ctx.crypto.clone();
+    ctx.db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ServiceResult<MembershipView> {
+                let t = now.naive_utc();
+                let Some(m) = db::live_membership_of_user(conn, &user_id)? else {
+                    // Already withdrawn: erasure may still be asked for later.
+                    let last = db::memberships_of_user(conn, &user_id)?.pop();
+                    return match last {
+                        Some(m) if body.delete_personal_data && m.anonymized_at.is_none() => {
+                            erase(conn, &user_id, &m.id, t)?;
+                            let m = db::membership(conn, &m.id)?.unwrap_or(m);
+                            Ok(membership_view(conn, &crypto, &m, china_date(now))?)
+                        }
+                        _ => Err(ServiceError::conflict("membership.none", "您当前没有会籍")),
+                    };
+                };
+                if let Some(pending) = db::pending_transfer_of(conn, &m.id)? {
+                    db::decide_transfer(
+                        conn,
+                        &pending.id,
+                        TransferStatus::Cancelled,
+                        &user_id,
+                        Some("withdrawn"),
+                        t,
+                    )?;
+                }
+                let to = m
+                    .status
+                    .transition(MembershipStatus::Withdrawn)
+                    .map_err(|_| status_changed())?;
+                if !db::set_membership_status(conn, &m.id, m.status, to, Some(t), t)? {
+                    return Err(status_changed());
+                }
+                let reason = body
+                    .reason
+                    .as_deref()
+                    .map(|r| r.chars().take(200).collect::<String>());
+                record(
+                    conn,
+                    Some(&m.id),
+                    None,
+                    "withdrawn",
+                    By::User(&user_id),
+                    reason.as_deref(),
+                    t,
+                )?;
+                if body.delete_personal_data {
+                    erase(conn, &user_id, &m.id, t)?;
+                }
+                let m = db::membership(conn, &m.id)?.unwrap_or(m);
+                Ok(membership_view(conn, &crypto, &m, china_date(now))?)
+            })
+        })
+        .await
+}
+
+/// Irreversibly erases a member's personal data: the membership's and every application's
+/// personal fields, and stored responses (idempotency) that could still hold them.
+fn erase(
+    conn: &mut DbConnection,
+    user_id: &str,
+    membership_id: &str,
+    t: NaiveDateTime,
+) -> Result<(), DbError> {
+    db::anonymize_membership(conn, membership_id, t)?;
+    db::anonymize_applications_of_user(conn, user_id, t)?;
+    gongyou_db::idempotency::forget_caller(conn, user_id)?;
+    record(
+        conn,
+        Some(membership_id),
+        None,
+        "personal_data_erased",
+        By::User(user_id),
+        None,
+        t,
+    )
+}
+
+/// Suspends an active membership (the e-card stops verifying).
+pub async fn suspend(
+    ctx: &Context,
+    actor: &Actor,
+    id: String,
+    reason: &str,
+) -> ServiceResult<MembershipView> {
+    set_status(ctx, actor, id, reason, MembershipStatus::Suspended).await
+}
+
+/// Reinstates a suspended membership.
+pub async fn reinstate(
+    ctx: &Context,
+    actor: &Actor,
+    id: String,
+    reason: &str,
+) -> ServiceResult<MembershipView> {
+    set_status(ctx, actor, id, reason, MembershipStatus::Active).await
+}
+
+/// An admin's move of a membership to `to` (suspended, or active again), with a reason the
+/// member is told.
+async fn set_status(
+    ctx: &Context,
+    actor: &Actor,
+    id: String,
+    reason: &str,
+    to: MembershipStatus,
+) -> ServiceResult<MembershipView> {
+    let by = actor.staff_id()?;
+    authz::scopes(actor, Role::UnionAdmin)?;
+    let reason = checked_reason(reason)?;
+    let (kind, category) = match to {
+        MembershipStatus::Suspended => ("suspended", Category::MembershipSuspended),
+        _ => ("reinstated", Category::MembershipReinstated),
+    };
+    let now = ctx.now();
+    let crypto = ctx.crypto.clone();
+    let actor = actor.clone();
+    ctx.db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ServiceResult<MembershipView> {
+                let m = db::membership(conn, &id)?.ok_or_else(member_not_found)?;
+                require_org(conn, &actor, &m.org_id, member_not_found)?;
+                // Withdrawal is final: a withdrawn membership is not reinstated.
+                if !m.status.can_become(to) {
+                    return Err(ServiceError::conflict(
+                        "membership.wrong_status",
+                        format!("会籍当前状态为 {}，不能执行该操作", m.status),
+                    ));
+                }
+                if !db::set_membership_status(conn, &m.id, m.status, to, None, now.naive_utc())? {
+                    return Err(status_changed());
+                }
+                record(
+                    conn,
+                    Some(&m.id),
+                    None,
+                    kind,
+                    By::Staff(&by),
+                    Some(&reason),
+                    now.naive_utc(),
+                )?;
+                let org = orgs::get(conn, &m.org_id)?
+                    .map(|o| o.name)
+                    .unwrap_or_default();
+                notify(
+                    conn,
+                    &m.user_id,
+                    category,
+                    json!({"org": org, "reason": reason}),
+                    now,
+                )?;
+                let m = db::membership(conn, &m.id)?.unwrap_or(m);
+                Ok(membership_view(conn, &crypto, &m, china_date(now))?)
+            })
+        })
+        .await
+}
