@@ -1,15 +1,13 @@
-//! The API's one error type, rendered as `application/problem+json` (RFC 9457) with a stable
-//! machine `code` and a zh-CN `detail` a phone app can show. 5xx responses never carry
-//! internals: the cause chain goes to the log, with the request id.
-
-use std::borrow::Cow;
-use std::time::Duration;
+//! Errors as HTTP answers: `application/problem+json` (RFC 9457) with the stable machine
+//! `code` and zh-CN `detail` of a [`ServiceError`], and the status its kind maps to. 5xx
+//! responses never carry internals: the cause chain goes to the log, with the request id.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use gongyou_db::kv::KvError;
 use gongyou_db::DbError;
+use gongyou_services::{Kind, ServiceError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -33,134 +31,76 @@ pub struct Problem {
     pub errors: Option<serde_json::Value>,
 }
 
-/// An error on its way to becoming a problem response.
+/// A use-case's error on its way to becoming a problem response.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: Cow<'static, str>,
-    detail: Cow<'static, str>,
-    errors: Option<serde_json::Value>,
-    retry_after: Option<Duration>,
-    /// For 5xx: what really happened (logged, never sent).
-    source: Option<anyhow::Error>,
+    error: ServiceError,
+}
+
+/// The status of each kind of failure.
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Invalid => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Stale => StatusCode::PRECONDITION_FAILED,
+        Kind::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
+        Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status.as_u16(), self.code)
+        write!(f, "{} {}", self.status.as_u16(), self.error.code())
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        Self {
+            status: status_of(error.kind()),
+            error,
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
+impl From<KvError> for ApiError {
+    fn from(e: KvError) -> Self {
+        ServiceError::from(e).into()
     }
 }
 
 impl ApiError {
-    pub fn new(
+    /// A problem with an HTTP-level status no use-case answers (unsupported media type, a
+    /// method the path does not serve, …).
+    pub fn http(
         status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
+        code: &'static str,
+        detail: impl Into<std::borrow::Cow<'static, str>>,
     ) -> Self {
         Self {
             status,
-            code: code.into(),
-            detail: detail.into(),
-            errors: None,
-            retry_after: None,
-            source: None,
+            error: ServiceError::invalid(code, detail),
         }
-    }
-
-    /// 400: the request itself is malformed.
-    pub fn bad_request(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, detail)
-    }
-
-    /// 401: no credentials, or credentials that do not work.
-    pub fn unauthenticated(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, detail)
-    }
-
-    /// 403: known caller, not allowed.
-    pub fn forbidden(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, detail)
-    }
-
-    /// 404: no such object, or not yours to know of.
-    pub fn not_found(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, detail)
-    }
-
-    /// 409: conflicts with the current state.
-    pub fn conflict(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self::new(StatusCode::CONFLICT, code, detail)
-    }
-
-    /// 422: well-formed, but against a rule.
-    pub fn unprocessable(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
-    }
-
-    /// 429 with `Retry-After`.
-    pub fn too_many_requests(code: impl Into<Cow<'static, str>>, retry_after: Duration) -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            code,
-            "请求过于频繁，请稍后再试",
-        )
-        .retry_after(retry_after)
-    }
-
-    /// Adds `Retry-After` (whole seconds, rounded up, at least 1).
-    pub fn retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(after);
-        self
-    }
-
-    /// Replaces the detail.
-    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
-        self.detail = detail.into();
-        self
-    }
-
-    /// 503: a dependency is down; the client may retry.
-    pub fn unavailable(
-        code: impl Into<Cow<'static, str>>,
-        source: impl Into<anyhow::Error>,
-    ) -> Self {
-        let mut e = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            code,
-            "服务暂时不可用，请稍后重试",
-        );
-        e.source = Some(source.into());
-        e.retry_after = Some(Duration::from_secs(5));
-        e
-    }
-
-    /// 500: a bug or an unexpected failure. The cause is logged, not sent.
-    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "服务器内部错误，请稍后重试",
-        );
-        e.source = Some(source.into());
-        e
     }
 
     /// The generic problem for a status that reached the client without one of ours
@@ -181,41 +121,30 @@ impl ApiError {
             s if s >= 500 => ("internal", "服务器内部错误，请稍后重试"),
             _ => ("request.rejected", "请求被拒绝"),
         };
-        Self::new(status, code, detail)
+        Self::http(status, code, detail)
     }
 
     /// Attaches field-level details (400/422).
-    pub fn with_errors(mut self, errors: serde_json::Value) -> Self {
-        self.errors = Some(errors);
-        self
+    pub fn with_errors(self, errors: serde_json::Value) -> Self {
+        Self {
+            error: self.error.with_errors(errors),
+            ..self
+        }
     }
 
     pub fn code(&self) -> &str {
-        &self.code
-    }
-
-    /// Whether this is the caller's fault (4xx), not ours.
-    pub fn is_client_error(&self) -> bool {
-        self.status.is_client_error()
+        self.error.code()
     }
 
     pub fn problem(&self) -> Problem {
         Problem {
-            type_: format!("urn:gongyou:problem:{}", self.code),
+            type_: format!("urn:gongyou:problem:{}", self.error.code()),
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
-            code: self.code.to_string(),
-            detail: self.detail.to_string(),
-            errors: self.errors.clone(),
+            code: self.error.code().to_owned(),
+            detail: self.error.detail().to_owned(),
+            errors: self.error.errors().cloned(),
         }
-    }
-}
-
-impl std::error::Error for ApiError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_ref()
-            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -226,18 +155,18 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if self.status.is_server_error() {
-            match &self.source {
+            match self.error.cause() {
                 Some(source) => {
-                    tracing::error!(code = %self.code, status = self.status.as_u16(), error = %format!("{source:#}"), "request failed")
+                    tracing::error!(code = %self.error.code(), status = self.status.as_u16(), error = %format!("{source:#}"), "request failed")
                 }
                 None => {
-                    tracing::error!(code = %self.code, status = self.status.as_u16(), "request failed")
+                    tracing::error!(code = %self.error.code(), status = self.status.as_u16(), "request failed")
                 }
             }
         }
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
-        if let Some(after) = self.retry_after {
+        if let Some(after) = self.error.retry_after_duration() {
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             response.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));
         }
@@ -248,30 +177,6 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> Self {
-        if e.is_unique_violation() {
-            // Two requests raced to create the same thing; the loser is told so.
-            return ApiError::conflict(
-                "conflict.duplicate",
-                "该记录已存在或刚被他人修改，请刷新后重试",
-            );
-        }
-        match e {
-            DbError::Pool(_) | DbError::Connection(_) => {
-                ApiError::unavailable("service.database_unavailable", e)
-            }
-            other => ApiError::internal(other),
-        }
-    }
-}
-
-impl From<KvError> for ApiError {
-    fn from(e: KvError) -> Self {
-        ApiError::unavailable("service.cache_unavailable", e)
-    }
-}
-
 /// Handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -279,6 +184,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 mod tests {
     use super::*;
     use actix_web::body::to_bytes;
+    use std::time::Duration;
 
     async fn body_of(e: &ApiError) -> serde_json::Value {
         let response = e.error_response();
@@ -292,8 +198,9 @@ mod tests {
 
     #[actix_web::test]
     async fn client_errors_carry_code_status_and_chinese_detail() {
-        let e = ApiError::unprocessable("member.id_number_check_char", "身份证号码校验位错误")
-            .with_errors(serde_json::json!({"id_number": "check character"}));
+        let e: ApiError = ServiceError::rule("member.id_number_check_char", "身份证号码校验位错误")
+            .with_errors(serde_json::json!({"id_number": "check character"}))
+            .into();
         assert_eq!(e.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
         let body = body_of(&e).await;
         assert_eq!(body["status"], 422);
@@ -311,7 +218,7 @@ mod tests {
     async fn server_errors_hide_their_cause() {
         let cause = anyhow::anyhow!("relation \"secret_table\" does not exist")
             .context("loading claims for user 42");
-        let e = ApiError::internal(cause);
+        let e: ApiError = ServiceError::internal(cause).into();
         let response = e.error_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let text =
@@ -324,7 +231,8 @@ mod tests {
 
     #[actix_web::test]
     async fn rate_limits_and_outages_say_when_to_retry() {
-        let limited = ApiError::too_many_requests("auth.sms_rate_limited", Duration::from_secs(42));
+        let limited: ApiError =
+            ServiceError::rate_limited("auth.sms_rate_limited", Duration::from_secs(42)).into();
         let response = limited.error_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "42");
@@ -346,6 +254,18 @@ mod tests {
             let e = ApiError::from_status(StatusCode::from_u16(s).unwrap());
             assert_ne!(e.code(), "request.rejected", "{s}");
             assert_eq!(e.problem().status, s);
+        }
+    }
+
+    #[test]
+    fn every_kind_has_its_status() {
+        for (kind, status) in [
+            (Kind::Stale, 412),
+            (Kind::VersionRequired, 428),
+            (Kind::TooLarge, 413),
+            (Kind::Rule, 422),
+        ] {
+            assert_eq!(status_of(kind).as_u16(), status);
         }
     }
 }

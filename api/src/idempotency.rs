@@ -16,7 +16,9 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use gongyou_db::idempotency::{self as store, Begin, Lifetimes, StoredResponse};
 use serde::Serialize;
 
-use crate::error::{ApiError, ApiResult};
+use gongyou_services::ServiceError;
+
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -37,7 +39,7 @@ fn parse_key(req: &HttpRequest) -> ApiResult<Option<String>> {
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
-            ApiError::bad_request(
+            ServiceError::invalid(
                 "idempotency.invalid_key",
                 "Idempotency-Key 须为 1 至 255 个可见 ASCII 字符",
             )
@@ -49,7 +51,7 @@ fn parse_key(req: &HttpRequest) -> ApiResult<Option<String>> {
 /// same content in a different key order or spacing counts as the same request. Keyed with
 /// the server secret: bodies may carry ID numbers, whose plain hash could be brute-forced.
 fn fingerprint(state: &AppState, req: &HttpRequest, body: &impl Serialize) -> ApiResult<String> {
-    let canonical = serde_json::to_string(body).map_err(ApiError::internal)?;
+    let canonical = serde_json::to_string(body).map_err(ServiceError::internal)?;
     Ok(hex::encode(state.tokens.mac(&[
         "idempotency",
         req.method().as_str(),
@@ -92,16 +94,18 @@ where
     match begin {
         Begin::Replay(stored) => return Ok(replay(stored)),
         Begin::Mismatch => {
-            return Err(ApiError::conflict(
+            return Err(ServiceError::conflict(
                 "idempotency.key_reused",
                 "该 Idempotency-Key 已用于另一个请求，请换一个新的键",
-            ))
+            )
+            .into())
         }
         Begin::InFlight => {
-            return Err(ApiError::conflict(
+            return Err(ServiceError::conflict(
                 "idempotency.in_flight",
                 "相同的请求正在处理中，请稍后重试",
-            ))
+            )
+            .into())
         }
         Begin::Proceed => {}
     }
@@ -132,9 +136,10 @@ where
         .collect();
     let bytes = to_bytes(response.into_body())
         .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("reading a response body: {e}")))?;
-    let body = String::from_utf8(bytes.to_vec())
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("non-UTF-8 idempotent response: {e}")))?;
+        .map_err(|e| ServiceError::internal(anyhow::anyhow!("reading a response body: {e}")))?;
+    let body = String::from_utf8(bytes.to_vec()).map_err(|e| {
+        ServiceError::internal(anyhow::anyhow!("non-UTF-8 idempotent response: {e}"))
+    })?;
     let stored = StoredResponse {
         status: status.as_u16(),
         headers,

@@ -1,26 +1,13 @@
-//! The Gongyou HTTP API: configuration, start-up, errors, middleware, routes, and the
-//! reusable pieces handlers share (idempotency keys).
+//! The Gongyou HTTP API (actix-web only): start-up, state, middleware, the `Caller`
+//! extractor, error mapping to problem+json, idempotency keys, the OpenAPI document, and
+//! thin routes that parse, call one use-case of `gongyou-services` and shape the answer.
 
 pub mod auth;
-pub mod authz;
-pub mod background;
-pub mod config;
-pub mod crypto;
 pub mod error;
-pub mod files;
-pub mod geo;
 pub mod idempotency;
-pub mod membership_card;
-pub mod metrics;
 pub mod middleware;
-pub mod notify;
 pub mod openapi;
-pub mod providers;
+pub mod paging;
 pub mod routes;
-pub mod seed;
 pub mod startup;
 pub mod state;
-pub mod station_index;
-pub mod station_seed;
-pub mod stations;
-pub mod telemetry;

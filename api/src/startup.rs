@@ -1,5 +1,6 @@
-//! Building the application from a [`Config`]: pools, the key/value store, migrations (when
-//! configured), the listener (bound first, so tests can ask for port 0), the HTTP server.
+//! Building the application from a [`Config`]: the services' context (pools, the key/value
+//! store, migrations when configured, providers), the station search, the listener (bound
+//! first, so tests can ask for port 0), the HTTP server.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -8,21 +9,17 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpRequest, HttpServer};
-use anyhow::Context;
-use gongyou_db::kv::Kv;
+use anyhow::Context as _;
 use gongyou_db::Db;
 use gongyou_domain::clock::SharedClock;
-use secrecy::ExposeSecret;
+use gongyou_services::config::Config;
+use gongyou_services::metrics::Metrics;
+use gongyou_services::stations::search::StationSearch;
+use gongyou_services::{Context, ServiceError};
 use utoipa_actix_web::AppExt;
 
-use crate::auth::tokens::TokenKeys;
-use crate::config::Config;
-use crate::crypto::DataCrypto;
 use crate::error::ApiError;
-use crate::metrics::Metrics;
 use crate::openapi::Spec;
-use crate::providers::sms::SmsGateway;
-use crate::providers::wechat::WechatClient;
 use crate::state::AppState;
 use crate::{middleware, routes};
 
@@ -39,64 +36,25 @@ impl Application {
     /// Opens the database (migrating it when configured), connects the store, binds the
     /// listeners and builds the servers.
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
-        let db = Db::new(&config.database, &config.pool)?;
-        if config.migrate_on_start {
-            let applied = db
-                .run(gongyou_db::migrate::run)
-                .await
-                .context("migrating the database")?;
-            if !applied.is_empty() {
-                tracing::info!(versions = ?applied, "applied migrations");
-            }
-        }
-        let redis_url = config
-            .redis_url
-            .as_ref()
-            .map(secrecy::ExposeSecret::expose_secret);
-        let kv =
-            Kv::new(redis_url, &config.redis_prefix, clock.clone()).context("configuring Redis")?;
+        let services = Context::open(config, clock).await?;
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);
-        let http = crate::providers::http_client()?;
-        let sms = config.sms.clone().map(|s| SmsGateway::new(s, http.clone()));
-        let wechat = config
-            .wechat
-            .clone()
-            .map(|w| WechatClient::new(w, http.clone(), kv.clone()));
         let stations = Arc::new(
-            crate::stations::StationSearch::load(&db, clock.now())
+            StationSearch::load(&services.db, services.now())
                 .await
                 .context("loading the station index")?,
         );
         stations.spawn_refresher(
-            db.clone(),
-            kv.clone(),
-            clock.clone(),
-            config.station_refresh,
-            config.station_resync,
+            services.db.clone(),
+            services.kv.clone(),
+            services.clock.clone(),
+            services.config.station_refresh,
+            services.config.station_resync,
         );
         tracing::info!(stations = stations.len(), "station index loaded");
-        let files = crate::files::FileStore::from_settings(&config.files)?;
         let state = AppState {
-            tokens: TokenKeys::new(config.token_secret.expose()),
-            crypto: DataCrypto::new(
-                config.data_key.expose(),
-                &config
-                    .data_key_previous
-                    .iter()
-                    .map(|k| k.expose_secret())
-                    .collect::<Vec<_>>(),
-            ),
-            sms,
-            wechat,
-            config: Arc::new(config),
-            db,
-            kv,
-            clock,
-            metrics,
+            services: services.with_station_search(stations.clone()),
             stations,
-            files,
+            metrics,
         };
         let spec = Spec {
             yaml: crate::openapi::yaml()?,
@@ -206,7 +164,7 @@ fn metrics_server(listener: TcpListener, state: &AppState) -> anyhow::Result<Ser
 }
 
 /// A standalone worker's `/metrics` (job run and wait histograms of this process, job
-/// counts, pool usage), on `GONGYOU_METRICS_ADDR`.
+/// counts, pool usage), on `GONGYOU_METRICS_ADDR`: its only HTTP route.
 pub fn worker_metrics_server(
     listener: TcpListener,
     db: Db,
@@ -218,7 +176,7 @@ pub fn worker_metrics_server(
             "/metrics",
             web::get().to(move || {
                 let (db, metrics) = (db.clone(), metrics.clone());
-                async move { routes::ops::render_metrics(&db, &metrics).await }
+                async move { routes::ops::exposition(metrics.exposition(&db).await) }
             }),
         )
     })
@@ -252,16 +210,16 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             ApiError::from_status(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE)
         }
-        JsonPayloadError::ContentType => ApiError::new(
+        JsonPayloadError::ContentType => ApiError::http(
             actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "request.unsupported_media_type",
             "请求内容须为 JSON（Content-Type: application/json）",
         ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::bad_request("request.invalid_body", "请求内容的字段或类型不正确")
-                .with_errors(serde_json::json!({ "body": e.to_string() }))
-        }
-        _ => ApiError::bad_request("request.malformed_json", "请求内容不是有效的 JSON"),
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::from(
+            ServiceError::invalid("request.invalid_body", "请求内容的字段或类型不正确")
+                .with_errors(serde_json::json!({ "body": e.to_string() })),
+        ),
+        _ => ServiceError::invalid("request.malformed_json", "请求内容不是有效的 JSON").into(),
     };
     actix_web::error::InternalError::from_response(
         err,
@@ -271,8 +229,10 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
 }
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = ApiError::bad_request("request.invalid_query", "查询参数不正确")
-        .with_errors(serde_json::json!({ "query": err.to_string() }));
+    let api = ApiError::from(
+        ServiceError::invalid("request.invalid_query", "查询参数不正确")
+            .with_errors(serde_json::json!({ "query": err.to_string() })),
+    );
     actix_web::error::InternalError::from_response(
         err,
         actix_web::ResponseError::error_response(&api),
@@ -281,7 +241,10 @@ fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
 }
 
 fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    let api = ApiError::bad_request("request.invalid_path", "请求路径参数不正确");
+    let api = ApiError::from(ServiceError::invalid(
+        "request.invalid_path",
+        "请求路径参数不正确",
+    ));
     actix_web::error::InternalError::from_response(
         err,
         actix_web::ResponseError::error_response(&api),

@@ -1,34 +1,25 @@
-//! What every handler can reach.
+//! What every handler can reach: the services' context (which it derefs to, so a handler
+//! hands `&state` to a use-case), this process's station search and metrics.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
-use gongyou_db::kv::Kv;
-use gongyou_db::Db;
-use gongyou_domain::clock::SharedClock;
-
-use crate::auth::tokens::TokenKeys;
-use crate::config::Config;
-use crate::crypto::DataCrypto;
-use crate::metrics::Metrics;
-use crate::providers::sms::SmsGateway;
-use crate::providers::wechat::WechatClient;
+use gongyou_services::metrics::Metrics;
+use gongyou_services::stations::search::StationSearch;
+use gongyou_services::Context;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
-    pub tokens: TokenKeys,
-    /// Encrypts and blind-indexes sensitive personal information.
-    pub crypto: DataCrypto,
-    /// The SMS gateway, when configured.
-    pub sms: Option<SmsGateway>,
-    /// The WeChat mini-program's server API, when configured.
-    pub wechat: Option<WechatClient>,
-    pub db: Db,
-    pub kv: Kv,
-    pub clock: SharedClock,
-    pub metrics: Arc<Metrics>,
+    pub services: Context,
     /// This process's station search index.
-    pub stations: Arc<crate::stations::StationSearch>,
-    /// Uploaded files (station photos).
-    pub files: crate::files::FileStore,
+    pub stations: Arc<StationSearch>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Deref for AppState {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.services
+    }
 }

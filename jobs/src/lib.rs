@@ -1,482 +1,56 @@
-//! Background work of Gongyou: a job queue on the `jobs` table (both backends) and the
-//! workers that run it.
+//! Background work of Gongyou: the job queue's runtime (on the `jobs` table, both backends)
+//! and one thin handler per kind of job, each parsing its payload, calling one use-case of
+//! `gongyou-services` and mapping the outcome to done, retry or dead.
 //!
-//! - `enqueue` writes a job inside the caller's transaction (`gongyou_db::jobs::enqueue`).
-//! - A [`Worker`] claims due jobs one statement at a time, runs each under a lease that a
-//!   heartbeat extends, and records success, a retry (exponential backoff with jitter) or
-//!   death after `max_attempts`. No transaction is held while a job runs; a worker that
-//!   dies stops heart-beating and its job is claimed again once the lease lapses.
-//! - Periodic jobs are enqueued once per period however many workers run.
-//! - On PostgreSQL, `NOTIFY` on enqueue wakes workers at once; polling is the fallback.
+//! - A job kind is a [`gongyou_db::jobs::Job`] type, defined beside the use-case that
+//!   enqueues it (inside the caller's transaction, with `job.enqueue(conn, now)`).
+//! - [`registry`] is every handler Gongyou runs; [`periodic`] its scheduled jobs.
+//! - `gongyou worker` (and `gongyou demo`, in-process) run them with a [`Worker`].
 
+mod handlers;
 mod listen;
+mod runtime;
 mod schedule;
 
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
-use gongyou_db::jobs::{self as store, JobRow, NewJob};
-use gongyou_db::{Db, DbError};
-use gongyou_domain::clock::SharedClock;
-use rand::Rng;
-use tokio::sync::{watch, Notify, Semaphore};
-
+pub use handlers::housekeeping::{purge, Housekeeping};
+pub use runtime::{JobContext, JobError, Periodic, Registry, Worker, WorkerConfig};
 pub use schedule::Schedule;
 
-/// How a job attempt ended badly.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// Worth trying again later (timeouts, 5xx, 429, a busy database).
-    #[error("{0:#}")]
-    Retry(anyhow::Error),
-    /// Never going to work (bad payload, a provider's permanent refusal): dead at once.
-    #[error("{0:#}")]
-    Permanent(anyhow::Error),
-}
+use std::time::Duration;
 
-impl From<DbError> for JobError {
-    fn from(e: DbError) -> Self {
-        JobError::Retry(e.into())
-    }
-}
+use gongyou_db::DbError;
+use gongyou_services::config::Config;
+use gongyou_services::notifications::outbox::Dispatch;
+use gongyou_services::Context;
 
-/// What a handler gets.
-#[derive(Clone)]
-pub struct JobContext {
-    pub db: Db,
-    pub clock: SharedClock,
-    pub job_id: String,
-    /// 1 for the first attempt.
-    pub attempt: i32,
-}
-
-type Handler =
-    Arc<dyn Fn(JobContext, String) -> BoxFuture<'static, Result<(), JobError>> + Send + Sync>;
-
-/// Job names and their handlers.
-#[derive(Clone, Default)]
-pub struct Registry {
-    handlers: HashMap<String, Handler>,
-}
-
-impl Registry {
-    /// Registers `handler` for jobs named `name`; it receives the payload (JSON text).
-    pub fn register<F, Fut>(&mut self, name: &str, handler: F)
-    where
-        F: Fn(JobContext, String) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
-    {
-        self.handlers.insert(
-            name.to_owned(),
-            Arc::new(move |ctx, payload| Box::pin(handler(ctx, payload))),
-        );
-    }
-}
-
-/// A job enqueued on a schedule.
-#[derive(Debug, Clone)]
-pub struct Periodic {
-    pub name: String,
-    pub schedule: Schedule,
-    pub payload: String,
-}
-
-/// How a worker runs.
-#[derive(Debug, Clone)]
-pub struct WorkerConfig {
-    pub queue: String,
-    /// Jobs run at once.
-    pub concurrency: usize,
-    /// A claim lasts this long unless a heartbeat extends it.
-    pub lease: Duration,
-    /// How often to look for due jobs when nothing wakes the worker.
-    pub poll_interval: Duration,
-    /// First retry delay; doubled per attempt, capped at `backoff_max`, ±25 % jitter.
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-    /// On shutdown, how long running jobs may take to finish before they are released.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        Self {
-            queue: "default".into(),
-            concurrency: 4,
-            lease: Duration::from_secs(60),
-            poll_interval: Duration::from_secs(2),
-            backoff_base: Duration::from_secs(10),
-            backoff_max: Duration::from_secs(3600),
-            shutdown_grace: Duration::from_secs(25),
-        }
-    }
-}
-
-/// How an attempt ended, for metrics.
-#[derive(Debug, Clone)]
-pub struct Finished {
-    pub name: String,
-    /// `done`, `retry`, `dead` or `lost` (the lease was taken over).
-    pub outcome: &'static str,
-    pub run_seconds: f64,
-    /// From when the job became due to when it started.
-    pub wait_seconds: f64,
-}
-
-pub type Observer = Arc<dyn Fn(&Finished) + Send + Sync>;
-
-/// Runs jobs of one queue.
-#[derive(Clone)]
-pub struct Worker {
-    id: String,
-    db: Db,
-    clock: SharedClock,
-    registry: Arc<Registry>,
-    config: WorkerConfig,
-    periodic: Arc<Vec<Periodic>>,
-    wake: Arc<Notify>,
-    running: Arc<Mutex<HashSet<String>>>,
-    observer: Option<Observer>,
-}
-
-impl Worker {
-    pub fn new(db: Db, clock: SharedClock, registry: Registry, config: WorkerConfig) -> Self {
-        Self {
-            id: format!("worker-{}", gongyou_domain::id::new_id()),
-            db,
-            clock,
-            registry: Arc::new(registry),
-            config,
-            periodic: Arc::new(Vec::new()),
-            wake: Arc::new(Notify::new()),
-            running: Arc::default(),
-            observer: None,
-        }
-    }
-
-    pub fn with_periodic(mut self, periodic: Vec<Periodic>) -> Self {
-        self.periodic = Arc::new(periodic);
-        self
-    }
-
-    pub fn with_observer(mut self, observer: Observer) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    fn lease_until(&self) -> chrono::NaiveDateTime {
-        (self.now()
-            + chrono::Duration::from_std(self.config.lease)
-                .unwrap_or_else(|_| chrono::Duration::seconds(60)))
-        .naive_utc()
-    }
-
-    /// Enqueues the current period of every periodic job (once per period across workers).
-    pub async fn schedule_periodic(&self) -> Result<usize, DbError> {
-        let now = self.now();
-        let mut enqueued = 0;
-        for p in self.periodic.iter() {
-            let start = p.schedule.period_start(now);
-            let job = NewJob {
-                name: p.name.clone(),
-                queue: self.config.queue.clone(),
-                priority: 0,
-                dedup_key: None,
-                payload: p.payload.clone(),
-                max_attempts: 3,
-                run_at: start.naive_utc(),
-            };
-            let at = now.naive_utc();
-            let id = self
-                .db
-                .run(move |conn| store::enqueue_periodic(conn, &job, start.naive_utc(), at))
-                .await?;
-            enqueued += usize::from(id.is_some());
-        }
-        Ok(enqueued)
-    }
-
-    async fn claim(&self) -> Result<Option<JobRow>, DbError> {
-        let (queue, worker, lease, now) = (
-            self.config.queue.clone(),
-            self.id.clone(),
-            self.lease_until(),
-            self.now().naive_utc(),
-        );
-        self.db
-            .run(move |conn| store::claim(conn, &queue, &worker, lease, now))
-            .await
-    }
-
-    fn backoff(&self, attempt: i32) -> Duration {
-        let exponent = u32::try_from(attempt.saturating_sub(1))
-            .unwrap_or(0)
-            .min(20);
-        let base = self
-            .config
-            .backoff_base
-            .saturating_mul(2u32.saturating_pow(exponent));
-        let capped = base.min(self.config.backoff_max);
-        let jitter = rand::rng().random_range(0.75..=1.25);
-        capped.mul_f64(jitter)
-    }
-
-    /// Runs one claimed job to its end: handler under heartbeats, then the record.
-    async fn execute(&self, job: JobRow) {
-        let started = std::time::Instant::now();
-        let wait_seconds = (self.now().naive_utc() - job.run_at)
-            .num_milliseconds()
-            .max(0) as f64
-            / 1000.0;
-        let Some(handler) = self.registry.handlers.get(&job.name).cloned() else {
-            let outcome = self
-                .finish(
-                    &job,
-                    Err(JobError::Permanent(anyhow::anyhow!(
-                        "no handler for job {}",
-                        job.name
-                    ))),
-                )
-                .await;
-            self.observe(&job, outcome, started, wait_seconds);
-            return;
-        };
-        let ctx = JobContext {
-            db: self.db.clone(),
-            clock: self.clock.clone(),
-            job_id: job.id.clone(),
-            attempt: job.attempts,
-        };
-        let work = handler(ctx, job.payload.clone());
-        tokio::pin!(work);
-        let beat_every = self.config.lease / 3;
-        let result = loop {
-            tokio::select! {
-                result = &mut work => break Some(result),
-                _ = tokio::time::sleep(beat_every) => {
-                    let (id, worker, lease) = (job.id.clone(), self.id.clone(), self.lease_until());
-                    match self.db.run(move |conn| store::heartbeat(conn, &id, &worker, lease)).await {
-                        Ok(true) => {}
-                        Ok(false) => break None,
-                        Err(e) => tracing::warn!(job = %job.id, error = %e, "heartbeat failed"),
-                    }
-                }
-            }
-        };
-        let outcome = match result {
-            Some(result) => self.finish(&job, result).await,
-            None => {
-                tracing::warn!(job = %job.id, name = %job.name, "lease lost: another worker took the job over");
-                "lost"
-            }
-        };
-        self.observe(&job, outcome, started, wait_seconds);
-    }
-
-    fn observe(
-        &self,
-        job: &JobRow,
-        outcome: &'static str,
-        started: std::time::Instant,
-        wait_seconds: f64,
-    ) {
-        if let Some(observer) = &self.observer {
-            observer(&Finished {
-                name: job.name.clone(),
-                outcome,
-                run_seconds: started.elapsed().as_secs_f64(),
-                wait_seconds,
-            });
-        }
-    }
-
-    async fn finish(&self, job: &JobRow, result: Result<(), JobError>) -> &'static str {
-        let (id, worker, now) = (job.id.clone(), self.id.clone(), self.now().naive_utc());
-        let (outcome, recorded) = match result {
-            Ok(()) => (
-                "done",
-                self.db
-                    .run(move |conn| store::complete(conn, &id, &worker, now))
-                    .await,
-            ),
-            Err(e) => {
-                let last = job.attempts >= job.max_attempts || matches!(e, JobError::Permanent(_));
-                let retry_at = (!last).then(|| {
-                    now + chrono::Duration::from_std(self.backoff(job.attempts))
-                        .unwrap_or_else(|_| chrono::Duration::hours(1))
-                });
-                let error = e.to_string().chars().take(2000).collect::<String>();
-                if last {
-                    tracing::error!(job = %job.id, name = %job.name, attempt = job.attempts, error = %error, "job dead");
-                } else {
-                    tracing::warn!(job = %job.id, name = %job.name, attempt = job.attempts, error = %error, "job failed; will retry");
-                }
-                let outcome = if last { "dead" } else { "retry" };
-                (
-                    outcome,
-                    self.db
-                        .run(move |conn| store::fail(conn, &id, &worker, &error, retry_at, now))
-                        .await,
-                )
-            }
-        };
-        match recorded {
-            Ok(true) => outcome,
-            Ok(false) => "lost",
-            Err(e) => {
-                tracing::error!(job = %job.id, error = %e, "could not record a job's outcome; its lease will lapse and it runs again");
-                "lost"
-            }
-        }
-    }
-
-    /// Runs due jobs one after another until none is due; returns how many ran. For tests
-    /// and commands that want the queue drained deterministically.
-    pub async fn drain(&self) -> Result<usize, DbError> {
-        let mut ran = 0;
-        while let Some(job) = self.claim().await? {
-            self.execute(job).await;
-            ran += 1;
-        }
-        Ok(ran)
-    }
-
-    /// Wakes the worker (something was enqueued).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Runs until `shutdown` turns true: claims due jobs up to the concurrency, schedules
-    /// periodic ones, sleeps until woken or the poll interval passes. On shutdown, running
-    /// jobs get the grace period to finish; the rest are released for another worker.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(worker = %self.id, queue = %self.config.queue, concurrency = self.config.concurrency, "worker started");
-        let _listener = match self.db.backend() {
-            gongyou_db::Backend::Postgres => {
-                listen::spawn(&self.db, self.wake.clone(), shutdown.clone())
-            }
-            gongyou_db::Backend::Sqlite => None,
-        };
-        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            if let Err(e) = self.schedule_periodic().await {
-                tracing::warn!(error = %e, "scheduling periodic jobs failed");
-            }
-            while let Ok(permit) = permits.clone().try_acquire_owned() {
-                match self.claim().await {
-                    Ok(Some(job)) => {
-                        let worker = self.clone();
-                        self.running
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(job.id.clone());
-                        tasks.spawn(async move {
-                            let id = job.id.clone();
-                            worker.execute(job).await;
-                            worker
-                                .running
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .remove(&id);
-                            drop(permit);
-                        });
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming jobs failed");
-                        break;
-                    }
-                }
-            }
-            while tasks.try_join_next().is_some() {}
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.config.poll_interval) => {}
-                _ = shutdown.changed() => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            }
-        }
-        tracing::info!(worker = %self.id, running = tasks.len(), "worker stopping");
-        let finished = tokio::time::timeout(self.config.shutdown_grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if finished.is_err() {
-            tasks.abort_all();
-            let unfinished: Vec<String> = self
-                .running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .drain()
-                .collect();
-            for id in unfinished {
-                let (worker, now) = (self.id.clone(), self.now().naive_utc());
-                match self
-                    .db
-                    .run(move |conn| store::release(conn, &id, &worker, now))
-                    .await
-                {
-                    Ok(_) => tracing::info!("released an unfinished job"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not release a job; its lease will lapse")
-                    }
-                }
-            }
-        }
-        tracing::info!(worker = %self.id, "worker stopped");
-    }
-}
-
-/// Housekeeping, as a periodic job: expired idempotency keys and week-old finished jobs.
-pub const HOUSEKEEPING: &str = "housekeeping";
-
-pub async fn housekeeping(ctx: JobContext) -> Result<(), JobError> {
-    let (keys, jobs) = purge(&ctx.db, &ctx.clock).await?;
-    if keys + jobs > 0 {
-        tracing::info!(idempotency_keys = keys, jobs = jobs, "housekeeping purged");
-    }
-    Ok(())
-}
-
-/// Deletes expired idempotency keys and finished jobs older than a week; returns both counts.
-pub async fn purge(db: &Db, clock: &SharedClock) -> Result<(usize, usize), DbError> {
-    let now = clock.now();
-    db.run(move |conn| {
-        let keys = gongyou_db::idempotency::purge_expired(conn, now)?;
-        let jobs = store::purge_done(conn, (now - chrono::Duration::days(7)).naive_utc())?;
-        Ok((keys, jobs))
-    })
-    .await
-}
-
-/// The registry of Gongyou's own jobs.
+/// Every job Gongyou runs.
 pub fn registry() -> Registry {
     let mut registry = Registry::default();
-    registry.register(HOUSEKEEPING, |ctx, _payload| housekeeping(ctx));
+    registry.job(handlers::housekeeping::run);
+    registry.job(handlers::auto_approve::run);
+    registry.job(handlers::fan_out::run);
+    registry.job(handlers::dispatch::run);
     registry
 }
 
-/// Gongyou's periodic jobs.
-pub fn periodic(housekeeping_every: Duration) -> Vec<Periodic> {
-    vec![Periodic {
-        name: HOUSEKEEPING.into(),
-        schedule: Schedule::Every(housekeeping_every),
-        payload: "{}".into(),
-    }]
+/// Gongyou's periodic jobs: housekeeping, and the dispatcher as a safety net.
+pub fn periodic(config: &Config) -> Result<Vec<Periodic>, DbError> {
+    Ok(vec![
+        Periodic::of(
+            &Housekeeping {},
+            Schedule::Every(config.housekeeping_interval),
+        )?,
+        Periodic::of(
+            &Dispatch::default(),
+            Schedule::Every(Duration::from_secs(60)),
+        )?,
+    ])
+}
+
+/// The worker of `gongyou worker` and `gongyou demo`: every handler, the periodic jobs,
+/// configured from the services' configuration.
+pub fn worker(services: Context) -> Result<Worker, DbError> {
+    let periodic = periodic(&services.config)?;
+    let config = WorkerConfig::from(&services.config.worker);
+    Ok(Worker::new(services, registry(), config).with_periodic(periodic))
 }

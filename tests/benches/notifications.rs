@@ -86,9 +86,9 @@ async fn run(server: String, n: i64) {
     settings.insert("GONGYOU_DATABASE_URL".into(), url.clone());
     settings.insert("GONGYOU_DATA_DIR".into(), data.path().display().to_string());
     settings.insert("GONGYOU_DEMO_PASSWORD".into(), "bench-password-2026".into());
-    let config = gongyou_api::config::Config::load(None, &settings).unwrap();
+    let config = gongyou_services::config::Config::load(None, &settings).unwrap();
     let db = gongyou_db::Db::new(&config.database, &config.pool).unwrap();
-    gongyou_api::seed::run(&db, &config, chrono::Utc::now().naive_utc())
+    gongyou::seed::run(&db, &config, chrono::Utc::now().naive_utc())
         .await
         .unwrap();
 
@@ -187,9 +187,9 @@ async fn run(server: String, n: i64) {
 
     // The load generator's rate against the fake.
     let fake = FakeJpush::start().await;
-    let http = gongyou_api::providers::http_client().unwrap();
-    let client = gongyou_api::providers::jpush::JpushClient::new(
-        gongyou_api::providers::jpush::JpushSettings {
+    let http = gongyou_providers::http_client().unwrap();
+    let client = gongyou_providers::jpush::JpushClient::new(
+        gongyou_providers::jpush::JpushSettings {
             app_key: FakeJpush::APP_KEY.into(),
             master_secret: FakeJpush::MASTER_SECRET.to_owned().into(),
             base_url: fake.base_url(),
@@ -256,7 +256,7 @@ async fn run(server: String, n: i64) {
     let mut a = spawn_worker();
     let mut b = spawn_worker();
     let now = chrono::Utc::now();
-    db.run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+    db.run(move |conn| gongyou_services::notifications::outbox::wake_dispatcher(conn, now))
         .await
         .unwrap();
     let started = Instant::now();

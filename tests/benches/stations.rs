@@ -25,10 +25,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gongyou_api::geo::LatLng;
-use gongyou_api::stations::{Filters, StationSearch, When};
+use gongyou_domain::geo::LatLng;
 use gongyou_domain::region::{RegionCode, RegionLevel};
 use gongyou_domain::station::AmenitySet;
+use gongyou_services::stations::search::{Filters, StationSearch, When};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use gongyou_api::config::Config;
 use gongyou_api::startup::Application;
 use gongyou_api::state::AppState;
 use gongyou_domain::clock::ManualClock;
+use gongyou_services::config::Config;
 
 pub mod fakes;
 pub mod pg;
@@ -119,7 +119,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the application with test defaults plus `overrides` (`GONGYOU_*` variables).
 pub async fn spawn_app_with(overrides: EnvOverrides) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
-        gongyou_api::telemetry::init("debug", gongyou_api::config::LogFormat::Json);
+        gongyou_services::telemetry::init("debug", gongyou_services::config::LogFormat::Json);
     }
     let backends = Backends::from_env();
     let data_dir = tempfile::tempdir().expect("temp dir");
@@ -210,6 +210,16 @@ impl TestApp {
             tempfile::tempdir().expect("temp dir"),
         )
         .await
+    }
+
+    /// A job worker over this app's services with every Gongyou job (no periodic ones):
+    /// `drain()` runs what is due, deterministically.
+    pub fn job_worker(&self) -> gongyou_jobs::Worker {
+        gongyou_jobs::Worker::new(
+            self.state.services.clone(),
+            gongyou_jobs::registry(),
+            gongyou_jobs::WorkerConfig::default(),
+        )
     }
 
     pub fn is_postgres(&self) -> bool {

@@ -127,7 +127,7 @@ impl TestApp {
 
     /// Seeds the demo hierarchy and demo staff (password [`DEMO_PASSWORD`]).
     pub async fn seed(&self) {
-        gongyou_api::seed::run(
+        gongyou::seed::run(
             &self.state.db,
             &self.state.config,
             self.clock_now().naive_utc(),

@@ -58,9 +58,9 @@ fn values(line: &Value, out: &mut Vec<String>) {
 #[tokio::test]
 async fn nothing_secret_is_logged() {
     let capture = Capture::default();
-    gongyou_api::telemetry::init_with_writer(
+    gongyou_services::telemetry::init_with_writer(
         "trace",
-        gongyou_api::config::LogFormat::Json,
+        gongyou_services::config::LogFormat::Json,
         capture.clone(),
     );
 

@@ -1,11 +1,8 @@
-//! Authentication: tokens, the caller of a request, passwords, one-time SMS codes, client
-//! addresses. Authorization ("may this caller act on this object") is `crate::authz`.
+//! The caller of a request: the `Caller` extractor (an access token → the services'
+//! [`Actor`](gongyou_services::Actor)) and the client's address. Authentication and
+//! authorization decisions themselves are the services' (`accounts::principal`, `authz`).
 
 pub mod caller;
 pub mod client_ip;
-pub mod password;
-pub mod sessions;
-pub mod sms_codes;
-pub mod tokens;
 
-pub use caller::{Caller, Principal, Subject};
+pub use caller::Caller;

@@ -1,24 +1,17 @@
 //! Signing in and out: SMS codes, worker sessions (SMS, WeChat), staff sessions (password),
 //! refresh-token rotation, step-up proofs.
 
-use std::time::Duration;
-
 use actix_web::{delete, post, web, HttpRequest, HttpResponse};
-use gongyou_db::{accounts, staff as staff_db, write_tx, DbError};
 use gongyou_domain::phone::Phone;
-use gongyou_domain::staff::Username;
-use serde::{Deserialize, Serialize};
+use gongyou_services::accounts::sign_in;
+use gongyou_services::accounts::sms_codes::Purpose;
+use gongyou_services::accounts::views::{SmsCodeSent, StepUpProof, TokenResponse};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::caller::{invalidate, Subject};
 use crate::auth::client_ip::client_ip;
-use crate::auth::sessions::{self, Method, TokenResponse};
-use crate::auth::sms_codes::{self, Purpose, CODE_TTL, RESEND_AFTER};
-use crate::auth::tokens::{hash_token, SubjectKind, REFRESH_GRACE, REFRESH_TTL, STEP_UP_TTL};
-use crate::auth::{password, Caller};
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::providers::wechat::{WechatClient, WechatError};
-use crate::routes::me::{staff_me, worker_view, Me};
+use crate::auth::Caller;
+use crate::error::{ApiResult, Problem};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -27,17 +20,6 @@ pub struct SmsCodeRequest {
     #[schema(value_type = String, example = "13800138000")]
     pub phone: Phone,
     pub purpose: Purpose,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SmsCodeSent {
-    /// Seconds the code stays valid.
-    pub expires_in: u64,
-    /// Seconds before another code may be asked for this phone.
-    pub resend_after: u64,
-    /// Dev mode only: the code itself. Never present in production.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dev_code: Option<String>,
 }
 
 /// Sends a one-time code by SMS (6 digits, 5 minutes, single use, 5 tries).
@@ -59,12 +41,8 @@ pub async fn send_sms_code(
     body: web::Json<SmsCodeRequest>,
 ) -> ApiResult<HttpResponse> {
     let ip = client_ip(&req, &state.config.trusted_proxies);
-    let dev_code = sms_codes::issue(&state, &body.phone, body.purpose, ip).await?;
-    Ok(HttpResponse::Accepted().json(SmsCodeSent {
-        expires_in: CODE_TTL.as_secs(),
-        resend_after: RESEND_AFTER.as_secs(),
-        dev_code,
-    }))
+    let sent = sign_in::send_code(&state, &body.phone, body.purpose, ip).await?;
+    Ok(HttpResponse::Accepted().json(sent))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -90,80 +68,9 @@ pub struct SmsSignIn {
 pub async fn sign_in_sms(
     state: web::Data<AppState>,
     body: web::Json<SmsSignIn>,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<web::Json<TokenResponse>> {
     let SmsSignIn { phone, code } = body.into_inner();
-    sms_codes::verify(&state, &phone, Purpose::SignIn, &code).await?;
-    let now = state.clock.now();
-    let (user, session_id, refresh_token) = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> ApiResult<_> {
-                let user = match accounts::user_by_phone(conn, phone.as_str())? {
-                    Some(user) => user,
-                    None => {
-                        let mut user = accounts::User::new(gongyou_domain::id::new_id(), now.naive_utc());
-                        user.phone = Some(phone.as_str().to_owned());
-                        accounts::insert_user(conn, &user)?;
-                        tracing::info!(user = %user.id, phone = %phone.masked(), "worker account created");
-                        user
-                    }
-                };
-                refuse_inactive_user(&user)?;
-                let (sid, refresh_token) = sessions::start(conn, SubjectKind::User, &user.id, Method::Sms, now)?;
-                Ok((user, sid, refresh_token))
-            })
-        })
-        .await?;
-    let me = Me::Worker(worker_view(&user));
-    Ok(HttpResponse::Ok().json(sessions::response(
-        &state.tokens,
-        SubjectKind::User,
-        &user.id,
-        &session_id,
-        refresh_token,
-        me,
-        now,
-    )))
-}
-
-fn refuse_inactive_user(user: &accounts::User) -> ApiResult<()> {
-    if user.status == accounts::USER_ACTIVE {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "auth.account_suspended",
-            "账号已停用，请联系工会",
-        ))
-    }
-}
-
-/// The WeChat client, or 503 when WeChat is not configured.
-pub fn wechat_client(state: &AppState) -> ApiResult<&WechatClient> {
-    state.wechat.as_ref().ok_or_else(|| {
-        ApiError::unavailable(
-            "wechat.not_configured",
-            anyhow::anyhow!("GONGYOU_WECHAT_APPID is not set"),
-        )
-        .with_detail("微信登录未开通")
-    })
-}
-
-/// WeChat's errors as problems.
-pub fn wechat_error(e: WechatError) -> ApiError {
-    match e {
-        WechatError::InvalidCode => {
-            ApiError::unauthenticated("wechat.code_invalid", "微信授权码无效或已使用，请重试")
-        }
-        WechatError::RateLimited => {
-            ApiError::too_many_requests("wechat.rate_limited", Duration::from_secs(60))
-                .with_detail("微信接口调用过于频繁，请稍后再试")
-        }
-        WechatError::Busy => {
-            ApiError::unavailable("wechat.busy", e).with_detail("微信系统繁忙，请稍后重试")
-        }
-        other => ApiError::unavailable("wechat.unavailable", other)
-            .with_detail("微信服务暂时不可用，请稍后重试"),
-    }
+    Ok(web::Json(sign_in::with_sms(&state, phone, &code).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -189,71 +96,8 @@ pub struct WechatSignIn {
 pub async fn sign_in_wechat(
     state: web::Data<AppState>,
     body: web::Json<WechatSignIn>,
-) -> ApiResult<HttpResponse> {
-    let wechat = wechat_client(&state)?;
-    let code = body.code.trim();
-    if code.is_empty() || code.len() > 128 {
-        return Err(ApiError::bad_request(
-            "request.invalid_body",
-            "缺少微信授权码",
-        ));
-    }
-    let identity = wechat.code2session(code).await.map_err(wechat_error)?;
-    let now = state.clock.now();
-    let (user, session_id, refresh_token) = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> ApiResult<_> {
-                let found =
-                    accounts::user_by_wechat(conn, &identity.openid, identity.unionid.as_deref())?;
-                let user = match found {
-                    Some(user) => {
-                        if user.wechat_unionid.is_none() && identity.unionid.is_some()
-                            || user.wechat_openid.is_none()
-                        {
-                            let openid = user
-                                .wechat_openid
-                                .clone()
-                                .unwrap_or(identity.openid.clone());
-                            let unionid = user.wechat_unionid.clone().or(identity.unionid.clone());
-                            accounts::set_wechat(
-                                conn,
-                                &user.id,
-                                Some(&openid),
-                                unionid.as_deref(),
-                                now.naive_utc(),
-                            )?;
-                        }
-                        user
-                    }
-                    None => {
-                        let mut user =
-                            accounts::User::new(gongyou_domain::id::new_id(), now.naive_utc());
-                        user.wechat_openid = Some(identity.openid.clone());
-                        user.wechat_unionid = identity.unionid.clone();
-                        accounts::insert_user(conn, &user)?;
-                        tracing::info!(user = %user.id, "worker account created from WeChat");
-                        user
-                    }
-                };
-                refuse_inactive_user(&user)?;
-                let (sid, refresh_token) =
-                    sessions::start(conn, SubjectKind::User, &user.id, Method::Wechat, now)?;
-                let user = accounts::user(conn, &user.id)?.unwrap_or(user);
-                Ok((user, sid, refresh_token))
-            })
-        })
-        .await?;
-    let me = Me::Worker(worker_view(&user));
-    Ok(HttpResponse::Ok().json(sessions::response(
-        &state.tokens,
-        SubjectKind::User,
-        &user.id,
-        &session_id,
-        refresh_token,
-        me,
-        now,
-    )))
+) -> ApiResult<web::Json<TokenResponse>> {
+    Ok(web::Json(sign_in::with_wechat(&state, &body.code).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -261,10 +105,6 @@ pub struct PasswordSignIn {
     pub username: String,
     pub password: String,
 }
-
-const LOCK_WINDOW: Duration = Duration::from_secs(15 * 60);
-const MAX_ACCOUNT_FAILURES: u64 = 5;
-const MAX_IP_FAILURES: u64 = 20;
 
 /// Signs staff in with username and password. Five failures lock the username for up to
 /// 15 minutes; twenty from one address lock that address.
@@ -283,106 +123,17 @@ pub async fn sign_in_password(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<PasswordSignIn>,
-) -> ApiResult<HttpResponse> {
-    let PasswordSignIn {
-        username,
-        password: given,
-    } = body.into_inner();
-    let username = Username::parse(&username)
-        .map(|u| u.as_str().to_owned())
-        .unwrap_or_else(|| username.trim().to_ascii_lowercase());
-    let now = state.clock.now();
-    let ip_key =
-        client_ip(&req, &state.config.trusted_proxies).map(|ip| format!("login:fail:ip:{ip}"));
-    let user_key = format!("login:fail:user:{username}");
-    let locked = |ends: chrono::DateTime<chrono::Utc>, code: &'static str, detail: &'static str| {
-        let wait = (ends - now).to_std().unwrap_or(Duration::from_secs(1));
-        ApiError::too_many_requests(code, wait).with_detail(detail)
-    };
-    if let Some(ip_key) = &ip_key {
-        let (failures, ends) = state.kv.count_in_window(ip_key, LOCK_WINDOW).await?;
-        if failures >= MAX_IP_FAILURES {
-            return Err(locked(
-                ends,
-                "auth.too_many_attempts",
-                "登录失败次数过多，请稍后再试",
-            ));
-        }
-    }
-    // Counted before the password is checked, so parallel guesses cannot all slip under the
-    // limit; a success clears the count.
-    let (attempts, ends) = state.kv.incr_in_window(&user_key, LOCK_WINDOW).await?;
-    if attempts > MAX_ACCOUNT_FAILURES {
-        return Err(locked(
-            ends,
-            "auth.account_locked",
-            "密码错误次数过多，账号已暂时锁定，请稍后再试",
-        ));
-    }
-
-    let lookup = username.clone();
-    let member = state
-        .db
-        .run(move |conn| staff_db::by_username(conn, &lookup))
-        .await?;
-    let ok = password::verify(given, member.as_ref().map(|m| m.password_hash.clone())).await?;
-    let Some(member) = member.filter(|_| ok) else {
-        if let Some(ip_key) = &ip_key {
-            state.kv.incr_in_window(ip_key, LOCK_WINDOW).await?;
-        }
-        // A password typed into the username field must not reach the log.
-        match Username::parse(&username) {
-            Some(valid) => tracing::info!(username = %valid.as_str(), "staff sign-in failed"),
-            None => tracing::info!("staff sign-in failed (malformed username)"),
-        }
-        return Err(ApiError::unauthenticated(
-            "auth.invalid_credentials",
-            "用户名或密码错误",
-        ));
-    };
-    state.kv.clear_window(&user_key, LOCK_WINDOW).await?;
-    if member.status != staff_db::STAFF_ACTIVE {
-        return Err(ApiError::forbidden("auth.account_disabled", "账号已停用"));
-    }
-    let (me, session_id, refresh_token) = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> Result<_, DbError> {
-                let (sid, refresh_token) =
-                    sessions::start(conn, SubjectKind::Staff, &member.id, Method::Password, now)?;
-                Ok((staff_me(conn, &member)?, sid, refresh_token))
-            })
-        })
-        .await?;
-    tracing::info!(staff = %me.id, "staff signed in");
-    let id = me.id.clone();
-    Ok(HttpResponse::Ok().json(sessions::response(
-        &state.tokens,
-        SubjectKind::Staff,
-        &id,
-        &session_id,
-        refresh_token,
-        Me::Staff(me),
-        now,
-    )))
+) -> ApiResult<web::Json<TokenResponse>> {
+    let PasswordSignIn { username, password } = body.into_inner();
+    let ip = client_ip(&req, &state.config.trusted_proxies);
+    Ok(web::Json(
+        sign_in::with_password(&state, &username, password, ip).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
-}
-
-enum Rotation {
-    Rotated {
-        kind: SubjectKind,
-        subject_id: String,
-        session_id: String,
-        successor: String,
-    },
-    Reused {
-        session_id: String,
-    },
-    Invalid,
 }
 
 /// Exchanges a refresh token for new tokens. Each refresh token works once: presented again
@@ -399,129 +150,10 @@ enum Rotation {
 pub async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
-) -> ApiResult<HttpResponse> {
-    let presented = body.into_inner().refresh_token;
-    let successor = state.tokens.successor(&presented);
-    let now = state.clock.now();
-    let rotation = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> Result<Rotation, DbError> {
-                let Some(token) = accounts::refresh(conn, &hash_token(&presented))? else {
-                    return Ok(Rotation::Invalid);
-                };
-                let Some(session) = accounts::session(conn, &token.session_id)? else {
-                    return Ok(Rotation::Invalid);
-                };
-                if session.revoked_at.is_some() || token.expires_at <= now.naive_utc() {
-                    return Ok(Rotation::Invalid);
-                }
-                let kind = if session.subject_kind == "staff" {
-                    SubjectKind::Staff
-                } else {
-                    SubjectKind::User
-                };
-                let rotated = Rotation::Rotated {
-                    kind,
-                    subject_id: session.subject_id.clone(),
-                    session_id: session.id.clone(),
-                    successor: successor.clone(),
-                };
-                let successor_row = accounts::refresh(conn, &hash_token(&successor))?;
-                match token.rotated_at {
-                    None => {
-                        // A concurrent rotation of the same token may have marked it and
-                        // inserted the (same, derived) successor first: both converge on it.
-                        accounts::mark_rotated(conn, &token.token_hash, now.naive_utc())?;
-                        if successor_row.is_none() {
-                            let successor_token = accounts::RefreshToken {
-                                token_hash: hash_token(&successor),
-                                session_id: session.id.clone(),
-                                created_at: now.naive_utc(),
-                                expires_at: (now + REFRESH_TTL).naive_utc(),
-                                rotated_at: None,
-                            };
-                            // A savepoint, so a lost race does not abort the transaction.
-                            let inserted = write_tx(conn, |conn| {
-                                accounts::insert_refresh(conn, &successor_token)
-                            });
-                            match inserted {
-                                Err(e) if e.is_unique_violation() => {}
-                                other => other?,
-                            }
-                        }
-                        Ok(rotated)
-                    }
-                    // Presented again within the grace window, while its successor is unused.
-                    Some(at)
-                        if now.naive_utc() - at <= REFRESH_GRACE
-                            && successor_row.is_some_and(|s| s.rotated_at.is_none()) =>
-                    {
-                        Ok(rotated)
-                    }
-                    Some(_) => {
-                        accounts::revoke_session(
-                            conn,
-                            &session.id,
-                            "refresh_reused",
-                            now.naive_utc(),
-                        )?;
-                        Ok(Rotation::Reused {
-                            session_id: session.id,
-                        })
-                    }
-                }
-            })
-        })
-        .await?;
-    match rotation {
-        Rotation::Invalid => Err(ApiError::unauthenticated(
-            "auth.refresh_invalid",
-            "登录已失效，请重新登录",
-        )),
-        Rotation::Reused { session_id } => {
-            invalidate(&state, &[session_id]).await;
-            tracing::warn!("a rotated refresh token was presented again; session ended");
-            Err(ApiError::unauthenticated(
-                "auth.refresh_reused",
-                "登录凭证已被使用，为安全起见请重新登录",
-            ))
-        }
-        Rotation::Rotated {
-            kind,
-            subject_id,
-            session_id,
-            successor,
-        } => {
-            let id = subject_id.clone();
-            let me = state
-                .db
-                .run(move |conn| -> Result<Option<Me>, DbError> {
-                    Ok(match kind {
-                        SubjectKind::User => {
-                            accounts::user(conn, &id)?.map(|u| Me::Worker(worker_view(&u)))
-                        }
-                        SubjectKind::Staff => match staff_db::get(conn, &id)? {
-                            Some(m) => Some(Me::Staff(staff_me(conn, &m)?)),
-                            None => None,
-                        },
-                    })
-                })
-                .await?
-                .ok_or_else(|| {
-                    ApiError::unauthenticated("auth.refresh_invalid", "登录已失效，请重新登录")
-                })?;
-            Ok(HttpResponse::Ok().json(sessions::response(
-                &state.tokens,
-                kind,
-                &subject_id,
-                &session_id,
-                successor,
-                me,
-                now,
-            )))
-        }
-    }
+) -> ApiResult<web::Json<TokenResponse>> {
+    Ok(web::Json(
+        sign_in::refresh(&state, body.into_inner().refresh_token).await?,
+    ))
 }
 
 /// Signs out: the session and its refresh tokens stop working at once.
@@ -535,14 +167,7 @@ pub async fn refresh(
 )]
 #[delete("/auth/sessions/current")]
 pub async fn sign_out(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    let session_id = caller.session_id().to_owned();
-    let now = state.clock.now();
-    let sid = session_id.clone();
-    state
-        .db
-        .run(move |conn| accounts::revoke_session(conn, &sid, "signed_out", now.naive_utc()))
-        .await?;
-    invalidate(&state, &[session_id]).await;
+    sign_in::sign_out(&state, &caller).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -550,13 +175,6 @@ pub async fn sign_out(state: web::Data<AppState>, caller: Caller) -> ApiResult<H
 pub struct StepUpRequest {
     /// A code sent to the account's phone with purpose `step_up`.
     pub code: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct StepUpProof {
-    /// Send as `X-Step-Up-Token` with the sensitive request.
-    pub step_up_token: String,
-    pub expires_in: i64,
 }
 
 /// Proves a fresh SMS code for a sensitive action (payee change, data export, …).
@@ -576,27 +194,8 @@ pub async fn step_up(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<StepUpRequest>,
-) -> ApiResult<HttpResponse> {
-    let user_id = caller.user_id()?.to_owned();
-    let Subject::User { phone, .. } = caller.subject() else {
-        return Err(ApiError::forbidden(
-            "auth.workers_only",
-            "此操作仅限职工本人账号",
-        ));
-    };
-    let phone = phone
-        .as_deref()
-        .and_then(|p| Phone::parse(p).ok())
-        .ok_or_else(|| ApiError::conflict("auth.phone_required", "请先绑定手机号"))?;
-    sms_codes::verify(&state, &phone, Purpose::StepUp, &body.code).await?;
-    let now = state.clock.now();
-    Ok(HttpResponse::Ok().json(StepUpProof {
-        step_up_token: state.tokens.step_up_token(
-            SubjectKind::User,
-            &user_id,
-            caller.session_id(),
-            now,
-        ),
-        expires_in: STEP_UP_TTL.num_seconds(),
-    }))
+) -> ApiResult<web::Json<StepUpProof>> {
+    Ok(web::Json(
+        sign_in::step_up(&state, &caller, &body.code).await?,
+    ))
 }

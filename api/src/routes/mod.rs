@@ -1,5 +1,7 @@
-//! Every endpoint, in one screen. Handlers are small functions grouped by resource; each
+//! Every endpoint, in one screen. Handlers are small functions grouped by resource that
+//! parse the request, call one use-case of `gongyou-services` and shape the answer; each
 //! carries its OpenAPI description, and registering it here also puts it in openapi.yaml.
+//! No route module imports another: what they share (views, rules) is the services'.
 
 pub mod auth;
 pub mod campaigns;
@@ -9,26 +11,8 @@ pub mod membership;
 pub mod notifications;
 pub mod ops;
 pub mod orgs;
-pub mod page;
 pub mod staff;
 pub mod stations;
-
-/// Free text from a request, trimmed: None unless its length in characters is within
-/// `chars` and it holds no control character other than a line break.
-pub(crate) fn clean_text(value: &str, chars: std::ops::RangeInclusive<usize>) -> Option<String> {
-    let v = value.trim();
-    let ok = chars.contains(&v.chars().count()) && !v.chars().any(|c| c.is_control() && c != '\n');
-    ok.then(|| v.to_owned())
-}
-
-/// Optional free text: absent or blank is None; otherwise it must pass [`clean_text`]
-/// (`Err(())` when it does not).
-pub(crate) fn optional_text(value: Option<String>, max: usize) -> Result<Option<String>, ()> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => clean_text(v, 1..=max).map(Some).ok_or(()),
-    }
-}
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -60,14 +44,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(staff::create_staff)
             .service(staff::update_staff)
             // Membership
-            .service(membership::worker::apply)
-            .service(membership::worker::get_application)
-            .service(membership::worker::my_membership)
-            .service(membership::worker::my_card)
-            .service(membership::worker::verify_card)
-            .service(membership::worker::request_transfer)
-            .service(membership::worker::withdraw)
-            .service(membership::worker::data_export)
+            .service(membership::member::apply)
+            .service(membership::member::get_application)
+            .service(membership::member::my_membership)
+            .service(membership::member::my_card)
+            .service(membership::member::verify_card)
+            .service(membership::member::request_transfer)
+            .service(membership::member::withdraw)
+            .service(membership::member::data_export)
             .service(membership::admin::list_applications)
             .service(membership::admin::approve_application)
             .service(membership::admin::reject_application)

@@ -1,9 +1,8 @@
 //! Operations endpoints: liveness, readiness, metrics, the API contract.
 
-use std::time::Duration;
-
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpResponse};
+use gongyou_services::ops::{self, Readiness};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,28 +22,6 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// The state of one dependency.
-#[derive(Serialize, ToSchema, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckState {
-    Ok,
-    Unavailable,
-    /// Migrations not yet applied (run `gongyou migrate`).
-    Pending,
-    NotConfigured,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Readiness {
-    /// `ready` when every check is `ok` or `not_configured`.
-    status: &'static str,
-    database: CheckState,
-    migrations: CheckState,
-    redis: CheckState,
-}
-
-const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// Readiness: the database (and Redis, when configured) answer and migrations are applied.
 #[utoipa::path(
     tag = "ops",
@@ -56,46 +33,11 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let db = state.db.clone();
-    let database = tokio::time::timeout(CHECK_TIMEOUT, async {
-        db.ping().await?;
-        db.run(gongyou_db::migrate::pending).await
-    })
-    .await;
-    let (database, migrations) = match database {
-        Ok(Ok(0)) => (CheckState::Ok, CheckState::Ok),
-        Ok(Ok(_)) => (CheckState::Ok, CheckState::Pending),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness: database unavailable");
-            (CheckState::Unavailable, CheckState::Unavailable)
-        }
-        Err(_) => (CheckState::Unavailable, CheckState::Unavailable),
-    };
-    let redis = if state.kv.is_redis() {
-        match tokio::time::timeout(CHECK_TIMEOUT, state.kv.ping()).await {
-            Ok(Ok(())) => CheckState::Ok,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "readiness: redis unavailable");
-                CheckState::Unavailable
-            }
-            Err(_) => CheckState::Unavailable,
-        }
-    } else {
-        CheckState::NotConfigured
-    };
-    let ready = [database, migrations, redis]
-        .iter()
-        .all(|c| matches!(c, CheckState::Ok | CheckState::NotConfigured));
-    let readiness = Readiness {
-        status: if ready { "ready" } else { "not_ready" },
-        database,
-        migrations,
-        redis,
-    };
-    if ready {
+    let readiness: Readiness = ops::readiness(&state).await;
+    if readiness.is_ready() {
         return Ok(HttpResponse::Ok().json(readiness));
     }
-    Err(ApiError::new(
+    Err(ApiError::http(
         StatusCode::SERVICE_UNAVAILABLE,
         "service.not_ready",
         "服务尚未就绪",
@@ -112,25 +54,14 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    render_metrics(&state.db, &state.metrics).await
+    exposition(state.metrics.exposition(&state.db).await)
 }
 
-/// The exposition of `metrics` with the pool and job counts read now (also what a
-/// standalone `gongyou worker` serves on `GONGYOU_METRICS_ADDR`).
-pub async fn render_metrics(
-    db: &gongyou_db::Db,
-    metrics: &crate::metrics::Metrics,
-) -> HttpResponse {
-    let counts = match db.run(gongyou_db::jobs::counts).await {
-        Ok(counts) => counts,
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics: job counts unavailable");
-            Vec::new()
-        }
-    };
+/// The Prometheus text exposition as a response.
+pub fn exposition(text: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(db.stats(), &counts))
+        .body(text)
 }
 
 /// The API contract (OpenAPI 3.1), generated from the code.

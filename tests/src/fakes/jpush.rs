@@ -340,7 +340,7 @@ fn push(state: &mut State, body: PushBody) -> ResponseTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gongyou_api::providers::jpush::{JpushClient, JpushError, JpushSettings, PushMessage};
+    use gongyou_providers::jpush::{JpushClient, JpushError, JpushSettings, PushMessage};
     use serde_json::Value;
 
     fn http() -> reqwest::Client {

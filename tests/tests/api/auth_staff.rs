@@ -318,7 +318,7 @@ async fn admins_are_changed_only_from_above_and_a_reset_password_ends_sessions()
 
 #[tokio::test]
 async fn the_first_admin_of_an_install_is_bootstrapped() {
-    use gongyou_api::seed::{bootstrap_admin, BootstrapError};
+    use gongyou::seed::{bootstrap_admin, BootstrapError};
     let app = spawn_app().await;
     let now = app.clock_now().naive_utc();
     let db = &app.state.db;

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use gongyou_api::error::ApiError;
+use gongyou_services::ServiceError;
 use gongyou_tests::{spawn_app, spawn_app_with};
 use serde::Deserialize;
 
@@ -43,16 +44,14 @@ async fn echo(body: web::Json<Echo>) -> HttpResponse {
 }
 
 async fn fail() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::internal(anyhow::anyhow!(
+    Err(ServiceError::internal(anyhow::anyhow!(
         "connection to 10.1.2.3 refused while loading secret_table"
-    )))
+    ))
+    .into())
 }
 
 async fn rule() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::unprocessable(
-        "member.under_age",
-        "未满 16 周岁，暂不能入会",
-    ))
+    Err(ServiceError::rule("member.under_age", "未满 16 周岁，暂不能入会").into())
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {

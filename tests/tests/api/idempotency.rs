@@ -5,9 +5,10 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Duration;
-use gongyou_api::error::{ApiError, ApiResult};
+use gongyou_api::error::ApiResult;
 use gongyou_api::idempotency::idempotent;
 use gongyou_api::state::AppState;
+use gongyou_services::ServiceError;
 use gongyou_tests::{spawn_app, TestApp};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -59,13 +60,8 @@ async fn create_thing(
             *n
         };
         match name.as_str() {
-            "boom" => return Err(ApiError::internal(anyhow::anyhow!("boom"))),
-            "" => {
-                return Err(ApiError::unprocessable(
-                    "thing.name_required",
-                    "名称不能为空",
-                ))
-            }
+            "boom" => return Err(ServiceError::internal(anyhow::anyhow!("boom")).into()),
+            "" => return Err(ServiceError::rule("thing.name_required", "名称不能为空").into()),
             "slow" => gate(&caller).notified().await,
             _ => {}
         }

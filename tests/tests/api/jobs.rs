@@ -52,12 +52,7 @@ fn registry() -> Registry {
 }
 
 fn worker(app: &TestApp, config: WorkerConfig) -> Worker {
-    Worker::new(
-        app.state.db.clone(),
-        app.state.clock.clone(),
-        registry(),
-        config,
-    )
+    Worker::new(app.state.services.clone(), registry(), config)
 }
 
 fn config() -> WorkerConfig {
@@ -257,11 +252,11 @@ async fn two_workers_never_run_the_same_job() {
 #[tokio::test]
 async fn a_periodic_job_is_enqueued_once_per_period_however_many_schedulers() {
     let app = spawn_app().await;
-    let periodic = vec![Periodic {
-        name: "count".into(),
-        schedule: Schedule::Every(Duration::from_secs(600)),
-        payload: "{}".into(),
-    }];
+    let periodic = vec![Periodic::named(
+        "count",
+        "{}",
+        Schedule::Every(Duration::from_secs(600)),
+    )];
     let a = worker(&app, config()).with_periodic(periodic.clone());
     let b = worker(&app, config()).with_periodic(periodic);
     let (x, y) = tokio::join!(a.schedule_periodic(), b.schedule_periodic());
@@ -381,7 +376,7 @@ async fn operators_list_and_retry_dead_jobs() {
 #[tokio::test]
 async fn a_standalone_worker_serves_its_own_job_metrics() {
     let app = spawn_app().await;
-    let metrics = std::sync::Arc::new(gongyou_api::metrics::Metrics::new().unwrap());
+    let metrics = std::sync::Arc::new(gongyou_services::metrics::Metrics::new().unwrap());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = gongyou_api::startup::worker_metrics_server(
@@ -392,10 +387,7 @@ async fn a_standalone_worker_serves_its_own_job_metrics() {
     .unwrap();
     let handle = server.handle();
     tokio::spawn(server);
-    let observer = metrics.clone();
-    let w = worker(&app, config()).with_observer(std::sync::Arc::new(
-        move |f: &gongyou_jobs::Finished| observer.observe_job(f),
-    ));
+    let w = worker(&app, config()).with_metrics(metrics.clone());
     enqueue(&app, "count", json!({}), 3, None).await.unwrap();
     enqueue(&app, "broken", json!({}), 3, None).await.unwrap();
     w.drain().await.unwrap();

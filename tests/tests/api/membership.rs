@@ -65,7 +65,7 @@ async fn apply_approve_card_verify() {
     );
     assert_eq!(
         submitted["age"],
-        gongyou_api::routes::membership::china_date(app.clock_now())
+        gongyou_domain::time::china_date(app.clock_now())
             .years_since(chrono::NaiveDate::from_ymd_opt(1990, 3, 7).unwrap())
             .unwrap()
     );
@@ -139,7 +139,7 @@ async fn apply_approve_card_verify() {
     ));
     assert_eq!(
         membership["joined_on"],
-        gongyou_api::routes::membership::china_date(app.clock_now()).to_string()
+        gongyou_domain::time::china_date(app.clock_now()).to_string()
     );
     let again = app
         .post_json_as(
@@ -919,18 +919,10 @@ async fn routing_and_auto_approval_are_configurable() {
         submitted["status"], "pending",
         "every submission answers alike"
     );
-    let worker = gongyou_jobs::Worker::new(
-        app.state.db.clone(),
-        app.state.clock.clone(),
-        gongyou_api::background::registry(
-            gongyou_api::background::Services::from_config(&app.state.config, app.state.kv.clone())
-                .unwrap(),
-        ),
-        gongyou_jobs::WorkerConfig::default(),
-    );
+    let worker = app.job_worker();
     assert_eq!(
         worker.drain().await.unwrap(),
-        1 + gongyou_api::notify::DISPATCH_SHARDS,
+        1 + gongyou_services::notifications::outbox::DISPATCH_SHARDS,
         "the auto-approval job, then the notification dispatchers it woke"
     );
     let mine: Value = app

@@ -2,9 +2,8 @@
 //! JPush (errors, 429, invalid registrations, crash between send and record), preferences.
 
 use chrono::Duration;
-use gongyou_api::background::{registry, Services};
 use gongyou_db::notifications as store;
-use gongyou_jobs::{Worker, WorkerConfig};
+use gongyou_jobs::Worker;
 use gongyou_tests::fakes::jpush::FakeJpush;
 use gongyou_tests::session::{application, id_number, Session, DEMO_PASSWORD};
 use gongyou_tests::{spawn_app_with, TestApp};
@@ -32,13 +31,7 @@ async fn app_with_push() -> (TestApp, FakeJpush) {
 }
 
 fn worker(app: &TestApp) -> Worker {
-    let services = Services::from_config(&app.state.config, app.state.kv.clone()).unwrap();
-    Worker::new(
-        app.state.db.clone(),
-        app.state.clock.clone(),
-        registry(services),
-        WorkerConfig::default(),
-    )
+    app.job_worker()
 }
 
 /// A worker with a device, and the admin who approves them.
@@ -256,7 +249,7 @@ async fn provider_errors_are_retried_with_the_same_idempotency_id() {
     let now = app.clock_now();
     app.state
         .db
-        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .run(move |conn| gongyou_services::notifications::outbox::wake_dispatcher(conn, now))
         .await
         .unwrap();
     w.drain().await.unwrap();
@@ -268,7 +261,7 @@ async fn provider_errors_are_retried_with_the_same_idempotency_id() {
     let now = app.clock_now();
     app.state
         .db
-        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .run(move |conn| gongyou_services::notifications::outbox::wake_dispatcher(conn, now))
         .await
         .unwrap();
     w.drain().await.unwrap();
@@ -319,11 +312,7 @@ async fn a_crash_between_sending_and_recording_does_not_push_twice() {
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
-    let http = gongyou_api::providers::http_client().unwrap();
-    let client = gongyou_api::providers::jpush::JpushClient::new(
-        app.state.config.jpush.clone().unwrap(),
-        http,
-    );
+    let client = app.state.providers.jpush.clone().unwrap();
     let cid = client.fetch_cids(1).await.unwrap().remove(0);
     let refs = vec![(claimed[0].id.clone(), cid.clone())];
     app.state
@@ -331,7 +320,7 @@ async fn a_crash_between_sending_and_recording_does_not_push_twice() {
         .run(move |conn| store::set_provider_refs(conn, &refs))
         .await
         .unwrap();
-    let message = gongyou_api::providers::jpush::PushMessage {
+    let message = gongyou_providers::jpush::PushMessage {
         title: "t".into(),
         alert: "a".into(),
         extras: Default::default(),
@@ -347,7 +336,7 @@ async fn a_crash_between_sending_and_recording_does_not_push_twice() {
     let now = app.clock_now();
     app.state
         .db
-        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .run(move |conn| gongyou_services::notifications::outbox::wake_dispatcher(conn, now))
         .await
         .unwrap();
     worker(&app).drain().await.unwrap();
@@ -448,7 +437,7 @@ async fn a_campaign_reaches_its_audience_in_batches_and_only_it() {
     let now = app.clock_now();
     app.state
         .db
-        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .run(move |conn| gongyou_services::notifications::outbox::wake_dispatcher(conn, now))
         .await
         .unwrap();
     w.drain().await.unwrap();
@@ -504,7 +493,7 @@ async fn a_campaign_reaches_its_audience_in_batches_and_only_it() {
     let now = app.clock_now();
     app.state
         .db
-        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .run(move |conn| gongyou_services::notifications::outbox::wake_dispatcher(conn, now))
         .await
         .unwrap();
     w.drain().await.unwrap();
@@ -584,7 +573,7 @@ async fn redispatch(app: &TestApp, w: &Worker, after: Duration) {
     let now = app.clock_now();
     app.state
         .db
-        .run(move |conn| gongyou_api::notify::wake_dispatcher(conn, now))
+        .run(move |conn| gongyou_services::notifications::outbox::wake_dispatcher(conn, now))
         .await
         .unwrap();
     w.drain().await.unwrap();

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
-use gongyou_api::geo::{self, Datum, LatLng};
 use gongyou_db::stations::Station;
+use gongyou_domain::geo::{self, Datum, LatLng};
 use gongyou_domain::station::{open_now, AmenitySet, OpeningHours, StationStatus, StationType};
 use gongyou_tests::session::{Session, DEMO_PASSWORD};
 use gongyou_tests::{spawn_app_with, TestApp};

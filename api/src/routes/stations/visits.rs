@@ -1,80 +1,18 @@
-//! Visits and reports: workers check in by scanning a station's QR (at most one visit per
-//! worker and station in a rolling hour) and report problems; the station's managers see
-//! visit statistics, and are told of reports through the outbox.
+//! Visits and reports: workers check in by scanning a station's QR and report problems; the
+//! station's managers see visit statistics and resolve reports.
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
-use gongyou_db::stations::{self as db, Report, Visit};
-use gongyou_db::{write_tx, DbConnection};
-use gongyou_domain::notification::Category;
-use gongyou_domain::station::StationStatus;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use chrono::NaiveDate;
+use gongyou_services::page::{Page, PageRequest};
+use gongyou_services::stations::visits::{
+    self, CheckIn, NewReport, ReportView, Resolution, StationStats, VisitView,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::{bad, managed, station_code_valid, station_not_found};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::routes::membership::china_date;
-use crate::routes::optional_text;
-use crate::routes::page::{Page, PageQuery};
+use crate::error::{ApiResult, Problem};
 use crate::state::AppState;
-
-/// Check-ins within this long of a visit return that visit.
-const VISIT_WINDOW: chrono::Duration = chrono::Duration::hours(1);
-/// Reports one worker may file at one station per day.
-const REPORTS_PER_DAY: i64 = 5;
-/// The longest stats range.
-const MAX_STATS_DAYS: i64 = 366;
-
-pub const SOURCE_CHECK_IN: &str = "check_in";
-pub const SOURCE_CARD: &str = "card_verification";
-
-/// The keyed hash stored for a visitor (ADR 011): per station too, so one worker's visits
-/// to different stations cannot be linked to each other.
-pub(crate) fn visitor(state: &AppState, station_id: &str, user_id: &str) -> String {
-    state
-        .crypto
-        .blind_index("station-visitor", &format!("{station_id}:{user_id}"))
-}
-
-/// Records a visit (inside the caller's transaction), unless one is within the hour.
-/// Concurrent check-ins of one visitor are serialized by `visit_once`.
-pub(crate) fn record_visit(
-    conn: &mut DbConnection,
-    state: &AppState,
-    station_id: &str,
-    user_id: &str,
-    source: &str,
-    now: DateTime<Utc>,
-) -> Result<(Visit, bool), gongyou_db::DbError> {
-    db::visit_once(
-        conn,
-        &Visit {
-            id: gongyou_domain::id::new_id(),
-            station_id: station_id.to_owned(),
-            visitor: visitor(state, station_id, user_id),
-            source: source.to_owned(),
-            visited_at: now.naive_utc(),
-            visited_on: china_date(now),
-        },
-        (now - VISIT_WINDOW).naive_utc(),
-    )
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CheckIn {
-    /// The code the station's QR carries.
-    pub station_code: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VisitView {
-    pub id: String,
-    pub station_id: String,
-    pub visited_at: DateTime<Utc>,
-    /// True when this check-in repeated a visit within the hour (that visit is returned).
-    pub repeat: bool,
-}
 
 /// Checks in at a station (workers): 201 with a new visit, or 200 with the visit already
 /// made within the last hour.
@@ -98,45 +36,12 @@ pub async fn check_in(
     id: web::Path<String>,
     body: web::Json<CheckIn>,
 ) -> ApiResult<HttpResponse> {
-    let user_id = caller.user_id()?.to_owned();
-    let id = id.into_inner();
-    if body.station_code.len() > 200 || !station_code_valid(&state, &id, &body.station_code) {
-        return Err(ApiError::unprocessable(
-            "station.code_invalid",
-            "驿站二维码无效，请扫描驿站张贴的二维码",
-        ));
-    }
-    let now = state.clock.now();
-    let st = state.clone();
-    let (visit, new) = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> ApiResult<(Visit, bool)> {
-                let station = db::get(conn, &id)?.ok_or_else(station_not_found)?;
-                if station.status == StationStatus::Closed.as_str() {
-                    return Err(ApiError::conflict("station.closed", "该驿站已关闭"));
-                }
-                Ok(record_visit(
-                    conn,
-                    &st,
-                    &station.id,
-                    &user_id,
-                    SOURCE_CHECK_IN,
-                    now,
-                )?)
-            })
-        })
-        .await?;
-    let view = VisitView {
-        id: visit.id,
-        station_id: visit.station_id,
-        visited_at: visit.visited_at.and_utc(),
-        repeat: !new,
-    };
-    Ok(if new {
-        HttpResponse::Created().json(view)
+    let visit: VisitView =
+        visits::check_in(&state, &caller, id.into_inner(), body.into_inner()).await?;
+    Ok(if visit.repeat {
+        HttpResponse::Ok().json(visit)
     } else {
-        HttpResponse::Ok().json(view)
+        HttpResponse::Created().json(visit)
     })
 }
 
@@ -146,25 +51,6 @@ pub struct StatsQuery {
     pub from: Option<NaiveDate>,
     /// Last day, default today.
     pub to: Option<NaiveDate>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DayStats {
-    pub date: NaiveDate,
-    pub visits: i64,
-    pub visitors: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StationStats {
-    pub station_id: String,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    /// Every day of the range, days without visits included.
-    pub days: Vec<DayStats>,
-    pub total_visits: i64,
-    /// Distinct workers over the whole range.
-    pub distinct_visitors: i64,
 }
 
 /// Visits per day and distinct visitors (check-ins and member-card verifications), for the
@@ -187,144 +73,10 @@ pub async fn stats(
     id: web::Path<String>,
     query: web::Query<StatsQuery>,
 ) -> ApiResult<web::Json<StationStats>> {
-    caller.staff()?;
-    let today = china_date(state.clock.now());
-    let invalid = || {
-        bad(
-            "station.invalid_range",
-            "统计区间须在 2000-01-01 至明天之间，from 不晚于 to，且不超过 366 天",
-        )
-    };
-    let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).ok_or_else(invalid)?;
-    let latest = today.succ_opt().unwrap_or(today);
-    let to = query.to.unwrap_or(today);
-    if to < earliest || to > latest {
-        return Err(invalid());
-    }
-    let from = match query.from {
-        Some(from) => from,
-        None => to
-            .checked_sub_days(chrono::Days::new(29))
-            .ok_or_else(invalid)?,
-    };
-    if from < earliest || from > to || (to - from).num_days() >= MAX_STATS_DAYS {
-        return Err(invalid());
-    }
-    let id = id.into_inner();
-    let (station_id, per_day, distinct) = state
-        .db
-        .run(move |conn| -> ApiResult<_> {
-            let (station, _) = managed(conn, &caller, &id)?;
-            let (days, distinct) = db::visit_stats(conn, &station.id, from, to)?;
-            Ok((station.id, days, distinct))
-        })
-        .await?;
-    let mut days = Vec::new();
-    let mut day = from;
-    let mut rows = per_day.into_iter().peekable();
-    while day <= to {
-        let (visits, visitors) = match rows.peek() {
-            Some((d, v, u)) if *d == day => {
-                let counts = (*v, *u);
-                rows.next();
-                counts
-            }
-            _ => (0, 0),
-        };
-        days.push(DayStats {
-            date: day,
-            visits,
-            visitors,
-        });
-        let Some(next) = day.succ_opt() else { break };
-        day = next;
-    }
-    Ok(web::Json(StationStats {
-        station_id,
-        from,
-        to,
-        total_visits: days.iter().map(|d| d.visits).sum(),
-        distinct_visitors: distinct,
-        days,
-    }))
-}
-
-/// What a worker can report about a station.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportKind {
-    ClosedWhenOpen,
-    AmenityMissing,
-    WrongLocation,
-    UnsafeOrDirty,
-    Other,
-}
-
-impl ReportKind {
-    pub const ALL: [ReportKind; 5] = [
-        ReportKind::ClosedWhenOpen,
-        ReportKind::AmenityMissing,
-        ReportKind::WrongLocation,
-        ReportKind::UnsafeOrDirty,
-        ReportKind::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportKind::ClosedWhenOpen => "closed_when_open",
-            ReportKind::AmenityMissing => "amenity_missing",
-            ReportKind::WrongLocation => "wrong_location",
-            ReportKind::UnsafeOrDirty => "unsafe_or_dirty",
-            ReportKind::Other => "other",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            ReportKind::ClosedWhenOpen => "显示营业但实际关门",
-            ReportKind::AmenityMissing => "设施缺失或损坏",
-            ReportKind::WrongLocation => "位置不准确",
-            ReportKind::UnsafeOrDirty => "卫生或安全问题",
-            ReportKind::Other => "其他问题",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NewReport {
-    /// `closed_when_open`, `amenity_missing`, `wrong_location`, `unsafe_or_dirty` or `other`.
-    pub kind: String,
-    /// Up to 500 characters; required for `other`.
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReportView {
-    pub id: String,
-    pub station_id: String,
-    pub kind: String,
-    pub note: Option<String>,
-    /// `open` or `resolved`.
-    pub status: String,
-    pub resolution: Option<String>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-fn report_view(r: Report) -> ReportView {
-    ReportView {
-        id: r.id,
-        station_id: r.station_id,
-        kind: r.kind,
-        note: r.note,
-        status: r.status,
-        resolution: r.resolution,
-        resolved_at: r.resolved_at.map(|t| t.and_utc()),
-        created_at: r.created_at.and_utc(),
-    }
+    let StatsQuery { from, to } = query.into_inner();
+    Ok(web::Json(
+        visits::stats(&state, &caller, id.into_inner(), from, to).await?,
+    ))
 }
 
 /// Reports a problem at a station (workers); its managers are told in their inbox.
@@ -347,69 +99,8 @@ pub async fn report(
     id: web::Path<String>,
     body: web::Json<NewReport>,
 ) -> ApiResult<HttpResponse> {
-    let user_id = caller.user_id()?.to_owned();
-    let body = body.into_inner();
-    let kind = ReportKind::parse(&body.kind).ok_or_else(|| {
-        bad(
-            "station.invalid_report",
-            "kind 须为 closed_when_open、amenity_missing、wrong_location、unsafe_or_dirty 或 other",
-        )
-    })?;
-    let note = optional_text(body.note, 500)
-        .map_err(|()| bad("station.invalid_report", "说明不能超过 500 个字符"))?;
-    if kind == ReportKind::Other && note.is_none() {
-        return Err(bad("station.invalid_report", "请说明遇到的问题"));
-    }
-    let id = id.into_inner();
-    let now = state.clock.now();
-    let created = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> ApiResult<Report> {
-                let station = db::get(conn, &id)?.ok_or_else(station_not_found)?;
-                // Parallel reports by one worker count one after another.
-                db::lock(conn, &format!("report:{}:{}", station.id, user_id))?;
-                let day_ago = (now - chrono::Duration::days(1)).naive_utc();
-                if db::recent_reports_by(conn, &station.id, &user_id, day_ago)? >= REPORTS_PER_DAY {
-                    return Err(ApiError::too_many_requests(
-                        "station.too_many_reports",
-                        std::time::Duration::from_secs(3600),
-                    ));
-                }
-                let report = Report {
-                    id: gongyou_domain::id::new_id(),
-                    station_id: station.id.clone(),
-                    reporter_id: user_id,
-                    kind: kind.as_str().into(),
-                    note,
-                    status: db::REPORT_OPEN.into(),
-                    resolution: None,
-                    resolved_by: None,
-                    resolved_at: None,
-                    created_at: now.naive_utc(),
-                };
-                db::add_report(conn, &report)?;
-                // The outbox: every manager hears of it in the same transaction.
-                for manager in db::managers(conn, &station.id)? {
-                    crate::notify::notify_staff(
-                        conn,
-                        &manager,
-                        Category::StationReportReceived,
-                        serde_json::json!({
-                            "station": station.name,
-                            "station_id": station.id,
-                            "report_id": report.id,
-                            "kind": kind.label_zh(),
-                            "note": report.note.clone().unwrap_or_default(),
-                        }),
-                        now,
-                    )?;
-                }
-                Ok(report)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(report_view(created)))
+    let report = visits::report(&state, &caller, id.into_inner(), body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(report))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -440,45 +131,11 @@ pub async fn list_reports(
     id: web::Path<String>,
     query: web::Query<ReportListQuery>,
 ) -> ApiResult<web::Json<Page<ReportView>>> {
-    caller.staff()?;
     let q = query.into_inner();
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) if s == db::REPORT_OPEN || s == db::REPORT_RESOLVED => Some(s.to_owned()),
-        Some(_) => return Err(bad("request.invalid_query", "status 须为 open 或 resolved")),
-    };
-    let limit = PageQuery {
-        cursor: None,
-        limit: q.limit,
-    }
-    .limit()?;
-    let id = id.into_inner();
-    let rows = state
-        .db
-        .run(move |conn| -> ApiResult<Vec<Report>> {
-            let (station, _) = managed(conn, &caller, &id)?;
-            Ok(db::reports(
-                conn,
-                &station.id,
-                status.as_deref(),
-                q.cursor.as_deref(),
-                limit + 1,
-            )?)
-        })
-        .await?;
-    Ok(web::Json(Page::from_rows(
-        rows,
-        limit,
-        |r| r.id.clone(),
-        report_view,
-    )))
-}
-
-/// `{}` resolves without a note.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct Resolution {
-    /// What was done, up to 500 characters.
-    pub resolution: Option<String>,
+    let page = PageRequest::new(q.cursor, q.limit)?;
+    Ok(web::Json(
+        visits::reports(&state, &caller, id.into_inner(), q.status.as_deref(), page).await?,
+    ))
 }
 
 /// Resolves a report (the station's managers and union admins over it).
@@ -500,32 +157,8 @@ pub async fn resolve_report(
     path: web::Path<(String, String)>,
     body: web::Json<Resolution>,
 ) -> ApiResult<web::Json<ReportView>> {
-    let staff_id = caller.staff()?.0.to_owned();
     let (id, report_id) = path.into_inner();
-    let resolution = optional_text(body.into_inner().resolution, 500).map_err(|()| {
-        bad(
-            "station.invalid_resolution",
-            "处理说明不能超过 500 个字符，且不能含控制字符",
-        )
-    })?;
-    let now = state.clock.now().naive_utc();
-    let resolved = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> ApiResult<Report> {
-                let (station, _) = managed(conn, &caller, &id)?;
-                let not_found =
-                    || ApiError::not_found("station.report_not_found", "问题反馈不存在");
-                db::report(conn, &station.id, &report_id)?.ok_or_else(not_found)?;
-                if !db::resolve_report(conn, &report_id, &staff_id, resolution.as_deref(), now)? {
-                    return Err(ApiError::conflict(
-                        "station.report_resolved",
-                        "该问题反馈已处理",
-                    ));
-                }
-                db::report(conn, &station.id, &report_id)?.ok_or_else(not_found)
-            })
-        })
-        .await?;
-    Ok(web::Json(report_view(resolved)))
+    Ok(web::Json(
+        visits::resolve(&state, &caller, id, report_id, body.into_inner()).await?,
+    ))
 }

@@ -6,17 +6,10 @@ use chrono::NaiveDateTime;
 use gongyou_db::orgs::{self, Org};
 use gongyou_db::staff::{self as staff_db, Staff, STAFF_ACTIVE};
 use gongyou_db::{write_tx, Db, DbConnection, DbError};
-
-impl From<DbError> for BootstrapError {
-    fn from(e: DbError) -> Self {
-        BootstrapError::Other(e.into())
-    }
-}
 use gongyou_domain::org::{OrgPath, OrgType};
 use gongyou_domain::staff::Role;
-
-use crate::auth::password;
-use crate::config::Config;
+use gongyou_services::accounts::password;
+use gongyou_services::config::Config;
 
 /// (name, type, region code, children)
 struct Node {
@@ -258,6 +251,12 @@ pub enum BootstrapError {
     Exists(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl From<DbError> for BootstrapError {
+    fn from(e: DbError) -> Self {
+        BootstrapError::Other(e.into())
+    }
 }
 
 /// Creates a union admin of the national org: the first staff account of a production

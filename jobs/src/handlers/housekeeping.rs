@@ -1,0 +1,35 @@
+//! Housekeeping, as a periodic job: expired idempotency keys and week-old finished jobs.
+
+use gongyou_db::jobs::{self as store, Job};
+use gongyou_db::{Db, DbError};
+use gongyou_domain::clock::SharedClock;
+use serde::{Deserialize, Serialize};
+
+use crate::{JobContext, JobError};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Housekeeping {}
+
+impl Job for Housekeeping {
+    const NAME: &'static str = "housekeeping";
+    const MAX_ATTEMPTS: i32 = 3;
+}
+
+pub async fn run(ctx: JobContext, _job: Housekeeping) -> Result<(), JobError> {
+    let (keys, jobs) = purge(&ctx.services.db, &ctx.services.clock).await?;
+    if keys + jobs > 0 {
+        tracing::info!(idempotency_keys = keys, jobs = jobs, "housekeeping purged");
+    }
+    Ok(())
+}
+
+/// Deletes expired idempotency keys and finished jobs older than a week; returns both counts.
+pub async fn purge(db: &Db, clock: &SharedClock) -> Result<(usize, usize), DbError> {
+    let now = clock.now();
+    db.run(move |conn| {
+        let keys = gongyou_db::idempotency::purge_expired(conn, now)?;
+        let jobs = store::purge_done(conn, (now - chrono::Duration::days(7)).naive_utc())?;
+        Ok((keys, jobs))
+    })
+    .await
+}

@@ -1,0 +1,7 @@
+//! One file per job: parse the payload (the registry does, typed), call one use-case, map
+//! the outcome.
+
+pub mod auto_approve;
+pub mod dispatch;
+pub mod fan_out;
+pub mod housekeeping;
