@@ -504,3 +504,23 @@ impl Worker {
         tracing::info!(worker = %self.id, "worker stopped");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_use_case_error_is_retried_only_when_trying_again_may_help() {
+        let outage: JobError =
+            ServiceError::unavailable("sms.delivery_failed", anyhow::anyhow!("timed out")).into();
+        assert!(matches!(outage, JobError::Retry(_)));
+        let refused: JobError =
+            ServiceError::conflict("membership.already_member", "已是会员").into();
+        assert!(matches!(refused, JobError::Permanent(_)));
+        let unexpected: JobError = ServiceError::internal(anyhow::anyhow!("bug")).into();
+        assert!(
+            matches!(unexpected, JobError::Retry(_)),
+            "up to its attempts"
+        );
+    }
+}

@@ -18,6 +18,7 @@ use gongyou_services::config::Config;
 
 pub mod fakes;
 pub mod pg;
+pub mod services;
 pub mod session;
 
 /// Which backends this run uses.
@@ -51,7 +52,8 @@ pub struct TestApp {
     pub state: AppState,
     pub data_dir: tempfile::TempDir,
     database: TestDatabase,
-    redis_prefix: Option<(String, String)>,
+    /// Deletes the app's Redis keys when the app is dropped.
+    _redis_prefix: Option<RedisPrefix>,
     handles: Vec<actix_web::dev::ServerHandle>,
     /// The settings it was started with (a replica starts with the same).
     env: HashMap<String, String>,
@@ -116,8 +118,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(HashMap::new()).await
 }
 
-/// Starts the application with test defaults plus `overrides` (`GONGYOU_*` variables).
-pub async fn spawn_app_with(overrides: EnvOverrides) -> TestApp {
+/// What a test application runs on: its settings, and the database, Redis prefix and data
+/// directory it owns (removed when dropped).
+pub struct TestEnv {
+    pub env: HashMap<String, String>,
+    pub database: TestDatabase,
+    pub redis_prefix: Option<RedisPrefix>,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Test settings (a fresh database on this run's backend, its own Redis prefix, a temporary
+/// data dir) plus `overrides` (`GONGYOU_*` variables).
+pub fn test_env(overrides: EnvOverrides) -> TestEnv {
     if std::env::var("TEST_LOG").is_ok() {
         gongyou_services::telemetry::init("debug", gongyou_services::config::LogFormat::Json);
     }
@@ -144,18 +156,29 @@ pub async fn spawn_app_with(overrides: EnvOverrides) -> TestApp {
         let prefix = format!("test:{}:", uuid::Uuid::now_v7().simple());
         env.insert("GONGYOU_REDIS_URL".into(), redis.clone());
         env.insert("GONGYOU_REDIS_PREFIX".into(), prefix.clone());
-        redis_prefix = Some((redis.clone(), prefix));
+        redis_prefix = Some(RedisPrefix(redis.clone(), prefix));
     }
     env.extend(overrides);
+    TestEnv {
+        env,
+        database,
+        redis_prefix,
+        data_dir,
+    }
+}
+
+/// Starts the application with test defaults plus `overrides` (`GONGYOU_*` variables).
+pub async fn spawn_app_with(overrides: EnvOverrides) -> TestApp {
+    let t = test_env(overrides);
     let clock = ManualClock::starting_now();
-    start(env, clock, database, redis_prefix, data_dir).await
+    start(t.env, clock, t.database, t.redis_prefix, t.data_dir).await
 }
 
 async fn start(
     env: HashMap<String, String>,
     clock: ManualClock,
     database: TestDatabase,
-    redis_prefix: Option<(String, String)>,
+    redis_prefix: Option<RedisPrefix>,
     data_dir: tempfile::TempDir,
 ) -> TestApp {
     let config = Config::load(None, &env).expect("test configuration");
@@ -180,7 +203,7 @@ async fn start(
         state,
         data_dir,
         database,
-        redis_prefix,
+        _redis_prefix: redis_prefix,
         handles,
         env,
     }
@@ -212,14 +235,9 @@ impl TestApp {
         .await
     }
 
-    /// A job worker over this app's services with every Gongyou job (no periodic ones):
-    /// `drain()` runs what is due, deterministically.
+    /// A job worker over this app's services (see [`job_worker`]).
     pub fn job_worker(&self) -> gongyou_jobs::Worker {
-        gongyou_jobs::Worker::new(
-            self.state.services.clone(),
-            gongyou_jobs::registry(),
-            gongyou_jobs::WorkerConfig::default(),
-        )
+        job_worker(&self.state.services)
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -282,10 +300,42 @@ impl Drop for TestApp {
             // Stops accepting and ends workers; the database is dropped after (forcefully).
             drop(handle.stop(false));
         }
-        if let Some((url, prefix)) = &self.redis_prefix {
-            if let Err(e) = delete_redis_prefix(url, prefix) {
-                eprintln!("could not clean Redis prefix {prefix}: {e}");
-            }
+    }
+}
+
+/// A job worker over `services` with every Gongyou job (no periodic ones): `drain()` runs
+/// what is due, deterministically.
+pub fn job_worker(services: &gongyou_services::Context) -> gongyou_jobs::Worker {
+    gongyou_jobs::Worker::new(
+        services.clone(),
+        gongyou_jobs::registry(),
+        gongyou_jobs::WorkerConfig::default(),
+    )
+}
+
+/// The id of the seeded org with this name.
+pub async fn org_id(db: &gongyou_db::Db, name: &str) -> String {
+    let name = name.to_owned();
+    db.run(move |conn| {
+        use diesel::prelude::*;
+        use gongyou_db::schema::orgs;
+        orgs::table
+            .filter(orgs::name.eq(&name))
+            .select(orgs::id)
+            .first::<String>(conn)
+            .map_err(gongyou_db::DbError::from)
+    })
+    .await
+    .expect("org exists")
+}
+
+/// A test's own Redis key prefix (server URL, prefix): its keys are deleted when dropped.
+pub struct RedisPrefix(String, String);
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        if let Err(e) = delete_redis_prefix(&self.0, &self.1) {
+            eprintln!("could not clean Redis prefix {}: {e}", self.1);
         }
     }
 }

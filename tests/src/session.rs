@@ -143,20 +143,7 @@ impl TestApp {
 
     /// The id of the seeded org with this name.
     pub async fn org_id(&self, name: &str) -> String {
-        let name = name.to_owned();
-        self.state
-            .db
-            .run(move |conn| {
-                use diesel::prelude::*;
-                use gongyou_db::schema::orgs;
-                orgs::table
-                    .filter(orgs::name.eq(&name))
-                    .select(orgs::id)
-                    .first::<String>(conn)
-                    .map_err(gongyou_db::DbError::from)
-            })
-            .await
-            .expect("org exists")
+        crate::org_id(&self.state.db, name).await
     }
 
     /// Creates a staff member through the admin API as `admin`; returns the new member's id.
