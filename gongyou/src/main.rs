@@ -63,7 +63,8 @@ fn main() -> ExitCode {
     if let Command::Openapi = cli.command {
         return match gongyou_api::openapi::yaml() {
             Ok(yaml) => {
-                print!("{yaml}");
+                // A closed pipe (`| head`) is the reader's choice, not an error to panic on.
+                let _ = std::io::Write::write_all(&mut std::io::stdout(), yaml.as_bytes());
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -54,8 +54,8 @@ impl TestServices {
             .expect("staff actor")
     }
 
-    /// A worker signed in with an SMS code (the account is created on first sign-in).
-    pub async fn worker(&self, phone: &str) -> Actor {
+    /// A worker's account (a `user`), signed in with an SMS code (created on first sign-in).
+    pub async fn user(&self, phone: &str) -> Actor {
         let phone = Phone::parse(phone).expect("a mainland mobile number");
         let sent = sign_in::send_code(&self.ctx, &phone, Purpose::SignIn, None)
             .await

@@ -47,7 +47,7 @@ async fn auto_approval_approves_skips_what_is_decided_and_declines_what_a_rule_r
     let admin = s.staff("demo-sichuan-admin").await;
 
     // Where 锦江 applications go, with auto-approval off: nothing is queued.
-    let first = s.worker("13100000101").await;
+    let first = s.user("13100000101").await;
     let pending = membership::apply(
         &s.ctx,
         &first,
@@ -60,7 +60,7 @@ async fn auto_approval_approves_skips_what_is_decided_and_declines_what_a_rule_r
     auto_approve(&s, &admin, &pending.org.id, true).await;
 
     // With it on, the submission queues the job, and the job approves.
-    let rider = s.worker("13100000102").await;
+    let rider = s.user("13100000102").await;
     let applied = membership::apply(
         &s.ctx,
         &rider,
@@ -101,11 +101,11 @@ async fn auto_approval_approves_skips_what_is_decided_and_declines_what_a_rule_r
     // admin approves E. D's job then meets a rule (the identity is in use): declined, and the
     // job is done — a person reviews D — rather than retried or dead.
     let shared = id_number("510104", "19910202", "031");
-    let d = s.worker("13100000103").await;
+    let d = s.user("13100000103").await;
     let d_app = membership::apply(&s.ctx, &d, form(&shared, "510104"))
         .await
         .unwrap();
-    let e = s.worker("13100000104").await;
+    let e = s.user("13100000104").await;
     let e_app = membership::apply(&s.ctx, &e, form(&shared, "510104"))
         .await
         .unwrap();
@@ -159,7 +159,7 @@ fn page() -> gongyou_services::page::PageRequest {
 async fn the_lifecycle_follows_its_state_machine_and_records_every_move() {
     let s = TestServices::start().await;
     let admin = s.staff("demo-sichuan-admin").await;
-    let rider = s.worker("13100000201").await;
+    let rider = s.user("13100000201").await;
     let applied = membership::apply(
         &s.ctx,
         &rider,
@@ -236,7 +236,7 @@ async fn the_lifecycle_follows_its_state_machine_and_records_every_move() {
 async fn withdrawing_cancels_a_pending_transfer_which_then_cannot_be_decided() {
     let s = TestServices::start().await;
     let admin = s.staff("demo-sichuan-admin").await;
-    let rider = s.worker("13100000301").await;
+    let rider = s.user("13100000301").await;
     let applied = membership::apply(
         &s.ctx,
         &rider,
@@ -249,7 +249,7 @@ async fn withdrawing_cancels_a_pending_transfer_which_then_cannot_be_decided() {
         .unwrap();
     let qingyang = membership::apply(
         &s.ctx,
-        &s.worker("13100000302").await,
+        &s.user("13100000302").await,
         form(&id_number("510105", "19870404", "061"), "510105"),
     )
     .await
@@ -302,7 +302,7 @@ async fn an_admin_decides_only_within_their_subtree() {
     let s = TestServices::start().await;
     let sichuan = s.staff("demo-sichuan-admin").await;
     let national = s.staff("demo-admin").await;
-    let rider = s.worker("13100000401").await;
+    let rider = s.user("13100000401").await;
     let applied = membership::apply(
         &s.ctx,
         &rider,

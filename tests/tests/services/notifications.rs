@@ -25,7 +25,7 @@ async fn dispatchers_waiting(s: &TestServices) -> usize {
 #[tokio::test]
 async fn notifying_wakes_each_dispatcher_once() {
     let s = TestServices::start().await;
-    let rider = s.worker("13100000501").await;
+    let rider = s.user("13100000501").await;
     let user = rider.user_id().unwrap().to_owned();
     let now = s.ctx.now();
     for _ in 0..3 {
@@ -60,7 +60,7 @@ async fn a_fan_out_writes_each_member_once_however_often_it_runs() {
     let s = TestServices::start().await;
     let admin = s.staff("demo-sichuan-admin").await;
     for (n, region) in [(1, "510104"), (2, "510105"), (3, "510107")] {
-        let rider = s.worker(&format!("1310000060{n}")).await;
+        let rider = s.user(&format!("1310000060{n}")).await;
         let form: NewApplication = serde_json::from_value(application(
             &id_number(region, "19920606", &format!("08{n}")),
             region,
