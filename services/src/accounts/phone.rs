@@ -8,10 +8,10 @@ use gongyou_domain::phone::Phone;
 
 use super::principal::invalidate_subject;
 use super::sessions::{self, Method};
-use super::sign_in::{wechat_client, wechat_error};
+use super::sign_in::{user_session, wechat_client, wechat_error};
 use super::sms_codes::{self, Purpose};
 use super::tokens::SubjectKind;
-use super::views::{worker_view, Me, PhoneBound};
+use super::views::{worker_view, PhoneBound};
 use crate::actor::Actor;
 use crate::error::{ServiceError, ServiceResult};
 use crate::Context;
@@ -149,15 +149,7 @@ pub async fn bind_phone_wechat(
         } => {
             invalidate_subject(ctx, SubjectKind::User, &from).await?;
             tracing::info!(from = %from, into = %into.id, "accounts merged on phone binding");
-            let session = sessions::response(
-                &ctx.tokens,
-                SubjectKind::User,
-                &into.id,
-                &session_id,
-                refresh,
-                Me::Worker(worker_view(&into)),
-                now,
-            );
+            let session = user_session(ctx, &into, &session_id, refresh, now);
             PhoneBound {
                 merged: true,
                 user: worker_view(&into),

@@ -35,22 +35,21 @@ pub async fn send_code(
     })
 }
 
-fn token_response(
+/// The tokens of a worker's new session, with their view.
+pub(super) fn user_session(
     ctx: &Context,
-    kind: SubjectKind,
-    subject_id: &str,
+    user: &accounts::User,
     session_id: &str,
     refresh_token: String,
-    me: Me,
     now: DateTime<Utc>,
 ) -> TokenResponse {
     sessions::response(
         &ctx.tokens,
-        kind,
-        subject_id,
+        SubjectKind::User,
+        &user.id,
         session_id,
         refresh_token,
-        me,
+        Me::Worker(worker_view(user)),
         now,
     )
 }
@@ -81,16 +80,7 @@ pub async fn with_sms(ctx: &Context, phone: Phone, code: &str) -> ServiceResult<
             })
         })
         .await?;
-    let me = Me::Worker(worker_view(&user));
-    Ok(token_response(
-        ctx,
-        SubjectKind::User,
-        &user.id,
-        &session_id,
-        refresh_token,
-        me,
-        now,
-    ))
+    Ok(user_session(ctx, &user, &session_id, refresh_token, now))
 }
 
 fn refuse_inactive_user(user: &accounts::User) -> ServiceResult<()> {
@@ -190,16 +180,7 @@ pub async fn with_wechat(ctx: &Context, code: &str) -> ServiceResult<TokenRespon
             })
         })
         .await?;
-    let me = Me::Worker(worker_view(&user));
-    Ok(token_response(
-        ctx,
-        SubjectKind::User,
-        &user.id,
-        &session_id,
-        refresh_token,
-        me,
-        now,
-    ))
+    Ok(user_session(ctx, &user, &session_id, refresh_token, now))
 }
 
 const LOCK_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -284,8 +265,8 @@ pub async fn with_password(
         .await?;
     tracing::info!(staff = %me.id, "staff signed in");
     let id = me.id.clone();
-    Ok(token_response(
-        ctx,
+    Ok(sessions::response(
+        &ctx.tokens,
         SubjectKind::Staff,
         &id,
         &session_id,
@@ -406,8 +387,8 @@ pub async fn refresh(ctx: &Context, presented: String) -> ServiceResult<TokenRes
             let me = me_of(ctx, kind, &subject_id).await?.ok_or_else(|| {
                 ServiceError::unauthenticated("auth.refresh_invalid", "登录已失效，请重新登录")
             })?;
-            Ok(token_response(
-                ctx,
+            Ok(sessions::response(
+                &ctx.tokens,
                 kind,
                 &subject_id,
                 &session_id,

@@ -126,7 +126,42 @@ pub(super) struct BatchContext {
     pub(super) opted_out: HashSet<(String, String)>,
 }
 
-async fn batch_context(
+impl BatchContext {
+    /// The delivery's notification; or, when it is missing (dead) or the user switched this
+    /// channel off for its category (skipped), the outcome to record instead.
+    pub(super) fn deliverable(&self, d: &Delivery) -> Result<&Notification, Outcome> {
+        let Some(n) = self.notes.get(&d.notification_id) else {
+            return Err(outcome(
+                &d.id,
+                notifications::DEAD,
+                "notification missing",
+                None,
+            ));
+        };
+        if self
+            .opted_out
+            .contains(&(d.user_id.clone(), n.category.clone()))
+        {
+            return Err(outcome(
+                &d.id,
+                notifications::SKIPPED,
+                "switched off by the user",
+                None,
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// Every delivery of a batch skipped, for `reason` (a channel that is not configured).
+pub(super) fn skip_all(batch: &[Delivery], reason: &str) -> Vec<Outcome> {
+    batch
+        .iter()
+        .map(|d| outcome(&d.id, notifications::SKIPPED, reason, None))
+        .collect()
+}
+
+pub(super) async fn batch_context(
     ctx: &Context,
     batch: &[Delivery],
     channel: Channel,

@@ -11,7 +11,7 @@ use gongyou_domain::notification::Channel;
 use gongyou_providers::jpush::{JpushClient, JpushError, PushMessage};
 
 use super::{
-    backoff_after, batch_context, outcome, push_rate, unavailable, BatchContext, MAX_PUSH_ATTEMPTS,
+    backoff_after, batch_context, outcome, push_rate, skip_all, unavailable, MAX_PUSH_ATTEMPTS,
 };
 use crate::error::ServiceResult;
 use crate::Context;
@@ -24,10 +24,7 @@ const CID_PREFETCH: u32 = 1000;
 pub(super) async fn push_batch(ctx: &Context, batch: &[Delivery]) -> ServiceResult<Vec<Outcome>> {
     let now = ctx.clock.now();
     let Some(jpush) = &ctx.providers.jpush else {
-        return Ok(batch
-            .iter()
-            .map(|d| outcome(&d.id, notifications::SKIPPED, "push not configured", None))
-            .collect());
+        return Ok(skip_all(batch, "push not configured"));
     };
     let users: Vec<String> = batch.iter().map(|d| d.user_id.clone()).collect();
     let devices = ctx
@@ -38,31 +35,18 @@ pub(super) async fn push_batch(ctx: &Context, batch: &[Delivery]) -> ServiceResu
     for (user, device) in devices {
         devices_of.entry(user).or_default().push(device);
     }
-    let BatchContext {
-        notes, opted_out, ..
-    } = batch_context(ctx, batch, Channel::Push).await?;
+    let bc = batch_context(ctx, batch, Channel::Push).await?;
 
     let mut outcomes = Vec::new();
     let mut to_send = Vec::new();
     for d in batch {
-        let Some(n) = notes.get(&d.notification_id) else {
-            outcomes.push(outcome(
-                &d.id,
-                notifications::DEAD,
-                "notification missing",
-                None,
-            ));
-            continue;
+        let n = match bc.deliverable(d) {
+            Ok(n) => n,
+            Err(skipped) => {
+                outcomes.push(skipped);
+                continue;
+            }
         };
-        if opted_out.contains(&(d.user_id.clone(), n.category.clone())) {
-            outcomes.push(outcome(
-                &d.id,
-                notifications::SKIPPED,
-                "switched off by the user",
-                None,
-            ));
-            continue;
-        }
         let Some(targets) = devices_of.get(&d.user_id).filter(|t| !t.is_empty()) else {
             outcomes.push(outcome(
                 &d.id,

@@ -4,7 +4,7 @@ use gongyou_db::notifications::{self, Delivery, Outcome};
 use gongyou_domain::notification::Channel;
 use gongyou_providers::sms::SmsError;
 
-use super::{backoff_after, batch_context, outcome, MAX_PUSH_ATTEMPTS};
+use super::{backoff_after, batch_context, outcome, skip_all, MAX_PUSH_ATTEMPTS};
 use crate::error::ServiceResult;
 use crate::Context;
 
@@ -13,42 +13,18 @@ pub(super) async fn sms_batch(ctx: &Context, batch: &[Delivery]) -> ServiceResul
     let now = ctx.clock.now();
     let (Some(sms), Some(template)) = (&ctx.providers.sms, &ctx.config.sms_notice_template_id)
     else {
-        return Ok(batch
-            .iter()
-            .map(|d| {
-                outcome(
-                    &d.id,
-                    notifications::SKIPPED,
-                    "sms notices not configured",
-                    None,
-                )
-            })
-            .collect());
+        return Ok(skip_all(batch, "sms notices not configured"));
     };
     let bc = batch_context(ctx, batch, Channel::Sms).await?;
     let mut outcomes = Vec::new();
     for d in batch {
-        let Some(n) = bc.notes.get(&d.notification_id) else {
-            outcomes.push(outcome(
-                &d.id,
-                notifications::DEAD,
-                "notification missing",
-                None,
-            ));
-            continue;
+        let n = match bc.deliverable(d) {
+            Ok(n) => n,
+            Err(skipped) => {
+                outcomes.push(skipped);
+                continue;
+            }
         };
-        if bc
-            .opted_out
-            .contains(&(d.user_id.clone(), n.category.clone()))
-        {
-            outcomes.push(outcome(
-                &d.id,
-                notifications::SKIPPED,
-                "switched off by the user",
-                None,
-            ));
-            continue;
-        }
         let Some(phone) = bc.phones.get(&d.user_id) else {
             outcomes.push(outcome(&d.id, notifications::SKIPPED, "no phone", None));
             continue;

@@ -6,7 +6,7 @@ use gongyou_domain::time::china_date;
 use gongyou_providers::subscribe_fields::fit;
 use gongyou_providers::wechat::WechatError;
 
-use super::{backoff_after, batch_context, outcome, MAX_PUSH_ATTEMPTS};
+use super::{backoff_after, batch_context, outcome, skip_all, MAX_PUSH_ATTEMPTS};
 use crate::error::ServiceResult;
 use crate::Context;
 
@@ -15,22 +15,17 @@ use crate::Context;
 pub(super) async fn wechat_batch(ctx: &Context, batch: &[Delivery]) -> ServiceResult<Vec<Outcome>> {
     let now = ctx.clock.now();
     let Some(wechat) = &ctx.providers.wechat else {
-        return Ok(batch
-            .iter()
-            .map(|d| outcome(&d.id, notifications::SKIPPED, "wechat not configured", None))
-            .collect());
+        return Ok(skip_all(batch, "wechat not configured"));
     };
     let bc = batch_context(ctx, batch, Channel::Wechat).await?;
     let mut outcomes = Vec::new();
     for d in batch {
-        let Some(n) = bc.notes.get(&d.notification_id) else {
-            outcomes.push(outcome(
-                &d.id,
-                notifications::DEAD,
-                "notification missing",
-                None,
-            ));
-            continue;
+        let n = match bc.deliverable(d) {
+            Ok(n) => n,
+            Err(skipped) => {
+                outcomes.push(skipped);
+                continue;
+            }
         };
         let Some(template) = ctx.config.wechat_templates.get(&n.category).cloned() else {
             outcomes.push(outcome(
@@ -41,18 +36,6 @@ pub(super) async fn wechat_batch(ctx: &Context, batch: &[Delivery]) -> ServiceRe
             ));
             continue;
         };
-        if bc
-            .opted_out
-            .contains(&(d.user_id.clone(), n.category.clone()))
-        {
-            outcomes.push(outcome(
-                &d.id,
-                notifications::SKIPPED,
-                "switched off by the user",
-                None,
-            ));
-            continue;
-        }
         let Some(openid) = bc.openids.get(&d.user_id).cloned() else {
             outcomes.push(outcome(
                 &d.id,
