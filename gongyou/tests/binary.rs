@@ -45,6 +45,11 @@ fn wait_for_address(child: &mut Child) -> (String, String) {
 }
 
 fn get(addr: &str, path: &str) -> (u16, String) {
+    try_get(addr, path).expect("the server answers")
+}
+
+/// None while nothing listens at `addr` yet.
+fn try_get(addr: &str, path: &str) -> Option<(u16, String)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -57,8 +62,8 @@ fn get(addr: &str, path: &str) -> (u16, String) {
             .get(format!("http://{addr}{path}"))
             .send()
             .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+            .ok()?;
+        Some((response.status().as_u16(), response.text().await.unwrap()))
     })
 }
 
@@ -135,6 +140,11 @@ fn demo_serves_then_stops_cleanly_on_sigterm() {
     // The default database is a SQLite file under ./data.
     assert!(dir.path().join("data/gongyou.db").exists());
 
+    terminate(&mut running);
+}
+
+/// Sends SIGTERM and waits (at most 30 s) for a clean exit.
+fn terminate(running: &mut Running) {
     let pid = running.0.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -153,6 +163,45 @@ fn demo_serves_then_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_worker_serves_its_metrics_and_no_api_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .arg("worker")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("GONGYOU_METRICS_ADDR", &addr)
+        .env("GONGYOU_DEMO_PASSWORD", "demo-binary-2026")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let started = Instant::now();
+    let metrics = loop {
+        if let Some((200, body)) = try_get(&addr, "/metrics") {
+            break body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the worker's /metrics never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(metrics.contains("gongyou_jobs{status=\"queued\"}"), "{metrics}");
+    assert!(metrics.contains("gongyou_db_pool_max_connections"), "{metrics}");
+    for path in ["/healthz", "/openapi.yaml", "/api/v1/stations/nearby?lat=30.6&lng=104.0"] {
+        assert_eq!(get(&addr, path).0, 404, "{path} on a worker");
+    }
+    terminate(&mut running);
 }
 
 #[test]
