@@ -196,9 +196,19 @@ fn a_worker_serves_its_metrics_and_no_api_route() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(metrics.contains("gongyou_jobs{status=\"queued\"}"), "{metrics}");
-    assert!(metrics.contains("gongyou_db_pool_max_connections"), "{metrics}");
-    for path in ["/healthz", "/openapi.yaml", "/api/v1/stations/nearby?lat=30.6&lng=104.0"] {
+    assert!(
+        metrics.contains("gongyou_jobs{status=\"queued\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gongyou_db_pool_max_connections"),
+        "{metrics}"
+    );
+    for path in [
+        "/healthz",
+        "/openapi.yaml",
+        "/api/v1/stations/nearby?lat=30.6&lng=104.0",
+    ] {
         assert_eq!(get(&addr, path).0, 404, "{path} on a worker");
     }
     terminate(&mut running);
