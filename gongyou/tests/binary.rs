@@ -50,40 +50,31 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 
 /// None while nothing listens at `addr` yet.
 fn try_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
-            .get(format!("http://{addr}{path}"))
-            .send()
-            .await
-            .ok()?;
-        Some((response.status().as_u16(), response.text().await.unwrap()))
-    })
+    send(addr, path, None)
 }
 
 fn post(addr: &str, path: &str, body: &'static str) -> (u16, String) {
+    send(addr, path, Some(body)).expect("the server answers")
+}
+
+/// A GET, or a POST of a JSON `body`; None when the connection fails.
+fn send(addr: &str, path: &str, body: Option<&'static str>) -> Option<(u16, String)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let response = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
-            .post(format!("http://{addr}{path}"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let url = format!("http://{addr}{path}");
+        let request = match body {
+            None => client.get(url),
+            Some(body) => client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body),
+        };
+        let response = request.send().await.ok()?;
+        Some((response.status().as_u16(), response.text().await.unwrap()))
     })
 }
 
