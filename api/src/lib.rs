@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod idempotency;
+pub mod methods;
 pub mod middleware;
 pub mod openapi;
 pub mod paging;

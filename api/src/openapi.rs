@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use crate::error::Problem;
+use crate::error::{Problem, PROBLEM_JSON};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,6 +49,92 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The answers any operation of a kind can give, added where an operation does not name
+/// them itself, so the contract lists every status a request can meet: a body that is not
+/// JSON, too large or of the wrong type (400, 413, 415); a query, path or header that does
+/// not parse (400); no or a bad token (401); the database or Redis unavailable (503); a bug
+/// (500).
+struct CommonResponses;
+
+/// Operations that touch neither the database nor Redis.
+const WITHOUT_DEPENDENCIES: [&str; 2] = ["/healthz", "/openapi.yaml"];
+
+fn problem(description: &str) -> utoipa::openapi::Response {
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut add = |status: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem(description).into());
+                };
+                let json_body = operation
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|b| b.content.contains_key("application/json"));
+                let any_body = operation.request_body.is_some();
+                let params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                if json_body || params || any_body {
+                    add(
+                        "400",
+                        "Malformed: `request.malformed_json`, `request.invalid_body`, `request.invalid_query`, `request.invalid_path`, or a field's own code",
+                    );
+                }
+                if any_body {
+                    add(
+                        "413",
+                        "`request.body_too_large`: larger than the body limit",
+                    );
+                }
+                if json_body {
+                    add(
+                        "415",
+                        "`request.unsupported_media_type`: the body is not `application/json`",
+                    );
+                }
+                if secured {
+                    add(
+                        "401",
+                        "`auth.unauthenticated`, `auth.token_invalid`, `auth.token_expired`, `auth.session_revoked` or `auth.account_disabled`",
+                    );
+                }
+                if !WITHOUT_DEPENDENCIES.contains(&path.as_str()) {
+                    add(
+                        "503",
+                        "`service.database_unavailable` or `service.cache_unavailable` (see `Retry-After`)",
+                    );
+                    add(
+                        "500",
+                        "`internal`: an unexpected failure (logged with the request id)",
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The served document.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -63,6 +149,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(crate::routes::configure)
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    // After the routes are in: it adds to every operation.
+    CommonResponses.modify(&mut doc);
     doc
 }
 

@@ -10,8 +10,10 @@ use crate::error::ApiResult;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageQuery {
     /// `next_cursor` of the previous page.
+    #[param(nullable = false)]
     pub cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

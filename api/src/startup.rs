@@ -19,6 +19,7 @@ use gongyou_services::{Context, ServiceError};
 use utoipa_actix_web::AppExt;
 
 use crate::error::ApiError;
+use crate::methods::AllowedMethods;
 use crate::openapi::Spec;
 use crate::state::AppState;
 use crate::{middleware, routes};
@@ -124,11 +125,13 @@ fn api_server(
 ) -> anyhow::Result<Server> {
     let data = web::Data::new(state.clone());
     let spec = web::Data::new(spec);
+    let allowed = web::Data::new(AllowedMethods::from_openapi(&crate::openapi::openapi()));
     let limit = state.config.body_limit_bytes;
     let mut server = HttpServer::new(move || {
         let app = App::new()
             .app_data(data.clone())
             .app_data(spec.clone())
+            .app_data(allowed.clone())
             .configure(|cfg| request_parsing(cfg, limit))
             .wrap(from_fn(middleware::observe))
             .into_utoipa_app()
@@ -139,7 +142,7 @@ fn api_server(
         } else {
             app
         };
-        app.default_service(web::to(not_found))
+        app.default_service(web::to(unrouted))
     })
     .listen(listener)?
     .disable_signals()
@@ -199,10 +202,27 @@ pub fn request_parsing(cfg: &mut web::ServiceConfig, body_limit: usize) {
     .app_data(web::PathConfig::default().error_handler(path_error));
 }
 
-async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::from_status(
-        actix_web::http::StatusCode::NOT_FOUND,
-    ))
+/// What no route served: 405 with `Allow` when the path is served with other methods, else
+/// 404.
+async fn unrouted(
+    req: HttpRequest,
+    allowed: web::Data<AllowedMethods>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let methods = allowed.at(req.path());
+    if methods.is_empty() || methods.contains(&req.method().as_str()) {
+        return Err(ApiError::from_status(
+            actix_web::http::StatusCode::NOT_FOUND,
+        ));
+    }
+    let mut response = actix_web::ResponseError::error_response(&ApiError::from_status(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+    ));
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    Ok(response)
 }
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {

@@ -383,8 +383,8 @@ pub fn visit_stats(
 
 // Reports
 
-pub const REPORT_OPEN: &str = "open";
-pub const REPORT_RESOLVED: &str = "resolved";
+pub const REPORT_OPEN: &str = gongyou_domain::station::ReportStatus::Open.as_str();
+pub const REPORT_RESOLVED: &str = gongyou_domain::station::ReportStatus::Resolved.as_str();
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = station_reports)]

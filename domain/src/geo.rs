@@ -59,6 +59,7 @@ pub fn parse_lat_lng(lat: f64, lng: f64) -> Result<LatLng, GeoError> {
 }
 
 /// The datum a client's coordinates are in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Datum {
@@ -69,14 +70,12 @@ pub enum Datum {
 }
 
 impl Datum {
-    /// `"gcj02"` or `"wgs84"` (ASCII case ignored).
+    /// `"gcj02"` or `"wgs84"`, exactly (as the contract lists them).
     pub fn parse(s: &str) -> Result<Self, GeoError> {
-        if s.eq_ignore_ascii_case("gcj02") {
-            Ok(Datum::Gcj02)
-        } else if s.eq_ignore_ascii_case("wgs84") {
-            Ok(Datum::Wgs84)
-        } else {
-            Err(GeoError::UnknownDatum)
+        match s {
+            "gcj02" => Ok(Datum::Gcj02),
+            "wgs84" => Ok(Datum::Wgs84),
+            _ => Err(GeoError::UnknownDatum),
         }
     }
 
@@ -192,7 +191,11 @@ mod tests {
     fn datum_parses() {
         assert_eq!(Datum::parse("gcj02"), Ok(Datum::Gcj02));
         assert_eq!(Datum::parse("wgs84"), Ok(Datum::Wgs84));
-        assert_eq!(Datum::parse("WGS84"), Ok(Datum::Wgs84));
+        assert_eq!(
+            Datum::parse("WGS84"),
+            Err(GeoError::UnknownDatum),
+            "exactly as the contract lists it"
+        );
         assert_eq!(Datum::parse("bd09"), Err(GeoError::UnknownDatum));
         assert_eq!(Datum::parse(""), Err(GeoError::UnknownDatum));
         assert_eq!(GeoError::UnknownDatum.code(), "geo.unknown_datum");

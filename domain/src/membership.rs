@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::TextRule;
+
 /// What a member does for a living.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Occupation {
@@ -55,6 +58,7 @@ impl Occupation {
 }
 
 /// The platform a member works through.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
@@ -196,23 +200,18 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
-/// The shortest and longest real names accepted, in characters.
-const REAL_NAME_CHARS: std::ops::RangeInclusive<usize> = 2..=30;
+/// A real name: one line of 2–30 characters, no digits (ASCII or full-width), trimmed.
+pub const REAL_NAME: TextRule = TextRule::person_name(2, 30);
 
-/// A real name as accepted: trimmed, 2–30 characters, no control characters or digits
-/// (any numeric character, full-width ones included).
+/// A real name as accepted ([`REAL_NAME`]), trimmed.
 pub fn parse_real_name(input: &str) -> Option<String> {
-    let name = input.trim();
-    let count = name.chars().count();
-    let clean = name.chars().all(|c| !c.is_control() && !c.is_numeric());
-    (REAL_NAME_CHARS.contains(&count) && clean).then(|| name.to_owned())
+    REAL_NAME.check(input)
 }
 
-/// A platform worker id: trimmed, 1–64 visible ASCII characters (no spaces inside).
+/// A platform worker id: 1–64 visible ASCII characters (no spaces).
 pub fn parse_platform_worker_id(input: &str) -> Option<String> {
-    let id = input.trim();
-    let valid = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic());
-    valid.then(|| id.to_owned())
+    let valid = (1..=64).contains(&input.len()) && input.bytes().all(|b| b.is_ascii_graphic());
+    valid.then(|| input.to_owned())
 }
 
 #[cfg(test)]
@@ -384,8 +383,13 @@ mod tests {
     #[test]
     fn platform_worker_ids_are_checked() {
         assert_eq!(
-            parse_platform_worker_id(" MT-12345 ").as_deref(),
+            parse_platform_worker_id("MT-12345").as_deref(),
             Some("MT-12345")
+        );
+        assert_eq!(
+            parse_platform_worker_id(" MT-12345 "),
+            None,
+            "as sent, no spaces"
         );
         assert_eq!(parse_platform_worker_id("7").as_deref(), Some("7"));
         assert!(parse_platform_worker_id(&"a".repeat(64)).is_some());

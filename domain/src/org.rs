@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::TextRule;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgType {
@@ -72,10 +75,11 @@ impl OrgPath {
 
 /// A name of an org: 2–64 characters after trimming.
 pub fn parse_org_name(input: &str) -> Option<String> {
-    let name = input.trim();
-    let len = name.chars().count();
-    ((2..=64).contains(&len) && !name.chars().any(char::is_control)).then(|| name.to_owned())
+    ORG_NAME.check(input)
 }
+
+/// An org's name: one line of 2–64 characters, trimmed.
+pub const ORG_NAME: TextRule = TextRule::line(2, 64);
 
 #[cfg(test)]
 mod tests {

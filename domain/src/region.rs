@@ -72,8 +72,8 @@ fn parse_level(s: &str) -> Option<RegionLevel> {
 }
 
 impl RegionCode {
+    /// Exactly six ASCII digits naming a region of the table.
     pub fn parse(s: &str) -> Result<Self, RegionError> {
-        let s = s.trim();
         if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(RegionError::Malformed);
         }
@@ -141,6 +141,26 @@ impl From<RegionCode> for String {
         c.to_string()
     }
 }
+
+/// The contract's region code: one of the table's codes (an enum, so a client knows them).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RegionCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut codes: Vec<String> = REGIONS.keys().map(|c| format!("{c:06}")).collect();
+        codes.sort();
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "GB/T 2260 region code (six digits), as of the table compiled in",
+            ))
+            .pattern(Some("^[0-9]{6}$"))
+            .enum_values(Some(codes))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RegionCode {}
 
 impl<'de> Deserialize<'de> for RegionCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A staff role. Each is granted on an org subtree (a station manager's stations come with
 /// the stations feature). Workers have no granted role: being a signed-in user is theirs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -14,6 +15,13 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::StationManager,
+        Role::ClaimsReviewer,
+        Role::FinanceApprover,
+        Role::UnionAdmin,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::StationManager => "station_manager",
@@ -34,20 +42,20 @@ impl Role {
     }
 }
 
-/// A staff username: 3–32 characters of a–z, 0–9, `.`, `_`, `-`, starting with a letter;
-/// compared case-insensitively (stored lower-case).
+/// A staff username: 3–32 characters of a–z, 0–9, `.`, `_`, `-`, starting with a letter,
+/// exactly as written (sign-in compares case-insensitively).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
 impl Username {
     pub fn parse(input: &str) -> Option<Self> {
-        let name = input.trim().to_ascii_lowercase();
+        let name = input;
         let ok = (3..=32).contains(&name.len())
             && name.starts_with(|c: char| c.is_ascii_lowercase())
             && name.bytes().all(|b| {
                 b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
             });
-        ok.then_some(Self(name))
+        ok.then(|| Self(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

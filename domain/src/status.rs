@@ -22,6 +22,15 @@ pub struct InvalidTransition {
     pub to: &'static str,
 }
 
+/// What every status enum offers, for code that handles any of them (filters, listings).
+pub trait Status: Copy + 'static {
+    /// Every status of the kind.
+    fn all() -> &'static [Self];
+    /// The stored and serialized text.
+    fn text(self) -> &'static str;
+    fn from_text(text: &str) -> Option<Self>;
+}
+
 macro_rules! status_enum {
     (
         $(#[$meta:meta])*
@@ -29,6 +38,7 @@ macro_rules! status_enum {
         transitions { $($from:ident => [$($to:ident),*]),* $(,)? }
     ) => {
         $(#[$meta])*
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
@@ -67,6 +77,18 @@ macro_rules! status_enum {
             /// Whether nothing can follow.
             pub fn is_final(self) -> bool {
                 Self::ALL.iter().all(|to| !self.can_become(*to))
+            }
+        }
+
+        impl Status for $name {
+            fn all() -> &'static [Self] {
+                Self::ALL
+            }
+            fn text(self) -> &'static str {
+                self.as_str()
+            }
+            fn from_text(text: &str) -> Option<Self> {
+                Self::parse(text)
             }
         }
 

@@ -24,9 +24,11 @@ pub mod ops;
 pub mod orgs;
 pub mod page;
 pub mod queue;
+pub mod schema;
 pub mod staff;
 pub mod stations;
 pub mod telemetry;
+pub mod text;
 pub mod views;
 
 pub use actor::{Actor, ScopedRole, Subject};

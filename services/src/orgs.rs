@@ -13,6 +13,7 @@ use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
 use crate::page::{Page, PageRequest};
+use crate::text::OrgName;
 use crate::Context;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -104,11 +105,10 @@ pub async fn get(ctx: &Context, id: String) -> ServiceResult<OrgView> {
 pub struct NewOrg {
     pub parent_id: String,
     /// 2–64 characters, unique among its siblings.
+    #[schema(value_type = OrgName, inline)]
     pub name: String,
-    #[schema(value_type = String, example = "grassroots_union")]
     pub org_type: OrgType,
     /// GB/T 2260 code, within the parent's region.
-    #[schema(value_type = String, example = "510104")]
     pub region_code: RegionCode,
 }
 
@@ -185,10 +185,9 @@ pub async fn create(ctx: &Context, actor: &Actor, new: NewOrg) -> ServiceResult<
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OrgChanges {
+    #[schema(value_type = Option<OrgName>, inline)]
     pub name: Option<String>,
-    #[schema(value_type = Option<String>)]
     pub org_type: Option<OrgType>,
-    #[schema(value_type = Option<String>)]
     pub region_code: Option<RegionCode>,
 }
 

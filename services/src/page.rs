@@ -1,6 +1,7 @@
 //! Cursor pagination shared by every list: a [`PageRequest`] in (the API parses
 //! `?cursor=…&limit=…` into one), a [`Page`] out (`{items, next_cursor}`).
 
+use gongyou_domain::status::Status;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -36,6 +37,22 @@ impl PageRequest {
     pub fn fetch(&self) -> i64 {
         self.limit + 1
     }
+}
+
+/// A list's `status` filter: one of the kind's statuses (400 `request.invalid_query`
+/// naming them otherwise).
+pub fn status_filter<S: Status>(text: Option<&str>) -> ServiceResult<Option<S>> {
+    text.map(|t| {
+        S::from_text(t).ok_or_else(|| {
+            let names: Vec<&str> = S::all().iter().map(|s| s.text()).collect();
+            let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+            ServiceError::invalid(
+                "request.invalid_query",
+                format!("status 须为 {} 或 {last}", rest.join("、")),
+            )
+        })
+    })
+    .transpose()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

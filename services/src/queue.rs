@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
-use crate::page::{Page, PageRequest};
+use crate::page::{status_filter, Page, PageRequest};
 use crate::Context;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,16 +71,7 @@ pub async fn list(
     page: PageRequest,
 ) -> ServiceResult<Page<JobView>> {
     require_operator(ctx, actor).await?;
-    let status = status
-        .map(|s| {
-            JobStatus::parse(s).ok_or_else(|| {
-                ServiceError::invalid(
-                    "request.invalid_query",
-                    "status 须为 queued、running、failed、dead 或 done",
-                )
-            })
-        })
-        .transpose()?;
+    let status = status_filter::<JobStatus>(status)?;
     let limit = page.limit;
     let rows = ctx
         .db

@@ -18,6 +18,7 @@ use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
 use crate::page::{Page, PageRequest};
+use crate::text::DisplayName;
 use crate::views::{org_ref, OrgRef};
 use crate::Context;
 
@@ -72,7 +73,7 @@ pub async fn list(
 pub struct RoleGrant {
     /// `claims_reviewer`, `finance_approver` or `union_admin` (`station_manager` is granted
     /// per station, with the stations feature).
-    #[schema(value_type = String, example = "claims_reviewer")]
+    #[schema(schema_with = assignable_role_schema)]
     pub role: Role,
     /// The org whose subtree the role covers.
     pub org_id: String,
@@ -80,14 +81,35 @@ pub struct RoleGrant {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewStaff {
+    /// 3–32 characters of a–z, 0–9, `.`, `_`, `-`, starting with a letter.
+    #[schema(pattern = "^[a-z][a-z0-9._-]{2,31}$")]
     pub username: String,
+    #[schema(value_type = DisplayName, inline)]
     pub display_name: String,
-    /// At least 10 characters, mixing digits and other characters.
+    /// 10–128 characters, mixing digits and other characters.
+    #[schema(min_length = 10, max_length = 128, pattern = "[0-9][^0-9]|[^0-9][0-9]")]
     pub password: String,
     /// Home org, inside your subtree.
     pub org_id: String,
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub roles: Vec<RoleGrant>,
+}
+
+/// Grants one request may carry.
+const MAX_GRANTS: usize = 50;
+
+/// The roles granted on an org subtree (station managers are assigned per station).
+fn assignable_role_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            Role::ALL
+                .iter()
+                .filter(|r| **r != Role::StationManager)
+                .map(|r| r.as_str()),
+        ))
+        .build()
 }
 
 /// Checks grants against the admin's scope; returns (role, org id) pairs.
@@ -96,6 +118,12 @@ fn checked_grants(
     caller: &Actor,
     grants: &[RoleGrant],
 ) -> ServiceResult<Vec<(String, String)>> {
+    if grants.len() > MAX_GRANTS {
+        return Err(ServiceError::invalid(
+            "request.invalid_body",
+            "一次最多授予 50 个角色",
+        ));
+    }
     let mut out = Vec::new();
     for grant in grants {
         if grant.role == Role::StationManager {
@@ -147,14 +175,9 @@ fn checked_identity(username: &str, display_name: &str) -> ServiceResult<(Userna
 }
 
 fn checked_display_name(display_name: &str) -> ServiceResult<String> {
-    let name = display_name.trim();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(ServiceError::invalid(
-            "staff.invalid_display_name",
-            "姓名须为 1 至 64 个字符",
-        ));
-    }
-    Ok(name.to_owned())
+    DisplayName::RULE.check(display_name).ok_or_else(|| {
+        ServiceError::invalid("staff.invalid_display_name", "姓名须为 1 至 64 个字符")
+    })
 }
 
 fn checked_password(password: &str) -> ServiceResult<NewPassword> {
@@ -215,12 +238,16 @@ pub async fn create(ctx: &Context, actor: &Actor, body: NewStaff) -> ServiceResu
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StaffChanges {
+    #[schema(value_type = Option<DisplayName>, inline)]
     pub display_name: Option<String>,
     /// Replaces all roles when present.
+    #[schema(max_items = 50)]
     pub roles: Option<Vec<RoleGrant>>,
     /// Disabling ends the member's sessions at once.
     pub disabled: Option<bool>,
-    /// Sets a new password (the member should change it).
+    /// Sets a new password (the member should change it): 10–128 characters, mixing digits
+    /// and other characters.
+    #[schema(min_length = 10, max_length = 128, pattern = "[0-9][^0-9]|[^0-9][0-9]")]
     pub password: Option<String>,
 }
 

@@ -17,7 +17,7 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SmsCodeRequest {
     /// Mainland mobile number, 11 digits, `+86` accepted.
-    #[schema(value_type = String, example = "13800138000")]
+    #[schema(value_type = String, example = "13800138000", pattern = "^[ -]*(?:(?:\\+[ -]*8[ -]*6|0[ -]*0[ -]*8[ -]*6|8[ -]*6)[ -]*)?1[ -]*[3-9](?:[ -]*[0-9]){9}[ -]*$")]
     pub phone: Phone,
     pub purpose: Purpose,
 }
@@ -47,7 +47,7 @@ pub async fn send_sms_code(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SmsSignIn {
-    #[schema(value_type = String, example = "13800138000")]
+    #[schema(value_type = String, example = "13800138000", pattern = "^[ -]*(?:(?:\\+[ -]*8[ -]*6|0[ -]*0[ -]*8[ -]*6|8[ -]*6)[ -]*)?1[ -]*[3-9](?:[ -]*[0-9]){9}[ -]*$")]
     pub phone: Phone,
     /// The 6-digit code.
     pub code: String,
@@ -75,7 +75,8 @@ pub async fn sign_in_sms(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WechatSignIn {
-    /// The code from `wx.login()`.
+    /// The code from `wx.login()`: 1–128 visible ASCII characters.
+    #[schema(pattern = "^[!-~]{1,128}$")]
     pub code: String,
 }
 

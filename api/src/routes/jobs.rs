@@ -1,6 +1,7 @@
 //! Operators' view of the job queue: union admins of the national org only.
 
 use actix_web::{get, post, web};
+use gongyou_domain::status::JobStatus;
 use gongyou_services::page::Page;
 use gongyou_services::queue::{self, JobView};
 use serde::Deserialize;
@@ -14,6 +15,7 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct JobListQuery {
     /// `queued`, `running`, `failed`, `dead` or `done`.
+    #[param(value_type = Option<JobStatus>, nullable = false)]
     pub status: Option<String>,
 }
 

@@ -26,7 +26,9 @@ pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> ApiResult<web
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct WechatPhoneRequest {
-    /// The `code` from the mini-program's `getPhoneNumber` button.
+    /// The `code` from the mini-program's `getPhoneNumber` button: 1–128 visible ASCII
+    /// characters.
+    #[schema(pattern = "^[!-~]{1,128}$")]
     pub code: String,
     /// When the phone already has an account (the answer was 409
     /// `auth.phone_verification_required`): an SMS code sent to that phone with purpose

@@ -14,8 +14,10 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct OrgListQuery {
     /// Only the direct children of this org.
+    #[param(nullable = false)]
     pub parent_id: Option<String>,
     /// Only orgs with this region code.
+    #[param(nullable = false)]
     pub region_code: Option<String>,
 }
 

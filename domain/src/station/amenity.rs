@@ -6,6 +6,7 @@ use super::{clip, StationError};
 
 /// What a station offers. The discriminant is the bit index in [`AmenitySet`], which is
 /// stored: never renumber, only append.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Amenity {

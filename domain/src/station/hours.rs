@@ -130,31 +130,42 @@ impl<'de> Deserialize<'de> for Span {
 
 /// The unvalidated JSON form of [`OpeningHours`], as a request or the database holds it.
 /// Turn it into [`OpeningHours`] with `try_from` to get a typed [`StationError`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HoursSpec {
     pub weekly: WeeklySpec,
+    /// Dated exceptions, each date at most once.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 400))]
     pub exceptions: Vec<ExceptionSpec>,
 }
 
 /// The weekly rules; a missing key is a closed day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WeeklySpec {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 6))]
     pub mon: Vec<SpanSpec>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 6))]
     pub tue: Vec<SpanSpec>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 6))]
     pub wed: Vec<SpanSpec>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 6))]
     pub thu: Vec<SpanSpec>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 6))]
     pub fri: Vec<SpanSpec>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 6))]
     pub sat: Vec<SpanSpec>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 6))]
     pub sun: Vec<SpanSpec>,
 }
 
@@ -184,18 +195,36 @@ impl WeeklySpec {
     }
 }
 
+/// One span, `[open, close)` in Beijing time; `close` at or before `open` runs past midnight.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpanSpec {
+    /// `HH:MM`, `00:00`–`23:59`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")
+    )]
     pub open: String,
+    /// `HH:MM`, `00:01`–`24:00`, not equal to `open`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^(?:00:0[1-9]|00:[1-5][0-9]|0[1-9]:[0-5][0-9]|1[0-9]:[0-5][0-9]|2[0-3]:[0-5][0-9]|24:00)$"
+        )
+    )]
     pub close: String,
 }
 
 /// A dated exception; `spans: []` closes the day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExceptionSpec {
+    /// `YYYY-MM-DD`, a real date.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", format = Date))]
     pub date: String,
+    #[cfg_attr(feature = "openapi", schema(max_items = 6))]
     pub spans: Vec<SpanSpec>,
 }
 

@@ -8,7 +8,7 @@ use gongyou_domain::phone::Phone;
 
 use super::principal::invalidate_subject;
 use super::sessions::{self, Method};
-use super::sign_in::{user_session, wechat_client, wechat_error};
+use super::sign_in::{is_wechat_code, user_session, wechat_client, wechat_error};
 use super::sms_codes::{self, Purpose};
 use super::tokens::SubjectKind;
 use super::views::{worker_view, PhoneBound};
@@ -43,11 +43,14 @@ pub async fn bind_phone_wechat(
     sms_code: Option<&str>,
 ) -> ServiceResult<PhoneBound> {
     let user_id = actor.user_id()?.to_owned();
+    if !is_wechat_code(code) {
+        return Err(ServiceError::invalid(
+            "request.invalid_body",
+            "缺少微信授权码",
+        ));
+    }
     let wechat = wechat_client(ctx)?;
-    let phone_info = wechat
-        .phone_number(code.trim())
-        .await
-        .map_err(wechat_error)?;
+    let phone_info = wechat.phone_number(code).await.map_err(wechat_error)?;
     let phone = Phone::parse(&phone_info.pure_phone_number)
         .ok()
         .filter(|_| phone_info.country_code == "86")

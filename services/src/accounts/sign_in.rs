@@ -123,17 +123,22 @@ pub fn wechat_error(e: WechatError) -> ServiceError {
     }
 }
 
+/// A code from the mini-program (`wx.login`, `getPhoneNumber`): 1–128 visible ASCII
+/// characters.
+pub(super) fn is_wechat_code(code: &str) -> bool {
+    (1..=128).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Signs a worker in from the WeChat mini-program (`wx.login` code), creating the account
 /// on first sign-in.
 pub async fn with_wechat(ctx: &Context, code: &str) -> ServiceResult<TokenResponse> {
-    let wechat = wechat_client(ctx)?;
-    let code = code.trim();
-    if code.is_empty() || code.len() > 128 {
+    if !is_wechat_code(code) {
         return Err(ServiceError::invalid(
             "request.invalid_body",
             "缺少微信授权码",
         ));
     }
+    let wechat = wechat_client(ctx)?;
     let identity = wechat.code2session(code).await.map_err(wechat_error)?;
     let now = ctx.now();
     let (user, session_id, refresh_token) = ctx

@@ -27,27 +27,35 @@ use super::views::{
 use super::{application_not_found, record, route, By};
 use crate::actor::{Actor, Subject};
 use crate::error::{ServiceError, ServiceResult};
+use crate::text::RealName;
 use crate::Context;
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct Consents {
-    /// Consent to processing of personal information.
+    /// Consent to processing of personal information: must be `true`.
+    #[schema(schema_with = crate::schema::must_be_true)]
     pub personal_information: bool,
-    /// Separate consent to processing of sensitive personal information (the ID number).
+    /// Separate consent to processing of sensitive personal information (the ID number):
+    /// must be `true`.
+    #[schema(schema_with = crate::schema::must_be_true)]
     pub sensitive_personal_information: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct NewApplication {
+    #[schema(value_type = RealName, inline)]
     pub real_name: String,
-    /// Resident ID number (18 characters, x or X).
+    /// Resident ID number (GB 11643: 18 characters, the last a digit, x or X; its region,
+    /// birth date and check character are checked too, 422 when one is wrong).
+    #[schema(pattern = "^[0-9]{17}[0-9Xx]$")]
     pub id_number: String,
-    #[schema(value_type = String, example = "delivery_rider")]
     pub occupation: Occupation,
-    #[schema(value_type = String, example = "meituan")]
     pub platform: Platform,
+    /// The worker's id at the platform: 1–64 visible ASCII characters.
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub platform_worker_id: String,
     /// GB/T 2260 code of where the worker works.
+    #[schema(value_type = RegionCode)]
     pub region_code: String,
     pub consents: Consents,
 }

@@ -53,6 +53,7 @@ pub struct CardVerificationRequest {
     pub qr: String,
     /// The station it was scanned at (the caller must manage or administer it): a valid card
     /// counts as a visit there.
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub station_id: Option<String>,
 }
 

@@ -13,15 +13,19 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::views::{membership_view, MembershipView};
-use super::{checked_reason, member_not_found, record, require_org, status_changed, By};
+use super::{
+    checked_note, checked_reason, member_not_found, record, require_org, status_changed, By,
+};
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
 use crate::notifications::outbox::notify;
+use crate::text::OptionalNote;
 use crate::Context;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WithdrawalRequest {
+    #[schema(value_type = Option<OptionalNote>, inline)]
     pub reason: Option<String>,
     /// Also erase personal data (name, ID number, birth date, platform id) irreversibly;
     /// what finance records must keep (ids, union, dates, card number) stays.
@@ -37,6 +41,7 @@ pub async fn withdraw(
     body: WithdrawalRequest,
 ) -> ServiceResult<MembershipView> {
     let user_id = actor.user_id()?.to_owned();
+    let reason = checked_note(body.reason.as_deref())?;
     let now = ctx.now();
     let crypto = ctx.crypto.clone();
     ctx.db
@@ -72,10 +77,6 @@ pub async fn withdraw(
                 if !db::set_membership_status(conn, &m.id, m.status, to, Some(t), t)? {
                     return Err(status_changed());
                 }
-                let reason = body
-                    .reason
-                    .as_deref()
-                    .map(|r| r.chars().take(200).collect::<String>());
                 record(
                     conn,
                     Some(&m.id),

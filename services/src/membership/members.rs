@@ -17,12 +17,12 @@ use super::{member_not_found, require_org};
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
-use crate::page::{Page, PageRequest};
+use crate::page::{status_filter, Page, PageRequest};
+use crate::text::ReadPurpose;
 use crate::Context;
 
 /// Members of unions in the actor's subtree: by card number, phone number, ID number (its
-/// blind index) or the beginning of a name; of one status when given (a status that does
-/// not exist matches nothing).
+/// blind index) or the beginning of a name; of one status when given.
 pub async fn search(
     ctx: &Context,
     actor: &Actor,
@@ -31,18 +31,7 @@ pub async fn search(
     page: PageRequest,
 ) -> ServiceResult<Page<MembershipView>> {
     let within = authz::scope_paths(actor, Role::UnionAdmin)?;
-    let status = match status {
-        None => None,
-        Some(s) => match MembershipStatus::parse(s) {
-            Some(status) => Some(status),
-            None => {
-                return Ok(Page {
-                    items: Vec::new(),
-                    next_cursor: None,
-                })
-            }
-        },
-    };
+    let status = status_filter::<MembershipStatus>(status)?;
     let today = china_date(ctx.now());
     let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
     let index = q
@@ -121,13 +110,12 @@ pub async fn read_identity(
 ) -> ServiceResult<Identity> {
     let by = actor.staff_id()?;
     authz::scopes(actor, Role::UnionAdmin)?;
-    let purpose = purpose.trim().to_owned();
-    if purpose.chars().count() < 4 || purpose.chars().count() > 200 {
-        return Err(ServiceError::rule(
+    let purpose = ReadPurpose::RULE.check(purpose).ok_or_else(|| {
+        ServiceError::rule(
             "membership.purpose_required",
             "请说明查看原因（4 至 200 字）",
-        ));
-    }
+        )
+    })?;
     let now = ctx.now().naive_utc();
     let crypto = ctx.crypto.clone();
     let (reader, actor) = (by.clone(), actor.clone());

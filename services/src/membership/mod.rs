@@ -35,6 +35,7 @@ use gongyou_domain::staff::Role;
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
+use crate::text::{DecisionReason, OptionalNote};
 
 /// Who did something, for the history.
 #[derive(Debug, Clone, Copy)]
@@ -152,21 +153,20 @@ pub(crate) fn require_org(
 
 /// A reason a staff member gives for a decision (shown to the worker): 1–200 characters.
 pub(crate) fn checked_reason(reason: &str) -> ServiceResult<String> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 200 {
-        return Err(ServiceError::rule(
-            "membership.reason_required",
-            "请填写原因（200 字以内）",
-        ));
-    }
-    Ok(reason.to_owned())
+    DecisionReason::RULE
+        .check(reason)
+        .ok_or_else(|| ServiceError::rule("membership.reason_required", "请填写原因（200 字以内）"))
 }
 
-/// An optional note: trimmed, blank is none, at most 200 characters kept.
-pub(crate) fn note(text: Option<&str>) -> Option<String> {
-    text.map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|n| n.chars().take(200).collect())
+/// An optional reason or note: blank is none; at most 200 characters, no control
+/// characters but line breaks.
+pub(crate) fn checked_note(text: Option<&str>) -> ServiceResult<Option<String>> {
+    OptionalNote::RULE.check_optional(text).map_err(|()| {
+        ServiceError::rule(
+            "membership.invalid_note",
+            "说明不能超过 200 个字，且不能含控制字符",
+        )
+    })
 }
 
 pub(crate) fn application_not_found() -> ServiceError {

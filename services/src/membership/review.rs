@@ -19,7 +19,7 @@ use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
 use crate::notifications::outbox::notify;
-use crate::page::{Page, PageRequest};
+use crate::page::{status_filter, Page, PageRequest};
 use crate::Context;
 
 fn decided() -> ServiceError {
@@ -36,16 +36,7 @@ pub async fn applications(
     page: PageRequest,
 ) -> ServiceResult<Page<ApplicationView>> {
     let within = authz::scope_paths(actor, Role::UnionAdmin)?;
-    let status = status
-        .map(|s| {
-            ApplicationStatus::parse(s).ok_or_else(|| {
-                ServiceError::invalid(
-                    "request.invalid_query",
-                    "status 须为 pending、approved 或 rejected",
-                )
-            })
-        })
-        .transpose()?;
+    let status = status_filter::<ApplicationStatus>(status)?;
     let today = china_date(ctx.now());
     let crypto = ctx.crypto.clone();
     ctx.db

@@ -19,9 +19,26 @@ use crate::Context;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct Route {
     /// GB/T 2260 code within the union's region.
+    #[schema(value_type = RegionCode)]
     pub region_code: String,
     /// An occupation, or `any`.
+    #[schema(schema_with = occupation_or_any)]
     pub occupation: String,
+}
+
+/// The routes one union may take.
+pub const MAX_ROUTES: usize = 100;
+
+fn occupation_or_any() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            Occupation::ALL
+                .iter()
+                .map(|o| o.as_str())
+                .chain([db::ANY_OCCUPATION]),
+        ))
+        .build()
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -29,7 +46,8 @@ pub struct MembershipSettings {
     /// Approve applications routed here at once (not those under identity review).
     pub auto_approve: bool,
     /// Applications from these regions and occupations are routed to this union (else to a
-    /// grassroots union of the region, else to the nearest union above it).
+    /// grassroots union of the region, else to the nearest union above it). At most 100.
+    #[schema(max_items = 100)]
     pub routes: Vec<Route>,
 }
 
@@ -71,6 +89,12 @@ pub async fn put_settings(
     settings: MembershipSettings,
 ) -> ServiceResult<MembershipSettings> {
     authz::scopes(actor, Role::UnionAdmin)?;
+    if settings.routes.len() > MAX_ROUTES {
+        return Err(ServiceError::invalid(
+            "request.invalid_body",
+            "一个工会最多设置 100 条路由",
+        ));
+    }
     let now = ctx.now().naive_utc();
     let actor = actor.clone();
     ctx.db
@@ -88,7 +112,11 @@ pub async fn put_settings(
                     )
                 };
                 db::clear_routes_to(conn, &org.id)?;
+                let mut seen = std::collections::HashSet::new();
                 for route in &settings.routes {
+                    if !seen.insert((&route.region_code, &route.occupation)) {
+                        continue;
+                    }
                     let region = RegionCode::parse(&route.region_code).map_err(|_| invalid())?;
                     if org_region.is_some_and(|r| !region.is_within(r)) {
                         return Err(invalid());

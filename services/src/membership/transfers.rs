@@ -12,18 +12,22 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::views::{transfer_view, TransferView};
-use super::{new_card_number, not_active, note, record, require_org, transfer_not_found, By};
+use super::{
+    checked_note, new_card_number, not_active, record, require_org, transfer_not_found, By,
+};
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
 use crate::notifications::outbox::notify;
-use crate::page::{Page, PageRequest};
+use crate::page::{status_filter, Page, PageRequest};
+use crate::text::OptionalNote;
 use crate::Context;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TransferRequest {
     /// The grassroots union to move to.
     pub to_org_id: String,
+    #[schema(value_type = Option<OptionalNote>, inline)]
     pub reason: Option<String>,
 }
 
@@ -34,6 +38,7 @@ pub async fn request_transfer(
     body: TransferRequest,
 ) -> ServiceResult<TransferView> {
     let user_id = actor.user_id()?.to_owned();
+    let reason = checked_note(body.reason.as_deref())?;
     let now = ctx.now().naive_utc();
     ctx.db
         .run(move |conn| {
@@ -55,7 +60,6 @@ pub async fn request_transfer(
                         "已有一个转会申请在办理中",
                     ));
                 }
-                let reason = note(body.reason.as_deref());
                 let transfer = Transfer {
                     id: gongyou_domain::id::new_id(),
                     membership_id: m.id.clone(),
@@ -84,8 +88,7 @@ pub async fn request_transfer(
         .await
 }
 
-/// Transfers into unions of the actor's subtree, of one status when given (a status that
-/// does not exist matches nothing).
+/// Transfers into unions of the actor's subtree, of one status when given.
 pub async fn transfers(
     ctx: &Context,
     actor: &Actor,
@@ -93,18 +96,7 @@ pub async fn transfers(
     page: PageRequest,
 ) -> ServiceResult<Page<TransferView>> {
     let within = authz::scope_paths(actor, Role::UnionAdmin)?;
-    let status = match status {
-        None => None,
-        Some(s) => match TransferStatus::parse(s) {
-            Some(status) => Some(status),
-            None => {
-                return Ok(Page {
-                    items: Vec::new(),
-                    next_cursor: None,
-                })
-            }
-        },
-    };
+    let status = status_filter::<TransferStatus>(status)?;
     ctx.db
         .run(move |conn| -> ServiceResult<Page<TransferView>> {
             let rows =
@@ -126,6 +118,7 @@ pub async fn decide_transfer(
 ) -> ServiceResult<TransferView> {
     let by = actor.staff_id()?;
     authz::scopes(actor, Role::UnionAdmin)?;
+    let note = checked_note(note_text.as_deref())?;
     let now = ctx.now().naive_utc();
     let actor = actor.clone();
     ctx.db
@@ -144,7 +137,6 @@ pub async fn decide_transfer(
                 if !t.status.can_become(outcome) {
                     return Err(decided());
                 }
-                let note = note(note_text.as_deref());
                 if approve {
                     let m =
                         db::membership(conn, &t.membership_id)?.ok_or_else(transfer_not_found)?;

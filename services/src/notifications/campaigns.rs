@@ -9,7 +9,7 @@ use gongyou_db::{orgs, write_tx, DbConnection, DbError};
 use gongyou_domain::membership::Occupation;
 use gongyou_domain::org::OrgPath;
 use gongyou_domain::staff::Role;
-use gongyou_domain::text::clean_text;
+use gongyou_domain::text::TextRule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -18,6 +18,7 @@ use super::outbox::wake_dispatcher;
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
+use crate::text::{CampaignBody, CampaignTitle};
 use crate::views::{org_ref, OrgRef};
 use crate::Context;
 
@@ -26,11 +27,12 @@ pub struct NewCampaign {
     /// The audience: active members of this org's subtree.
     pub org_id: String,
     /// Only members of this occupation.
-    #[schema(value_type = Option<String>, example = "delivery_rider")]
     pub occupation: Option<Occupation>,
     /// Up to 40 characters.
+    #[schema(value_type = CampaignTitle, inline)]
     pub title: String,
     /// Up to 500 characters.
+    #[schema(value_type = CampaignBody, inline)]
     pub body: String,
 }
 
@@ -68,12 +70,13 @@ fn view(conn: &mut DbConnection, c: Campaign) -> Result<CampaignView, DbError> {
 }
 
 fn text(
+    rule: &TextRule,
     value: &str,
-    max: usize,
     code: &'static str,
     detail: &'static str,
 ) -> ServiceResult<String> {
-    clean_text(value, 1..=max).ok_or_else(|| ServiceError::rule(code, detail))
+    rule.check(value)
+        .ok_or_else(|| ServiceError::rule(code, detail))
 }
 
 /// The fan-out of one campaign, enqueued with it.
@@ -100,14 +103,14 @@ pub async fn create(
     let staff_id = actor.staff_id()?;
     authz::scopes(actor, Role::UnionAdmin)?;
     let title = text(
+        &CampaignTitle::RULE,
         &body.title,
-        40,
         "campaign.invalid_title",
         "标题须为 1 至 40 个字",
     )?;
     let text_body = text(
+        &CampaignBody::RULE,
         &body.body,
-        500,
         "campaign.invalid_body",
         "内容须为 1 至 500 个字",
     )?;

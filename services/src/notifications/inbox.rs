@@ -103,9 +103,26 @@ pub async fn read_all(ctx: &Context, actor: &Actor) -> ServiceResult<MarkedRead>
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Device {
     /// The JPush registration id of this app install.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub registration_id: String,
-    /// `android` or `ios`.
-    pub platform: String,
+    pub platform: DevicePlatform,
+}
+
+/// The operating system of an app install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DevicePlatform {
+    Android,
+    Ios,
+}
+
+impl DevicePlatform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Android => "android",
+            Self::Ios => "ios",
+        }
+    }
 }
 
 /// Registers this app install for push (a registration id belongs to its latest user).
@@ -120,12 +137,13 @@ pub async fn put_device(ctx: &Context, actor: &Actor, device: Device) -> Service
         && registration_id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid_id || !["android", "ios"].contains(&platform.as_str()) {
+    if !valid_id {
         return Err(ServiceError::invalid(
             "request.invalid_body",
             "registration_id 或 platform 不正确",
         ));
     }
+    let platform = platform.as_str();
     let now = ctx.now().naive_utc();
     ctx.db
         .run(move |conn| db::put_device(conn, &user_id, &registration_id, &platform, now))
@@ -135,8 +153,11 @@ pub async fn put_device(ctx: &Context, actor: &Actor, device: Device) -> Service
 
 #[derive(Debug, Deserialize, Serialize, ToSchema, Clone)]
 pub struct Preference {
+    /// A category a worker receives (staff notices are not a worker's to switch).
+    #[schema(schema_with = worker_category_schema)]
     pub category: String,
-    /// `push` (the inbox always receives everything).
+    /// `push`, `wechat` or `sms` (the inbox always receives everything).
+    #[schema(schema_with = external_channel_schema)]
     pub channel: String,
     pub enabled: bool,
     /// Critical categories cannot be switched off.
@@ -146,7 +167,35 @@ pub struct Preference {
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct Preferences {
+    /// At most one entry per category and channel matters (the last wins).
+    #[schema(max_items = 64)]
     pub preferences: Vec<Preference>,
+}
+
+/// The most preference entries one request may carry.
+const MAX_PREFERENCES: usize = 64;
+
+fn string_enum(values: Vec<&str>) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values))
+        .build()
+}
+
+/// The categories a worker may set preferences for.
+fn worker_category_schema() -> utoipa::openapi::schema::Object {
+    string_enum(
+        Category::ALL
+            .into_iter()
+            .filter(|c| !c.staff_only())
+            .map(Category::as_str)
+            .collect(),
+    )
+}
+
+/// The channels besides the inbox.
+fn external_channel_schema() -> utoipa::openapi::schema::Object {
+    string_enum(Channel::EXTERNAL.into_iter().map(Channel::as_str).collect())
 }
 
 fn all_preferences(set: &[(String, String, bool)]) -> Preferences {
@@ -186,6 +235,12 @@ pub async fn put_preferences(
     body: Preferences,
 ) -> ServiceResult<Preferences> {
     let user_id = actor.user_id()?.to_owned();
+    if body.preferences.len() > MAX_PREFERENCES {
+        return Err(ServiceError::invalid(
+            "request.invalid_body",
+            "一次最多设置 64 项",
+        ));
+    }
     let mut changes = Vec::new();
     for p in body.preferences {
         let (Some(category), Some(channel)) = (
@@ -229,10 +284,21 @@ pub async fn put_preferences(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SubscriptionResults {
     /// The result object of `wx.requestSubscribeMessage`: template id → `accept`, `reject`,
-    /// `ban` or `filter` (other keys, such as `errMsg`, are ignored).
-    #[schema(value_type = Object)]
+    /// `ban` or `filter` (other keys, such as `errMsg`, are ignored; so are templates this
+    /// install does not send). At most 20 entries.
+    #[schema(schema_with = subscription_results_schema)]
     pub results: std::collections::BTreeMap<String, serde_json::Value>,
 }
+
+fn subscription_results_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Object)
+        .max_properties(Some(MAX_SUBSCRIPTION_RESULTS))
+        .build()
+}
+
+/// Entries of one subscribe prompt's result (WeChat asks for at most 3 templates at once).
+const MAX_SUBSCRIPTION_RESULTS: usize = 20;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Credit {
@@ -254,21 +320,21 @@ pub async fn wechat_subscriptions(
     body: SubscriptionResults,
 ) -> ServiceResult<Credits> {
     let user_id = actor.user_id()?.to_owned();
+    if body.results.len() > MAX_SUBSCRIPTION_RESULTS {
+        return Err(ServiceError::invalid(
+            "request.invalid_body",
+            "订阅结果不能超过 20 项",
+        ));
+    }
+    // Only the templates this install sends earn credits: a credit for any other id would
+    // be a row nobody ever spends.
+    let sent: std::collections::HashSet<&String> = ctx.config.wechat_templates.values().collect();
     let accepted: Vec<String> = body
         .results
         .into_iter()
-        .filter(|(key, value)| key != "errMsg" && value.as_str() == Some("accept"))
+        .filter(|(key, value)| value.as_str() == Some("accept") && sent.contains(key))
         .map(|(key, _)| key)
         .collect();
-    if accepted
-        .iter()
-        .any(|t| t.is_empty() || t.len() > 64 || !t.bytes().all(|b| b.is_ascii_graphic()))
-    {
-        return Err(ServiceError::invalid(
-            "request.invalid_body",
-            "模板 ID 不正确",
-        ));
-    }
     let now = ctx.now().naive_utc();
     let credits = ctx
         .db

@@ -5,8 +5,11 @@
 use chrono::{DateTime, Utc};
 use gongyou_db::stations::{self as db, Station};
 use gongyou_db::{orgs, write_tx, DbConnection};
+use gongyou_domain::geo::Datum;
 use gongyou_domain::org::OrgPath;
+use gongyou_domain::region::RegionCode;
 use gongyou_domain::staff::Role;
+use gongyou_domain::station::{Amenity, HoursSpec};
 use gongyou_domain::station::{StationStatus, StationType};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
@@ -21,6 +24,7 @@ use crate::accounts::tokens::TokenKeys;
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{Kind, ServiceError, ServiceResult};
+use crate::text::{StationAddress, StationName, StationNotice};
 use crate::Context;
 
 /// `null` in a body clears a field; a missing field leaves it alone.
@@ -38,25 +42,38 @@ pub struct NewStation {
     pub org_id: String,
     /// `fixed`, `movable`, `workers_home` or `partner_shop`.
     #[serde(rename = "type")]
+    #[schema(value_type = StationType)]
     pub kind: String,
+    #[schema(value_type = StationName, inline)]
     pub name: String,
+    #[schema(value_type = StationAddress, inline)]
     pub address: String,
     /// GB/T 2260 code of the county or district.
+    #[schema(value_type = RegionCode)]
     pub region_code: String,
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: f64,
     /// `gcj02` (default) or `wgs84` (converted to GCJ-02).
+    #[schema(value_type = Option<Datum>)]
     pub coord: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<Amenity>)]
     pub amenities: Vec<String>,
     /// `{"weekly": {"mon": [{"open": "08:00", "close": "20:00"}], …}, "exceptions": [{"date": "2026-10-01", "spans": []}]}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = HoursSpec)]
     pub hours: serde_json::Value,
-    /// Default `open`.
+    /// Default `open`; `reopens_at` only with `temporarily_closed`.
+    #[schema(value_type = Option<StationStatus>)]
     pub status: Option<String>,
     pub reopens_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<StationNotice>, inline)]
     pub notice: Option<String>,
+    /// A mobile number, or a landline with its area code (`028-86612345`).
+    #[schema(pattern = "^(?:1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})?$")]
     pub contact_phone: Option<String>,
+    #[schema(minimum = 0, maximum = 10000)]
     pub capacity: Option<i32>,
 }
 
@@ -167,30 +184,39 @@ pub async fn mine(ctx: &Context, actor: &Actor) -> ServiceResult<MyStations> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StationPatch {
+    #[schema(value_type = Option<StationName>, inline)]
     pub name: Option<String>,
+    #[schema(value_type = Option<StationAddress>, inline)]
     pub address: Option<String>,
+    #[schema(value_type = Option<RegionCode>)]
     pub region_code: Option<String>,
-    /// Fixed stations only (a movable station moves with `PUT …/location`).
+    /// Fixed stations only (a movable station moves with `PUT …/location`); with `lng`.
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
+    /// With `lat`.
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: Option<f64>,
     /// `gcj02` (default) or `wgs84`, for `lat`/`lng`.
+    #[schema(value_type = Option<Datum>)]
     pub coord: Option<String>,
+    #[schema(value_type = Option<Vec<Amenity>>)]
     pub amenities: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<HoursSpec>)]
     pub hours: Option<serde_json::Value>,
+    #[schema(value_type = Option<StationStatus>)]
     pub status: Option<String>,
     /// With `temporarily_closed`: when it opens again (null: not known).
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub reopens_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<StationNotice>, inline)]
     pub notice: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(?:1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})?$")]
     pub contact_phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 10000)]
     pub capacity: Option<Option<i32>>,
 }
 
@@ -307,9 +333,12 @@ fn save(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewLocation {
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: f64,
     /// `gcj02` (default) or `wgs84`.
+    #[schema(value_type = Option<Datum>)]
     pub coord: Option<String>,
 }
 
@@ -365,7 +394,9 @@ pub async fn move_to(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ManagersBody {
     /// Staff ids, from within the admin's subtree; an empty list removes every manager.
-    /// Being assigned to a station is what makes a staff member its manager.
+    /// Being assigned to a station is what makes a staff member its manager. At most 50
+    /// different ids.
+    #[schema(max_items = 50)]
     pub staff_ids: Vec<String>,
 }
 

@@ -22,11 +22,11 @@ use gongyou_domain::org::OrgPath;
 use gongyou_domain::region::RegionCode;
 use gongyou_domain::staff::Role;
 use gongyou_domain::station::{Amenity, AmenitySet, OpeningHours, StationStatus};
-use gongyou_domain::text::{clean_text, optional_text};
 
 use crate::accounts::tokens::TokenKeys;
 use crate::actor::Actor;
 use crate::error::{ServiceError, ServiceResult};
+use crate::text::{StationAddress, StationName, StationNotice};
 use crate::Context;
 
 pub(crate) fn station_not_found() -> ServiceError {
@@ -40,12 +40,14 @@ fn bad(code: &'static str, detail: impl Into<String>) -> ServiceError {
 }
 
 fn parse_name(name: &str) -> ServiceResult<String> {
-    clean_text(name, 2..=40)
+    StationName::RULE
+        .check(name)
         .ok_or_else(|| bad("station.invalid_name", "驿站名称须为 2 至 40 个字符"))
 }
 
 fn parse_address(address: &str) -> ServiceResult<String> {
-    clean_text(address, 2..=120)
+    StationAddress::RULE
+        .check(address)
         .ok_or_else(|| bad("station.invalid_address", "地址须为 2 至 120 个字符"))
 }
 
@@ -95,24 +97,36 @@ fn hours_text(hours: &OpeningHours) -> String {
 }
 
 fn parse_notice(notice: Option<String>) -> ServiceResult<Option<String>> {
-    optional_text(notice, 200)
+    StationNotice::RULE
+        .check_optional(notice.as_deref())
         .map_err(|()| bad("station.invalid_notice", "公告不能超过 200 个字符"))
 }
 
-/// A mobile number or a landline with area code (`028-86612345`).
+/// A mobile number (`13812345678`) or a landline with its area code (`028-86612345`,
+/// `02886612345`); empty is none.
 fn parse_contact_phone(phone: Option<String>) -> ServiceResult<Option<String>> {
-    let Some(phone) = phone.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) else {
+    let Some(phone) = phone.filter(|p| !p.is_empty()) else {
         return Ok(None);
     };
-    if gongyou_domain::phone::Phone::parse(&phone).is_ok() {
-        return Ok(Some(phone));
-    }
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let landline = phone.starts_with('0')
-        && (10..=12).contains(&digits)
-        && phone.chars().all(|c| c.is_ascii_digit() || c == '-')
-        && phone.matches('-').count() <= 2;
-    if landline {
+    let b = phone.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    let mobile = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && digits(b);
+    let landline = b.first() == Some(&b'0') && {
+        let (area, number) = match phone.split_once('-') {
+            Some((area, number)) => (area.as_bytes(), number.as_bytes()),
+            None => (b, &b[0..0]),
+        };
+        if number.is_empty() {
+            // Without a dash: 0 + 2–3 digits of area code + 7–8 digits.
+            (10..=12).contains(&b.len()) && digits(b)
+        } else {
+            (3..=4).contains(&area.len())
+                && digits(area)
+                && (7..=8).contains(&number.len())
+                && digits(number)
+        }
+    };
+    if mobile || landline {
         Ok(Some(phone))
     } else {
         Err(bad(

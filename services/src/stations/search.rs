@@ -21,7 +21,7 @@ use gongyou_domain::clock::SharedClock;
 use gongyou_domain::geo::{self, LatLng};
 use gongyou_domain::station::index::{Hit, StationIndex};
 use gongyou_domain::station::{
-    open_now_local, AmenitySet, OpeningHours, StationStatus, StationType,
+    open_now_local, Amenity, AmenitySet, OpeningHours, StationStatus, StationType,
 };
 use gongyou_domain::time::china_local;
 use serde::Serialize;
@@ -450,9 +450,21 @@ pub struct Wanted<'a> {
 }
 
 fn filters(wanted: &Wanted<'_>) -> ServiceResult<Filters> {
-    let amenities = match wanted.amenities.map(str::trim).filter(|a| !a.is_empty()) {
+    let amenities = match wanted.amenities.filter(|a| !a.is_empty()) {
         None => AmenitySet::default(),
-        Some(list) => AmenitySet::parse_list(list).map_err(|e| bad(e.code(), e.detail()))?,
+        Some(list) => {
+            let mut set = AmenitySet::default();
+            for code in list.split(',') {
+                let amenity = Amenity::parse(code).ok_or_else(|| {
+                    bad(
+                        "station.amenity_unknown",
+                        format!("未知的设施：{}", code.chars().take(40).collect::<String>()),
+                    )
+                })?;
+                set.insert(amenity);
+            }
+            set
+        }
     };
     let kind = wanted
         .kind
@@ -470,6 +482,19 @@ fn filters(wanted: &Wanted<'_>) -> ServiceResult<Filters> {
         kind,
         open_now: wanted.open_now.unwrap_or(false),
     })
+}
+
+/// The contract of an `amenities` query: empty, or codes of the vocabulary joined by commas.
+pub fn amenity_list_schema() -> utoipa::openapi::schema::Object {
+    let codes = Amenity::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join("|");
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^(?:(?:{codes})(?:,(?:{codes}))*)?$")))
+        .build()
 }
 
 fn items<'a>(hits: &[Hit<'a, Entry>], when: When) -> Vec<NearbyStation<'a>> {
@@ -541,7 +566,27 @@ pub fn nearby(
     })
 }
 
-/// `min_lng,min_lat,max_lng,max_lat` (GCJ-02), the minimum below the maximum.
+/// The widest box the map view answers, in degrees either way (about 200 km): a wider one
+/// would walk a province's stations under the index's lock for one request.
+pub const MAX_BOX_DEGREES: f64 = 2.0;
+
+/// A decimal number of degrees as the contract writes it: an optional `-`, 1–3 digits, and
+/// optionally `.` and 1–15 digits.
+fn parse_degrees(s: &str) -> Option<f64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match digits.split_once('.') {
+        Some((int, frac)) => (int, Some(frac)),
+        None => (digits, None),
+    };
+    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    let ok = (1..=3).contains(&int.len())
+        && all_digits(int)
+        && frac.is_none_or(|f| (1..=15).contains(&f.len()) && all_digits(f));
+    ok.then(|| s.parse().ok()).flatten()
+}
+
+/// `min_lng,min_lat,max_lng,max_lat` (GCJ-02), the minimum below the maximum, at most
+/// [`MAX_BOX_DEGREES`] across either way.
 fn parse_bbox(bbox: &str) -> ServiceResult<(LatLng, LatLng)> {
     let invalid = || {
         bad(
@@ -551,9 +596,9 @@ fn parse_bbox(bbox: &str) -> ServiceResult<(LatLng, LatLng)> {
     };
     let parts: Vec<f64> = bbox
         .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| invalid())?;
+        .map(parse_degrees)
+        .collect::<Option<_>>()
+        .ok_or_else(invalid)?;
     let [min_lng, min_lat, max_lng, max_lat] = parts[..] else {
         return Err(invalid());
     };
@@ -561,6 +606,12 @@ fn parse_bbox(bbox: &str) -> ServiceResult<(LatLng, LatLng)> {
     let max = geo::parse_lat_lng(max_lat, max_lng).map_err(|e| bad(e.code(), e.detail()))?;
     if min.lat >= max.lat || min.lng >= max.lng {
         return Err(invalid());
+    }
+    if max.lat - min.lat > MAX_BOX_DEGREES || max.lng - min.lng > MAX_BOX_DEGREES {
+        return Err(bad(
+            "station.bbox_too_large",
+            "地图范围过大，请放大地图后再查看（经纬度跨度均不超过 2 度）",
+        ));
     }
     Ok((min, max))
 }

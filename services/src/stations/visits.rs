@@ -7,7 +7,6 @@ use gongyou_db::stations::{self as db, Report, Visit};
 use gongyou_db::{write_tx, DbConnection};
 use gongyou_domain::notification::Category;
 use gongyou_domain::station::{ReportKind, StationStatus};
-use gongyou_domain::text::optional_text;
 use gongyou_domain::time::china_date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,6 +17,7 @@ use crate::crypto::DataCrypto;
 use crate::error::{ServiceError, ServiceResult};
 use crate::notifications::outbox::notify_staff;
 use crate::page::{Page, PageRequest};
+use crate::text::ReportNote;
 use crate::Context;
 
 /// Check-ins within this long of a visit return that visit.
@@ -63,6 +63,7 @@ pub(crate) fn record_visit(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CheckIn {
     /// The code the station's QR carries.
+    #[schema(max_length = 200)]
     pub station_code: String,
 }
 
@@ -213,8 +214,10 @@ pub async fn stats(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewReport {
     /// `closed_when_open`, `amenity_missing`, `wrong_location`, `unsafe_or_dirty` or `other`.
+    #[schema(value_type = ReportKind)]
     pub kind: String,
     /// Up to 500 characters; required for `other`.
+    #[schema(value_type = Option<ReportNote>, inline)]
     pub note: Option<String>,
 }
 
@@ -258,7 +261,8 @@ pub async fn report(
             "kind 须为 closed_when_open、amenity_missing、wrong_location、unsafe_or_dirty 或 other",
         )
     })?;
-    let note = optional_text(body.note, 500)
+    let note = ReportNote::RULE
+        .check_optional(body.note.as_deref())
         .map_err(|()| bad("station.invalid_report", "说明不能超过 500 个字符"))?;
     if kind == ReportKind::Other && note.is_none() {
         return Err(bad("station.invalid_report", "请说明遇到的问题"));
@@ -350,6 +354,7 @@ pub async fn reports(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Resolution {
     /// What was done, up to 500 characters.
+    #[schema(value_type = Option<ReportNote>, inline)]
     pub resolution: Option<String>,
 }
 
@@ -362,12 +367,14 @@ pub async fn resolve(
     body: Resolution,
 ) -> ServiceResult<ReportView> {
     let staff_id = actor.staff_id()?;
-    let resolution = optional_text(body.resolution, 500).map_err(|()| {
-        bad(
-            "station.invalid_resolution",
-            "处理说明不能超过 500 个字符，且不能含控制字符",
-        )
-    })?;
+    let resolution = ReportNote::RULE
+        .check_optional(body.resolution.as_deref())
+        .map_err(|()| {
+            bad(
+                "station.invalid_resolution",
+                "处理说明不能超过 500 个字符，且不能含控制字符",
+            )
+        })?;
     let now = ctx.now().naive_utc();
     let caller = actor.clone();
     let resolved = ctx

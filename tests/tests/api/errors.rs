@@ -150,13 +150,32 @@ async fn rule_violations_are_422_with_their_own_code() {
 /// A method a path does not serve is answered like an unknown route (the routes are
 /// method-guarded resources): 404, as a problem.
 #[tokio::test]
-async fn wrong_methods_get_a_404_problem() {
+async fn a_method_a_path_does_not_serve_is_405_with_allow() {
     let app = spawn_app().await;
-    let base = app.serve_extra(routes);
-    let response = app.client.get(format!("{base}/echo")).send().await.unwrap();
-    let (status, body) = problem(response).await;
-    assert_eq!((status, body["code"].as_str().unwrap()), (404, "not_found"));
     let response = app.client.post(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET");
+    let (status, body) = problem(response).await;
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (405, "request.method_not_allowed")
+    );
+    for (method, path, allow) in [
+        (reqwest::Method::TRACE, "/api/v1/me", "GET"),
+        (reqwest::Method::DELETE, "/api/v1/orgs/x", "GET, PATCH"),
+        (reqwest::Method::PUT, "/api/v1/stations/nearby", "GET, PATCH"),
+        (reqwest::Method::GET, "/api/v1/auth/refresh", "POST"),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+    }
+    // A path that is not served at all stays 404.
+    let response = app.client.post(app.url("/nothing/here")).send().await.unwrap();
     let (status, body) = problem(response).await;
     assert_eq!((status, body["code"].as_str().unwrap()), (404, "not_found"));
 }

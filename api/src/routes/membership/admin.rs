@@ -3,11 +3,13 @@
 //! read unmasked identity (logged), and configure routing and auto-approval.
 
 use actix_web::{get, post, put, web};
+use gongyou_domain::status::{ApplicationStatus, MembershipStatus, TransferStatus};
 use gongyou_services::membership::views::{
     ApplicationView, Identity, MemberDetail, MembershipView, TransferView,
 };
 use gongyou_services::membership::{self, MembershipSettings};
 use gongyou_services::page::Page;
+use gongyou_services::text::{DecisionReason, OptionalNote, ReadPurpose};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,8 +21,10 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ApplicationListQuery {
     /// `pending`, `approved` or `rejected`.
+    #[param(value_type = Option<ApplicationStatus>, nullable = false)]
     pub status: Option<String>,
     /// Only applications whose ID number is already held by another account.
+    #[param(nullable = false)]
     pub identity_conflict: Option<bool>,
 }
 
@@ -83,6 +87,7 @@ pub async fn approve_application(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Decision {
     /// Why (required for rejections and suspensions; shown to the worker).
+    #[schema(value_type = DecisionReason, inline)]
     pub reason: String,
 }
 
@@ -115,6 +120,7 @@ pub async fn reject_application(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TransferListQuery {
     /// `pending`, `approved`, `rejected` or `cancelled`.
+    #[param(value_type = Option<TransferStatus>, nullable = false)]
     pub status: Option<String>,
 }
 
@@ -144,6 +150,7 @@ pub async fn list_transfers(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TransferDecision {
+    #[schema(value_type = Option<OptionalNote>, inline)]
     pub note: Option<String>,
 }
 
@@ -203,8 +210,10 @@ pub async fn reject_transfer(
 pub struct MemberSearch {
     /// A card number, a phone number, an ID number (matched by its blind index) or the
     /// beginning of a name.
+    #[param(nullable = false)]
     pub q: Option<String>,
     /// `active`, `suspended` or `withdrawn`.
+    #[param(value_type = Option<MembershipStatus>, nullable = false)]
     pub status: Option<String>,
 }
 
@@ -309,7 +318,8 @@ pub async fn reinstate(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IdentityReadRequest {
-    /// Why the unmasked identity is needed (recorded).
+    /// Why the unmasked identity is needed (recorded): at least 4 characters.
+    #[schema(value_type = ReadPurpose, inline)]
     pub purpose: String,
 }
 

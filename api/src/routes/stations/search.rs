@@ -3,6 +3,8 @@
 //! touching the database (ADR 011).
 
 use actix_web::{get, web, HttpResponse};
+use gongyou_domain::geo::Datum;
+use gongyou_domain::station::StationType;
 use gongyou_services::stations::search::{self, BoxStations, Near, NearbyStations, Wanted};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -13,23 +15,30 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct NearbyQuery {
     /// Latitude of the rider.
+    #[param(minimum = -90, maximum = 90)]
     pub lat: f64,
     /// Longitude of the rider.
+    #[param(minimum = -180, maximum = 180)]
     pub lng: f64,
     /// `gcj02` (default; what `wx.getLocation({type: 'gcj02'})` and Chinese maps give) or
     /// `wgs84` (GPS; converted).
+    #[param(value_type = Option<Datum>, nullable = false)]
     pub coord: Option<String>,
     /// 1–50000, default 3000.
+    #[param(minimum = 1, maximum = 50000, nullable = false)]
     pub radius_m: Option<u32>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100, nullable = false)]
     pub limit: Option<usize>,
     /// Comma-separated amenity codes, all required (e.g. `drinking_water,phone_charging`).
+    #[param(schema_with = search::amenity_list_schema, nullable = false)]
     pub amenities: Option<String>,
     /// Only stations open now.
+    #[param(nullable = false)]
     pub open_now: Option<bool>,
     /// `fixed`, `movable`, `workers_home` or `partner_shop`.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", value_type = Option<StationType>, nullable = false)]
     pub kind: Option<String>,
 }
 
@@ -74,14 +83,22 @@ pub async fn nearby(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct BoxQuery {
-    /// `min_lng,min_lat,max_lng,max_lat` (GCJ-02).
+    /// `min_lng,min_lat,max_lng,max_lat` (GCJ-02, decimal degrees), the minimum below the
+    /// maximum, at most 2° across either way.
+    #[param(pattern = "^-?[0-9]{1,3}(?:\\.[0-9]{1,15})?(?:,-?[0-9]{1,3}(?:\\.[0-9]{1,15})?){3}$")]
     pub bbox: String,
     /// 1–1000, default 500.
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
     pub limit: Option<usize>,
+    /// Comma-separated amenity codes, all required.
+    #[param(schema_with = search::amenity_list_schema, nullable = false)]
     pub amenities: Option<String>,
+    /// Only stations open now.
+    #[param(nullable = false)]
     pub open_now: Option<bool>,
+    /// `fixed`, `movable`, `workers_home` or `partner_shop`.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", value_type = Option<StationType>, nullable = false)]
     pub kind: Option<String>,
 }
 

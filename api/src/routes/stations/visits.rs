@@ -3,6 +3,7 @@
 
 use actix_web::{get, post, web, HttpResponse};
 use chrono::NaiveDate;
+use gongyou_domain::station::ReportStatus;
 use gongyou_services::page::{Page, PageRequest};
 use gongyou_services::stations::visits::{
     self, CheckIn, NewReport, ReportView, Resolution, StationStats, VisitView,
@@ -47,9 +48,12 @@ pub async fn check_in(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct StatsQuery {
-    /// First day (Asia/Shanghai), default 29 days before `to`.
+    /// First day (Asia/Shanghai), default 29 days before `to`; from 2000-01-01, at most 366
+    /// days before `to`.
+    #[param(nullable = false)]
     pub from: Option<NaiveDate>,
-    /// Last day, default today.
+    /// Last day, default today; at most tomorrow.
+    #[param(nullable = false)]
     pub to: Option<NaiveDate>,
 }
 
@@ -106,9 +110,12 @@ pub async fn report(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReportListQuery {
     /// `open` or `resolved`; both when absent.
+    #[param(value_type = Option<ReportStatus>, nullable = false)]
     pub status: Option<String>,
+    #[param(nullable = false)]
     pub cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
