@@ -146,7 +146,7 @@ pub async fn put_device(ctx: &Context, actor: &Actor, device: Device) -> Service
     let platform = platform.as_str();
     let now = ctx.now().naive_utc();
     ctx.db
-        .run(move |conn| db::put_device(conn, &user_id, &registration_id, &platform, now))
+        .run(move |conn| db::put_device(conn, &user_id, &registration_id, platform, now))
         .await?;
     Ok(())
 }
