@@ -16,12 +16,27 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use gongyou_db::idempotency::{self as store, Begin, Lifetimes, StoredResponse};
 use serde::Serialize;
 
-use gongyou_services::ServiceError;
+use gongyou_services::{Actor, ServiceError, Subject};
 
 use crate::error::ApiResult;
 use crate::state::AppState;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// The header as an operation documents it: `params(IdempotencyKeyHeader)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documentation only: `idempotent` reads the header itself
+pub struct IdempotencyKeyHeader {
+    /// Repeat-safe submission: 1–255 visible ASCII characters (a UUID, typically). The first
+    /// response is kept for 24 h and replayed for a repeat with the same key and body.
+    #[param(
+        rename = "Idempotency-Key",
+        nullable = false,
+        pattern = r"^[!-~]{1,255}$"
+    )]
+    idempotency_key: Option<String>,
+}
 /// Set on a replayed response.
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
@@ -36,7 +51,6 @@ fn parse_key(req: &HttpRequest) -> ApiResult<Option<String>> {
     let key = value
         .to_str()
         .ok()
-        .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
             ServiceError::invalid(
@@ -64,7 +78,7 @@ fn fingerprint(state: &AppState, req: &HttpRequest, body: &impl Serialize) -> Ap
 pub async fn idempotent<F, Fut>(
     state: &AppState,
     req: &HttpRequest,
-    caller: &str,
+    actor: &Actor,
     body: &impl Serialize,
     handler: F,
 ) -> ApiResult<HttpResponse>
@@ -75,6 +89,13 @@ where
     let Some(key) = parse_key(req)? else {
         return handler().await;
     };
+    // A worker's keys under their account id (erasure deletes them with the account's
+    // data); a staff member's under a prefix, so the two id spaces never meet.
+    let caller = match actor.subject() {
+        Subject::User { id, .. } => id.clone(),
+        Subject::Staff { id, .. } => format!("staff:{id}"),
+    };
+    let caller = caller.as_str();
     let hash = fingerprint(state, req, body)?;
     let now = state.clock.now();
     let (caller_owned, key_owned) = (caller.to_owned(), key.clone());

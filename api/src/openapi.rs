@@ -82,6 +82,22 @@ impl Modify for CommonResponses {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
+                let idempotent = operation.parameters.iter().flatten().any(|p| {
+                    p.name == "Idempotency-Key"
+                        && p.parameter_in == utoipa::openapi::path::ParameterIn::Header
+                });
+                if idempotent {
+                    const CODES: &str = "`idempotency.key_reused` (the key was used with another body), `idempotency.in_flight` (the first request with this key is still running)";
+                    let responses = &mut operation.responses.responses;
+                    match responses.get_mut("409") {
+                        Some(utoipa::openapi::RefOr::T(conflict)) => {
+                            conflict.description = format!("{}; {CODES}", conflict.description);
+                        }
+                        _ => {
+                            responses.insert("409".to_owned(), problem(CODES).into());
+                        }
+                    }
+                }
                 let mut add = |status: &str, description: &str| {
                     operation
                         .responses

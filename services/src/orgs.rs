@@ -101,7 +101,7 @@ pub async fn get(ctx: &Context, id: String) -> ServiceResult<OrgView> {
     Ok(OrgView::from(&org))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct NewOrg {
     pub parent_id: String,
     /// 2–64 characters, unique among its siblings.

@@ -79,7 +79,7 @@ pub struct RoleGrant {
     pub org_id: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct NewStaff {
     /// 3–32 characters of a–z, 0–9, `.`, `_`, `-`, starting with a letter.
     #[schema(pattern = "^[a-z][a-z0-9._-]{2,31}$")]

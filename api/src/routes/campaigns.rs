@@ -1,11 +1,12 @@
 //! Campaigns: a union admin's notice to the active members of their subtree (optionally
 //! one occupation), e.g. a heat-wave warning. Fanned out by a job in batches.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use gongyou_services::notifications::campaigns::{self, CampaignView, NewCampaign};
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
+use crate::idempotency::{idempotent, IdempotencyKeyHeader};
 use crate::state::AppState;
 
 /// Sends a notice to a subtree's active members.
@@ -13,6 +14,7 @@ use crate::state::AppState;
     tag = "notifications",
     security(("bearer" = [])),
     request_body = NewCampaign,
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, body = CampaignView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -24,16 +26,22 @@ use crate::state::AppState;
 #[post("/admin/campaigns")]
 pub async fn create(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     body: web::Json<NewCampaign>,
 ) -> ApiResult<HttpResponse> {
-    let created = campaigns::create(&state, &caller, body.into_inner()).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            "Location",
-            format!("/api/v1/admin/campaigns/{}", created.id),
-        ))
-        .json(created))
+    let body = body.into_inner();
+    let (ctx, owned, actor) = (state.clone(), body.clone(), caller.clone());
+    idempotent(&state, &req, &actor, &body, || async move {
+        let created = campaigns::create(&ctx, &caller, owned).await?;
+        Ok(HttpResponse::Created()
+            .insert_header((
+                "Location",
+                format!("/api/v1/admin/campaigns/{}", created.id),
+            ))
+            .json(created))
+    })
+    .await
 }
 
 /// A campaign's progress and delivery counts.

@@ -1,6 +1,6 @@
 //! The union hierarchy: any signed-in caller may read it; union admins change their subtree.
 
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use gongyou_services::orgs::{self, NewOrg, OrgChanges, OrgView};
 use gongyou_services::page::Page;
 use serde::Deserialize;
@@ -8,6 +8,7 @@ use utoipa::IntoParams;
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
+use crate::idempotency::{idempotent, IdempotencyKeyHeader};
 use crate::paging::PageQuery;
 use crate::state::AppState;
 
@@ -73,6 +74,7 @@ pub async fn get_org(
     tag = "orgs",
     security(("bearer" = [])),
     request_body = NewOrg,
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, body = OrgView),
         (status = 400, description = "`org.invalid_name`, unknown region code or org type", body = Problem, content_type = "application/problem+json"),
@@ -86,13 +88,19 @@ pub async fn get_org(
 #[post("/orgs")]
 pub async fn create_org(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     body: web::Json<NewOrg>,
 ) -> ApiResult<HttpResponse> {
-    let org = orgs::create(&state, &caller, body.into_inner()).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/orgs/{}", org.id)))
-        .json(org))
+    let body = body.into_inner();
+    let (ctx, owned, actor) = (state.clone(), body.clone(), caller.clone());
+    idempotent(&state, &req, &actor, &body, || async move {
+        let org = orgs::create(&ctx, &caller, owned).await?;
+        Ok(HttpResponse::Created()
+            .insert_header(("Location", format!("/api/v1/orgs/{}", org.id)))
+            .json(org))
+    })
+    .await
 }
 
 /// Changes an org's name, type or region (union admins of its subtree; never its place).

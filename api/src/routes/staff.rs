@@ -1,12 +1,13 @@
 //! Staff management by union admins, within their own subtree and never above their own
 //! rights (the rules are `gongyou_services::staff`).
 
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use gongyou_services::page::Page;
 use gongyou_services::staff::{self, NewStaff, StaffChanges, StaffView};
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
+use crate::idempotency::{idempotent, IdempotencyKeyHeader};
 use crate::paging::PageQuery;
 use crate::state::AppState;
 
@@ -36,6 +37,7 @@ pub async fn list_staff(
     tag = "staff",
     security(("bearer" = [])),
     request_body = NewStaff,
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, body = StaffView),
         (status = 400, description = "`staff.invalid_username`, `staff.invalid_display_name`", body = Problem, content_type = "application/problem+json"),
@@ -48,13 +50,19 @@ pub async fn list_staff(
 #[post("/admin/staff")]
 pub async fn create_staff(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     body: web::Json<NewStaff>,
 ) -> ApiResult<HttpResponse> {
-    let created = staff::create(&state, &caller, body.into_inner()).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/admin/staff/{}", created.id)))
-        .json(created))
+    let body = body.into_inner();
+    let (ctx, owned, actor) = (state.clone(), body.clone(), caller.clone());
+    idempotent(&state, &req, &actor, &body, || async move {
+        let created = staff::create(&ctx, &caller, owned).await?;
+        Ok(HttpResponse::Created()
+            .insert_header(("Location", format!("/api/v1/admin/staff/{}", created.id)))
+            .json(created))
+    })
+    .await
 }
 
 /// Changes a staff member's roles, status, name or password. Role changes and disabling

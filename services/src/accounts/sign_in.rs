@@ -49,7 +49,7 @@ pub(super) fn user_session(
         &user.id,
         session_id,
         refresh_token,
-        Me::Worker(worker_view(user)),
+        Me::worker(worker_view(user)),
         now,
     )
 }
@@ -276,7 +276,7 @@ pub async fn with_password(
         &id,
         &session_id,
         refresh_token,
-        Me::Staff(me),
+        Me::staff(me),
         now,
     ))
 }
@@ -413,10 +413,10 @@ async fn me_of(ctx: &Context, kind: SubjectKind, id: &str) -> ServiceResult<Opti
         .run(move |conn| -> Result<Option<Me>, DbError> {
             Ok(match kind {
                 SubjectKind::User => {
-                    accounts::user(conn, &id)?.map(|u| Me::Worker(worker_view(&u)))
+                    accounts::user(conn, &id)?.map(|u| Me::worker(worker_view(&u)))
                 }
                 SubjectKind::Staff => match staff_db::get(conn, &id)? {
-                    Some(m) => Some(Me::Staff(staff_me(conn, &m)?)),
+                    Some(m) => Some(Me::staff(staff_me(conn, &m)?)),
                     None => None,
                 },
             })

@@ -9,12 +9,73 @@ use utoipa::ToSchema;
 
 use crate::views::{org_ref, OrgRef};
 
-/// The caller: a worker account or a staff account.
+/// The caller: a worker account or a staff account, told apart by `kind`.
+///
+/// Shaped as a `oneOf` of two named schemas with a discriminator mapping, the form
+/// generators (openapi-typescript, openapi-python-client) turn into a tagged union.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("worker" = "#/components/schemas/MeWorker"),
+    ("staff" = "#/components/schemas/MeStaff")
+)))]
 pub enum Me {
-    Worker(WorkerView),
-    Staff(StaffMe),
+    Worker(MeWorker),
+    Staff(MeStaff),
+}
+
+impl Me {
+    pub fn worker(view: WorkerView) -> Self {
+        Me::Worker(MeWorker {
+            kind: WorkerKind::Worker,
+            worker: view,
+        })
+    }
+
+    pub fn staff(view: StaffMe) -> Self {
+        Me::Staff(MeStaff {
+            kind: StaffKind::Staff,
+            staff: view,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerKind {
+    Worker,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffKind {
+    Staff,
+}
+
+/// A worker account as `GET /api/v1/me` answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeWorker {
+    #[schema(inline)]
+    pub kind: WorkerKind,
+    #[serde(flatten)]
+    pub worker: WorkerView,
+}
+
+/// A staff account as `GET /api/v1/me` answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeStaff {
+    #[schema(inline)]
+    pub kind: StaffKind,
+    #[serde(flatten)]
+    pub staff: StaffMe,
+}
+
+/// A worker account's status (a suspended account cannot sign in).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    Suspended,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -23,14 +84,14 @@ pub struct WorkerView {
     /// Masked, e.g. `138****5678`; null until a phone is bound.
     pub phone: Option<String>,
     pub wechat_bound: bool,
-    /// `active` or `suspended`.
+    #[schema(value_type = AccountStatus)]
     pub status: String,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleView {
-    /// `station_manager`, `claims_reviewer`, `finance_approver` or `union_admin`.
+    #[schema(value_type = gongyou_domain::staff::Role)]
     pub role: String,
     /// The org whose subtree the role covers.
     pub org_id: String,

@@ -7,7 +7,7 @@ use gongyou_domain::notification::Category;
 use gongyou_domain::org::OrgType;
 use gongyou_domain::staff::Role;
 use gongyou_domain::status::{MembershipStatus, TransferStatus};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
@@ -23,7 +23,7 @@ use crate::page::{status_filter, Page, PageRequest};
 use crate::text::OptionalNote;
 use crate::Context;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct TransferRequest {
     /// The grassroots union to move to.
     pub to_org_id: String,

@@ -22,7 +22,7 @@ use crate::text::{CampaignBody, CampaignTitle};
 use crate::views::{org_ref, OrgRef};
 use crate::Context;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct NewCampaign {
     /// The audience: active members of this org's subtree.
     pub org_id: String,

@@ -11,7 +11,7 @@ use gongyou_domain::region::RegionCode;
 use gongyou_domain::staff::Role;
 use gongyou_domain::station::{Amenity, HoursSpec};
 use gongyou_domain::station::{StationStatus, StationType};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::views::{view, MyStations, StationView};
@@ -36,7 +36,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct NewStation {
     /// The operating org (within the admin's subtree).
     pub org_id: String,

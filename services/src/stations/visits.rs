@@ -211,7 +211,7 @@ pub async fn stats(
     })
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct NewReport {
     /// `closed_when_open`, `amenity_missing`, `wrong_location`, `unsafe_or_dirty` or `other`.
     #[schema(value_type = ReportKind)]

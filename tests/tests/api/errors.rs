@@ -162,7 +162,11 @@ async fn a_method_a_path_does_not_serve_is_405_with_allow() {
     for (method, path, allow) in [
         (reqwest::Method::TRACE, "/api/v1/me", "GET"),
         (reqwest::Method::DELETE, "/api/v1/orgs/x", "GET, PATCH"),
-        (reqwest::Method::PUT, "/api/v1/stations/nearby", "GET, PATCH"),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/stations/nearby",
+            "GET, PATCH",
+        ),
         (reqwest::Method::GET, "/api/v1/auth/refresh", "POST"),
     ] {
         let response = app
@@ -175,7 +179,12 @@ async fn a_method_a_path_does_not_serve_is_405_with_allow() {
         assert_eq!(response.headers()["allow"], allow, "{method} {path}");
     }
     // A path that is not served at all stays 404.
-    let response = app.client.post(app.url("/nothing/here")).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/nothing/here"))
+        .send()
+        .await
+        .unwrap();
     let (status, body) = problem(response).await;
     assert_eq!((status, body["code"].as_str().unwrap()), (404, "not_found"));
 }

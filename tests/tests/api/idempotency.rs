@@ -8,7 +8,7 @@ use chrono::Duration;
 use gongyou_api::error::ApiResult;
 use gongyou_api::idempotency::idempotent;
 use gongyou_api::state::AppState;
-use gongyou_services::ServiceError;
+use gongyou_services::{Actor, ServiceError, Subject};
 use gongyou_tests::{spawn_app, TestApp};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -52,7 +52,14 @@ async fn create_thing(
         .to_owned();
     let body = body.into_inner();
     let name = body.name.clone();
-    idempotent(&state, &req, &caller.clone(), &body, || async move {
+    let actor = Actor {
+        session_id: "test".into(),
+        subject: Subject::User {
+            id: caller.clone(),
+            phone: None,
+        },
+    };
+    idempotent(&state, &req, &actor, &body, || async move {
         let n = {
             let mut calls = CALLS.lock().unwrap();
             let n = calls.entry(caller.clone()).or_default();

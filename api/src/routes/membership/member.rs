@@ -12,7 +12,7 @@ use gongyou_services::membership::{
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
-use crate::idempotency::idempotent;
+use crate::idempotency::{idempotent, IdempotencyKeyHeader};
 use crate::state::AppState;
 
 /// Applies to join the union. The same response whether or not the ID number is already
@@ -21,13 +21,13 @@ use crate::state::AppState;
     tag = "membership",
     security(("bearer" = [])),
     request_body = NewApplication,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe submission")),
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, body = ApplicationView),
         (status = 400, description = "Malformed body (`request.invalid_body`, `request.malformed_json`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.workers_only`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`membership.phone_required`, `membership.application_pending`, `membership.already_member`, `idempotency.key_reused`, `idempotency.in_flight`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`membership.phone_required`, `membership.application_pending`, `membership.already_member`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`membership.consent_required`, `membership.id_number_format`, `membership.id_number_region`, `membership.id_number_birth_date`, `membership.id_number_check_char`, `membership.age_not_eligible`, `membership.invalid_name`, `membership.region_unknown`, `membership.invalid_platform_worker_id`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -38,10 +38,10 @@ pub async fn apply(
     caller: Caller,
     body: web::Json<NewApplication>,
 ) -> ApiResult<HttpResponse> {
-    let user_id = caller.user_id()?.to_owned();
+    caller.user_id()?;
     let body = body.into_inner();
-    let (ctx, owned) = (state.clone(), body.clone());
-    idempotent(&state, &req, &user_id, &body, || async move {
+    let (ctx, owned, actor) = (state.clone(), body.clone(), caller.clone());
+    idempotent(&state, &req, &actor, &body, || async move {
         let view = membership::apply(&ctx, &caller, owned).await?;
         Ok(HttpResponse::Created()
             .insert_header((
@@ -137,6 +137,7 @@ pub async fn verify_card(
     tag = "membership",
     security(("bearer" = [])),
     request_body = TransferRequest,
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, body = TransferView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -148,11 +149,17 @@ pub async fn verify_card(
 #[post("/me/membership/transfers")]
 pub async fn request_transfer(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     body: web::Json<TransferRequest>,
 ) -> ApiResult<HttpResponse> {
-    let view = membership::request_transfer(&state, &caller, body.into_inner()).await?;
-    Ok(HttpResponse::Created().json(view))
+    let body = body.into_inner();
+    let (ctx, owned, actor) = (state.clone(), body.clone(), caller.clone());
+    idempotent(&state, &req, &actor, &body, || async move {
+        let view = membership::request_transfer(&ctx, &caller, owned).await?;
+        Ok(HttpResponse::Created().json(view))
+    })
+    .await
 }
 
 /// Leaves the union, optionally erasing personal data.

@@ -16,6 +16,7 @@ use gongyou_services::{Kind, ServiceError};
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
+use crate::idempotency::{idempotent, IdempotencyKeyHeader};
 use crate::state::AppState;
 
 fn etag(version: i32) -> String {
@@ -34,6 +35,7 @@ fn respond(view: StationView, status: StatusCode) -> HttpResponse {
     tag = "stations",
     security(("bearer" = [])),
     request_body = NewStation,
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, body = StationView, headers(("ETag" = String, description = "The version, for If-Match"))),
         (status = 400, description = "A field is malformed", body = Problem, content_type = "application/problem+json"),
@@ -44,11 +46,17 @@ fn respond(view: StationView, status: StatusCode) -> HttpResponse {
 #[post("/admin/stations")]
 pub async fn create_station(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     body: web::Json<NewStation>,
 ) -> ApiResult<HttpResponse> {
-    let view = stations::create(&state, &caller, body.into_inner()).await?;
-    Ok(respond(view, StatusCode::CREATED))
+    let body = body.into_inner();
+    let (ctx, owned, actor) = (state.clone(), body.clone(), caller.clone());
+    idempotent(&state, &req, &actor, &body, || async move {
+        let view = stations::create(&ctx, &caller, owned).await?;
+        Ok(respond(view, StatusCode::CREATED))
+    })
+    .await
 }
 
 /// A station: public (riders look stations up before signing in); its managers and admins
@@ -99,20 +107,23 @@ fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
         )
         .into());
     };
-    if value.to_str().is_ok_and(|v| v.trim() == "*") {
-        return Ok(None);
-    }
-    Ok(value
-        .to_str()
-        .ok()
-        .map(|v| v.trim().trim_start_matches("W/"))
-        .and_then(|v| v.strip_prefix("\"v"))
-        .and_then(|v| v.strip_suffix('"'))
-        .and_then(|v| v.parse().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ServiceError::invalid("station.invalid_if_match", "If-Match 不是有效的 ETag")
-        })?)
+    // Strictly the forms we send (`"v7"`, weak `W/"v7"`) or `*`, as the contract's pattern says.
+    let version = value.to_str().ok().and_then(|v| {
+        if v == "*" {
+            return Some(None);
+        }
+        let digits = v
+            .strip_prefix("W/")
+            .unwrap_or(v)
+            .strip_prefix("\"v")?
+            .strip_suffix('"')?;
+        let well_formed =
+            (1..=9).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        well_formed.then(|| digits.parse().ok()).flatten().map(Some)
+    });
+    version.ok_or_else(|| {
+        ServiceError::invalid("station.invalid_if_match", "If-Match 不是有效的 ETag").into()
+    })
 }
 
 /// Edits a station (its managers and union admins over its org). Needs `If-Match` with the
@@ -121,7 +132,7 @@ fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
     tag = "stations",
     security(("bearer" = [])),
     request_body = StationPatch,
-    params(("If-Match" = String, Header, description = "The ETag last read")),
+    params(("If-Match" = String, Header, description = "The ETag last read (`\"v7\"`), or `*` to overwrite whatever is there", pattern = r#"^(?:\*|(?:W/)?"v[0-9]{1,9}")$"#)),
     responses(
         (status = 200, body = StationView, headers(("ETag" = String, description = "The new version"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -201,12 +212,26 @@ pub async fn put_managers(
     Ok(respond(view, StatusCode::OK))
 }
 
+/// The multipart body of a photo upload.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only: the handler streams the multipart body itself
+pub struct PhotoUpload {
+    /// The image: JPEG, PNG or WebP.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// An image's bytes, as served.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ImageBytes(#[allow(dead_code)] Vec<u8>);
+
 /// Adds a photo (multipart/form-data, field `file`, as `wx.uploadFile` sends it; JPEG, PNG
 /// or WebP, at most `GONGYOU_PHOTO_MAX_BYTES`). Its managers and union admins.
 #[utoipa::path(
     tag = "stations",
     security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "field `file`: the image"),
+    request_body(content = PhotoUpload, content_type = "multipart/form-data", description = "field `file`: the image"),
     responses(
         (status = 201, body = PhotoView),
         (status = 400, description = "`station.photo_missing` or `station.photo_type`", body = Problem, content_type = "application/problem+json"),
@@ -252,7 +277,7 @@ pub async fn upload_photo(
 #[utoipa::path(
     tag = "stations",
     responses(
-        (status = 200, description = "The image (JPEG without EXIF, PNG or WebP)", content_type = "image/*"),
+        (status = 200, description = "The image (JPEG without EXIF, PNG or WebP)", body = inline(ImageBytes), content_type = "image/*"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]

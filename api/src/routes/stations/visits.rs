@@ -1,7 +1,7 @@
 //! Visits and reports: workers check in by scanning a station's QR and report problems; the
 //! station's managers see visit statistics and resolve reports.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use gongyou_domain::station::ReportStatus;
 use gongyou_services::page::{Page, PageRequest};
@@ -13,6 +13,7 @@ use utoipa::IntoParams;
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
+use crate::idempotency::{idempotent, IdempotencyKeyHeader};
 use crate::state::AppState;
 
 /// Checks in at a station (workers): 201 with a new visit, or 200 with the visit already
@@ -88,6 +89,7 @@ pub async fn stats(
     tag = "stations",
     security(("bearer" = [])),
     request_body = NewReport,
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, body = ReportView),
         (status = 400, description = "`station.invalid_report`", body = Problem, content_type = "application/problem+json"),
@@ -99,12 +101,18 @@ pub async fn stats(
 #[post("/stations/{id}/reports")]
 pub async fn report(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     id: web::Path<String>,
     body: web::Json<NewReport>,
 ) -> ApiResult<HttpResponse> {
-    let report = visits::report(&state, &caller, id.into_inner(), body.into_inner()).await?;
-    Ok(HttpResponse::Created().json(report))
+    let body = body.into_inner();
+    let (ctx, owned, actor) = (state.clone(), body.clone(), caller.clone());
+    idempotent(&state, &req, &actor, &body, || async move {
+        let report = visits::report(&ctx, &caller, id.into_inner(), owned).await?;
+        Ok(HttpResponse::Created().json(report))
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
