@@ -224,6 +224,45 @@ fn refuses_production_with_dev_shortcuts_and_names_the_reason() {
 }
 
 #[test]
+fn production_needs_redis_unless_one_replica_is_stated() {
+    let dir = tempfile::tempdir().unwrap();
+    let production = |extra: &[(&str, &str)]| {
+        let mut command = Command::new(BIN);
+        command
+            .arg("migrate")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("GONGYOU_ENV", "production")
+            .env("GONGYOU_ALLOW_SQLITE_IN_PRODUCTION", "true")
+            .env("GONGYOU_TOKEN_SECRET", "t".repeat(40))
+            .env("GONGYOU_DATA_KEY", "k".repeat(40))
+            .env("GONGYOU_METRICS_ADDR", "127.0.0.1:0")
+            .env("GONGYOU_SMS_PROVIDER", "aliyun")
+            .env("GONGYOU_SMS_ACCESS_KEY_ID", "LTAI-test")
+            .env("GONGYOU_SMS_ACCESS_KEY_SECRET", "sms-secret")
+            .env("GONGYOU_SMS_SIGN_NAME", "工友")
+            .env("GONGYOU_SMS_TEMPLATE_ID", "SMS_000001");
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let refused = production(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("refusing to start in production") && stderr.contains("GONGYOU_REDIS_URL"),
+        "{stderr}"
+    );
+    let single = production(&[("GONGYOU_SINGLE_REPLICA", "true")]);
+    assert!(
+        single.status.success(),
+        "{}",
+        String::from_utf8_lossy(&single.stderr)
+    );
+}
+
+#[test]
 fn migrate_and_openapi_commands() {
     let dir = tempfile::tempdir().unwrap();
     let migrate = Command::new(BIN)

@@ -118,6 +118,16 @@ struct RawSettings {
     photo_max_bytes: usize,
     station_refresh_ms: u64,
     station_resync_secs: u64,
+    single_replica: bool,
+    sms_daily_budget: u32,
+    sms_network_hourly: u32,
+    sms_phone_daily: u32,
+    login_max_failures: u32,
+    login_network_max_failures: u32,
+    login_slow_after: u32,
+    search_rate_per_minute: u32,
+    session_max_days: u32,
+    staff_session_max_hours: u32,
 }
 
 impl Default for RawSettings {
@@ -178,8 +188,45 @@ impl Default for RawSettings {
             photo_max_bytes: 5 * 1024 * 1024,
             station_refresh_ms: 1000,
             station_resync_secs: 600,
+            single_replica: false,
+            sms_daily_budget: 20_000,
+            sms_network_hourly: 20,
+            sms_phone_daily: 10,
+            login_max_failures: 5,
+            login_network_max_failures: 20,
+            login_slow_after: 20,
+            search_rate_per_minute: 120,
+            session_max_days: 90,
+            staff_session_max_hours: 12,
         }
     }
+}
+
+/// Limits against abuse. Counted in the key/value store (Redis, shared by every replica),
+/// except the public search limit, which each process keeps for itself (no round trip on
+/// the hot path: with N replicas behind a balancer a network gets up to N times the rate).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// SMS codes the whole install sends per day (UTC day): the bound on SMS pumping.
+    pub sms_daily_budget: u32,
+    /// SMS codes per client network (an IPv4 address, an IPv6 /64) per hour.
+    pub sms_network_hourly: u32,
+    /// SMS codes per phone per day (and always at most one a minute).
+    pub sms_phone_daily: u32,
+    /// Wrong passwords per (username, client network) in 15 minutes before that network is
+    /// refused for that username; other networks (the owner's) are not.
+    pub login_max_failures: u32,
+    /// Wrong passwords per client network in 15 minutes, whatever the usernames.
+    pub login_network_max_failures: u32,
+    /// Wrong passwords for a username from all networks in 15 minutes after which each
+    /// further attempt for it is slowed down (never refused).
+    pub login_slow_after: u32,
+    /// Public station searches per client network per minute, per process; 0 = unlimited.
+    pub search_rate_per_minute: u32,
+    /// A worker session ends this long after sign-in, however active.
+    pub session_max_age: Duration,
+    /// A staff session ends this long after sign-in, however active.
+    pub staff_session_max_age: Duration,
 }
 
 /// How a job worker runs.
@@ -274,6 +321,9 @@ pub struct Config {
     pub station_refresh: Duration,
     /// How often each process rebuilds its station index from scratch (a safety net).
     pub station_resync: Duration,
+    /// Production without Redis runs only when this says there is one replica.
+    pub single_replica: bool,
+    pub limits: Limits,
 }
 
 impl Config {
@@ -399,6 +449,44 @@ impl Config {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let redis_url = raw
+            .redis_url
+            .clone()
+            .filter(|u| !u.expose_secret().trim().is_empty());
+        if production && redis_url.is_none() && !raw.single_replica {
+            return Err(ConfigError::ProductionRefusal(
+                "GONGYOU_REDIS_URL is not set: each replica would keep its own rate limits, \
+                 lockouts and codes (set GONGYOU_SINGLE_REPLICA=true if only one process ever \
+                 serves)"
+                    .into(),
+            ));
+        }
+        if production && metrics_addr.is_none() {
+            return Err(ConfigError::ProductionRefusal(
+                "GONGYOU_METRICS_ADDR is not set: /metrics would be served on the public address"
+                    .into(),
+            ));
+        }
+        for (name, value) in [
+            ("GONGYOU_SMS_DAILY_BUDGET", raw.sms_daily_budget),
+            ("GONGYOU_SMS_NETWORK_HOURLY", raw.sms_network_hourly),
+            ("GONGYOU_SMS_PHONE_DAILY", raw.sms_phone_daily),
+            ("GONGYOU_LOGIN_MAX_FAILURES", raw.login_max_failures),
+            (
+                "GONGYOU_LOGIN_NETWORK_MAX_FAILURES",
+                raw.login_network_max_failures,
+            ),
+            ("GONGYOU_LOGIN_SLOW_AFTER", raw.login_slow_after),
+            ("GONGYOU_SESSION_MAX_DAYS", raw.session_max_days),
+            (
+                "GONGYOU_STAFF_SESSION_MAX_HOURS",
+                raw.staff_session_max_hours,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(name, "must be at least 1"));
+            }
+        }
         if production && sms.is_none() {
             return Err(ConfigError::ProductionRefusal(
                 "GONGYOU_SMS_PROVIDER is not set: workers could not receive sign-in codes".into(),
@@ -499,9 +587,7 @@ impl Config {
             metrics_addr,
             data_dir: raw.data_dir,
             database,
-            redis_url: raw
-                .redis_url
-                .filter(|u| !u.expose_secret().trim().is_empty()),
+            redis_url,
             redis_prefix: raw.redis_prefix,
             demo_password,
             data_key_previous: raw
@@ -546,6 +632,20 @@ impl Config {
             photo_max_bytes: raw.photo_max_bytes.clamp(1024, 50 * 1024 * 1024),
             station_refresh: Duration::from_millis(raw.station_refresh_ms.clamp(100, 60_000)),
             station_resync: Duration::from_secs(raw.station_resync_secs.clamp(10, 86_400)),
+            single_replica: raw.single_replica,
+            limits: Limits {
+                sms_daily_budget: raw.sms_daily_budget,
+                sms_network_hourly: raw.sms_network_hourly,
+                sms_phone_daily: raw.sms_phone_daily,
+                login_max_failures: raw.login_max_failures,
+                login_network_max_failures: raw.login_network_max_failures,
+                login_slow_after: raw.login_slow_after,
+                search_rate_per_minute: raw.search_rate_per_minute,
+                session_max_age: Duration::from_secs(u64::from(raw.session_max_days) * 86_400),
+                staff_session_max_age: Duration::from_secs(
+                    u64::from(raw.staff_session_max_hours) * 3_600,
+                ),
+            },
         })
     }
 

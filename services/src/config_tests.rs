@@ -105,6 +105,8 @@ fn production_refuses_dev_shortcuts() {
         ("GONGYOU_SMS_ACCESS_KEY_SECRET", "sms-secret"),
         ("GONGYOU_SMS_SIGN_NAME", "工友"),
         ("GONGYOU_SMS_TEMPLATE_ID", "SMS_000001"),
+        ("GONGYOU_REDIS_URL", "redis://cache:6379"),
+        ("GONGYOU_METRICS_ADDR", "0.0.0.0:9090"),
     ];
     let config = Config::load(None, &env(&good, dir.path())).unwrap();
     assert!(config.is_production());
@@ -128,6 +130,20 @@ fn production_refuses_dev_shortcuts() {
     assert!(refused(&[("GONGYOU_DATABASE_URL", "sqlite://x.db")], "").contains("SQLite"));
     assert!(refused(&[("GONGYOU_SMS_DEV_ECHO", "true")], "").contains("SMS"));
     assert!(refused(&[], "GONGYOU_SMS_PROVIDER").contains("GONGYOU_SMS_PROVIDER"));
+    // Limits must hold across replicas: Redis, unless one replica is stated outright.
+    assert!(refused(&[], "GONGYOU_REDIS_URL").contains("GONGYOU_REDIS_URL"));
+    assert!(
+        refused(&[("GONGYOU_SINGLE_REPLICA", "false")], "GONGYOU_REDIS_URL")
+            .contains("GONGYOU_SINGLE_REPLICA")
+    );
+    // /metrics never on the public address in production.
+    assert!(refused(&[], "GONGYOU_METRICS_ADDR").contains("GONGYOU_METRICS_ADDR"));
+
+    let mut pairs = env(&good, dir.path());
+    pairs.remove("GONGYOU_REDIS_URL");
+    pairs.insert("GONGYOU_SINGLE_REPLICA".into(), "true".into());
+    let single = Config::load(None, &pairs).unwrap();
+    assert!(single.redis_url.is_none() && single.single_replica);
 
     // SQLite is allowed in production only when asked for explicitly.
     let mut pairs = env(&good, dir.path());

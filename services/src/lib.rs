@@ -19,6 +19,7 @@ pub mod error;
 pub mod membership;
 pub mod membership_card;
 pub mod metrics;
+pub mod network;
 pub mod notifications;
 pub mod ops;
 pub mod orgs;

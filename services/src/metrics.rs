@@ -19,6 +19,8 @@ pub struct Metrics {
     latency: HistogramVec,
     pool_max: IntGauge,
     pool_connections: IntGaugeVec,
+    sms_today: IntGauge,
+    sms_budget: IntGauge,
 }
 
 impl Metrics {
@@ -66,6 +68,16 @@ impl Metrics {
             .buckets(vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0]),
             &["name"],
         )?;
+        let sms_today = IntGauge::new(
+            "sms_codes_today",
+            "SMS code requests counted against the install's budget today (UTC day), refused ones included",
+        )?;
+        let sms_budget = IntGauge::new(
+            "sms_daily_budget",
+            "SMS codes the whole install may send per UTC day (GONGYOU_SMS_DAILY_BUDGET)",
+        )?;
+        registry.register(Box::new(sms_today.clone()))?;
+        registry.register(Box::new(sms_budget.clone()))?;
         registry.register(Box::new(jobs.clone()))?;
         registry.register(Box::new(job_run.clone()))?;
         registry.register(Box::new(job_wait.clone()))?;
@@ -82,6 +94,8 @@ impl Metrics {
             latency,
             pool_max,
             pool_connections,
+            sms_today,
+            sms_budget,
         })
     }
 
@@ -90,6 +104,13 @@ impl Metrics {
         let labels = [method, route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// The install's SMS use today against its budget (read from the shared store).
+    pub fn set_sms_budget(&self, sent_today: u64, budget: u32) {
+        self.sms_today
+            .set(i64::try_from(sent_today).unwrap_or(i64::MAX));
+        self.sms_budget.set(i64::from(budget));
     }
 
     /// One job attempt run in this process: how it ended, how long it ran, and how long it

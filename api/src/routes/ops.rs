@@ -54,6 +54,10 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match gongyou_services::accounts::sms_codes::budget_use(&state).await {
+        Ok((sent, budget)) => state.metrics.set_sms_budget(sent, budget),
+        Err(e) => tracing::warn!(error = %e, "metrics: SMS budget use unavailable"),
+    }
     exposition(state.metrics.exposition(&state.db).await)
 }
 

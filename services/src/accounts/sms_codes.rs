@@ -1,6 +1,6 @@
 //! One-time SMS codes: 6 digits, 5 minutes, single use, at most 5 tries, stored hashed in the
-//! key/value store. Sending is limited per phone (1 a minute, 10 a day) and per client IP
-//! (20 an hour).
+//! key/value store. Sending is limited per phone (1 a minute, 10 a day by default), per
+//! client network (20 an hour) and by a daily budget for the whole install (see `issue`).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 use gongyou_providers::sms::SmsError;
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::network::ClientNetwork;
 use crate::Context;
 
 pub const CODE_TTL: Duration = Duration::from_secs(300);
@@ -71,26 +72,72 @@ async fn limit(ctx: &Context, key: String, rate: Rate) -> ServiceResult<()> {
     }
 }
 
+/// The install-wide budget's window: codes are counted per UTC day.
+const BUDGET_WINDOW: Duration = Duration::from_secs(86_400);
+const BUDGET_KEY: &str = "sms:budget";
+
+/// Codes sent today by the whole install, and the daily budget (for `/metrics`).
+pub async fn budget_use(ctx: &Context) -> ServiceResult<(u64, u32)> {
+    let (sent, _) = ctx.kv.count_in_window(BUDGET_KEY, BUDGET_WINDOW).await?;
+    Ok((sent, ctx.config.limits.sms_daily_budget))
+}
+
 /// Issues and sends a code; returns it only when dev echo is on.
+///
+/// Limits, in order: the client network (an IPv4 address or an IPv6 /64) per hour; the
+/// phone, once a minute (a send that fails gives the minute back) and per day; then the
+/// install's daily budget, the bound on what SMS pumping can cost.
 pub async fn issue(
     ctx: &Context,
     phone: &Phone,
     purpose: Purpose,
     ip: Option<IpAddr>,
 ) -> ServiceResult<Option<String>> {
+    let limits = &ctx.config.limits;
     if let Some(ip) = ip {
-        limit(ctx, format!("sms:limit:ip:{ip}"), Rate::per_hour(20)).await?;
+        let network = ClientNetwork::of(ip);
+        limit(
+            ctx,
+            format!("sms:limit:net:{network}"),
+            Rate::per_hour(limits.sms_network_hourly),
+        )
+        .await?;
     }
-    limit(
-        ctx,
-        format!("sms:limit:minute:{}", phone.as_str()),
-        Rate::per_minute(1),
-    )
-    .await?;
+    // Once a minute per phone: a claim holding when it was taken, released if sending fails.
+    let minute_key = format!("sms:limit:minute:{}", phone.as_str());
+    let now_ms = ctx.now().timestamp_millis();
+    if !ctx
+        .kv
+        .set_if_absent(&minute_key, &now_ms.to_string(), RESEND_AFTER)
+        .await?
+    {
+        let since = ctx
+            .kv
+            .get(&minute_key)
+            .await?
+            .and_then(|v| v.parse::<i64>().ok())
+            .map_or(0, |taken| now_ms.saturating_sub(taken));
+        let resend_ms = i64::try_from(RESEND_AFTER.as_millis()).unwrap_or(60_000);
+        let wait = u64::try_from((resend_ms - since).clamp(1_000, resend_ms)).unwrap_or(1_000);
+        return Err(ServiceError::rate_limited(
+            "auth.sms_rate_limited",
+            Duration::from_millis(wait),
+        )
+        .with_detail("验证码发送过于频繁，请稍后再试"));
+    }
+    let sent = send(ctx, phone, purpose).await;
+    if sent.is_err() {
+        let _ = ctx.kv.delete(&minute_key).await;
+    }
+    sent
+}
+
+async fn send(ctx: &Context, phone: &Phone, purpose: Purpose) -> ServiceResult<Option<String>> {
+    let limits = &ctx.config.limits;
     limit(
         ctx,
         format!("sms:limit:day:{}", phone.as_str()),
-        Rate::per_day(10),
+        Rate::per_day(limits.sms_phone_daily),
     )
     .await?;
     if ctx.providers.sms.is_none() && !ctx.config.sms_dev_echo {
@@ -99,6 +146,18 @@ pub async fn issue(
             anyhow::anyhow!("no SMS gateway configured"),
         )
         .with_detail("短信服务未配置"));
+    }
+    let (spent, ends) = ctx.kv.incr_in_window(BUDGET_KEY, BUDGET_WINDOW).await?;
+    if spent > u64::from(limits.sms_daily_budget) {
+        tracing::warn!(
+            budget = limits.sms_daily_budget,
+            "sms daily budget spent: codes refused until the next UTC day"
+        );
+        let wait = (ends - ctx.now())
+            .to_std()
+            .unwrap_or(Duration::from_secs(60));
+        return Err(ServiceError::rate_limited("sms.daily_budget_spent", wait)
+            .with_detail("今日短信发送量已达上限，请明天再试或使用微信登录"));
     }
 
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
