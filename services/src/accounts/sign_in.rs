@@ -18,6 +18,7 @@ use super::tokens::{hash_token, SubjectKind, REFRESH_GRACE, REFRESH_TTL, STEP_UP
 use super::views::{staff_me, worker_view, Me, SmsCodeSent, StepUpProof, TokenResponse};
 use crate::actor::{Actor, Subject};
 use crate::error::{ServiceError, ServiceResult};
+use crate::network::ClientNetwork;
 use crate::Context;
 
 /// Sends a one-time code to `phone`; `ip` is the client's address (for its hourly limit).
@@ -189,46 +190,72 @@ pub async fn with_wechat(ctx: &Context, code: &str) -> ServiceResult<TokenRespon
 }
 
 const LOCK_WINDOW: Duration = Duration::from_secs(15 * 60);
-const MAX_ACCOUNT_FAILURES: u64 = 5;
-const MAX_IP_FAILURES: u64 = 20;
+/// Each failure past `login_slow_after` holds the next attempts this much longer…
+const SLOW_STEP: Duration = Duration::from_millis(250);
+/// …up to this.
+const SLOW_MAX: Duration = Duration::from_secs(3);
 
-/// Signs staff in with username and password. Five failures lock the username for up to
-/// 15 minutes; twenty from one address (`ip`, when known) lock that address.
+/// Signs staff in with username and password.
+///
+/// Guessing stays slow without letting a stranger lock the owner out (counted in 15-minute
+/// windows, shared by all replicas through the key/value store):
+/// - attempts per (username, client network): past `login_max_failures` that network is
+///   refused for that username (429 `auth.account_locked`); the owner's network is not, and
+///   a success there clears its count;
+/// - wrong passwords per client network, whatever the username: past
+///   `login_network_max_failures` the network is refused (429 `auth.too_many_attempts`);
+/// - wrong passwords for the username from every network: past `login_slow_after`, each
+///   attempt for it waits a little longer (250 ms a failure, at most 3 s) before the password
+///   is checked — slowed, never refused, so a distributed guesser cannot lock anyone out.
 pub async fn with_password(
     ctx: &Context,
     username: &str,
     given: String,
     ip: Option<IpAddr>,
 ) -> ServiceResult<TokenResponse> {
-    let username = Username::parse(username)
+    let limits = &ctx.config.limits;
+    // Usernames are case-insensitive at sign-in (they are stored lowercase).
+    let typed = username.to_ascii_lowercase();
+    let username = Username::parse(&typed)
         .map(|u| u.as_str().to_owned())
-        .unwrap_or_else(|| username.trim().to_ascii_lowercase());
+        .unwrap_or(typed);
+    // Keys carry a keyed hash of what was typed, never the text: it may be a password.
+    let user_tag = hex::encode(&ctx.tokens.mac(&["login", &username])[..16]);
+    let network = ip.map_or_else(
+        || "unknown".to_owned(),
+        |ip| ClientNetwork::of(ip).to_string(),
+    );
+    let net_key = format!("login:fail:net:{network}");
+    let pair_key = format!("login:fail:pair:{user_tag}:{network}");
+    let user_key = format!("login:fail:user:{user_tag}");
     let now = ctx.now();
-    let ip_key = ip.map(|ip| format!("login:fail:ip:{ip}"));
-    let user_key = format!("login:fail:user:{username}");
     let locked = |ends: DateTime<Utc>, code: &'static str, detail: &'static str| {
         let wait = (ends - now).to_std().unwrap_or(Duration::from_secs(1));
         ServiceError::rate_limited(code, wait).with_detail(detail)
     };
-    if let Some(ip_key) = &ip_key {
-        let (failures, ends) = ctx.kv.count_in_window(ip_key, LOCK_WINDOW).await?;
-        if failures >= MAX_IP_FAILURES {
-            return Err(locked(
-                ends,
-                "auth.too_many_attempts",
-                "登录失败次数过多，请稍后再试",
-            ));
-        }
+    let (network_failures, ends) = ctx.kv.count_in_window(&net_key, LOCK_WINDOW).await?;
+    if network_failures >= u64::from(limits.login_network_max_failures) {
+        return Err(locked(
+            ends,
+            "auth.too_many_attempts",
+            "登录失败次数过多，请稍后再试",
+        ));
     }
     // Counted before the password is checked, so parallel guesses cannot all slip under the
     // limit; a success clears the count.
-    let (attempts, ends) = ctx.kv.incr_in_window(&user_key, LOCK_WINDOW).await?;
-    if attempts > MAX_ACCOUNT_FAILURES {
+    let (attempts, ends) = ctx.kv.incr_in_window(&pair_key, LOCK_WINDOW).await?;
+    if attempts > u64::from(limits.login_max_failures) {
         return Err(locked(
             ends,
             "auth.account_locked",
-            "密码错误次数过多，账号已暂时锁定，请稍后再试",
+            "密码错误次数过多，该账号已在此网络暂时锁定，请稍后再试",
         ));
+    }
+    let (user_failures, _) = ctx.kv.count_in_window(&user_key, LOCK_WINDOW).await?;
+    let over = user_failures.saturating_sub(u64::from(limits.login_slow_after));
+    if over > 0 {
+        let steps = u32::try_from(over).unwrap_or(u32::MAX);
+        tokio::time::sleep(SLOW_STEP.saturating_mul(steps).min(SLOW_MAX)).await;
     }
 
     let lookup = username.clone();
@@ -237,21 +264,22 @@ pub async fn with_password(
         .run(move |conn| staff_db::by_username(conn, &lookup))
         .await?;
     let ok = password::verify(given, member.as_ref().map(|m| m.password_hash.clone())).await?;
+    let known = member.as_ref().map(|m| m.id.clone());
     let Some(member) = member.filter(|_| ok) else {
-        if let Some(ip_key) = &ip_key {
-            ctx.kv.incr_in_window(ip_key, LOCK_WINDOW).await?;
-        }
-        // A password typed into the username field must not reach the log.
-        match Username::parse(&username) {
-            Some(valid) => tracing::info!(username = %valid.as_str(), "staff sign-in failed"),
-            None => tracing::info!("staff sign-in failed (malformed username)"),
+        ctx.kv.incr_in_window(&net_key, LOCK_WINDOW).await?;
+        ctx.kv.incr_in_window(&user_key, LOCK_WINDOW).await?;
+        // What was typed is not logged (a password typed into the username field would be);
+        // the account, when there is one, is.
+        match known {
+            Some(id) => tracing::info!(staff = %id, "staff sign-in failed: wrong password"),
+            None => tracing::info!("staff sign-in failed: no such username"),
         }
         return Err(ServiceError::unauthenticated(
             "auth.invalid_credentials",
             "用户名或密码错误",
         ));
     };
-    ctx.kv.clear_window(&user_key, LOCK_WINDOW).await?;
+    ctx.kv.clear_window(&pair_key, LOCK_WINDOW).await?;
     if member.status != staff_db::STAFF_ACTIVE {
         return Err(ServiceError::forbidden(
             "auth.account_disabled",

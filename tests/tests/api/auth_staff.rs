@@ -80,6 +80,103 @@ async fn five_failures_lock_the_account_for_a_while() {
     assert_eq!(sign_in(&app, "demo-reviewer", DEMO_PASSWORD).await.0, 200);
 }
 
+async fn sign_in_from(
+    app: &gongyou_tests::TestApp,
+    ip: &str,
+    username: &str,
+    password: &str,
+) -> (u16, String) {
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/sessions/password"))
+        .header("X-Forwarded-For", ip)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (status, body["code"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn a_strangers_wrong_passwords_do_not_lock_the_owner_out() {
+    let app =
+        spawn_app_with([("GONGYOU_TRUSTED_PROXIES".to_owned(), "127.0.0.1".to_owned())].into())
+            .await;
+    app.seed().await;
+    let (stranger, owner) = ("203.0.113.66", "198.51.100.7");
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in_from(&app, stranger, "demo-reviewer", "not-the-password-1")
+                .await
+                .0,
+            401
+        );
+    }
+    // The stranger's network is refused for this account, even with the right password…
+    assert_eq!(
+        sign_in_from(&app, stranger, "demo-reviewer", DEMO_PASSWORD).await,
+        (429, "auth.account_locked".into())
+    );
+    // The owner, from their own network, signs in at once.
+    assert_eq!(
+        sign_in_from(&app, owner, "demo-reviewer", DEMO_PASSWORD)
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn guesses_from_many_networks_slow_the_username_down_but_never_refuse_it() {
+    let app = spawn_app_with(
+        [
+            ("GONGYOU_TRUSTED_PROXIES".to_owned(), "127.0.0.1".to_owned()),
+            ("GONGYOU_LOGIN_SLOW_AFTER".to_owned(), "6".to_owned()),
+        ]
+        .into(),
+    )
+    .await;
+    app.seed().await;
+    // A distributed guesser: 3 wrong passwords from each of 3 networks (under each
+    // network's own limit of 5).
+    for net in 0..3 {
+        for _ in 0..3 {
+            let ip = format!("2001:db8:{net}::{net}");
+            assert_eq!(
+                sign_in_from(&app, &ip, "demo-approver", "not-the-password-1")
+                    .await
+                    .0,
+                401
+            );
+        }
+    }
+    // 9 failures, 3 past the threshold: each attempt now waits 3 × 250 ms, the owner's
+    // too — but the owner gets in.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        sign_in_from(&app, "198.51.100.8", "demo-approver", DEMO_PASSWORD)
+            .await
+            .0,
+        200
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(700),
+        "slowed down: {waited:?}"
+    );
+    // Another account is not slowed.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        sign_in_from(&app, "198.51.100.8", "demo-reviewer", DEMO_PASSWORD)
+            .await
+            .0,
+        200
+    );
+    assert!(started.elapsed() < std::time::Duration::from_millis(700));
+}
+
 #[tokio::test]
 async fn many_failures_from_one_address_lock_the_address() {
     let app = spawn_app().await;
