@@ -14,7 +14,7 @@ use gongyou_db::Db;
 use gongyou_domain::clock::SharedClock;
 use gongyou_services::config::Config;
 use gongyou_services::metrics::Metrics;
-use gongyou_services::stations::search::StationSearch;
+use gongyou_services::stations::search::{SearchLimiter, StationSearch};
 use gongyou_services::{Context, ServiceError};
 use utoipa_actix_web::AppExt;
 
@@ -52,9 +52,14 @@ impl Application {
             services.config.station_resync,
         );
         tracing::info!(stations = stations.len(), "station index loaded");
+        let search_limit = Arc::new(SearchLimiter::new(
+            services.config.limits.search_rate_per_minute,
+            services.clock.clone(),
+        ));
         let state = AppState {
             services: services.with_station_search(stations.clone()),
             stations,
+            search_limit,
             metrics,
         };
         let spec = Spec {

@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use gongyou_services::metrics::Metrics;
-use gongyou_services::stations::search::StationSearch;
+use gongyou_services::stations::search::{SearchLimiter, StationSearch};
 use gongyou_services::Context;
 
 #[derive(Clone)]
@@ -13,6 +13,8 @@ pub struct AppState {
     pub services: Context,
     /// This process's station search index.
     pub stations: Arc<StationSearch>,
+    /// This process's limit on public searches per client network.
+    pub search_limit: Arc<SearchLimiter>,
     pub metrics: Arc<Metrics>,
 }
 

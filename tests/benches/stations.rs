@@ -209,6 +209,8 @@ fn main() {
             .env("GONGYOU_DATA_DIR", data.path())
             .env("GONGYOU_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("GONGYOU_LOG", "warn")
+            // wrk from one address measures the index, not the per-network search limit.
+            .env("GONGYOU_SEARCH_RATE_PER_MINUTE", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -15,7 +15,13 @@ struct State {
     counters: HashMap<String, (u64, i64)>,
     buckets: HashMap<String, i64>,
     channels: HashMap<String, broadcast::Sender<String>>,
+    /// Entries at which the next sweep runs (doubles with what a sweep leaves alive, so a
+    /// store with many live entries is not swept on every write).
+    sweep_at: usize,
 }
+
+/// The fewest entries at which a sweep runs.
+const SWEEP_FLOOR: usize = 10_000;
 
 #[derive(Clone)]
 pub struct MemoryKv {
@@ -49,12 +55,14 @@ impl MemoryKv {
 
     /// Drops what has expired, so a long-running process does not grow without bound.
     fn sweep(state: &mut State, now_ms: i64) {
-        if state.values.len() + state.counters.len() > 10_000 {
+        let entries = |s: &State| s.values.len() + s.counters.len() + s.buckets.len();
+        if entries(state) > state.sweep_at.max(SWEEP_FLOOR) {
             state
                 .values
                 .retain(|_, raw| unwrap_expiring(raw, now_ms).is_some());
             state.counters.retain(|_, (_, ends)| *ends > now_ms);
             state.buckets.retain(|_, tat| *tat > now_ms);
+            state.sweep_at = (entries(state) * 2).max(SWEEP_FLOOR);
         }
     }
 
@@ -106,6 +114,7 @@ impl MemoryKv {
 
     pub(super) fn gcra(&self, key: &str, now: i64, interval: i64, period: i64) -> i64 {
         let mut state = self.lock();
+        Self::sweep(&mut state, now);
         match gcra_step(state.buckets.get(key).copied(), now, interval, period) {
             Ok(new_tat) => {
                 state.buckets.insert(key.to_owned(), new_tat);

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use gongyou_db::kv::Kv;
+use gongyou_db::kv::{Kv, Rate, RateDecision};
 use gongyou_db::stations::{self as db, Station};
 use gongyou_db::{Db, DbError};
 use gongyou_domain::clock::SharedClock;
@@ -638,4 +638,39 @@ pub fn within_box(
             truncated,
         })
     })
+}
+
+/// The public search limit: searches per client network per minute, counted in this process
+/// only, so the hot path makes no round trip. With N replicas behind a balancer a network
+/// gets up to N times the rate; the bound on work per search (the box's area, the limits on
+/// radius and results) holds on every replica regardless.
+pub struct SearchLimiter {
+    store: Kv,
+    rate: Option<Rate>,
+}
+
+impl SearchLimiter {
+    /// `per_minute` = 0 turns the limit off (e.g. for `make bench-stations`).
+    pub fn new(per_minute: u32, clock: SharedClock) -> Self {
+        Self {
+            store: Kv::Memory(gongyou_db::kv::MemoryKv::new(clock)),
+            rate: (per_minute > 0).then(|| Rate::per_minute(per_minute)),
+        }
+    }
+
+    /// One search by `ip`'s network, or 429 `station.search_rate_limited`.
+    pub async fn check(&self, ip: Option<std::net::IpAddr>) -> ServiceResult<()> {
+        let (Some(rate), Some(ip)) = (self.rate, ip) else {
+            return Ok(());
+        };
+        let key = crate::network::ClientNetwork::of(ip).to_string();
+        match self.store.rate_limit(&key, rate).await? {
+            RateDecision::Allowed => Ok(()),
+            RateDecision::Limited { retry_after } => Err(ServiceError::rate_limited(
+                "station.search_rate_limited",
+                retry_after,
+            )
+            .with_detail("查询过于频繁，请稍后再试")),
+        }
+    }
 }

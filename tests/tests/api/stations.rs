@@ -338,7 +338,9 @@ fn reference(stations: &[Station], q: &Search<'_>) -> Vec<(String, f64)> {
 
 #[tokio::test]
 async fn search_matches_a_brute_force_reference_on_random_data() {
-    let f = fixture().await;
+    // Hundreds of searches from one address: this checks answers, not the search limit.
+    let f =
+        fixture_with([("GONGYOU_SEARCH_RATE_PER_MINUTE".to_owned(), "0".to_owned())].into()).await;
     let stations = random_stations(&f.app, &f.chengdu, 600, 42).await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let sets = [
@@ -476,6 +478,58 @@ async fn bad_search_input_is_a_clear_400() {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "station.invalid_bbox");
+}
+
+#[tokio::test]
+async fn a_search_box_is_bounded_and_searches_are_limited_per_network() {
+    let app = spawn_app_with(
+        [
+            ("GONGYOU_TRUSTED_PROXIES".to_owned(), "127.0.0.1".to_owned()),
+            ("GONGYOU_SEARCH_RATE_PER_MINUTE".to_owned(), "5".to_owned()),
+        ]
+        .into(),
+    )
+    .await;
+    let search = |ip: &'static str, query: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(&format!("/api/v1/stations{query}")))
+                .header("X-Forwarded-For", ip)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // The whole country in one box would walk every station: refused, whatever the limit.
+    let country = search("203.0.113.1", "?bbox=73,3,136,54&limit=1000").await;
+    assert_eq!(country.status(), 400);
+    let body: Value = country.json().await.unwrap();
+    assert_eq!(body["code"], "station.bbox_too_large");
+    // A city-sized box (2° across at most) is fine.
+    let city = search("203.0.113.1", "?bbox=103.0,30.0,105.0,31.5").await;
+    assert_eq!(city.status(), 200);
+    // Five searches a minute per network (the two above count)…
+    for _ in 0..3 {
+        let r = search("203.0.113.1", "/nearby?lat=30.6&lng=104.0").await;
+        assert_eq!(r.status(), 200);
+    }
+    let limited = search("203.0.113.1", "/nearby?lat=30.6&lng=104.0").await;
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=12).contains(&retry), "{retry}");
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["code"], "station.search_rate_limited");
+    // …another network is not affected, and the first is served again once the rate allows.
+    let other = search("2001:db8:9::1", "/nearby?lat=30.6&lng=104.0").await;
+    assert_eq!(other.status(), 200);
+    app.clock.advance(chrono::Duration::seconds(12));
+    let again = search("203.0.113.1", "/nearby?lat=30.6&lng=104.0").await;
+    assert_eq!(again.status(), 200);
 }
 
 #[tokio::test]

@@ -2,13 +2,14 @@
 //! (riders look before they sign in), answered from the process's in-memory index without
 //! touching the database (ADR 011).
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use gongyou_domain::geo::Datum;
 use gongyou_domain::station::StationType;
 use gongyou_services::stations::search::{self, BoxStations, Near, NearbyStations, Wanted};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::auth::client_ip::client_ip;
 use crate::error::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -57,14 +58,18 @@ fn json(bytes: Vec<u8>) -> HttpResponse {
     responses(
         (status = 200, body = NearbyStations),
         (status = 400, description = "`geo.invalid_coordinates`, `geo.invalid_coord`, `station.invalid_radius`, `station.invalid_limit`, `station.amenity_unknown`, `station.invalid_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`station.search_rate_limited`: too many searches from this network (see `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/stations/nearby")]
 pub async fn nearby(
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<NearbyQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
+    let ip = client_ip(&req, &state.config.trusted_proxies);
+    state.search_limit.check(ip).await?;
     let near = Near {
         lat: q.lat,
         lng: q.lng,
@@ -109,15 +114,19 @@ pub struct BoxQuery {
     params(BoxQuery),
     responses(
         (status = 200, body = BoxStations),
-        (status = 400, description = "`station.invalid_bbox`, `station.invalid_limit`, …", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`station.invalid_bbox`, `station.bbox_too_large`, `station.invalid_limit`, `station.amenity_unknown`, `station.invalid_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`station.search_rate_limited`: too many searches from this network (see `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/stations")]
 pub async fn within_box(
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<BoxQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = query.into_inner();
+    let ip = client_ip(&req, &state.config.trusted_proxies);
+    state.search_limit.check(ip).await?;
     let wanted = Wanted {
         amenities: q.amenities.as_deref(),
         kind: q.kind.as_deref(),
