@@ -139,6 +139,11 @@ fn api_server(
             .app_data(allowed.clone())
             .configure(|cfg| request_parsing(cfg, limit))
             .wrap(from_fn(middleware::observe))
+            // Served files (photos) and every answer: browsers take the declared type.
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+            )
             .into_utoipa_app()
             .configure(routes::configure)
             .into_app();

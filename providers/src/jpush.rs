@@ -261,10 +261,9 @@ impl JpushClient {
         ) {
             tracing::debug!(api, limit, remaining, "jpush rate limit");
         }
-        let bytes = response
-            .bytes()
+        let bytes = crate::read_capped(response, crate::MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| JpushError::Unavailable(transport_message(e)))?;
+            .map_err(JpushError::Unavailable)?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|_| {
                 JpushError::Unavailable(format!(
@@ -307,6 +306,9 @@ fn push_body(cid: &str, registration_ids: &[String], message: &PushMessage) -> V
     })
 }
 
+/// The longest wait a rate-limited answer is taken to ask for.
+const MAX_RETRY_AFTER_SECS: u64 = 300;
+
 /// What a non-2xx answer means for the caller.
 fn classify(status: u16, error: Option<ErrorBody>, reset_secs: Option<u64>) -> JpushError {
     let code = error.as_ref().map(|e| e.code);
@@ -314,7 +316,10 @@ fn classify(status: u16, error: Option<ErrorBody>, reset_secs: Option<u64>) -> J
         JpushError::InvalidAudience
     } else if status == 429 || code == Some(CODE_RATE_LIMITED) {
         JpushError::RateLimited {
-            retry_after_secs: reset_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS).max(1),
+            // JPush's window is a minute: a reset beyond that is not believed.
+            retry_after_secs: reset_secs
+                .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
+                .clamp(1, MAX_RETRY_AFTER_SECS),
         }
     } else if status >= 500
         || status == 408
@@ -567,6 +572,41 @@ mod tests {
                     retry_after_secs: 17
                 })
             ),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_absurd_reset_is_not_believed() {
+        let (server, client) = setup().await;
+        answer_push_with(
+            &server,
+            ResponseTemplate::new(429).insert_header("X-Rate-Limit-Reset", u64::MAX.to_string()),
+        )
+        .await;
+        let error = client.push("cid-1", &ids(&["reg-a"]), &message()).await;
+        assert!(
+            matches!(
+                error,
+                Err(JpushError::RateLimited {
+                    retry_after_secs: 300
+                })
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_not_read_whole() {
+        let (server, client) = setup().await;
+        answer_push_with(
+            &server,
+            ResponseTemplate::new(200).set_body_string("x".repeat(crate::MAX_ANSWER_BYTES + 1)),
+        )
+        .await;
+        let error = client.push("cid-1", &ids(&["reg-a"]), &message()).await;
+        assert!(
+            matches!(&error, Err(JpushError::Unavailable(m)) if m.contains("larger than")),
             "{error:?}"
         );
     }

@@ -80,6 +80,34 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 
 /// A transport error as text, without the URL (it may carry a secret or a token in its
 /// query) but with the underlying causes.
+/// The most a provider's answer may be. Their JSON answers are a few hundred bytes; a body
+/// near this is not an answer, and reading it whole would let a broken or hostile endpoint
+/// fill memory.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Reads an answer's body, refusing one larger than `max` bytes (by its declared length, or
+/// as it streams in). The error is a message fit for the provider's "unavailable" error.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    let too_large = || format!("answer larger than {max} bytes");
+    if response
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(max).unwrap_or(u64::MAX))
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_message)? {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 pub(crate) fn transport_message(error: reqwest::Error) -> String {
     let error = error.without_url();
     if error.is_timeout() {

@@ -356,10 +356,9 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     if status.is_server_error() {
         return Err(SmsError::Unavailable(format!("HTTP {}", status.as_u16())));
     }
-    let bytes = response
-        .bytes()
+    let bytes = crate::read_capped(response, crate::MAX_ANSWER_BYTES)
         .await
-        .map_err(|e| SmsError::Unavailable(transport_message(e)))?;
+        .map_err(SmsError::Unavailable)?;
     serde_json::from_slice(&bytes)
         .map_err(|_| SmsError::Unavailable(format!("unreadable answer (HTTP {})", status.as_u16())))
 }

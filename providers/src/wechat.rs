@@ -445,10 +445,9 @@ impl WechatClient {
             );
             return Err(WechatError::Transport(format!("HTTP {}", status.as_u16())));
         }
-        let bytes = response
-            .bytes()
+        let bytes = crate::read_capped(response, crate::MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| WechatError::Transport(transport_message(e)))?;
+            .map_err(WechatError::Transport)?;
         let answer: Answer<T> = serde_json::from_slice(&bytes)
             .map_err(|_| WechatError::Transport(format!("{api}: unreadable answer")))?;
         if answer.errcode != 0 {

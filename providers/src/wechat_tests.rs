@@ -570,3 +570,26 @@ fn debug_never_shows_the_secret() {
     };
     assert!(!format!("{settings:?}").contains("very-secret"));
 }
+
+#[tokio::test]
+async fn an_oversized_answer_is_a_transport_error_not_a_memory_hog() {
+    let s = setup().await;
+    // Refused by its declared length, before a byte of it is read.
+    mount_login(
+        &s.server,
+        ResponseTemplate::new(200).set_body_raw(
+            format!(
+                r#"{{"openid":"o-3","pad":"{}"}}"#,
+                "x".repeat(crate::MAX_ANSWER_BYTES)
+            )
+            .into_bytes(),
+            "application/json",
+        ),
+    )
+    .await;
+    let error = s.client.code2session("the-code").await;
+    assert!(
+        matches!(&error, Err(WechatError::Transport(m)) if m.contains("larger than")),
+        "{error:?}"
+    );
+}

@@ -1,5 +1,7 @@
-//! Station photos: JPEG (stripped of EXIF and XMP: where and when it was taken), PNG or WebP,
-//! at most 20 per station, kept in the file store and served publicly like the station.
+//! Station photos: JPEG, PNG or WebP, decoded and re-encoded before they are kept (which
+//! drops every kind of metadata — EXIF, XMP, IPTC, PNG text and eXIf chunks, WebP EXIF:
+//! where, when and with what a photo was taken), at most 20 per station, kept in the file
+//! store and served publicly like the station.
 
 use gongyou_db::stations as db;
 use gongyou_db::write_tx;
@@ -56,14 +58,9 @@ pub async fn add_photo(
     image: Vec<u8>,
 ) -> ServiceResult<PhotoView> {
     let staff_id = actor.staff_id()?;
-    let refused = || bad("station.photo_type", "照片须为 JPEG、PNG 或 WebP");
-    let content_type = image_type(&image).ok_or_else(refused)?;
-    // A phone's JPEG carries where and when it was taken: not for a public photo.
-    let image = if content_type == "image/jpeg" {
-        strip_exif(&image).ok_or_else(refused)?
-    } else {
-        image
-    };
+    let (content_type, image) = tokio::task::spawn_blocking(move || reencode(&image))
+        .await
+        .map_err(ServiceError::internal)??;
     let photo_id = gongyou_domain::id::new_id();
     let photo = db::Photo {
         object_key: format!("stations/{station_id}/{photo_id}"),
@@ -142,79 +139,114 @@ pub async fn photo(
     })
 }
 
-/// A JPEG without its APP1 segments (EXIF and XMP: GPS position, device, time). None when
-/// the bytes do not have a JPEG's structure.
-fn strip_exif(jpeg: &[u8]) -> Option<Vec<u8>> {
-    if jpeg.get(0..2)? != [0xFF, 0xD8] {
-        return None;
-    }
-    let mut out = Vec::with_capacity(jpeg.len());
-    out.extend_from_slice(&jpeg[0..2]);
-    let mut i = 2;
-    loop {
-        if *jpeg.get(i)? != 0xFF {
-            return None;
-        }
-        let marker = *jpeg.get(i + 1)?;
-        match marker {
-            // Fill byte before a marker.
-            0xFF => i += 1,
-            // Start of scan (the image data follows, up to the end) or end of image.
-            0xDA | 0xD9 => {
-                out.extend_from_slice(jpeg.get(i..)?);
-                return Some(out);
-            }
-            // Markers without a length.
-            0x01 | 0xD0..=0xD7 => {
-                out.extend_from_slice(jpeg.get(i..i + 2)?);
-                i += 2;
-            }
-            _ => {
-                let len = usize::from(*jpeg.get(i + 2)?) << 8 | usize::from(*jpeg.get(i + 3)?);
-                if len < 2 {
-                    return None;
-                }
-                let end = i.checked_add(2 + len)?;
-                let segment = jpeg.get(i..end)?;
-                if marker != 0xE1 {
-                    out.extend_from_slice(segment);
-                }
-                i = end;
-            }
-        }
-    }
-}
+/// Largest photo side accepted, in pixels (a phone's camera is about 4000 × 3000).
+const MAX_SIDE: u32 = 8_192;
+/// Memory a decode may take (a 8192 × 8192 RGBA image is 256 MiB): a small file that
+/// claims huge dimensions (a decompression bomb) is refused before it is decoded.
+const MAX_DECODE_BYTES: u64 = 300 * 1024 * 1024;
 
-fn image_type(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
-        Some("image/png")
-    } else if bytes.len() > 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
+/// The photo decoded and encoded again in its own format, upright (a phone's EXIF
+/// orientation applied), with nothing but the pixels: no metadata of any kind survives.
+fn reencode(bytes: &[u8]) -> ServiceResult<(&'static str, Vec<u8>)> {
+    use image::{ImageDecoder, ImageFormat};
+    let refused = || bad("station.photo_type", "照片须为 JPEG、PNG 或 WebP");
+    let format = image::guess_format(bytes).map_err(|_| refused())?;
+    let content_type = match format {
+        ImageFormat::Jpeg => "image/jpeg",
+        ImageFormat::Png => "image/png",
+        ImageFormat::WebP => "image/webp",
+        _ => return Err(refused()),
+    };
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    reader.limits(limits);
+    let unreadable = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => {
+            bad("station.photo_type", "照片尺寸过大（长边不超过 8192 像素）")
+        }
+        _ => refused(),
+    };
+    let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    let orientation = decoder.orientation().ok();
+    let mut decoded = image::DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    if let Some(orientation) = orientation {
+        decoded.apply_orientation(orientation);
     }
+    let mut out = std::io::Cursor::new(Vec::new());
+    let written = match format {
+        ImageFormat::Jpeg => {
+            let rgb = image::DynamicImage::ImageRgb8(decoded.to_rgb8());
+            rgb.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+                &mut out, 85,
+            ))
+        }
+        ImageFormat::Png => {
+            decoded.write_with_encoder(image::codecs::png::PngEncoder::new(&mut out))
+        }
+        _ => {
+            // WebP is written lossless (what the encoder offers), as RGB or RGBA.
+            let pixels = if decoded.color().has_alpha() {
+                image::DynamicImage::ImageRgba8(decoded.to_rgba8())
+            } else {
+                image::DynamicImage::ImageRgb8(decoded.to_rgb8())
+            };
+            pixels.write_with_encoder(image::codecs::webp::WebPEncoder::new_lossless(&mut out))
+        }
+    };
+    written.map_err(ServiceError::internal)?;
+    Ok((content_type, out.into_inner()))
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use image::ImageEncoder;
 
     #[test]
-    fn exif_segments_are_dropped_and_the_rest_kept() {
-        // SOI, APP1 (EXIF, 6 bytes of payload), APP0 (2 bytes), SOS with scan data, EOI.
-        let jpeg = [
-            0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x08, b'E', b'x', b'i', b'f', 0, 0, 0xFF, 0xE0, 0x00,
-            0x04, 1, 2, 0xFF, 0xDA, 9, 9, 0xFF, 0xD9,
-        ];
-        let stripped = strip_exif(&jpeg);
-        assert_eq!(
-            stripped.as_deref(),
-            Some(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 1, 2, 0xFF, 0xDA, 9, 9, 0xFF, 0xD9][..])
-        );
-        assert_eq!(image_type(&jpeg), Some("image/jpeg"));
-        assert_eq!(strip_exif(&[0xFF, 0xD8, 0x00]), None, "not a marker");
-        assert_eq!(image_type(b"GIF89a"), None);
+    fn what_is_not_a_photo_is_refused() {
+        for bytes in [
+            &b"GIF89a"[..],
+            b"#!/bin/sh",
+            &[0xFF, 0xD8, 0xFF, 0xE0, 0, 0],
+        ] {
+            let refused = reencode(bytes).unwrap_err();
+            assert_eq!(refused.code(), "station.photo_type");
+        }
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_before_it_is_decoded() {
+        // A PNG header claiming 100000 × 100000 pixels.
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut png)
+            .write_image(&[0; 1], 1, 1, image::ExtendedColorType::L8)
+            .unwrap();
+        // IHDR's width and height live at bytes 16..24, its CRC (over type and data) at 29..33.
+        png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        let refused = reencode(&png).unwrap_err();
+        assert_eq!(refused.detail(), "照片尺寸过大（长边不超过 8192 像素）");
+    }
+
+    /// CRC-32 as PNG chunks use it.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
     }
 }

@@ -142,10 +142,12 @@ pub(super) fn push_failure(
         JpushError::RateLimited { retry_after_secs } => (
             notifications::FAILED,
             "rate limited".into(),
-            Some(
-                (now + chrono::Duration::seconds(i64::try_from(*retry_after_secs).unwrap_or(60)))
-                    .naive_utc(),
-            ),
+            Some({
+                // Bounded by the client already; checked again so no value can overflow.
+                let secs = i64::try_from(*retry_after_secs).unwrap_or(60).min(3_600);
+                let wait = chrono::Duration::try_seconds(secs).unwrap_or(chrono::Duration::MAX);
+                now.checked_add_signed(wait).unwrap_or(now).naive_utc()
+            }),
         ),
         JpushError::Unavailable(e) if attempts < MAX_PUSH_ATTEMPTS => (
             notifications::FAILED,
