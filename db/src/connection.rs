@@ -11,6 +11,10 @@ use diesel::Connection;
 
 use crate::DbError;
 
+/// How long a statement waits for a lock before it fails: SQLite's busy timeout and
+/// PostgreSQL's `lock_timeout`. The failure is answered 503 with `Retry-After`.
+pub const LOCK_TIMEOUT_MS: u32 = 5_000;
+
 /// A connection to either backend. Backend-specific SQL is a `match` on this enum, in `db/` only.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -101,15 +105,21 @@ impl DatabaseUrl {
     /// Opens one connection, configured for use (SQLite: WAL, busy timeout, foreign keys).
     pub fn connect(&self) -> Result<DbConnection, DbError> {
         match self.backend {
-            Backend::Postgres => Ok(DbConnection::Pg(PgConnection::establish(&self.target)?)),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.target)?;
+                // A statement waits at most this long for a lock, then fails (answered 503,
+                // retry): a request never hangs on a lock, like SQLite's busy timeout.
+                conn.batch_execute(&format!("SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))?;
+                Ok(DbConnection::Pg(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.target)?;
                 // WAL is a property of the file, set once by `prepare`.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {LOCK_TIMEOUT_MS};
                      PRAGMA synchronous = NORMAL;
-                     PRAGMA foreign_keys = ON;",
-                )?;
+                     PRAGMA foreign_keys = ON;"
+                ))?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -129,7 +139,9 @@ impl DatabaseUrl {
                     .map_err(|e| DbError::Url(format!("creating {}: {e}", dir.display())))?;
             }
             let mut conn = SqliteConnection::establish(&self.target)?;
-            conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")?;
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {LOCK_TIMEOUT_MS}; PRAGMA journal_mode = WAL;"
+            ))?;
         }
         Ok(())
     }

@@ -20,6 +20,26 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether the database was busy: SQLite's write lock held past the busy timeout, a
+    /// PostgreSQL lock not granted within `lock_timeout`, or a serialization failure. Worth
+    /// retrying shortly; answered 503.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            DbError::Query(diesel::result::Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    diesel::result::DatabaseErrorKind::SerializationFailure
+                ) || {
+                    let message = info.message();
+                    message.contains("database is locked")
+                        || message.contains("database table is locked")
+                        || message.contains("lock timeout")
+                }
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the error is a unique-constraint violation (someone else inserted first).
     pub fn is_unique_violation(&self) -> bool {
         matches!(

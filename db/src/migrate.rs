@@ -25,6 +25,9 @@ pub fn run(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     let mig = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
     match conn {
         DbConnection::Pg(c) => {
+            // Another replica may be migrating, or a migration may wait for running queries:
+            // waiting is right here, unlike for requests.
+            c.batch_execute("SET lock_timeout = 0")?;
             diesel::sql_query(format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))
                 .execute(c)?;
             let applied = c
@@ -33,6 +36,10 @@ pub fn run(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
                 .map_err(mig);
             diesel::sql_query(format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))
                 .execute(c)?;
+            c.batch_execute(&format!(
+                "SET lock_timeout = '{}ms'",
+                crate::connection::LOCK_TIMEOUT_MS
+            ))?;
             applied
         }
         DbConnection::Sqlite(c) => {

@@ -214,6 +214,11 @@ impl From<DbError> for ServiceError {
                 "该记录已存在或刚被他人修改，请刷新后重试",
             );
         }
+        if e.is_busy() {
+            return ServiceError::unavailable("service.database_busy", e)
+                .with_detail("系统繁忙，请稍后重试")
+                .retry_after(std::time::Duration::from_secs(2));
+        }
         match e {
             DbError::Pool(_) | DbError::Connection(_) => {
                 ServiceError::unavailable("service.database_unavailable", e)

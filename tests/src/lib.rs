@@ -59,6 +59,19 @@ pub struct TestApp {
     env: HashMap<String, String>,
 }
 
+/// A write lock on a test app's database, released (rolled back) when dropped.
+pub struct WriteLock(gongyou_db::DbConnection);
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection;
+        let _ = match &mut self.0 {
+            gongyou_db::DbConnection::Sqlite(c) => c.batch_execute("ROLLBACK"),
+            gongyou_db::DbConnection::Pg(c) => c.batch_execute("ROLLBACK"),
+        };
+    }
+}
+
 /// The database a test app owns.
 pub enum TestDatabase {
     Sqlite {
@@ -257,6 +270,24 @@ impl TestApp {
                 }
             }
         }
+    }
+
+    /// Holds the database's write lock as another process would (SQLite: a `BEGIN
+    /// IMMEDIATE` transaction; PostgreSQL: the sign-in tables locked against writes, reads
+    /// still allowed) until the guard is dropped.
+    pub fn hold_write_lock(&self) -> WriteLock {
+        use diesel::connection::SimpleConnection;
+        let url = gongyou_db::DatabaseUrl::parse(&self.env["GONGYOU_DATABASE_URL"])
+            .expect("database URL");
+        let mut conn = url.connect().expect("a second connection");
+        match &mut conn {
+            gongyou_db::DbConnection::Sqlite(c) => c.batch_execute("BEGIN IMMEDIATE"),
+            gongyou_db::DbConnection::Pg(c) => c.batch_execute(
+                "BEGIN; LOCK TABLE sessions, refresh_tokens, users IN EXCLUSIVE MODE",
+            ),
+        }
+        .expect("taking the write lock");
+        WriteLock(conn)
     }
 
     /// Serves routes that exist only for a test (to exercise a reusable piece such as

@@ -24,6 +24,25 @@ pub struct Principal {
     pub method: String,
     pub subject: Subject,
     pub refused: Option<Refusal>,
+    /// When the session started (Unix seconds): it ends at its absolute lifetime however
+    /// active it is.
+    #[serde(default)]
+    pub started_at: i64,
+}
+
+/// How long a session of this kind may last from sign-in, however active
+/// (`GONGYOU_SESSION_MAX_DAYS` for workers, `GONGYOU_STAFF_SESSION_MAX_HOURS` for staff).
+pub fn max_session_age(ctx: &Context, kind: SubjectKind) -> chrono::Duration {
+    let limit = match kind {
+        SubjectKind::User => ctx.config.limits.session_max_age,
+        SubjectKind::Staff => ctx.config.limits.staff_session_max_age,
+    };
+    chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The error for a session past its absolute lifetime.
+pub fn session_expired() -> ServiceError {
+    ServiceError::unauthenticated("auth.session_expired", "登录已超过最长有效期，请重新登录")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +169,7 @@ async fn load_principal(
                 method: session.method,
                 subject,
                 refused,
+                started_at: session.created_at.and_utc().timestamp(),
             }))
         })
         .await?;
@@ -185,6 +205,10 @@ pub async fn authenticate(ctx: &Context, access_token: Option<&str>) -> ServiceR
         .ok_or_else(|| {
             ServiceError::unauthenticated("auth.token_invalid", "登录凭证无效，请重新登录")
         })?;
+    let started = chrono::DateTime::from_timestamp(principal.started_at, 0).unwrap_or_default();
+    if ctx.now() >= started + max_session_age(ctx, claims.knd) {
+        return Err(session_expired());
+    }
     match principal.refused {
         Some(Refusal::SessionRevoked) => Err(ServiceError::unauthenticated(
             "auth.session_revoked",

@@ -11,7 +11,7 @@ use gongyou_domain::staff::Username;
 use gongyou_providers::wechat::{WechatClient, WechatError};
 
 use super::password;
-use super::principal::invalidate;
+use super::principal::{self, invalidate};
 use super::sessions::{self, Method};
 use super::sms_codes::{self, Purpose, CODE_TTL, RESEND_AFTER};
 use super::tokens::{hash_token, SubjectKind, REFRESH_GRACE, REFRESH_TTL, STEP_UP_TTL};
@@ -319,6 +319,7 @@ enum Rotation {
     Reused {
         session_id: String,
     },
+    Expired,
     Invalid,
 }
 
@@ -327,9 +328,18 @@ enum Rotation {
 pub async fn refresh(ctx: &Context, presented: String) -> ServiceResult<TokenResponse> {
     let successor = ctx.tokens.successor(&presented);
     let now = ctx.now();
+    let (user_max, staff_max) = (
+        principal::max_session_age(ctx, SubjectKind::User),
+        principal::max_session_age(ctx, SubjectKind::Staff),
+    );
     let rotation = ctx
         .db
         .run(move |conn| {
+            // A token we never issued is refused on a plain read: garbage must not take the
+            // write lock (on SQLite, the whole database's).
+            if accounts::refresh(conn, &hash_token(&presented))?.is_none() {
+                return Ok(Rotation::Invalid);
+            }
             write_tx(conn, |conn| -> Result<Rotation, DbError> {
                 let Some(token) = accounts::refresh(conn, &hash_token(&presented))? else {
                     return Ok(Rotation::Invalid);
@@ -345,6 +355,13 @@ pub async fn refresh(ctx: &Context, presented: String) -> ServiceResult<TokenRes
                 } else {
                     SubjectKind::User
                 };
+                let max_age = match kind {
+                    SubjectKind::Staff => staff_max,
+                    SubjectKind::User => user_max,
+                };
+                if now.naive_utc() >= session.created_at + max_age {
+                    return Ok(Rotation::Expired);
+                }
                 let rotated = Rotation::Rotated {
                     kind,
                     subject_id: session.subject_id.clone(),
@@ -399,6 +416,7 @@ pub async fn refresh(ctx: &Context, presented: String) -> ServiceResult<TokenRes
         })
         .await?;
     match rotation {
+        Rotation::Expired => Err(principal::session_expired()),
         Rotation::Invalid => Err(ServiceError::unauthenticated(
             "auth.refresh_invalid",
             "登录已失效，请重新登录",

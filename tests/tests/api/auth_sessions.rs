@@ -166,3 +166,94 @@ async fn signing_out_stops_the_session_at_once() {
         (401, "auth.refresh_invalid".into())
     );
 }
+
+/// Refreshes, returning the new session tokens (panics unless 200).
+async fn refreshed(app: &TestApp, session: &Session) -> Session {
+    let response = refresh(app, &session.refresh_token).await;
+    assert_eq!(response.status(), 200);
+    Session::from_json(&response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_however_active() {
+    let app = spawn_app().await;
+    app.seed().await;
+    // A worker who opens the app every few weeks keeps a session for 90 days, no more.
+    let mut worker = app.sign_in_worker("13600000011").await;
+    for _ in 0..4 {
+        app.clock.advance(Duration::days(22));
+        worker = refreshed(&app, &worker).await;
+    }
+    // Day 88: still signed in; the access token from then works until day 90.
+    assert_eq!(app.get_as(&worker, "/api/v1/me").await.status(), 200);
+    app.clock.advance(Duration::days(2));
+    assert_eq!(
+        code_of(app.get_as(&worker, "/api/v1/me").await).await,
+        (401, "auth.token_expired".into())
+    );
+    assert_eq!(
+        code_of(refresh(&app, &worker.refresh_token).await).await,
+        (401, "auth.session_expired".into())
+    );
+
+    // Staff: a working day (12 hours), however busy.
+    let mut admin = app
+        .sign_in_staff("demo-admin", gongyou_tests::session::DEMO_PASSWORD)
+        .await;
+    for _ in 0..71 {
+        app.clock.advance(Duration::minutes(10));
+        admin = refreshed(&app, &admin).await;
+    }
+    // 11 h 50 min in: a fresh access token, used past the 12 hours, no longer works.
+    assert_eq!(app.get_as(&admin, "/api/v1/me").await.status(), 200);
+    app.clock.advance(Duration::minutes(11));
+    assert_eq!(
+        code_of(app.get_as(&admin, "/api/v1/me").await).await,
+        (401, "auth.session_expired".into())
+    );
+    assert_eq!(
+        code_of(refresh(&app, &admin.refresh_token).await).await,
+        (401, "auth.session_expired".into())
+    );
+}
+
+#[tokio::test]
+async fn a_busy_database_is_503_and_a_made_up_refresh_token_does_not_wait_for_it() {
+    let app = spawn_app().await;
+    let worker = app.sign_in_worker("13600000012").await;
+    let code = app.sms_code("13600000013", "sign_in").await;
+    let lock = app.hold_write_lock();
+    // A token we never issued is refused at once, without queueing for the write lock.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        code_of(refresh(&app, "made-up-token").await).await,
+        (401, "auth.refresh_invalid".into())
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // Reading works; a sign-in, which writes, waits out the lock timeout and is told to
+    // retry: 503 with Retry-After, not a 500.
+    assert_eq!(app.get_as(&worker, "/api/v1/me").await.status(), 200);
+    let started = std::time::Instant::now();
+    let busy = app
+        .post_json(
+            "/api/v1/auth/sessions/sms",
+            &json!({"phone": "13600000013", "code": code}),
+        )
+        .await;
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4));
+    assert_eq!(busy.status(), 503);
+    assert!(busy.headers().contains_key("retry-after"));
+    let body: Value = busy.json().await.unwrap();
+    assert_eq!(body["code"], "service.database_busy");
+    drop(lock);
+    // The attempt spent its code (codes are single use); a new one signs in once the lock
+    // is gone.
+    let code = app.sms_code("13600000014", "sign_in").await;
+    let signed_in = app
+        .post_json(
+            "/api/v1/auth/sessions/sms",
+            &json!({"phone": "13600000014", "code": code}),
+        )
+        .await;
+    assert_eq!(signed_in.status(), 200);
+}
