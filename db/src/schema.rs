@@ -363,6 +363,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        code_epoch -> Integer,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Station {
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Moves on when the station's QR code is rotated (the old code stops working).
+    pub code_epoch: i32,
 }
 
 pub fn insert(conn: &mut DbConnection, s: &Station) -> Result<(), DbError> {
@@ -93,6 +95,44 @@ pub fn update_if_version(
     ))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Moves the station's QR code on to a new epoch (the version is bumped, as for any change);
+/// returns the new epoch, or None when the station does not exist.
+pub fn rotate_code(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<i32>, DbError> {
+    let n = diesel::update(stations::table.find(id))
+        .set((
+            stations::code_epoch.eq(stations::code_epoch + 1),
+            stations::version.eq(stations::version + 1),
+            stations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        stations::table
+            .find(id)
+            .select(stations::code_epoch)
+            .first(conn)?,
+    ))
+}
+
+/// Reports one worker filed at any station since `since`.
+pub fn recent_reports_by_reporter(
+    conn: &mut DbConnection,
+    reporter_id: &str,
+    since: NaiveDateTime,
+) -> Result<i64, DbError> {
+    Ok(station_reports::table
+        .filter(station_reports::reporter_id.eq(reporter_id))
+        .filter(station_reports::created_at.gt(since))
+        .count()
+        .get_result(conn)?)
 }
 
 /// Every station (the search index is built from this at start).

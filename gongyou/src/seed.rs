@@ -385,6 +385,7 @@ fn station_rows(
                 created_by: "seed".into(),
                 created_at: now,
                 updated_at: now,
+                code_epoch: 0,
             })
         })
         .collect()

@@ -84,6 +84,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(stations::my_stations)
             .service(stations::update_station)
             .service(stations::move_station)
+            .service(stations::rotate_code)
             .service(stations::put_managers)
             .service(stations::upload_photo)
             .service(stations::get_photo)

@@ -67,7 +67,9 @@ fn unknown(result: &str) -> CardVerification {
 }
 
 /// Verifies a scanned e-card (station managers and union admins): `valid`, `expired`,
-/// `forged` or `not_active`, with the member's masked name when the token is genuine.
+/// `forged` or `not_active`. When the token is genuine, the member's masked name, card
+/// number and union come with it if the card is scanned at a station the caller runs, or
+/// the caller is a union admin over the member's union; otherwise the result alone.
 pub async fn verify_card(
     ctx: &Context,
     actor: &Actor,
@@ -144,6 +146,15 @@ pub async fn verify_card(
                     Some(result),
                     now.naive_utc(),
                 )?;
+                // Who the card belongs to is shown to the verifier at a station they run
+                // (the member is there, showing it) or to an admin over the member's union;
+                // anyone else learns the result only.
+                let member_org = gongyou_db::orgs::get(conn, &m.org_id)?
+                    .map(|o| gongyou_domain::org::OrgPath::from_stored(o.path));
+                let in_scope = member_org.is_some_and(|path| actor.holds(Role::UnionAdmin, &path));
+                if station.is_none() && !in_scope {
+                    return Ok(unknown(result));
+                }
                 Ok(CardVerification {
                     result: result.into(),
                     name: Some(mask_name(&m.real_name)),

@@ -120,6 +120,7 @@ pub async fn create(ctx: &Context, actor: &Actor, body: NewStation) -> ServiceRe
         created_by: staff_id.clone(),
         created_at: now,
         updated_at: now,
+        code_epoch: 0,
     };
     let (tokens, caller) = (ctx.tokens.clone(), actor.clone());
     let view = ctx
@@ -340,6 +341,28 @@ pub struct NewLocation {
     /// `gcj02` (default) or `wgs84`.
     #[schema(value_type = Option<Datum>)]
     pub coord: Option<String>,
+}
+
+/// Rotates the station's QR code (its managers and union admins): the code shown from now on
+/// is new, and the old one — a poster photographed and shared, say — no longer checks in.
+pub async fn rotate_code(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<StationView> {
+    let staff_id = actor.staff_id()?;
+    let (tokens, caller, now) = (ctx.tokens.clone(), actor.clone(), ctx.now());
+    let view = ctx
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ServiceResult<StationView> {
+                let (station, _) = managed(conn, &caller, &id)?;
+                let epoch = db::rotate_code(conn, &station.id, now.naive_utc())?
+                    .ok_or_else(station_not_found)?;
+                tracing::info!(station = %station.id, staff = %staff_id, epoch, "station code rotated");
+                let fresh = db::get(conn, &station.id)?.ok_or_else(station_not_found)?;
+                Ok(view(conn, &tokens, now, fresh, true)?)
+            })
+        })
+        .await?;
+    announce(ctx, &view.id).await;
+    Ok(view)
 }
 
 /// Moves a movable station (its managers and union admins); the previous positions are kept.

@@ -9,8 +9,8 @@ pub mod views;
 pub mod visits;
 
 pub use manage::{
-    create, get, mine, move_to, set_managers, update, ManagersBody, NewLocation, NewStation,
-    StationPatch,
+    create, get, mine, move_to, rotate_code, set_managers, update, ManagersBody, NewLocation,
+    NewStation, StationPatch,
 };
 pub use photos::{add_photo, may_add_photo, photo, photo_missing, photo_too_large, PhotoContent};
 
@@ -165,20 +165,35 @@ fn parse_status(
     Ok((status, reopens_at))
 }
 
-/// The signed code on a station's QR: `GYS1.<station id>.<mac>`.
-pub fn station_code(tokens: &TokenKeys, station_id: &str) -> String {
+/// The signed code on a station's QR: `GYS1.<station id>.<mac>` for the first code (epoch
+/// 0, what posters printed before rotation existed carry), `GYS1.<station id>.<epoch>.<mac>`
+/// after a rotation. Each rotation makes the previous code worthless.
+pub fn station_code(tokens: &TokenKeys, station_id: &str, epoch: i32) -> String {
     use base64::Engine;
-    let mac = tokens.mac(&["station-code", station_id]);
-    format!(
-        "GYS1.{station_id}.{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..16])
-    )
+    let encode =
+        |mac: [u8; 32]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..16]);
+    if epoch == 0 {
+        format!(
+            "GYS1.{station_id}.{}",
+            encode(tokens.mac(&["station-code", station_id]))
+        )
+    } else {
+        let epoch = epoch.to_string();
+        format!(
+            "GYS1.{station_id}.{epoch}.{}",
+            encode(tokens.mac(&["station-code", station_id, &epoch]))
+        )
+    }
 }
 
-/// Whether `code` is this station's genuine code.
-fn station_code_valid(tokens: &TokenKeys, station_id: &str, code: &str) -> bool {
-    let expected = station_code(tokens, station_id);
-    subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), code.trim().as_bytes()).into()
+/// Whether `code` is the station's current genuine code.
+fn station_code_valid(
+    tokens: &TokenKeys,
+    station: &gongyou_db::stations::Station,
+    code: &str,
+) -> bool {
+    let expected = station_code(tokens, &station.id, station.code_epoch);
+    subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), code.as_bytes()).into()
 }
 
 // Who may change a station

@@ -196,7 +196,7 @@ pub fn view(
         recent_locations,
         version: s.version,
         updated_at: s.updated_at.and_utc(),
-        station_code: privileged.then(|| station_code(tokens, &s.id)),
+        station_code: privileged.then(|| station_code(tokens, &s.id, s.code_epoch)),
         managers,
         id: s.id,
     })

@@ -22,8 +22,11 @@ use crate::Context;
 
 /// Check-ins within this long of a visit return that visit.
 const VISIT_WINDOW: chrono::Duration = chrono::Duration::hours(1);
-/// Reports one worker may file at one station per day.
+/// Reports one worker may file at one station per day…
 const REPORTS_PER_DAY: i64 = 5;
+/// …and at all stations together: each report reaches every manager of its station, so one
+/// worker must not be able to fan notices out across the country.
+const REPORTS_PER_WORKER_DAY: i64 = 10;
 /// The longest stats range.
 const MAX_STATS_DAYS: i64 = 366;
 
@@ -85,19 +88,25 @@ pub async fn check_in(
     body: CheckIn,
 ) -> ServiceResult<VisitView> {
     let user_id = actor.user_id()?.to_owned();
-    if body.station_code.len() > 200 || !station_code_valid(&ctx.tokens, &id, &body.station_code) {
-        return Err(ServiceError::rule(
+    let code_invalid = || {
+        ServiceError::rule(
             "station.code_invalid",
-            "驿站二维码无效，请扫描驿站张贴的二维码",
-        ));
+            "驿站二维码无效或已更换，请扫描驿站现在张贴的二维码",
+        )
+    };
+    if body.station_code.len() > 200 || !body.station_code.starts_with(&format!("GYS1.{id}.")) {
+        return Err(code_invalid());
     }
     let now = ctx.now();
-    let crypto = ctx.crypto.clone();
+    let (crypto, tokens) = (ctx.crypto.clone(), ctx.tokens.clone());
     let (visit, new) = ctx
         .db
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<(Visit, bool)> {
                 let station = db::get(conn, &id)?.ok_or_else(station_not_found)?;
+                if !station_code_valid(&tokens, &station, &body.station_code) {
+                    return Err(code_invalid());
+                }
                 if station.status == StationStatus::Closed.as_str() {
                     return Err(ServiceError::conflict("station.closed", "该驿站已关闭"));
                 }
@@ -274,13 +283,22 @@ pub async fn report(
             write_tx(conn, |conn| -> ServiceResult<Report> {
                 let station = db::get(conn, &id)?.ok_or_else(station_not_found)?;
                 // Parallel reports by one worker count one after another.
-                db::lock(conn, &format!("report:{}:{}", station.id, user_id))?;
+                db::lock(conn, &format!("report:{user_id}"))?;
                 let day_ago = (now - chrono::Duration::days(1)).naive_utc();
-                if db::recent_reports_by(conn, &station.id, &user_id, day_ago)? >= REPORTS_PER_DAY {
-                    return Err(ServiceError::rate_limited(
+                let too_many = |detail: &'static str| {
+                    ServiceError::rate_limited(
                         "station.too_many_reports",
                         std::time::Duration::from_secs(3600),
-                    ));
+                    )
+                    .with_detail(detail)
+                };
+                if db::recent_reports_by(conn, &station.id, &user_id, day_ago)? >= REPORTS_PER_DAY {
+                    return Err(too_many("您今天对该驿站的反馈已达上限，请明天再试"));
+                }
+                if db::recent_reports_by_reporter(conn, &user_id, day_ago)?
+                    >= REPORTS_PER_WORKER_DAY
+                {
+                    return Err(too_many("您今天的反馈已达上限，请明天再试"));
                 }
                 let report = Report {
                     id: gongyou_domain::id::new_id(),

@@ -250,6 +250,52 @@ async fn apply_approve_card_verify() {
         "valid"
     );
 
+    // An admin of another province verifies the card, but learns nothing of whose it is.
+    let national = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let guangdong = app.org_id("广东省总工会").await;
+    let created = app
+        .post_json_as(
+            &national,
+            "/api/v1/admin/staff",
+            &json!({
+                "username": "gd-admin",
+                "display_name": "广东管理员",
+                "password": "guangdong-admin-2026",
+                "org_id": guangdong,
+                "roles": [{"role": "union_admin", "org_id": guangdong}],
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let gd_admin = app.sign_in_staff("gd-admin", "guangdong-admin-2026").await;
+    let (status, elsewhere) = body(
+        app.post_json_as(
+            &gd_admin,
+            "/api/v1/membership/card-verifications",
+            &json!({"qr": fresh["qr"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, elsewhere["result"].as_str()), (200, Some("valid")));
+    for field in ["name", "card_number", "org"] {
+        assert!(
+            elsewhere[field].is_null(),
+            "{field} shown out of scope: {elsewhere}"
+        );
+    }
+    // The national admin's scope covers every union.
+    let (_, national_view) = body(
+        app.post_json_as(
+            &national,
+            "/api/v1/membership/card-verifications",
+            &json!({"qr": fresh["qr"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(national_view["name"], "张*龙");
+
     // Only station managers and admins verify cards.
     let reviewer = app.sign_in_staff("demo-reviewer", DEMO_PASSWORD).await;
     assert_eq!(

@@ -257,6 +257,7 @@ async fn random_stations(app: &TestApp, org_id: &str, n: usize, seed: u64) -> Ve
                 created_by: "test".into(),
                 created_at: now.naive_utc(),
                 updated_at: now.naive_utc(),
+                code_epoch: 0,
             }
         })
         .collect();
@@ -1430,6 +1431,143 @@ async fn reports_reach_the_managers_who_resolve_them() {
         429
     );
     let _ = StationType::Fixed;
+}
+
+#[tokio::test]
+async fn one_worker_cannot_fan_reports_out_across_many_stations() {
+    let f = fixture().await;
+    let rider = f.app.sign_in_worker("13700000016").await;
+    let mut stations = Vec::new();
+    for i in 0..12 {
+        let s = station(
+            &f,
+            &format!("反馈驿站{i}"),
+            "fixed",
+            (CENTRE.0, CENTRE.1),
+            daily("00:00", "24:00"),
+        )
+        .await;
+        manage(&f, s["id"].as_str().unwrap(), &[&staff_id(&f.manager)]).await;
+        stations.push(s["id"].as_str().unwrap().to_owned());
+    }
+    let report = |id: &str| {
+        let path = format!("/api/v1/stations/{id}/reports");
+        let (app, rider) = (&f.app, &rider);
+        async move {
+            app.post_json_as(rider, &path, &json!({"kind": "unsafe_or_dirty"}))
+                .await
+        }
+    };
+    // Ten a day in all, one per station: well under each station's own limit.
+    for id in &stations[..10] {
+        assert_eq!(report(id).await.status(), 201);
+    }
+    let refused = report(&stations[10]).await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "station.too_many_reports");
+    // The managers heard of ten reports, not more.
+    let inbox: Value = f
+        .app
+        .get_as(&f.manager, "/api/v1/me/notifications?limit=50")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let heard = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["category"] == "station_report_received")
+        .count();
+    assert_eq!(heard, 10);
+    // Another worker is not limited by this one; and a day later the rider may report again.
+    let other = f.app.sign_in_worker("13700000017").await;
+    let path = format!("/api/v1/stations/{}/reports", stations[11]);
+    assert_eq!(
+        f.app
+            .post_json_as(&other, &path, &json!({"kind": "unsafe_or_dirty"}))
+            .await
+            .status(),
+        201
+    );
+    f.app.clock.advance(chrono::Duration::hours(24));
+    let rider = f.app.sign_in_worker("13700000016").await;
+    assert_eq!(
+        f.app
+            .post_json_as(&rider, &path, &json!({"kind": "unsafe_or_dirty"}))
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_station_code_no_longer_checks_in() {
+    let f = fixture().await;
+    let s = station(
+        &f,
+        "换码驿站",
+        "fixed",
+        (CENTRE.0, CENTRE.1),
+        daily("00:00", "24:00"),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap();
+    manage(&f, id, &[&staff_id(&f.manager)]).await;
+    let code_of = |view: &Value| view["station_code"].as_str().unwrap().to_owned();
+    let shown: Value = f
+        .app
+        .get_as(&f.manager, &format!("/api/v1/stations/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let old = code_of(&shown);
+    let rider = f.app.sign_in_worker("13700000018").await;
+    assert_eq!(check_in(&f.app, &rider, id, &old).await.status(), 201);
+
+    // Workers and other stations' managers cannot rotate it.
+    let rotate = format!("/api/v1/stations/{id}/code-rotations");
+    assert_eq!(
+        f.app
+            .post_json_as(&rider, &rotate, &json!({}))
+            .await
+            .status(),
+        403
+    );
+    let rotated = f.app.post_json_as(&f.manager, &rotate, &json!({})).await;
+    assert_eq!(rotated.status(), 200);
+    assert!(rotated.headers().contains_key("etag"));
+    let rotated: Value = rotated.json().await.unwrap();
+    let new = code_of(&rotated);
+    assert_ne!(new, old);
+    assert_eq!(rotated["version"], shown["version"].as_i64().unwrap() + 1);
+
+    // The old poster no longer works; the new one does.
+    let second = f.app.sign_in_worker("13700000019").await;
+    let refused = check_in(&f.app, &second, id, &old).await;
+    assert_eq!(refused.status(), 422);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "station.code_invalid");
+    assert_eq!(check_in(&f.app, &second, id, &new).await.status(), 201);
+    // Rotating again retires the second code too.
+    let third: Value = f
+        .app
+        .post_json_as(&f.manager, &rotate, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(code_of(&third), new);
+    let fourth = f.app.sign_in_worker("13700000020").await;
+    assert_eq!(check_in(&f.app, &fourth, id, &new).await.status(), 422);
+    assert_eq!(
+        check_in(&f.app, &fourth, id, &code_of(&third))
+            .await
+            .status(),
+        201
+    );
 }
 
 #[tokio::test]

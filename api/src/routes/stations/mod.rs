@@ -189,6 +189,27 @@ pub async fn move_station(
     Ok(respond(view, StatusCode::OK))
 }
 
+/// Rotates the station's QR code (its managers and union admins): the new code is in the
+/// answer's `station_code`; the old one no longer checks in (print the new poster).
+#[utoipa::path(
+    tag = "stations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = StationView, headers(("ETag" = String, description = "The new version"))),
+        (status = 403, description = "`station.not_yours`, `auth.staff_only`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`station.not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/stations/{id}/code-rotations")]
+pub async fn rotate_code(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let view = stations::rotate_code(&state, &caller, id.into_inner()).await?;
+    Ok(respond(view, StatusCode::OK))
+}
+
 /// Sets a station's managers (union admins over its org).
 #[utoipa::path(
     tag = "stations",
