@@ -113,7 +113,10 @@ where
         })
         .await?;
     match begin {
-        Begin::Replay(stored) => return Ok(replay(stored)),
+        Begin::Replay(mut stored) => {
+            stored.body = open_body(state, &stored.body)?;
+            return Ok(replay(stored));
+        }
         Begin::Mismatch => {
             return Err(ServiceError::conflict(
                 "idempotency.key_reused",
@@ -166,12 +169,38 @@ where
         headers,
         body,
     };
-    let to_store = stored.clone();
+    let mut to_store = stored.clone();
+    to_store.body = seal_body(state, &to_store.body)?;
     state
         .db
         .run(move |conn| store::complete(conn, &caller, &key, &to_store))
         .await?;
     Ok(rebuild(stored, false))
+}
+
+/// A stored body is encrypted at rest: a response may repeat what was submitted (an
+/// application's name, its masked ID number).
+const SEALED: &str = "enc1:";
+const BODY_AAD: &str = "idempotent-response";
+
+fn seal_body(state: &AppState, body: &str) -> ApiResult<String> {
+    let sealed = state
+        .crypto
+        .encrypt(body, BODY_AAD)
+        .map_err(|e| ServiceError::internal(anyhow::anyhow!("sealing a stored response: {e}")))?;
+    Ok(format!("{SEALED}{}:{}", sealed.key_id, sealed.ciphertext))
+}
+
+fn open_body(state: &AppState, stored: &str) -> ApiResult<String> {
+    // Responses stored before encryption was introduced (kept 24 h at most) are plain.
+    let Some(sealed) = stored.strip_prefix(SEALED) else {
+        return Ok(stored.to_owned());
+    };
+    let (key_id, ciphertext) = sealed.split_once(':').unwrap_or(("", sealed));
+    Ok(state
+        .crypto
+        .decrypt(key_id, ciphertext, BODY_AAD)
+        .map_err(|e| ServiceError::internal(anyhow::anyhow!("opening a stored response: {e}")))?)
 }
 
 fn replay(stored: StoredResponse) -> HttpResponse {

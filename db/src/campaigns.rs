@@ -394,3 +394,25 @@ pub fn record_push_batches(
         Ok(())
     })
 }
+
+/// Forgets the device registration ids frozen in push batches that are done (sent, dead or
+/// skipped) since before `before`: they were kept only so that a resend reaches the same
+/// devices. Returns how many batches were cleared.
+pub fn clear_done_requests(
+    conn: &mut DbConnection,
+    before: NaiveDateTime,
+) -> Result<usize, DbError> {
+    use campaign_push_batches as b;
+    Ok(diesel::update(
+        b::table
+            .filter(b::status.eq_any([
+                SENT,
+                crate::notifications::DEAD,
+                crate::notifications::SKIPPED,
+            ]))
+            .filter(b::updated_at.lt(before))
+            .filter(b::requests.is_not_null()),
+    )
+    .set(b::requests.eq(None::<String>))
+    .execute(conn)?)
+}

@@ -155,11 +155,6 @@ pub fn release(conn: &mut DbConnection, caller: &str, key: &str) -> Result<(), D
     Ok(())
 }
 
-/// Forgets every stored response of a caller (their personal data is being erased).
-pub fn forget_caller(conn: &mut DbConnection, caller: &str) -> Result<usize, DbError> {
-    Ok(diesel::delete(ik::table.filter(ik::caller.eq(caller))).execute(conn)?)
-}
-
 /// Deletes expired keys; returns how many.
 pub fn purge_expired(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize, DbError> {
     Ok(diesel::delete(ik::table.filter(ik::expires_at.le(now.naive_utc()))).execute(conn)?)

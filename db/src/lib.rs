@@ -29,6 +29,7 @@ pub mod membership;
 pub mod migrate;
 pub mod notifications;
 pub mod orgs;
+pub mod personal;
 pub mod pool;
 pub mod schema;
 pub mod staff;

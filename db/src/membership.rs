@@ -354,55 +354,6 @@ pub fn move_membership(
     Ok(())
 }
 
-/// Replaces personal fields with irreversible placeholders; keeps ids, org, dates, card.
-pub fn anonymize_membership(
-    conn: &mut DbConnection,
-    id: &str,
-    now: NaiveDateTime,
-) -> Result<(), DbError> {
-    diesel::update(members::table.find(id))
-        .set((
-            members::real_name.eq("已注销"),
-            members::id_number_enc.eq(""),
-            members::id_number_key_id.eq("erased"),
-            members::id_number_index.eq(format!("erased:{id}")),
-            members::birth_date.eq(""),
-            members::sex.eq(""),
-            members::platform_worker_id.eq(""),
-            members::anonymized_at.eq(now),
-            members::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-pub fn anonymize_applications_of_user(
-    conn: &mut DbConnection,
-    user_id: &str,
-    now: NaiveDateTime,
-) -> Result<(), DbError> {
-    let ids: Vec<String> = apps::table
-        .filter(apps::user_id.eq(user_id))
-        .select(apps::id)
-        .load(conn)?;
-    for id in ids {
-        diesel::update(apps::table.find(&id))
-            .set((
-                apps::real_name.eq("已注销"),
-                apps::id_number_enc.eq(""),
-                apps::id_number_key_id.eq("erased"),
-                apps::id_number_index.eq(format!("erased:{id}")),
-                apps::birth_date.eq(""),
-                apps::sex.eq(""),
-                apps::platform_worker_id.eq(""),
-                apps::phone.eq(""),
-                apps::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 /// What an admin searches members by.
 pub enum MemberQuery<'a> {
     All,

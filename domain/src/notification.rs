@@ -164,22 +164,12 @@ pub fn render(category: Category, params: &serde_json::Value) -> Rendered {
             field(params, "title").to_owned(),
             field(params, "body").to_owned(),
         ),
-        Category::StationReportReceived => {
-            let note = field(params, "note");
-            (
-                "驿站收到问题反馈".to_owned(),
-                format!(
-                    "{}：{}{}",
-                    field(params, "station"),
-                    field(params, "kind"),
-                    if note.is_empty() {
-                        String::new()
-                    } else {
-                        format!("（{note}）")
-                    }
-                ),
-            )
-        }
+        // The worker's note stays on the report (where erasure reaches it), not in the
+        // managers' inboxes.
+        Category::StationReportReceived => (
+            "驿站收到问题反馈".to_owned(),
+            format!("{}：{}", field(params, "station"), field(params, "kind")),
+        ),
     };
     Rendered { title, body }
 }

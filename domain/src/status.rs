@@ -114,14 +114,16 @@ macro_rules! status_enum {
 }
 
 status_enum! {
-    /// A membership application: decided once, by an admin or the auto-approval rule.
+    /// A membership application: decided once, by an admin or the auto-approval rule, or
+    /// withdrawn by the applicant while pending.
     ApplicationStatus ("application") {
         Pending = "pending",
         Approved = "approved",
         Rejected = "rejected",
+        Withdrawn = "withdrawn",
     }
     transitions {
-        Pending => [Approved, Rejected],
+        Pending => [Approved, Rejected, Withdrawn],
     }
 }
 

@@ -51,6 +51,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(membership::member::verify_card)
             .service(membership::member::request_transfer)
             .service(membership::member::withdraw)
+            .service(membership::member::withdraw_application)
+            .service(membership::member::close_account)
             .service(membership::member::data_export)
             .service(membership::admin::list_applications)
             .service(membership::admin::approve_application)

@@ -1,4 +1,5 @@
-//! Housekeeping, as a periodic job: expired idempotency keys and week-old finished jobs.
+//! Housekeeping, as a periodic job: expired idempotency keys, week-old finished jobs, and
+//! the device ids frozen in push batches finished more than a day ago.
 
 use gongyou_db::jobs::{self as store, Job};
 use gongyou_db::{Db, DbError};
@@ -17,8 +18,19 @@ impl Job for Housekeeping {
 
 pub async fn run(ctx: JobContext, _job: Housekeeping) -> Result<(), JobError> {
     let (keys, jobs) = purge(&ctx.services.db, &ctx.services.clock).await?;
-    if keys + jobs > 0 {
-        tracing::info!(idempotency_keys = keys, jobs = jobs, "housekeeping purged");
+    let cutoff = (ctx.services.clock.now() - chrono::Duration::days(1)).naive_utc();
+    let batches = ctx
+        .services
+        .db
+        .run(move |conn| gongyou_db::campaigns::clear_done_requests(conn, cutoff))
+        .await?;
+    if keys + jobs + batches > 0 {
+        tracing::info!(
+            idempotency_keys = keys,
+            jobs = jobs,
+            push_batches = batches,
+            "housekeeping purged"
+        );
     }
     Ok(())
 }

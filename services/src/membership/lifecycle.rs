@@ -1,9 +1,8 @@
 //! A membership's life after approval: suspended and reinstated by admins, withdrawn by the
 //! member (optionally erasing personal data, PIPL art. 47).
 
-use chrono::NaiveDateTime;
 use gongyou_db::membership as db;
-use gongyou_db::{orgs, write_tx, DbConnection, DbError};
+use gongyou_db::{orgs, write_tx};
 use gongyou_domain::notification::Category;
 use gongyou_domain::staff::Role;
 use gongyou_domain::status::{MembershipStatus, TransferStatus};
@@ -12,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::erasure::erase;
 use super::views::{membership_view, MembershipView};
 use super::{
     checked_note, checked_reason, member_not_found, record, require_org, status_changed, By,
@@ -27,8 +27,10 @@ use crate::Context;
 pub struct WithdrawalRequest {
     #[schema(value_type = Option<OptionalNote>, inline)]
     pub reason: Option<String>,
-    /// Also erase personal data (name, ID number, birth date, platform id) irreversibly;
-    /// what finance records must keep (ids, union, dates, card number) stays.
+    /// Also erase every record of your personal data, irreversibly, and close the account
+    /// (as `DELETE /api/v1/me` does): name, ID number, phone, birth date, platform id in
+    /// every application and membership, your inbox and devices, the free text of your
+    /// history. What the union's register must keep (ids, union, dates, card number) stays.
     #[serde(default)]
     pub delete_personal_data: bool,
 }
@@ -44,8 +46,12 @@ pub async fn withdraw(
     let reason = checked_note(body.reason.as_deref())?;
     let now = ctx.now();
     let crypto = ctx.crypto.clone();
-    ctx.db
+    let erasing = body.delete_personal_data;
+    let id = user_id.clone();
+    let view = ctx
+        .db
         .run(move |conn| {
+            let user_id = id;
             write_tx(conn, |conn| -> ServiceResult<MembershipView> {
                 let t = now.naive_utc();
                 let Some(m) = db::live_membership_of_user(conn, &user_id)? else {
@@ -53,7 +59,7 @@ pub async fn withdraw(
                     let last = db::memberships_of_user(conn, &user_id)?.pop();
                     return match last {
                         Some(m) if body.delete_personal_data && m.anonymized_at.is_none() => {
-                            erase(conn, &user_id, &m.id, t)?;
+                            erase(conn, &user_id, t)?;
                             let m = db::membership(conn, &m.id)?.unwrap_or(m);
                             Ok(membership_view(conn, &crypto, &m, china_date(now))?)
                         }
@@ -87,35 +93,23 @@ pub async fn withdraw(
                     t,
                 )?;
                 if body.delete_personal_data {
-                    erase(conn, &user_id, &m.id, t)?;
+                    erase(conn, &user_id, t)?;
                 }
                 let m = db::membership(conn, &m.id)?.unwrap_or(m);
                 Ok(membership_view(conn, &crypto, &m, china_date(now))?)
             })
         })
-        .await
-}
-
-/// Irreversibly erases a member's personal data: the membership's and every application's
-/// personal fields, and stored responses (idempotency) that could still hold them.
-fn erase(
-    conn: &mut DbConnection,
-    user_id: &str,
-    membership_id: &str,
-    t: NaiveDateTime,
-) -> Result<(), DbError> {
-    db::anonymize_membership(conn, membership_id, t)?;
-    db::anonymize_applications_of_user(conn, user_id, t)?;
-    gongyou_db::idempotency::forget_caller(conn, user_id)?;
-    record(
-        conn,
-        Some(membership_id),
-        None,
-        "personal_data_erased",
-        By::User(user_id),
-        None,
-        t,
-    )
+        .await?;
+    if erasing {
+        // Erasure closed the account: its sessions end now.
+        crate::accounts::principal::invalidate_subject(
+            ctx,
+            crate::accounts::tokens::SubjectKind::User,
+            &user_id,
+        )
+        .await?;
+    }
+    Ok(view)
 }
 
 /// Suspends an active membership (the e-card stops verifying).

@@ -7,6 +7,7 @@
 
 mod apply;
 mod card;
+mod erasure;
 mod export;
 mod lifecycle;
 mod members;
@@ -17,6 +18,7 @@ pub mod views;
 
 pub use apply::{application, apply, mine, Consents, NewApplication};
 pub use card::{my_card, verify_card, CardVerificationRequest};
+pub use erasure::{close_account, withdraw_application};
 pub use export::data_export;
 pub use lifecycle::{reinstate, suspend, withdraw, WithdrawalRequest};
 pub use members::{member, read_identity, search};

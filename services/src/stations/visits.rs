@@ -324,7 +324,6 @@ pub async fn report(
                             "station_id": station.id,
                             "report_id": report.id,
                             "kind": kind.label_zh(),
-                            "note": report.note.clone().unwrap_or_default(),
                         }),
                         now,
                     )?;

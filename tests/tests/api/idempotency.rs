@@ -133,6 +133,29 @@ async fn a_repeat_replays_the_first_response() {
     assert_eq!(again.headers()["content-type"], "application/json");
     assert_eq!(again.text().await.unwrap(), first_body);
     assert_eq!(calls(&c.caller), 1);
+    // What was kept to replay is encrypted at rest: a response may repeat what a person
+    // submitted (an application's name).
+    let stored: Vec<String> = app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use gongyou_db::schema::idempotency_keys::dsl::*;
+            idempotency_keys
+                .select(response_body)
+                .load::<Option<String>>(conn)
+                .map(|rows| rows.into_iter().flatten().collect())
+                .map_err(gongyou_db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert!(!stored.is_empty());
+    for body in &stored {
+        assert!(
+            body.starts_with("enc1:") && !body.contains("水杯"),
+            "{body}"
+        );
+    }
 
     // Without a key, nothing is deduplicated; another key is another request.
     assert_eq!(c.post(None, r#"{"name":"水杯"}"#).await.status(), 201);

@@ -692,7 +692,12 @@ async fn withdrawal_with_deletion_erases_personal_data() {
     let stored = database_text(&app).await;
     assert!(!stored.contains("张小龙"), "the name is erased");
     assert!(!stored.contains(&id));
-    // The identity is free again.
+    assert!(!stored.contains("13100000008"), "the phone is erased");
+    // Erasure closed the account: its session has ended.
+    assert_eq!(app.get_as(&member, "/api/v1/me").await.status(), 401);
+    // The identity and the phone are free again: signing in starts a new account.
+    app.clock.advance(Duration::seconds(61));
+    let member = app.sign_in_worker("13100000008").await;
     let again = app.apply(&member, &application(&id, "510107")).await;
     assert_eq!(again.status(), 201);
     let admin = admin(&app).await;
@@ -1024,6 +1029,7 @@ async fn erasure_can_be_asked_after_withdrawing() {
     .await;
     assert_eq!((status, erased["erased"].as_bool()), (200, Some(true)));
     assert!(!database_text(&app).await.contains("张小龙"));
+    // The account is closed: nothing more to withdraw or erase with it.
     let again = app
         .post_json_as(
             &member,
@@ -1031,7 +1037,7 @@ async fn erasure_can_be_asked_after_withdrawing() {
             &json!({"delete_personal_data": true}),
         )
         .await;
-    assert_eq!(again.status(), 409);
+    assert_eq!(again.status(), 401);
 }
 
 #[tokio::test]
@@ -1099,4 +1105,240 @@ async fn routes_and_regions_cannot_be_taken_from_sideways() {
         )
         .await;
     assert_eq!(body(narrow).await.1["code"], "org.region_excludes_children");
+}
+
+/// What an admin's member search finds for `q` (ID number, phone or name).
+async fn found(app: &TestApp, admin: &Session, q: &str) -> usize {
+    let page: Value = app
+        .get_as(admin, &format!("/api/v1/admin/members?q={q}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().map_or(0, Vec::len)
+}
+
+async fn step_up_token(app: &TestApp, worker: &Session, phone: &str) -> String {
+    let code = app.sms_code(phone, "step_up").await;
+    let proof: Value = app
+        .post_json_as(worker, "/api/v1/auth/step-up", &json!({"code": code}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    proof["step_up_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn erasure_leaves_no_trace_across_memberships_and_a_rejected_application() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let admin = admin(&app).await;
+    let phone = "13100000031";
+    let id = id_number("510104", "19910101", "311");
+    let worker = app.sign_in_worker(phone).await;
+    let decide = |id: String, verdict: &'static str, reason: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let r = app
+                .post_json_as(
+                    admin,
+                    &format!("/api/v1/admin/membership/applications/{id}/{verdict}"),
+                    &json!({"reason": reason}),
+                )
+                .await;
+            assert_eq!(r.status(), 200, "{verdict}");
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let apply = || async {
+        let (status, app_view) = body(app.apply(&worker, &application(&id, "510104")).await).await;
+        assert_eq!(status, 201, "{app_view}");
+        app_view["id"].as_str().unwrap().to_owned()
+    };
+    // A rejected application whose reason describes the person…
+    decide(apply().await, "reject", "照片与张小龙的证件不符").await;
+    // …a first membership, left…
+    decide(apply().await, "approve", "").await;
+    let left = app
+        .post_json_as(
+            &worker,
+            "/api/v1/me/membership/withdrawal",
+            &json!({"reason": "张小龙回老家了"}),
+        )
+        .await;
+    assert_eq!(left.status(), 200);
+    // …and a second, live one; plus a report in their own words.
+    let second = decide(apply().await, "approve", "").await;
+    let chengdu = app.org_id("成都市总工会").await;
+    let station: Value = app
+        .post_json_as(
+            &admin,
+            "/api/v1/admin/stations",
+            &json!({
+                "org_id": chengdu, "type": "fixed", "name": "春熙路驿站",
+                "address": "四川省成都市锦江区春熙路 1 号", "region_code": "510104",
+                "lat": 30.657, "lng": 104.066, "amenities": ["drinking_water"],
+                "hours": {"weekly": {"mon": [{"open": "00:00", "close": "24:00"}]}},
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reported = app
+        .post_json_as(
+            &worker,
+            &format!(
+                "/api/v1/stations/{}/reports",
+                station["id"].as_str().unwrap()
+            ),
+            &json!({"kind": "other", "note": "我是张小龙，电话13100000031，饮水机坏了"}),
+        )
+        .await;
+    assert_eq!(reported.status(), 201);
+    let index = app.state.crypto.blind_index("id_number", &id);
+    let traces = [
+        "张小龙",
+        id.as_str(),
+        phone,
+        "MT-20260001",
+        index.as_str(),
+        "饮水机坏了",
+    ];
+    let stored = database_text(&app).await;
+    for trace in traces.iter().filter(|t| **t != id) {
+        assert!(stored.contains(trace), "{trace} is stored before erasure");
+    }
+    assert!(
+        !stored.contains(&id),
+        "the ID number is only ever stored encrypted"
+    );
+    assert_eq!(found(&app, &admin, &id).await, 2);
+    assert_eq!(found(&app, &admin, phone).await, 2);
+    assert_eq!(found(&app, &admin, "张小龙").await, 2);
+
+    // Erasure needs a fresh SMS step-up.
+    let refused = app
+        .client
+        .delete(app.url("/api/v1/me"))
+        .header("Authorization", worker.bearer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    app.clock.advance(Duration::seconds(61));
+    let proof = step_up_token(&app, &worker, phone).await;
+    let erased = app
+        .client
+        .delete(app.url("/api/v1/me"))
+        .header("Authorization", worker.bearer())
+        .header("X-Step-Up-Token", proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 204);
+
+    // No trace of the person, by any of what identified them, anywhere in the database.
+    let stored = database_text(&app).await;
+    for trace in traces {
+        assert!(!stored.contains(trace), "{trace} survived erasure");
+    }
+    assert_eq!(found(&app, &admin, &id).await, 0);
+    assert_eq!(found(&app, &admin, phone).await, 0);
+    assert_eq!(found(&app, &admin, "张小龙").await, 0);
+    // The register keeps that a membership existed (ids, dates, card number), and that it
+    // was erased.
+    let detail: Value = app
+        .get_as(
+            &admin,
+            &format!("/api/v1/admin/members/{}", second["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["membership"]["erased"], true);
+    assert_eq!(detail["membership"]["status"], "withdrawn");
+    assert_eq!(detail["membership"]["card_number"], second["card_number"]);
+    let kinds: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"personal_data_erased"), "{kinds:?}");
+    // The account is closed; the phone signs in as a new person, with nothing on file.
+    assert_eq!(app.get_as(&worker, "/api/v1/me").await.status(), 401);
+    app.clock.advance(Duration::seconds(61));
+    let again = app.sign_in_worker(phone).await;
+    assert_ne!(again.user["id"], worker.user["id"]);
+    let mine: Value = app
+        .get_as(&again, "/api/v1/me/membership")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(mine["membership"].is_null(), "{mine}");
+}
+
+#[tokio::test]
+async fn a_pending_application_can_be_withdrawn_by_its_applicant_only() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let id = id_number("510104", "19920202", "322");
+    let worker = app.sign_in_worker("13100000032").await;
+    let (status, pending) = body(app.apply(&worker, &application(&id, "510104")).await).await;
+    assert_eq!(status, 201);
+    let path = format!(
+        "/api/v1/membership/applications/{}/withdrawal",
+        pending["id"].as_str().unwrap()
+    );
+    // Not another worker's to withdraw, nor staff's.
+    let stranger = app.sign_in_worker("13100000033").await;
+    assert_eq!(
+        app.post_json_as(&stranger, &path, &json!({}))
+            .await
+            .status(),
+        404
+    );
+    let admin = admin(&app).await;
+    assert_eq!(
+        app.post_json_as(&admin, &path, &json!({})).await.status(),
+        403
+    );
+    let (status, withdrawn) = body(app.post_json_as(&worker, &path, &json!({})).await).await;
+    assert_eq!(
+        (status, withdrawn["status"].as_str()),
+        (200, Some("withdrawn"))
+    );
+    // It is out of the review queue, cannot be approved, and a new application may be made.
+    let queue: Value = app
+        .get_as(
+            &admin,
+            "/api/v1/admin/membership/applications?status=pending",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!queue.to_string().contains(pending["id"].as_str().unwrap()));
+    let approve = app
+        .post_json_as(
+            &admin,
+            &format!(
+                "/api/v1/admin/membership/applications/{}/approve",
+                pending["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approve.status(), 409);
+    assert_eq!(
+        app.post_json_as(&worker, &path, &json!({})).await.status(),
+        409,
+        "already withdrawn"
+    );
+    let again = app.apply(&worker, &application(&id, "510104")).await;
+    assert_eq!(again.status(), 201);
 }

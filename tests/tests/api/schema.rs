@@ -64,3 +64,74 @@ fn postgres_and_sqlite_schemas_are_the_same() {
         );
     }
 }
+
+/// The personal-data registry classifies every column of the schema — no more, no less —
+/// so a column added by a migration fails here until someone decides how erasure treats it.
+#[test]
+fn the_personal_data_registry_classifies_every_column() {
+    use gongyou_db::personal::{Handling, Owner, REGISTRY};
+    use std::collections::BTreeSet;
+    let dir = tempfile::tempdir().unwrap();
+    let schema = sqlite_schema(dir.path());
+    let in_schema: BTreeSet<(String, String)> = schema
+        .tables
+        .iter()
+        .flat_map(|(table, t)| t.columns.keys().map(move |c| (table.clone(), c.clone())))
+        .collect();
+    let mut registered = BTreeSet::new();
+    for entry in REGISTRY {
+        let columns = entry
+            .personal
+            .iter()
+            .map(|(c, _)| *c)
+            .chain(entry.plain.iter().copied());
+        for column in columns {
+            assert!(
+                registered.insert((entry.table.to_owned(), column.to_owned())),
+                "{}.{column} is registered twice",
+                entry.table
+            );
+        }
+        for (column, handling) in entry.personal {
+            match handling {
+                Handling::Keep(reason) => assert!(
+                    reason.len() > 20,
+                    "{}.{column}: keeping personal data needs a stated reason",
+                    entry.table
+                ),
+                Handling::Anonymize(_) | Handling::Delete => assert!(
+                    !matches!(entry.owner, Owner::NoOne(_)),
+                    "{}.{column} is erased, but no rows of the table belong to anyone",
+                    entry.table
+                ),
+            }
+        }
+    }
+    let unregistered: Vec<_> = in_schema.difference(&registered).collect();
+    assert!(
+        unregistered.is_empty(),
+        "columns not in the personal-data registry (db/src/personal.rs): {unregistered:?}"
+    );
+    let stale: Vec<_> = registered.difference(&in_schema).collect();
+    assert!(
+        stale.is_empty(),
+        "registered but not in the schema: {stale:?}"
+    );
+    // What plainly identifies someone is never registered as not personal.
+    for entry in REGISTRY {
+        for column in entry.plain {
+            let identifying = column.ends_with("_enc")
+                || column.contains("id_number")
+                || column.contains("phone")
+                || column.contains("openid")
+                || column.contains("unionid")
+                || *column == "real_name"
+                || *column == "registration_id";
+            assert!(
+                !identifying,
+                "{}.{column} identifies a person but is registered as not personal",
+                entry.table
+            );
+        }
+    }
+}

@@ -1370,10 +1370,10 @@ async fn reports_reach_the_managers_who_resolve_them() {
         .await
         .unwrap();
     assert_eq!(inbox["items"][0]["category"], "station_report_received");
-    assert_eq!(
-        inbox["items"][0]["body"],
-        "反馈驿站：设施缺失或损坏（充电桩坏了）"
-    );
+    // The notice names the station and the problem; the worker's own words stay on the
+    // report (where erasure can reach them), not in every manager's inbox.
+    assert_eq!(inbox["items"][0]["body"], "反馈驿站：设施缺失或损坏");
+    assert!(!inbox.to_string().contains("充电桩坏了"));
     let list: Value = f
         .app
         .get_as(&f.manager, &format!("{path}?status=open"))

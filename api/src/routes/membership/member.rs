@@ -2,7 +2,7 @@
 //! withdraw, export. Card verification (station managers and admins) is here too: it reads
 //! the card.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use gongyou_services::membership::views::{
     ApplicationView, Card, CardVerification, MembershipView, MyMembership, TransferView,
 };
@@ -183,6 +183,59 @@ pub async fn withdraw(
     Ok(web::Json(
         membership::withdraw(&state, &caller, body.into_inner()).await?,
     ))
+}
+
+/// Withdraws the caller's own pending application: it is not reviewed, and a new one may
+/// be made.
+#[utoipa::path(
+    tag = "membership",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ApplicationView),
+        (status = 403, description = "`auth.workers_only`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`membership.application_not_found` (also another person's)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`membership.application_decided`: no longer pending", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/membership/applications/{id}/withdrawal")]
+pub async fn withdraw_application(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<ApplicationView>> {
+    Ok(web::Json(
+        membership::withdraw_application(&state, &caller, id.into_inner()).await?,
+    ))
+}
+
+/// Closes the caller's account and erases their personal data, irreversibly (PIPL art.
+/// 47), after an SMS step-up (`X-Step-Up-Token`): a pending application is withdrawn, a
+/// pending transfer cancelled, a membership withdrawn; then name, ID number, phone, WeChat
+/// ids, birth date and platform id leave every application and membership, and the inbox,
+/// devices, the free text of the history and report notes go. Every session ends; signing
+/// in again starts a new account. The union's register keeps ids, dates and card numbers.
+#[utoipa::path(
+    tag = "membership",
+    security(("bearer" = [])),
+    params(("X-Step-Up-Token" = String, Header, description = "Proof of a fresh SMS code")),
+    responses(
+        (status = 204, description = "Erased; the account is closed"),
+        (status = 403, description = "`auth.step_up_required`, `auth.workers_only`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/me")]
+pub async fn close_account(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+) -> ApiResult<HttpResponse> {
+    let proof = req
+        .headers()
+        .get("x-step-up-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    membership::close_account(&state, &caller, proof).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// All the caller's data, unmasked (it is theirs): after an SMS step-up

@@ -1,0 +1,595 @@
+//! The registry of personal data: every column of every table, classified — not personal,
+//! or personal with how erasure treats it (overwrite, delete the row, or keep for a stated
+//! reason) — and which rows belong to a worker. Erasure ([`erase_person`]) iterates it; a test
+//! checks it against the migrated schema, so a column added without being classified here
+//! fails the build's tests. A feature that stores something about a person extends this
+//! table, and erasure covers it without further code (PIPL art. 47).
+
+use chrono::NaiveDateTime;
+use diesel::sql_types::{Text, Timestamp};
+use diesel::RunQueryDsl;
+
+use crate::{DbConnection, DbError};
+
+/// How erasure treats a personal column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handling {
+    /// Overwritten on erasure with this SQL expression (it may use the row's own
+    /// columns, e.g. `'erased:' || id`).
+    Anonymize(&'static str),
+    /// The whole row is deleted on erasure.
+    Delete,
+    /// Kept on erasure, for the stated reason.
+    Keep(&'static str),
+}
+
+/// Which rows of a table belong to a worker (`{p}` stands for the account id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// `column = {p}`.
+    Account(&'static str),
+    /// Rows of the worker's memberships: `column IN (their membership ids)`.
+    Memberships(&'static str),
+    /// A condition of its own.
+    Where(&'static str),
+    /// No row belongs to one worker; the reason says why.
+    NoOne(&'static str),
+}
+
+/// One table: whose rows, its personal columns with their handling, its other columns (not
+/// personal: ids, statuses, timestamps, settings, the union's own content), and what else
+/// erasure sets on the rows (SQL assignments; `{now}` is the time of erasure).
+#[derive(Debug, Clone, Copy)]
+pub struct TableEntry {
+    pub table: &'static str,
+    pub owner: Owner,
+    pub personal: &'static [(&'static str, Handling)],
+    pub plain: &'static [&'static str],
+    pub also_set: &'static [&'static str],
+}
+
+use Handling::{Anonymize, Delete, Keep};
+
+const STATISTICS: &str = "occupation, platform and region feed the union's aggregate \
+    statistics (members by trade and district); with name, ID number and phone gone they \
+    identify no one";
+const CONSENT: &str = "proof of the consent the data was collected under (PIPL art. 14) \
+    outlives the data";
+const CARD: &str = "the union's register and finance records reference the card number; \
+    alone, with name and ID number gone, it identifies no one";
+const STAFF: &str = "a staff member's work identity, not a worker's: kept while the staff \
+    account exists (staff accounts are disabled, not erased, so the audit trail keeps naming \
+    who acted)";
+const VISITOR: &str = "a keyed hash of the account id (ADR 011), never the id itself; the \
+    account keeps no identity after erasure, so visits remain as anonymous counts";
+const AUDIT: &str = "the record of who read whose identity and why is kept for \
+    accountability (PIPL art. 54–55)";
+const BATCH_DEVICES: &str = "push registration ids frozen in a campaign batch so that a \
+    resend reaches the same devices; housekeeping clears them a day after the batch is done";
+const STATION_PHONE: &str = "a station's public contact number, published by its operator";
+
+/// Every table and column. Order matters: rows are erased in this order (children first).
+pub const REGISTRY: &[TableEntry] = &[
+    TableEntry {
+        table: "idempotency_keys",
+        owner: Owner::Account("caller"),
+        personal: &[
+            // A stored response may repeat what was submitted (encrypted at rest too).
+            ("response_body", Delete),
+        ],
+        plain: &[
+            "caller",
+            "idem_key",
+            "request_hash",
+            "state",
+            "response_status",
+            "response_headers",
+            "created_at",
+            "locked_until",
+            "expires_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "notification_deliveries",
+        owner: Owner::Account("user_id"),
+        personal: &[
+            // Providers' references and answers about a message to this person.
+            ("provider_ref", Delete),
+            ("provider_response", Delete),
+        ],
+        plain: &[
+            "id",
+            "notification_id",
+            "user_id",
+            "channel",
+            "status",
+            "attempts",
+            "resends",
+            "next_attempt_at",
+            "claimed_by",
+            "claimed_until",
+            "sent_at",
+            "updated_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "notifications",
+        owner: Owner::Account("user_id"),
+        personal: &[
+            // The inbox: decisions about the person, reasons, card numbers.
+            ("title", Delete),
+            ("body", Delete),
+            ("data", Delete),
+        ],
+        plain: &["id", "user_id", "category", "read_at", "created_at"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "devices",
+        owner: Owner::Account("user_id"),
+        personal: &[("registration_id", Delete)],
+        plain: &["user_id", "platform", "created_at", "updated_at"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "notification_preferences",
+        owner: Owner::Account("user_id"),
+        personal: &[],
+        plain: &["user_id", "category", "channel", "enabled", "updated_at"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "wechat_subscription_credits",
+        owner: Owner::Account("user_id"),
+        personal: &[],
+        plain: &["user_id", "template_id", "credits", "updated_at"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "membership_events",
+        owner: Owner::Where(
+            "membership_id IN (SELECT id FROM memberships WHERE user_id = {p}) \
+             OR application_id IN (SELECT id FROM membership_applications WHERE user_id = {p})",
+        ),
+        personal: &[
+            // Free text (the member's own reason, an admin's): may name or describe them.
+            ("reason", Anonymize("NULL")),
+        ],
+        plain: &[
+            "id",
+            "membership_id",
+            "application_id",
+            "kind",
+            "actor_kind",
+            "actor_id",
+            "created_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "membership_transfers",
+        owner: Owner::Memberships("membership_id"),
+        personal: &[
+            ("reason", Anonymize("NULL")),
+            ("decision_note", Anonymize("NULL")),
+        ],
+        plain: &[
+            "id",
+            "membership_id",
+            "from_org_id",
+            "to_org_id",
+            "status",
+            "decided_by",
+            "decided_at",
+            "created_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "memberships",
+        owner: Owner::Account("user_id"),
+        personal: &[
+            ("card_number", Keep(CARD)),
+            ("real_name", Anonymize("'已注销'")),
+            ("id_number_enc", Anonymize("''")),
+            ("id_number_key_id", Anonymize("'erased'")),
+            ("id_number_index", Anonymize("'erased:' || id")),
+            ("birth_date", Anonymize("''")),
+            ("sex", Anonymize("''")),
+            ("occupation", Keep(STATISTICS)),
+            ("platform", Keep(STATISTICS)),
+            ("platform_worker_id", Anonymize("''")),
+            ("region_code", Keep(STATISTICS)),
+        ],
+        plain: &[
+            "id",
+            "user_id",
+            "org_id",
+            "application_id",
+            "status",
+            "joined_on",
+            "ended_at",
+            "anonymized_at",
+            "created_at",
+            "updated_at",
+        ],
+        also_set: &[
+            "anonymized_at = COALESCE(anonymized_at, {now})",
+            "updated_at = {now}",
+        ],
+    },
+    TableEntry {
+        table: "membership_applications",
+        owner: Owner::Account("user_id"),
+        personal: &[
+            ("real_name", Anonymize("'已注销'")),
+            ("id_number_enc", Anonymize("''")),
+            ("id_number_key_id", Anonymize("'erased'")),
+            ("id_number_index", Anonymize("'erased:' || id")),
+            ("birth_date", Anonymize("''")),
+            ("sex", Anonymize("''")),
+            ("occupation", Keep(STATISTICS)),
+            ("platform", Keep(STATISTICS)),
+            ("platform_worker_id", Anonymize("''")),
+            ("region_code", Keep(STATISTICS)),
+            ("phone", Anonymize("''")),
+            ("consent_pi_at", Keep(CONSENT)),
+            ("consent_sensitive_at", Keep(CONSENT)),
+            // An admin's reason for a decision about this person.
+            ("decision_reason", Anonymize("NULL")),
+        ],
+        plain: &[
+            "id",
+            "user_id",
+            "org_id",
+            "status",
+            "identity_conflict",
+            "decided_by",
+            "decided_at",
+            "membership_id",
+            "created_at",
+            "updated_at",
+        ],
+        also_set: &["updated_at = {now}"],
+    },
+    TableEntry {
+        table: "station_reports",
+        owner: Owner::Account("reporter_id"),
+        personal: &[
+            // What the worker wrote, and the answer to it.
+            ("note", Anonymize("NULL")),
+            ("resolution", Anonymize("NULL")),
+        ],
+        plain: &[
+            "id",
+            "station_id",
+            "reporter_id",
+            "kind",
+            "status",
+            "resolved_by",
+            "resolved_at",
+            "created_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "station_visits",
+        owner: Owner::NoOne(VISITOR),
+        personal: &[("visitor", Keep(VISITOR))],
+        plain: &["id", "station_id", "source", "visited_at", "visited_on"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "sessions",
+        owner: Owner::Where("subject_kind = 'user' AND subject_id = {p}"),
+        personal: &[],
+        plain: &[
+            "id",
+            "subject_kind",
+            "subject_id",
+            "method",
+            "created_at",
+            "revoked_at",
+            "revoked_reason",
+        ],
+        // The account is closed: every session ends.
+        also_set: &[
+            "revoked_at = COALESCE(revoked_at, {now})",
+            "revoked_reason = COALESCE(revoked_reason, 'erased')",
+        ],
+    },
+    TableEntry {
+        table: "refresh_tokens",
+        owner: Owner::NoOne("hashes of random tokens, useless once their sessions end"),
+        personal: &[],
+        plain: &[
+            "token_hash",
+            "session_id",
+            "created_at",
+            "expires_at",
+            "rotated_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "users",
+        owner: Owner::Account("id"),
+        personal: &[
+            ("phone", Anonymize("NULL")),
+            ("wechat_openid", Anonymize("NULL")),
+            ("wechat_unionid", Anonymize("NULL")),
+        ],
+        plain: &["id", "status", "merged_into", "created_at", "updated_at"],
+        // The account is closed with its identity: signing in again starts a new one.
+        also_set: &["status = 'erased'", "updated_at = {now}"],
+    },
+    TableEntry {
+        table: "pii_access_log",
+        owner: Owner::NoOne(AUDIT),
+        personal: &[("purpose", Keep(AUDIT))],
+        plain: &["id", "staff_id", "subject_kind", "subject_id", "created_at"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "campaign_push_batches",
+        owner: Owner::NoOne(BATCH_DEVICES),
+        personal: &[("requests", Keep(BATCH_DEVICES))],
+        plain: &[
+            "campaign_id",
+            "first_notification_id",
+            "last_notification_id",
+            "recipients",
+            "addressed",
+            "status",
+            "attempts",
+            "resends",
+            "next_attempt_at",
+            "claimed_by",
+            "claimed_until",
+            "provider_response",
+            "sent_at",
+            "updated_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "staff",
+        owner: Owner::NoOne(STAFF),
+        personal: &[
+            ("username", Keep(STAFF)),
+            ("display_name", Keep(STAFF)),
+            ("password_hash", Keep(STAFF)),
+        ],
+        plain: &[
+            "id",
+            "org_id",
+            "status",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "stations",
+        owner: Owner::NoOne("the union's rest stations"),
+        personal: &[("contact_phone", Keep(STATION_PHONE))],
+        plain: &[
+            "id",
+            "org_id",
+            "kind",
+            "name",
+            "address",
+            "region_code",
+            "lat",
+            "lng",
+            "amenities",
+            "hours",
+            "status",
+            "reopens_at",
+            "notice",
+            "capacity",
+            "version",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "code_epoch",
+        ],
+        also_set: &[],
+    },
+    plain(
+        "orgs",
+        "the union hierarchy",
+        &[
+            "id",
+            "parent_id",
+            "path",
+            "name",
+            "org_type",
+            "region_code",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    plain(
+        "role_grants",
+        "staff roles",
+        &["staff_id", "role", "org_id", "granted_by", "created_at"],
+    ),
+    plain("card_sequences", "counters", &["region_code", "last_value"]),
+    plain(
+        "membership_routes",
+        "routing settings",
+        &["id", "region_code", "occupation", "org_id", "created_at"],
+    ),
+    plain(
+        "org_membership_settings",
+        "settings",
+        &["org_id", "auto_approve", "updated_at"],
+    ),
+    plain(
+        "jobs",
+        "job payloads carry ids only, never personal data",
+        &[
+            "id",
+            "name",
+            "queue",
+            "priority",
+            "dedup_key",
+            "payload",
+            "status",
+            "attempts",
+            "max_attempts",
+            "run_at",
+            "locked_by",
+            "locked_until",
+            "last_error",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        ],
+    ),
+    plain(
+        "periodic_runs",
+        "schedule bookkeeping",
+        &["name", "period_start", "job_id", "created_at"],
+    ),
+    plain(
+        "campaigns",
+        "the union's notices",
+        &[
+            "id",
+            "org_id",
+            "occupation",
+            "title",
+            "body",
+            "status",
+            "recipients",
+            "cursor",
+            "created_by",
+            "created_at",
+            "completed_at",
+        ],
+    ),
+    plain("jpush_cids", "push message ids", &["cid", "fetched_at"]),
+    plain(
+        "station_managers",
+        "staff assignments",
+        &["station_id", "staff_id", "created_at"],
+    ),
+    plain(
+        "station_locations",
+        "where a movable station stood",
+        &[
+            "id",
+            "station_id",
+            "lat",
+            "lng",
+            "recorded_by",
+            "recorded_at",
+        ],
+    ),
+    plain(
+        "station_photos",
+        "photos of stations, re-encoded without metadata",
+        &[
+            "id",
+            "station_id",
+            "object_key",
+            "content_type",
+            "bytes",
+            "uploaded_by",
+            "created_at",
+        ],
+    ),
+];
+
+/// A table with no personal data at all.
+const fn plain(
+    table: &'static str,
+    why: &'static str,
+    columns: &'static [&'static str],
+) -> TableEntry {
+    TableEntry {
+        table,
+        owner: Owner::NoOne(why),
+        personal: &[],
+        plain: columns,
+        also_set: &[],
+    }
+}
+
+/// The SQL statements that erase one worker, with `{p}` and `{now}` still to bind.
+fn statements() -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in REGISTRY {
+        let predicate = match entry.owner {
+            Owner::Account(column) => format!("{column} = {{p}}"),
+            Owner::Memberships(column) => {
+                format!("{column} IN (SELECT id FROM memberships WHERE user_id = {{p}})")
+            }
+            Owner::Where(condition) => format!("({condition})"),
+            Owner::NoOne(_) => continue,
+        };
+        if entry.personal.iter().any(|(_, h)| *h == Delete) {
+            out.push(format!("DELETE FROM {} WHERE {predicate}", entry.table));
+            continue;
+        }
+        let sets: Vec<String> = entry
+            .personal
+            .iter()
+            .filter_map(|(column, handling)| match handling {
+                Anonymize(value) => Some(format!("{column} = {value}")),
+                _ => None,
+            })
+            .chain(entry.also_set.iter().map(|s| (*s).to_owned()))
+            .collect();
+        if !sets.is_empty() {
+            out.push(format!(
+                "UPDATE {} SET {} WHERE {predicate}",
+                entry.table,
+                sets.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// Erases everything the registry says about the worker with account `user_id` (inside the
+/// caller's transaction); returns the rows touched.
+pub fn erase_person(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let (p, at) = match conn {
+        DbConnection::Pg(_) => ("$1", "$2"),
+        DbConnection::Sqlite(_) => ("?1", "?2"),
+    };
+    let mut touched = 0;
+    for statement in statements() {
+        let sql = statement.replace("{p}", p).replace("{now}", at);
+        let uses_now = statement.contains("{now}");
+        touched += match conn {
+            DbConnection::Pg(c) => {
+                let q = diesel::sql_query(sql).bind::<Text, _>(user_id);
+                if uses_now {
+                    q.bind::<Timestamp, _>(now).execute(c)?
+                } else {
+                    q.execute(c)?
+                }
+            }
+            DbConnection::Sqlite(c) => {
+                let q = diesel::sql_query(sql).bind::<Text, _>(user_id);
+                if uses_now {
+                    q.bind::<Timestamp, _>(now).execute(c)?
+                } else {
+                    q.execute(c)?
+                }
+            }
+        };
+    }
+    Ok(touched)
+}
