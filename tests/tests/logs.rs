@@ -109,12 +109,17 @@ async fn nothing_secret_is_logged() {
     );
     let code = sms.last_code_for(phone).expect("the gateway got the code");
     let wrong = if code == "864209" { "864210" } else { "864209" };
-    let _ = app
+    let refused = app
         .post_json(
             "/api/v1/auth/sessions/sms",
             &json!({"phone": phone, "code": wrong}),
         )
         .await;
+    assert_eq!(
+        refused.status(),
+        401,
+        "a wrong code is refused (and logged)"
+    );
     let signed_in = app
         .post_json(
             "/api/v1/auth/sessions/sms",
@@ -135,12 +140,26 @@ async fn nothing_secret_is_logged() {
     let refreshed = Session::from_json(&refreshed);
 
     let wrong_password = "Wrong-Password-42";
-    let _ = app
+    let refused = app
         .post_json(
             "/api/v1/auth/sessions/password",
             &json!({"username": "demo-admin", "password": wrong_password}),
         )
         .await;
+    assert_eq!(
+        refused.status(),
+        401,
+        "a wrong password is refused (and logged)"
+    );
+    // A password typed into the username field: refused, and not logged either.
+    let typed_in_username = "MyPassw0rd-In-The-Wrong-Box";
+    let refused = app
+        .post_json(
+            "/api/v1/auth/sessions/password",
+            &json!({"username": typed_in_username, "password": "whatever-1"}),
+        )
+        .await;
+    assert_eq!(refused.status(), 401);
     let staff = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
     assert_eq!(
         app.get_as(&staff, "/api/v1/admin/staff").await.status(),
@@ -154,6 +173,7 @@ async fn nothing_secret_is_logged() {
             &json!({"code": "wx-login-code-1"}),
         )
         .await;
+    assert_eq!(by_wechat.status(), 200);
     let by_wechat = Session::from_json(&by_wechat.json().await.unwrap());
     let other_phone = "13887654321";
     wechat.add_phone_code("wx-phone-code-1", other_phone);
@@ -222,6 +242,15 @@ async fn nothing_secret_is_logged() {
         &staff.access_token,
         &staff.refresh_token,
         &by_wechat.access_token,
+        &by_wechat.refresh_token,
+        &admin.access_token,
+        &admin.refresh_token,
+        code.as_str(),
+        wrong,
+        typed_in_username,
+        &typed_in_username.to_lowercase(),
+        "wx-login-code-1",
+        "openid-secretive",
         "sms-key-secret-xyz",
         FakeWechat::SECRET,
         "token-secret-0123456789-abcdefghij",

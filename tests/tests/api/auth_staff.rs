@@ -299,7 +299,38 @@ async fn admins_manage_staff_within_their_rights() {
         )
         .await;
     assert_eq!(above.status(), 403);
-    // Nor on a member who holds rights beyond their subtree (the national admin).
+    // Nor on a member whose home is in 四川 but who holds rights beyond it: a reviewer of
+    // 成都 who also reviews for 广东 (granted from the national level).
+    let national_admin = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let guangdong = app.org_id("广东省总工会").await;
+    let straddling = app
+        .create_staff(
+            &national_admin,
+            "two-provinces",
+            &chengdu,
+            &[
+                ("claims_reviewer", &chengdu),
+                ("claims_reviewer", &guangdong),
+            ],
+        )
+        .await;
+    for change in [
+        json!({"display_name": "改名"}),
+        json!({"status": "disabled"}),
+        json!({"roles": [{"role": "claims_reviewer", "org_id": chengdu}]}),
+    ] {
+        let r = app
+            .patch_json_as(
+                &sichuan_admin,
+                &format!("/api/v1/admin/staff/{straddling}"),
+                &change,
+            )
+            .await;
+        assert_eq!(r.status(), 403, "{change}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "auth.out_of_scope", "{change}");
+    }
+    // The national admin, whose home is outside 四川, is not even listed.
     let demo_admin_id = list["items"]
         .as_array()
         .unwrap()

@@ -6,7 +6,7 @@ use gongyou_db::notifications as store;
 use gongyou_jobs::Worker;
 use gongyou_tests::fakes::jpush::FakeJpush;
 use gongyou_tests::session::{application, id_number, Session, DEMO_PASSWORD};
-use gongyou_tests::{spawn_app_with, TestApp};
+use gongyou_tests::{spawn_app, spawn_app_with, TestApp};
 use serde_json::{json, Value};
 
 async fn app_with_push() -> (TestApp, FakeJpush) {
@@ -375,13 +375,57 @@ async fn a_campaign_reaches_its_audience_in_batches_and_only_it() {
         approve(&app, &admin, &application_id).await;
         riders.push(member);
     }
-    // A driver in the same place, and a rider in 深圳: not in the audience.
+    // Not in the audience, though each has a device: a driver in the same place (another
+    // occupation), a rider in 深圳 (outside the subtree), a suspended and a withdrawn rider.
     let driver = app.sign_in_worker("13500000300").await;
     let mut form = application(&id_number("510104", "19850101", "777"), "510104");
     form["occupation"] = json!("ride_hailing_driver");
     let submitted: Value = app.apply(&driver, &form).await.json().await.unwrap();
     let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
     approve(&app, &admin, submitted["id"].as_str().unwrap()).await;
+    let device = |who: &Session, registration_id: &'static str| {
+        let request = app
+            .client
+            .put(app.url("/api/v1/me/devices"))
+            .header("Authorization", who.bearer())
+            .json(&json!({"registration_id": registration_id, "platform": "android"}));
+        async move { assert_eq!(request.send().await.unwrap().status(), 204) }
+    };
+    device(&driver, "reg-driver").await;
+    let national = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let shenzhen = app.sign_in_worker("13500000301").await;
+    device(&shenzhen, "reg-shenzhen").await;
+    let submitted: Value = app
+        .apply(
+            &shenzhen,
+            &application(&id_number("440305", "19880808", "888"), "440305"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(submitted["org"]["name"], "南山区外卖骑手工会");
+    approve(&app, &national, submitted["id"].as_str().unwrap()).await;
+    // A 成都 rider who is suspended, and one who left: riders of the subtree, but not active.
+    let (_, _, suspended_application) = applicant(&app, "13500000302", Some("reg-suspended")).await;
+    let suspended = approve(&app, &admin, &suspended_application).await;
+    let r = app
+        .post_json_as(
+            &admin,
+            &format!(
+                "/api/v1/admin/members/{}/suspend",
+                suspended["id"].as_str().unwrap()
+            ),
+            &json!({"reason": "核查"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (left, _, left_application) = applicant(&app, "13500000303", Some("reg-withdrawn")).await;
+    approve(&app, &admin, &left_application).await;
+    let r = app
+        .post_json_as(&left, "/api/v1/me/membership/withdrawal", &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
     // One rider also uses a tablet; another switched notices off on the push channel.
     let r = app
         .client
@@ -458,8 +502,21 @@ async fn a_campaign_reaches_its_audience_in_batches_and_only_it() {
     assert_eq!(
         audiences,
         ["reg-0", "reg-1", "reg-1-tablet", "reg-2", "reg-3"],
-        "every device once, the tablet too, not the rider who switched off"
+        "every device once, the tablet too; not the rider who switched off, nor the driver, \
+         the 深圳 rider, the suspended or the withdrawn one"
     );
+    for outsider in [&shenzhen, &driver, &left] {
+        let inbox: Value = app
+            .get_as(outsider, "/api/v1/me/notifications")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            !inbox.to_string().contains("高温预警"),
+            "the notice reached an outsider: {inbox}"
+        );
+    }
 
     // A dispatcher that died mid-send: its claim lapses, the batch is claimed again and its
     // frozen requests go out again with the same cid, which JPush does not push twice.
@@ -815,4 +872,56 @@ async fn urgent_notices_go_by_sms_too() {
         .map(|d| d.status)
         .collect();
     assert!(statuses.contains(&"dead".to_owned()), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_campaign_created_twice_with_one_idempotency_key_goes_out_once() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let (member, admin, application_id) = applicant(&app, "13500000401", None).await;
+    approve(&app, &admin, &application_id).await;
+    let chengdu = app.org_id("成都市总工会").await;
+    let notice = json!({"org_id": chengdu, "title": "停电通知", "body": "春熙路驿站今晚停电。"});
+    let send = || {
+        app.client
+            .post(app.url("/api/v1/admin/campaigns"))
+            .header("Authorization", admin.bearer())
+            .header("Idempotency-Key", "campaign-2026-12-06-power")
+            .json(&notice)
+            .send()
+    };
+    // A flaky network: the admin's console sends the same request twice.
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    worker(&app).drain().await.unwrap();
+    let inbox: Value = app
+        .get_as(&member, "/api/v1/me/notifications")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let notices = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["title"] == "停电通知")
+        .count();
+    assert_eq!(notices, 1, "one campaign, one notice");
+    // The same key with another notice is refused, not sent.
+    let other = app
+        .client
+        .post(app.url("/api/v1/admin/campaigns"))
+        .header("Authorization", admin.bearer())
+        .header("Idempotency-Key", "campaign-2026-12-06-power")
+        .json(&json!({"org_id": chengdu, "title": "另一条", "body": "别的内容"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 409);
 }

@@ -106,6 +106,26 @@ fn staff_id(s: &Session) -> String {
     s.user["id"].as_str().unwrap().to_owned()
 }
 
+/// A manager of another station (a staff member with no role but that station).
+async fn other_stations_manager(f: &Fixture) -> Session {
+    let id = f
+        .app
+        .create_staff(&f.admin, "other-station-mgr", &f.chengdu, &[])
+        .await;
+    let theirs = station(
+        f,
+        "别人的驿站",
+        "fixed",
+        (CENTRE.0 + 0.01, CENTRE.1),
+        daily("08:00", "20:00"),
+    )
+    .await;
+    manage(f, theirs["id"].as_str().unwrap(), &[&id]).await;
+    f.app
+        .sign_in_staff("other-station-mgr", DEMO_PASSWORD)
+        .await
+}
+
 async fn patch(
     app: &TestApp,
     who: &Session,
@@ -1382,9 +1402,18 @@ async fn reports_reach_the_managers_who_resolve_them() {
         .await
         .unwrap();
     assert_eq!(list["items"][0]["id"], report["id"]);
-    // Workers and other stations' managers do not see them.
+    // Workers and other stations' managers neither see nor resolve them.
     assert_eq!(f.app.get_as(&rider, &path).await.status(), 403);
     let resolve = format!("{path}/{}/resolve", report["id"].as_str().unwrap());
+    let other = other_stations_manager(&f).await;
+    assert_eq!(f.app.get_as(&other, &path).await.status(), 403);
+    assert_eq!(
+        f.app
+            .post_json_as(&other, &resolve, &json!({"resolution": "不是我的"}))
+            .await
+            .status(),
+        403
+    );
     // A body that does not parse is refused, and the report stays open.
     for bad in [json!({"resolution": 5}), json!("已处理")] {
         let r = f.app.post_json_as(&f.manager, &resolve, &bad).await;
@@ -1529,13 +1558,13 @@ async fn a_rotated_station_code_no_longer_checks_in() {
 
     // Workers and other stations' managers cannot rotate it.
     let rotate = format!("/api/v1/stations/{id}/code-rotations");
-    assert_eq!(
-        f.app
-            .post_json_as(&rider, &rotate, &json!({}))
-            .await
-            .status(),
-        403
-    );
+    let other = other_stations_manager(&f).await;
+    for who in [&rider, &other] {
+        assert_eq!(
+            f.app.post_json_as(who, &rotate, &json!({})).await.status(),
+            403
+        );
+    }
     let rotated = f.app.post_json_as(&f.manager, &rotate, &json!({})).await;
     assert_eq!(rotated.status(), 200);
     assert!(rotated.headers().contains_key("etag"));
