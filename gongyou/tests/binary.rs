@@ -156,6 +156,100 @@ fn terminate(running: &mut Running) {
     assert!(status.success(), "{status:?}");
 }
 
+/// SIGTERM drains: a request in flight (an SMS gateway taking two seconds) is answered, new
+/// connections are refused, and the process exits cleanly.
+#[test]
+fn sigterm_lets_requests_in_flight_finish() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let gateway = runtime.block_on(async {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"Response": {
+                        "SendStatusSet": [{"SerialNo": "5000:1", "PhoneNumber": "+8613800138000",
+                            "Fee": 1, "SessionContext": "", "Code": "Ok",
+                            "Message": "send success", "IsoCode": "CN"}],
+                        "RequestId": "drain-test"}}))
+                    .set_delay(Duration::from_secs(2)),
+            )
+            .mount(&server)
+            .await;
+        server
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("GONGYOU_HTTP_ADDR", &addr)
+        .env("GONGYOU_SMS_PROVIDER", "tencent")
+        .env("GONGYOU_SMS_BASE_URL", gateway.uri())
+        .env("GONGYOU_SMS_ACCESS_KEY_ID", "AKID")
+        .env("GONGYOU_SMS_ACCESS_KEY_SECRET", "secret")
+        .env("GONGYOU_SMS_SIGN_NAME", "工友")
+        .env("GONGYOU_SMS_TEMPLATE_ID", "code-1")
+        .env("GONGYOU_SMS_SDK_APP_ID", "1400000001")
+        .env("GONGYOU_SMS_DEV_ECHO", "false")
+        .env("GONGYOU_SHUTDOWN_TIMEOUT_SECS", "20")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let started = Instant::now();
+    while try_get(&addr, "/healthz").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never listened"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A request that takes two seconds (the gateway's delay)…
+    let in_flight = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            post(
+                &addr,
+                "/api/v1/auth/sms-codes",
+                r#"{"phone":"13800138000","purpose":"sign_in"}"#,
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    // …SIGTERM while it runs: the server stops taking connections at once…
+    let pid = running.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        try_get(&addr, "/healthz").is_none(),
+        "a new connection after SIGTERM is refused"
+    );
+    // …but answers the one in flight, then exits cleanly.
+    let (status, body) = in_flight.join().unwrap();
+    assert_eq!(status, 202, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after the drain");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    drop(gateway);
+}
+
 #[test]
 fn a_worker_serves_its_metrics_and_no_api_route() {
     let dir = tempfile::tempdir().unwrap();

@@ -207,10 +207,26 @@ pub struct Worker {
     metrics: Option<Arc<Metrics>>,
 }
 
+/// A worker's name on the jobs it claims: host (the pod, on Kubernetes) and process id, so an
+/// operator can tell whose lease a job is under, and a random part, so names never repeat.
+fn worker_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty() && h.len() <= 64)
+        .unwrap_or_else(|| "host".to_owned());
+    let random = gongyou_domain::id::new_id();
+    let tail = random
+        .get(random.len().saturating_sub(8)..)
+        .unwrap_or(&random);
+    format!("worker-{host}-{}-{tail}", std::process::id())
+}
+
 impl Worker {
     pub fn new(services: Context, registry: Registry, config: WorkerConfig) -> Self {
         Self {
-            id: format!("worker-{}", gongyou_domain::id::new_id()),
+            id: worker_id(),
             db: services.db.clone(),
             clock: services.clock.clone(),
             services,

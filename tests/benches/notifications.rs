@@ -265,7 +265,21 @@ async fn run(server: String, n: i64) {
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let pushed = fake.delivered_count() - base_delivered;
-        if killed_at.is_none() && pushed >= target / 3 {
+        // Killed while it holds a batch whose requests are frozen (claimed, perhaps sent):
+        // the crash the exactly-once design is for, not an idle moment between batches.
+        let in_flight = |pg: &mut diesel::PgConnection| {
+            count(
+                pg,
+                &format!(
+                    "SELECT COUNT(*) AS n FROM campaign_push_batches b JOIN jobs j \
+                     ON b.claimed_by = 'dispatch-' || j.id \
+                     WHERE b.status = 'sending' AND b.requests IS NOT NULL \
+                     AND j.locked_by LIKE '%-{}-%'",
+                    a.id()
+                ),
+            )
+        };
+        if killed_at.is_none() && pushed >= target / 3 && in_flight(&mut pg) > 0 {
             a.kill().unwrap(); // SIGKILL
             let _ = a.wait();
             killed_at = Some((started.elapsed(), pushed));
@@ -311,6 +325,10 @@ async fn run(server: String, n: i64) {
     let delivered = fake.delivered_count() - base_delivered;
     println!("all {n} pushes delivered in {:.1} s by {} JPush requests (distinct cids); devices notified {delivered}, distinct {}; recipients recorded sent {sent}; repeated cids {}; counted resends {resends}",
         total.as_secs_f64(), fake.push_count() - base_pushes, fake.devices_reached() - base_reached, fake.duplicate_cid_count() - base_repeats);
+    assert!(
+        resends >= 1,
+        "the killed worker held a batch: it must have been claimed again (a possible resend)"
+    );
     assert_eq!(delivered, target, "every device notified once");
     assert_eq!(
         fake.devices_reached() - base_reached,

@@ -17,6 +17,7 @@ use gongyou_domain::clock::ManualClock;
 use gongyou_services::config::Config;
 
 pub mod fakes;
+pub mod net;
 pub mod pg;
 pub mod services;
 pub mod session;

@@ -48,7 +48,42 @@ fn registry() -> Registry {
         tokio::time::sleep(Duration::from_secs(30)).await;
         Ok(())
     });
+    r.register("held", |ctx, _payload| async move {
+        *RUNS.lock().unwrap().entry(ctx.job_id.clone()).or_default() += 1;
+        gate(&ctx.job_id).notified().await;
+        Ok(())
+    });
     r
+}
+
+/// Gates that hold a "held" job until its test opens them.
+static GATES: LazyLock<Mutex<HashMap<String, std::sync::Arc<tokio::sync::Notify>>>> =
+    LazyLock::new(Default::default);
+
+fn gate(id: &str) -> std::sync::Arc<tokio::sync::Notify> {
+    GATES
+        .lock()
+        .unwrap()
+        .entry(id.to_owned())
+        .or_default()
+        .clone()
+}
+
+/// Polls until the job has `status` (10 s at most).
+async fn wait_for(app: &TestApp, id: &str, status: &str) -> store::JobRow {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = job(app, id).await;
+        if row.status == status {
+            return row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {id} is {} not {status}",
+            row.status
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn worker(app: &TestApp, config: WorkerConfig) -> Worker {
@@ -414,4 +449,65 @@ async fn a_standalone_worker_serves_its_own_job_metrics() {
     assert!(line(r#"gongyou_jobs{status="done"}"#).ends_with(" 1"));
     assert!(text.contains("gongyou_db_pool_max_connections"));
     handle.stop(true).await;
+}
+
+#[tokio::test]
+async fn heartbeats_keep_a_long_job_from_being_taken_over() {
+    let app = spawn_app().await;
+    let id = enqueue(&app, "held", json!({}), 3, None).await.unwrap();
+    // Worker A holds a 300 ms lease, renewed every 100 ms while the job runs.
+    let short_lease = WorkerConfig {
+        lease: Duration::from_millis(300),
+        ..config()
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let a = tokio::spawn(worker(&app, short_lease.clone()).run(stopped));
+    let running = wait_for(&app, &id, "running").await;
+    let b = worker(&app, short_lease);
+    // 1.2 s of application time pass in steps shorter than the lease: after each, A's
+    // heartbeat renews the lease, and B never gets the job.
+    for _ in 0..6 {
+        app.clock.advance(Span::milliseconds(200));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(b.drain().await.unwrap(), 0, "the lease was renewed");
+    }
+    let renewed = job(&app, &id).await;
+    assert_eq!(renewed.locked_by, running.locked_by);
+    assert!(renewed.locked_until.unwrap() > app.clock_now().naive_utc());
+    assert_eq!(runs_of(&id), 1);
+    gate(&id).notify_one();
+    let done = wait_for(&app, &id, "done").await;
+    assert_eq!(done.attempts, 1, "ran once, never taken over");
+    stop.send(true).unwrap();
+    a.await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "LISTEN/NOTIFY is PostgreSQL's: CI's PostgreSQL pass runs it with --include-ignored"]
+async fn on_postgresql_an_enqueued_job_wakes_an_idle_worker_at_once() {
+    let app = spawn_app().await;
+    assert!(
+        app.is_postgres(),
+        "needs GONGYOU_TEST_DATABASE_URL: this test is about PostgreSQL's LISTEN/NOTIFY"
+    );
+    // A worker that would otherwise look for work once an hour.
+    let idle = WorkerConfig {
+        poll_interval: Duration::from_secs(3600),
+        ..config()
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let w = tokio::spawn(worker(&app, idle).run(stopped));
+    // Let it start, make its first (empty) pass and begin listening.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    // Enqueued through another connection, as another replica's request would.
+    let id = enqueue(&app, "count", json!({}), 3, None).await.unwrap();
+    wait_for(&app, &id, "done").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "woken by NOTIFY, not by its hourly poll: {:?}",
+        started.elapsed()
+    );
+    stop.send(true).unwrap();
+    w.await.unwrap();
 }

@@ -186,3 +186,68 @@ async fn request_ids_are_echoed_or_made() {
     let replaced = hostile.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(replaced).is_ok(), "{replaced}");
 }
+
+#[tokio::test]
+#[ignore = "needs Redis (GONGYOU_TEST_REDIS_URL): CI's PostgreSQL + Redis pass runs it with --include-ignored"]
+async fn redis_failing_while_serving_is_503_and_recovers() {
+    let redis = gongyou_tests::Backends::from_env()
+        .redis
+        .expect("GONGYOU_TEST_REDIS_URL is not set: this test cuts a real Redis off");
+    let target = redis
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let relay = gongyou_tests::net::Relay::start(target).await;
+    let app = spawn_app_with(
+        [(
+            "GONGYOU_REDIS_URL".to_owned(),
+            format!("redis://{}", relay.addr),
+        )]
+        .into(),
+    )
+    .await;
+    let worker = app.sign_in_worker("13600000091").await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+
+    relay.cut();
+    // What needs Redis answers 503 with a stable code and a wait; nothing is a 500.
+    let sms = app
+        .post_json(
+            "/api/v1/auth/sms-codes",
+            &serde_json::json!({"phone": "13600000092", "purpose": "sign_in"}),
+        )
+        .await;
+    assert_eq!(sms.status(), 503);
+    assert!(sms.headers().contains_key("retry-after"));
+    let body: serde_json::Value = sms.json().await.unwrap();
+    assert_eq!(body["code"], "service.cache_unavailable");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["errors"]["redis"], "unavailable");
+    // A signed-in worker keeps working: sessions are read from the database meanwhile.
+    assert_eq!(app.get_as(&worker, "/api/v1/me").await.status(), 200);
+
+    relay.restore();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let sms = app
+            .post_json(
+                "/api/v1/auth/sms-codes",
+                &serde_json::json!({"phone": "13600000093", "purpose": "sign_in"}),
+            )
+            .await;
+        if sms.status() == 202 {
+            break;
+        }
+        assert_eq!(sms.status(), 503, "only 503 while reconnecting");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis never came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
