@@ -52,7 +52,7 @@ mod tests {
     #[test]
     fn a_path_lists_the_methods_of_every_pattern_it_matches() {
         let allowed = AllowedMethods::from_openapi(&crate::openapi::openapi());
-        assert_eq!(allowed.at("/api/v1/me"), ["GET"]);
+        assert_eq!(allowed.at("/api/v1/me"), ["DELETE", "GET"]);
         // `nearby` is also a station id to `GET` and `PATCH /stations/{id}`.
         assert_eq!(allowed.at("/api/v1/stations/nearby"), ["GET", "PATCH"]);
         assert!(allowed.at("/api/v1/nothing").is_empty());

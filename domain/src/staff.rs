@@ -94,9 +94,12 @@ mod tests {
     #[test]
     fn usernames() {
         assert_eq!(
-            Username::parse(" Demo-Admin ").unwrap().as_str(),
+            Username::parse("demo-admin").unwrap().as_str(),
             "demo-admin"
         );
+        // Taken as sent: the caller lowercases (sign-in does), nothing is trimmed.
+        assert!(Username::parse(" demo-admin ").is_none());
+        assert!(Username::parse("Demo-Admin").is_none());
         for bad in ["ab", "1abc", "a b c", "王师傅", &"a".repeat(33)] {
             assert!(Username::parse(bad).is_none(), "{bad}");
         }

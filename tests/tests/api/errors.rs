@@ -160,7 +160,7 @@ async fn a_method_a_path_does_not_serve_is_405_with_allow() {
         (405, "request.method_not_allowed")
     );
     for (method, path, allow) in [
-        (reqwest::Method::TRACE, "/api/v1/me", "GET"),
+        (reqwest::Method::TRACE, "/api/v1/me", "DELETE, GET"),
         (reqwest::Method::DELETE, "/api/v1/orgs/x", "GET, PATCH"),
         (
             reqwest::Method::PUT,

@@ -925,3 +925,107 @@ async fn a_campaign_created_twice_with_one_idempotency_key_goes_out_once() {
         .unwrap();
     assert_eq!(other.status(), 409);
 }
+
+#[tokio::test]
+async fn a_worker_cannot_write_unbounded_rows() {
+    let app = spawn_app_with(
+        [(
+            "GONGYOU_WECHAT_TEMPLATES".to_owned(),
+            "membership_approved:tpl-approved".to_owned(),
+        )]
+        .into(),
+    )
+    .await;
+    app.seed().await;
+    let worker = app.sign_in_worker("13500000501").await;
+    let rows = || {
+        let db = app.state.db.clone();
+        async move {
+            db.run(|conn| {
+                use diesel::prelude::*;
+                use gongyou_db::schema::{
+                    notification_preferences as p, wechat_subscription_credits as c,
+                };
+                let credits: i64 = c::table.count().get_result(conn)?;
+                let prefs: i64 = p::table.count().get_result(conn)?;
+                Ok::<_, gongyou_db::DbError>((credits, prefs))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    // Template ids WeChat never issued to us earn nothing and store nothing…
+    let made_up: serde_json::Map<String, Value> = (0..20)
+        .map(|i| (format!("tpl-made-up-{i}"), json!("accept")))
+        .collect();
+    let r = app
+        .post_json_as(
+            &worker,
+            "/api/v1/me/wechat-subscriptions",
+            &json!({"results": made_up}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(rows().await.0, 0);
+    // …and an answer listing more templates than a mini-program can ask for is refused.
+    let too_many: serde_json::Map<String, Value> = (0..21)
+        .map(|i| (format!("tpl-{i}"), json!("accept")))
+        .collect();
+    let r = app
+        .post_json_as(
+            &worker,
+            "/api/v1/me/wechat-subscriptions",
+            &json!({"results": too_many}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = app
+        .post_json_as(
+            &worker,
+            "/api/v1/me/wechat-subscriptions",
+            &json!({"results": {"tpl-approved": "accept"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(rows().await.0, 1, "a configured template earns its credit");
+
+    // Preferences: one row per (category, channel) however often it is sent, 64 at most.
+    let put = |body: Value| {
+        app.client
+            .put(app.url("/api/v1/me/notification-preferences"))
+            .header("Authorization", worker.bearer())
+            .json(&body)
+            .send()
+    };
+    let same = json!({"category": "notice", "channel": "push", "enabled": false});
+    let repeated: Vec<Value> = (0..64).map(|_| same.clone()).collect();
+    assert_eq!(
+        put(json!({"preferences": repeated}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(rows().await.1, 1);
+    let over: Vec<Value> = (0..65).map(|_| same.clone()).collect();
+    assert_eq!(
+        put(json!({"preferences": over})).await.unwrap().status(),
+        400
+    );
+
+    // An admin's routing table is bounded too.
+    let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    let union = app.org_id("锦江区新就业形态劳动者工会").await;
+    let routes: Vec<Value> = (0..101)
+        .map(|_| json!({"region_code": "510104", "occupation": "any"}))
+        .collect();
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/orgs/{union}/membership-settings")))
+        .header("Authorization", admin.bearer())
+        .json(&json!({"auto_approve": false, "routes": routes}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
