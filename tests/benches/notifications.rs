@@ -298,7 +298,8 @@ async fn run(server: String, n: i64) {
         .args(["-TERM", &b.id().to_string()])
         .status();
     let _ = b.wait();
-    let (two_workers, pushed_by_two) = killed_at.unwrap();
+    let (two_workers, pushed_by_two) = killed_at
+        .expect("the worker was never seen holding a batch mid-send: rerun with more members");
     let two_rate = pushed_by_two as f64 / two_workers.as_secs_f64();
     let sent = count(&mut pg, "SELECT CAST(COALESCE(SUM(addressed), 0) AS BIGINT) AS n FROM campaign_push_batches WHERE status = 'sent'");
     let resends = count(

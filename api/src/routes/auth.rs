@@ -30,7 +30,7 @@ pub struct SmsCodeRequest {
         (status = 202, description = "Sent", body = SmsCodeSent),
         (status = 400, description = "`request.invalid_body`: not a mainland mobile number, unknown purpose", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`sms.rejected`: the provider refused the number", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`auth.sms_rate_limited` (1/min and 10/day per phone, 20/hour per IP) or `sms.provider_rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`auth.sms_rate_limited` (1/min and 10/day per phone, 20/hour per client network; configurable), `sms.daily_budget_spent` (the install's daily budget) or `sms.provider_rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`sms.delivery_failed` or `sms.not_configured`", body = Problem, content_type = "application/problem+json"),
     )
 )]
