@@ -49,6 +49,7 @@ pub fn status_of(kind: Kind) -> StatusCode {
         Kind::Stale => StatusCode::PRECONDITION_FAILED,
         Kind::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
         Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Kind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
         Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -263,6 +264,7 @@ mod tests {
             (Kind::Stale, 412),
             (Kind::VersionRequired, 428),
             (Kind::TooLarge, 413),
+            (Kind::UnsupportedMediaType, 415),
             (Kind::Rule, 422),
         ] {
             assert_eq!(status_of(kind).as_u16(), status);

@@ -4,8 +4,8 @@
 
 use actix_web::dev::ResourceDef;
 
-/// Paths and the methods they serve.
-pub struct AllowedMethods(Vec<(ResourceDef, Vec<&'static str>)>);
+/// Path templates, how specific each is (its literal segments), and the methods it serves.
+pub struct AllowedMethods(Vec<(ResourceDef, usize, Vec<&'static str>)>);
 
 impl AllowedMethods {
     pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
@@ -24,25 +24,60 @@ impl AllowedMethods {
                 .into_iter()
                 .filter_map(|(m, served)| served.then_some(m))
                 .collect();
-                (ResourceDef::new(path.as_str()), methods)
+                let literal = path
+                    .split('/')
+                    .filter(|segment| !segment.starts_with('{'))
+                    .count();
+                (ResourceDef::new(path.as_str()), literal, methods)
             })
             .collect();
         Self(routes)
     }
 
-    /// The methods served at `path` (several patterns may match it), sorted; empty when the
-    /// path is not served at all.
+    /// The methods served at `path`, sorted; empty when the path is not served at all. As in
+    /// OpenAPI, a concrete path is governed by the most specific template matching it:
+    /// `/stations/nearby` by itself, not by `/stations/{id}`.
     pub fn at(&self, path: &str) -> Vec<&'static str> {
-        let mut methods: Vec<&'static str> = self
+        let matching: Vec<_> = self
             .0
             .iter()
-            .filter(|(def, _)| def.is_match(path))
-            .flat_map(|(_, methods)| methods.iter().copied())
+            .filter(|(def, ..)| def.is_match(path))
+            .collect();
+        let Some(best) = matching.iter().map(|(_, literal, _)| *literal).max() else {
+            return Vec::new();
+        };
+        let mut methods: Vec<&'static str> = matching
+            .into_iter()
+            .filter(|(_, literal, _)| *literal == best)
+            .flat_map(|(.., methods)| methods.iter().copied())
             .collect();
         methods.sort_unstable();
         methods.dedup();
         methods
     }
+
+    /// The 405 for `method` at `path`, when the contract serves the path but not the method
+    /// (even where the router would hand the request to a broader template).
+    pub fn refusal(&self, path: &str, method: &str) -> Option<actix_web::HttpResponse> {
+        let methods = self.at(path);
+        if methods.is_empty() || methods.contains(&method) {
+            return None;
+        }
+        Some(method_not_allowed(&methods))
+    }
+}
+
+/// 405 problem+json with `Allow`.
+pub fn method_not_allowed(methods: &[&str]) -> actix_web::HttpResponse {
+    let mut response = actix_web::ResponseError::error_response(
+        &crate::error::ApiError::from_status(actix_web::http::StatusCode::METHOD_NOT_ALLOWED),
+    );
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    response
 }
 
 #[cfg(test)]
@@ -53,8 +88,9 @@ mod tests {
     fn a_path_lists_the_methods_of_every_pattern_it_matches() {
         let allowed = AllowedMethods::from_openapi(&crate::openapi::openapi());
         assert_eq!(allowed.at("/api/v1/me"), ["DELETE", "GET"]);
-        // `nearby` is also a station id to `GET` and `PATCH /stations/{id}`.
-        assert_eq!(allowed.at("/api/v1/stations/nearby"), ["GET", "PATCH"]);
+        // `/stations/nearby` governs itself, though `/stations/{id}` matches it too.
+        assert_eq!(allowed.at("/api/v1/stations/nearby"), ["GET"]);
+        assert_eq!(allowed.at("/api/v1/stations/some-id"), ["GET", "PATCH"]);
         assert!(allowed.at("/api/v1/nothing").is_empty());
     }
 }

@@ -45,9 +45,20 @@ pub async fn observe(
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
     let state = req.app_data::<web::Data<AppState>>().cloned();
-
-    let response = next.call(req).instrument(span.clone()).await?;
-    let mut response = normalize_error_body(response.map_into_boxed_body());
+    // A method the contract does not serve at this path is 405 before routing: the router
+    // would hand `PATCH /stations/nearby` to `PATCH /stations/{id}`, OpenAPI does not.
+    let refused = req
+        .app_data::<web::Data<crate::methods::AllowedMethods>>()
+        .and_then(|allowed| allowed.refusal(req.path(), req.method().as_str()));
+    let response = match refused {
+        Some(refused) => req.into_response(refused).map_into_boxed_body(),
+        None => next
+            .call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_boxed_body(),
+    };
+    let mut response = normalize_error_body(response);
 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);

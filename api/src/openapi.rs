@@ -16,7 +16,16 @@ use crate::error::{Problem, PROBLEM_JSON};
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
     paths(crate::routes::ops::metrics),
-    components(schemas(Problem)),
+    // Schemas named only by query parameters (`value_type = Option<JobStatus>`), which
+    // utoipa does not collect by itself.
+    components(schemas(
+        Problem,
+        gongyou_domain::status::ApplicationStatus,
+        gongyou_domain::status::MembershipStatus,
+        gongyou_domain::status::TransferStatus,
+        gongyou_domain::status::JobStatus,
+        gongyou_domain::station::ReportStatus,
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "ops", description = "Liveness, readiness, metrics and this document"),

@@ -218,21 +218,12 @@ async fn unrouted(
     req: HttpRequest,
     allowed: web::Data<AllowedMethods>,
 ) -> Result<actix_web::HttpResponse, ApiError> {
-    let methods = allowed.at(req.path());
-    if methods.is_empty() || methods.contains(&req.method().as_str()) {
-        return Err(ApiError::from_status(
+    match allowed.refusal(req.path(), req.method().as_str()) {
+        Some(refused) => Ok(refused),
+        None => Err(ApiError::from_status(
             actix_web::http::StatusCode::NOT_FOUND,
-        ));
+        )),
     }
-    let mut response = actix_web::ResponseError::error_response(&ApiError::from_status(
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-    ));
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::ALLOW, value);
-    }
-    Ok(response)
 }
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {

@@ -29,8 +29,20 @@ impl r2d2::ManageConnection for DbManager {
         Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection handed back inside a transaction (its user panicked mid-transaction) or
+    /// with a broken transaction state is closed, not reused: reused, it would keep the
+    /// transaction — on SQLite the database's write lock — open for every later user.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        let depth = match conn {
+            DbConnection::Pg(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+            }
+            DbConnection::Sqlite(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+            }
+        };
+        !matches!(depth, Ok(None))
     }
 }
 

@@ -59,7 +59,26 @@ static REGIONS: LazyLock<HashMap<u32, Region>> = LazyLock::new(|| {
             },
         );
     }
+    // A parent the table does not list (999900 海域 names 990000) is no parent: every code a
+    // `RegionCode` holds is then one of the table's, up every chain.
+    let known: std::collections::HashSet<u32> = map.keys().copied().collect();
+    for region in map.values_mut() {
+        if region.parent.is_some_and(|p| !known.contains(&p.0)) {
+            region.parent = None;
+        }
+    }
     map
+});
+
+/// What `region()` answers for a code outside the table (none can be made; kept so the
+/// lookup never panics).
+static UNKNOWN: LazyLock<Region> = LazyLock::new(|| Region {
+    code: RegionCode(0),
+    name: String::new(),
+    level: RegionLevel::Province,
+    parent: None,
+    lat: None,
+    lng: None,
 });
 
 fn parse_level(s: &str) -> Option<RegionLevel> {
@@ -86,8 +105,8 @@ impl RegionCode {
     }
 
     pub fn region(self) -> &'static Region {
-        // Constructed only from codes present in the table.
-        &REGIONS[&self.0]
+        // Constructed only from codes present in the table, so the fallback is never used.
+        REGIONS.get(&self.0).unwrap_or(&UNKNOWN)
     }
 
     pub fn name(self) -> &'static str {
@@ -172,6 +191,24 @@ impl<'de> Deserialize<'de> for RegionCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_walks_up_to_a_province_without_a_gap() {
+        for region in RegionCode::all() {
+            let code = region.code;
+            // Every parent named is in the table…
+            if let Some(parent) = region.parent {
+                assert_eq!(parent.region().code, parent, "{}'s parent", code.0);
+            }
+            // …so walking up never fails, whatever the code (999900 海域 once did).
+            let top = code.province();
+            assert!(code.is_within(top));
+            assert!(top.region().parent.is_none());
+        }
+        let sea = RegionCode::parse("999900").unwrap();
+        assert!(sea.is_within(sea));
+        assert!(!sea.is_within(RegionCode::parse("510000").unwrap()));
+    }
 
     #[test]
     fn the_table_is_complete() {

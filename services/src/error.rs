@@ -29,6 +29,8 @@ pub enum Kind {
     VersionRequired,
     /// The content is larger than allowed.
     TooLarge,
+    /// The content is of a type not accepted (an upload that is not an image).
+    UnsupportedMediaType,
     /// Well-formed, but against a rule (ineligible, consent missing, a bad check digit).
     Rule,
     /// Too many requests; try again after `retry_after`.

@@ -100,6 +100,7 @@ pub async fn read_all(
         (status = 204, description = "Registered"),
         (status = 400, description = "`request.invalid_body`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.workers_only`: staff have no devices, preferences or subscriptions", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/me/devices")]
@@ -119,6 +120,7 @@ pub async fn put_device(
     responses(
         (status = 200, body = Preferences),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.workers_only`: staff have no devices, preferences or subscriptions", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/me/notification-preferences")]
@@ -140,6 +142,7 @@ pub async fn get_preferences(
         (status = 200, body = Preferences),
         (status = 400, description = "`request.invalid_body`: unknown category or channel", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.workers_only`: staff have no devices, preferences or subscriptions", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`notification.critical`: a critical category cannot be switched off", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -164,6 +167,7 @@ pub async fn put_preferences(
         (status = 200, body = Credits),
         (status = 400, description = "`request.invalid_body`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.workers_only`: staff have no devices, preferences or subscriptions", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/me/wechat-subscriptions")]

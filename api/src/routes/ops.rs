@@ -71,7 +71,7 @@ pub fn exposition(text: String) -> HttpResponse {
 /// The API contract (OpenAPI 3.1), generated from the code.
 #[utoipa::path(
     tag = "ops",
-    responses((status = 200, description = "This document", body = String, content_type = "application/yaml"))
+    responses((status = 200, description = "This document (a YAML mapping)", body = Object, content_type = "application/yaml"))
 )]
 #[get("/openapi.yaml")]
 pub async fn openapi_yaml(spec: web::Data<crate::openapi::Spec>) -> HttpResponse {

@@ -258,6 +258,19 @@ pub enum StationError {
 }
 
 impl StationError {
+    /// Whether this breaks a rule JSON Schema cannot state (spans that overlap or are empty,
+    /// a date that does not exist, a date given twice), as opposed to a shape the contract's
+    /// schema already refuses (times have exact patterns): answered 422 rather than 400.
+    pub fn is_rule(&self) -> bool {
+        matches!(
+            self,
+            Self::EmptySpan { .. }
+                | Self::Overlap { .. }
+                | Self::InvalidDate { .. }
+                | Self::DuplicateException { .. }
+        )
+    }
+
     /// A stable machine-readable code. Every opening-hours error starts `station.hours_`.
     pub fn code(&self) -> &'static str {
         match self {

@@ -18,12 +18,13 @@ use super::views::{view, MyStations, StationView};
 use super::{
     amenities_text, announce, bad, hours_text, managed, parse_address, parse_amenities,
     parse_capacity, parse_contact_phone, parse_hours, parse_name, parse_notice, parse_point,
-    parse_region, parse_status, privileged, station_not_found, Access,
+    parse_region, parse_reopens_at, parse_status, privileged, station_not_found, Access,
 };
 use crate::accounts::tokens::TokenKeys;
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{Kind, ServiceError, ServiceResult};
+use crate::schema::Integral;
 use crate::text::{StationAddress, StationName, StationNotice};
 use crate::Context;
 
@@ -67,14 +68,17 @@ pub struct NewStation {
     /// Default `open`; `reopens_at` only with `temporarily_closed`.
     #[schema(value_type = Option<StationStatus>)]
     pub status: Option<String>,
-    pub reopens_at: Option<DateTime<Utc>>,
+    /// RFC 3339 (`2026-10-08T09:00:00+08:00`); `format: date-time` alone is an annotation
+    /// in OpenAPI 3.1, so the pattern says what the server reads.
+    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")]
+    pub reopens_at: Option<String>,
     #[schema(value_type = Option<StationNotice>, inline)]
     pub notice: Option<String>,
     /// A mobile number, or a landline with its area code (`028-86612345`).
     #[schema(pattern = "^(?:1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})?$")]
     pub contact_phone: Option<String>,
-    #[schema(minimum = 0, maximum = 10000)]
-    pub capacity: Option<i32>,
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 10000)]
+    pub capacity: Option<Integral>,
 }
 
 /// Creates a station (union admins, within their subtree).
@@ -93,8 +97,8 @@ pub async fn create(ctx: &Context, actor: &Actor, body: NewStation) -> ServiceRe
     let at = parse_point(body.lat, body.lng, body.coord.as_deref())?;
     let amenities = parse_amenities(&body.amenities)?;
     let hours = parse_hours(&body.hours)?;
-    let (status, reopens_at) =
-        parse_status(body.status.as_deref().unwrap_or("open"), body.reopens_at)?;
+    let reopens_at = parse_reopens_at(body.reopens_at.as_deref())?;
+    let (status, reopens_at) = parse_status(body.status.as_deref().unwrap_or("open"), reopens_at)?;
     let notice = parse_notice(body.notice)?;
     let contact_phone = parse_contact_phone(body.contact_phone)?;
     let capacity = parse_capacity(body.capacity)?;
@@ -208,8 +212,8 @@ pub struct StationPatch {
     pub status: Option<String>,
     /// With `temporarily_closed`: when it opens again (null: not known).
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    pub reopens_at: Option<Option<DateTime<Utc>>>,
+    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")]
+    pub reopens_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<StationNotice>, inline)]
     pub notice: Option<Option<String>>,
@@ -218,7 +222,7 @@ pub struct StationPatch {
     pub contact_phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 10000)]
-    pub capacity: Option<Option<i32>>,
+    pub capacity: Option<Option<Integral>>,
 }
 
 fn stale() -> ServiceError {
@@ -263,7 +267,7 @@ fn patched(mut s: Station, p: StationPatch) -> ServiceResult<Station> {
     }
     let status = p.status.unwrap_or_else(|| s.status.clone());
     let reopens_at = match p.reopens_at {
-        Some(value) => value,
+        Some(value) => parse_reopens_at(value.as_deref())?,
         None if status == StationStatus::TemporarilyClosed.as_str() => {
             s.reopens_at.map(|t| t.and_utc())
         }

@@ -89,7 +89,13 @@ fn amenities_text(set: AmenitySet) -> String {
 }
 
 fn parse_hours(value: &serde_json::Value) -> ServiceResult<OpeningHours> {
-    OpeningHours::from_json(value).map_err(|e| bad(e.code(), e.detail()))
+    OpeningHours::from_json(value).map_err(|e| {
+        if e.is_rule() {
+            ServiceError::rule(e.code(), e.detail())
+        } else {
+            bad(e.code(), e.detail())
+        }
+    })
 }
 
 fn hours_text(hours: &OpeningHours) -> String {
@@ -136,14 +142,35 @@ fn parse_contact_phone(phone: Option<String>) -> ServiceResult<Option<String>> {
     }
 }
 
-fn parse_capacity(capacity: Option<i32>) -> ServiceResult<Option<i32>> {
-    match capacity {
+fn parse_capacity(capacity: Option<crate::schema::Integral>) -> ServiceResult<Option<i32>> {
+    match capacity.map(|c| c.0) {
         Some(c) if !(0..=10_000).contains(&c) => Err(bad(
             "station.invalid_capacity",
             "容纳人数须在 0 至 10000 之间",
         )),
-        other => Ok(other),
+        // In range, so it fits.
+        other => Ok(other.and_then(|c| i32::try_from(c).ok())),
     }
+}
+
+/// `reopens_at` as sent: RFC 3339 of the contract's pattern (400 otherwise), a time that
+/// exists (422 for `2030-02-30T…`).
+fn parse_reopens_at(value: Option<&str>) -> ServiceResult<Option<DateTime<Utc>>> {
+    use gongyou_domain::time::{parse_timestamp, TimestampError};
+    value
+        .map(|v| {
+            parse_timestamp(v).map_err(|e| match e {
+                TimestampError::Malformed => bad(
+                    "station.invalid_reopens_at",
+                    "reopens_at 须为 RFC 3339 时间，例如 2026-10-08T09:00:00+08:00",
+                ),
+                TimestampError::NoSuchTime => ServiceError::rule(
+                    "station.invalid_reopens_at",
+                    "reopens_at 不是一个存在的时间",
+                ),
+            })
+        })
+        .transpose()
 }
 
 fn parse_status(
@@ -157,8 +184,8 @@ fn parse_status(
         )
     })?;
     if reopens_at.is_some() && status != StationStatus::TemporarilyClosed {
-        return Err(bad(
-            "station.invalid_status",
+        return Err(ServiceError::rule(
+            "station.reopens_at_not_closed",
             "只有暂停开放的驿站可以填写恢复时间",
         ));
     }

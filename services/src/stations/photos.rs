@@ -149,7 +149,13 @@ const MAX_DECODE_BYTES: u64 = 300 * 1024 * 1024;
 /// orientation applied), with nothing but the pixels: no metadata of any kind survives.
 fn reencode(bytes: &[u8]) -> ServiceResult<(&'static str, Vec<u8>)> {
     use image::{ImageDecoder, ImageFormat};
-    let refused = || bad("station.photo_type", "照片须为 JPEG、PNG 或 WebP");
+    let refused = || {
+        ServiceError::new(
+            Kind::UnsupportedMediaType,
+            "station.photo_type",
+            "照片须为 JPEG、PNG 或 WebP",
+        )
+    };
     let format = image::guess_format(bytes).map_err(|_| refused())?;
     let content_type = match format {
         ImageFormat::Jpeg => "image/jpeg",
@@ -164,9 +170,10 @@ fn reencode(bytes: &[u8]) -> ServiceResult<(&'static str, Vec<u8>)> {
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     reader.limits(limits);
     let unreadable = |e: image::ImageError| match e {
-        image::ImageError::Limits(_) => {
-            bad("station.photo_type", "照片尺寸过大（长边不超过 8192 像素）")
-        }
+        image::ImageError::Limits(_) => ServiceError::rule(
+            "station.photo_dimensions",
+            "照片尺寸过大（长边不超过 8192 像素）",
+        ),
         _ => refused(),
     };
     let mut decoder = reader.into_decoder().map_err(unreadable)?;
@@ -231,7 +238,7 @@ mod tests {
         let crc = crc32(&png[12..29]);
         png[29..33].copy_from_slice(&crc.to_be_bytes());
         let refused = reencode(&png).unwrap_err();
-        assert_eq!(refused.detail(), "照片尺寸过大（长边不超过 8192 像素）");
+        assert_eq!(refused.code(), "station.photo_dimensions");
     }
 
     /// CRC-32 as PNG chunks use it.

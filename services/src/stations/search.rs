@@ -588,27 +588,32 @@ fn parse_degrees(s: &str) -> Option<f64> {
 /// `min_lng,min_lat,max_lng,max_lat` (GCJ-02), the minimum below the maximum, at most
 /// [`MAX_BOX_DEGREES`] across either way.
 fn parse_bbox(bbox: &str) -> ServiceResult<(LatLng, LatLng)> {
-    let invalid = || {
+    let malformed = || {
         bad(
             "station.invalid_bbox",
-            "bbox 须为 min_lng,min_lat,max_lng,max_lat，且最小值小于最大值",
+            "bbox 须为 min_lng,min_lat,max_lng,max_lat 四个十进制数",
         )
     };
     let parts: Vec<f64> = bbox
         .split(',')
         .map(parse_degrees)
         .collect::<Option<_>>()
-        .ok_or_else(invalid)?;
+        .ok_or_else(malformed)?;
     let [min_lng, min_lat, max_lng, max_lat] = parts[..] else {
-        return Err(invalid());
+        return Err(malformed());
     };
-    let min = geo::parse_lat_lng(min_lat, min_lng).map_err(|e| bad(e.code(), e.detail()))?;
-    let max = geo::parse_lat_lng(max_lat, max_lng).map_err(|e| bad(e.code(), e.detail()))?;
+    // Well-formed, then the rules the pattern cannot state: 422.
+    let rule = |e: geo::GeoError| ServiceError::rule(e.code(), e.detail());
+    let min = geo::parse_lat_lng(min_lat, min_lng).map_err(rule)?;
+    let max = geo::parse_lat_lng(max_lat, max_lng).map_err(rule)?;
     if min.lat >= max.lat || min.lng >= max.lng {
-        return Err(invalid());
+        return Err(ServiceError::rule(
+            "station.bbox_empty",
+            "bbox 的最小值须小于最大值",
+        ));
     }
     if max.lat - min.lat > MAX_BOX_DEGREES || max.lng - min.lng > MAX_BOX_DEGREES {
-        return Err(bad(
+        return Err(ServiceError::rule(
             "station.bbox_too_large",
             "地图范围过大，请放大地图后再查看（经纬度跨度均不超过 2 度）",
         ));

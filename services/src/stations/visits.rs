@@ -155,17 +155,28 @@ pub async fn stats(
     ctx: &Context,
     actor: &Actor,
     id: String,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+    from: Option<String>,
+    to: Option<String>,
 ) -> ServiceResult<StationStats> {
     actor.staff()?;
     let today = china_date(ctx.now());
     let invalid = || {
-        bad(
+        ServiceError::rule(
             "station.invalid_range",
             "统计区间须在 2000-01-01 至明天之间，from 不晚于 to，且不超过 366 天",
         )
     };
+    let date = |s: Option<String>| -> ServiceResult<Option<NaiveDate>> {
+        use gongyou_domain::time::{parse_date, TimestampError};
+        s.map(|s| {
+            parse_date(&s).map_err(|e| match e {
+                TimestampError::Malformed => bad("request.invalid_query", "日期须为 YYYY-MM-DD"),
+                TimestampError::NoSuchTime => invalid(),
+            })
+        })
+        .transpose()
+    };
+    let (from, to) = (date(from)?, date(to)?);
     let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).ok_or_else(invalid)?;
     let latest = today.succ_opt().unwrap_or(today);
     let to = to.unwrap_or(today);
@@ -274,7 +285,10 @@ pub async fn report(
         .check_optional(body.note.as_deref())
         .map_err(|()| bad("station.invalid_report", "说明不能超过 500 个字符"))?;
     if kind == ReportKind::Other && note.is_none() {
-        return Err(bad("station.invalid_report", "请说明遇到的问题"));
+        return Err(ServiceError::rule(
+            "station.note_required",
+            "请说明遇到的问题",
+        ));
     }
     let now = ctx.now();
     let created = ctx

@@ -147,8 +147,7 @@ async fn rule_violations_are_422_with_their_own_code() {
     assert_eq!(body["detail"], "未满 16 周岁，暂不能入会");
 }
 
-/// A method a path does not serve is answered like an unknown route (the routes are
-/// method-guarded resources): 404, as a problem.
+/// A method a path does not serve is 405 with `Allow` (ADR 013); an unknown path is 404.
 #[tokio::test]
 async fn a_method_a_path_does_not_serve_is_405_with_allow() {
     let app = spawn_app().await;
@@ -162,9 +161,13 @@ async fn a_method_a_path_does_not_serve_is_405_with_allow() {
     for (method, path, allow) in [
         (reqwest::Method::TRACE, "/api/v1/me", "DELETE, GET"),
         (reqwest::Method::DELETE, "/api/v1/orgs/x", "GET, PATCH"),
+        // `/stations/nearby` governs itself (as in OpenAPI), though the router would hand a
+        // PATCH of it to `PATCH /stations/{id}`.
+        (reqwest::Method::PUT, "/api/v1/stations/nearby", "GET"),
+        (reqwest::Method::PATCH, "/api/v1/stations/nearby", "GET"),
         (
             reqwest::Method::PUT,
-            "/api/v1/stations/nearby",
+            "/api/v1/stations/some-id",
             "GET, PATCH",
         ),
         (reqwest::Method::GET, "/api/v1/auth/refresh", "POST"),
@@ -187,4 +190,43 @@ async fn a_method_a_path_does_not_serve_is_405_with_allow() {
         .unwrap();
     let (status, body) = problem(response).await;
     assert_eq!((status, body["code"].as_str().unwrap()), (404, "not_found"));
+}
+
+#[tokio::test]
+async fn a_panic_inside_a_transaction_does_not_hold_the_database() {
+    let app = spawn_app().await;
+    let now = app.clock_now().naive_utc();
+    // Code that panics halfway through a write transaction (a bug): its connection must
+    // not go back to the pool with the transaction, and the write lock, still open.
+    let panicked = app
+        .state
+        .db
+        .run(move |conn| {
+            gongyou_db::write_tx(conn, |conn| -> Result<(), gongyou_db::DbError> {
+                let mut user = gongyou_db::accounts::User::new("panicky".into(), now);
+                user.phone = Some("13600000071".into());
+                gongyou_db::accounts::insert_user(conn, &user)?;
+                panic!("a bug, mid-transaction");
+            })
+        })
+        .await;
+    assert!(matches!(panicked, Err(gongyou_db::DbError::Join(_))));
+    // The connection handed back last is the first one handed out again: hold it, so the
+    // requests below use the others. Had the panicked one been kept, this is it, still
+    // inside its transaction and holding SQLite's write lock (or PostgreSQL's row lock on
+    // the phone) against every other connection.
+    let held = app.state.db.conn().unwrap();
+    // The half-done write was rolled back, and writes go on at once: the same phone signs
+    // up.
+    let started = std::time::Instant::now();
+    for i in 0..4 {
+        let worker = app.sign_in_worker(&format!("1360000007{}", i + 1)).await;
+        assert_eq!(app.get_as(&worker, "/api/v1/me").await.status(), 200);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "writes waited for a lock: {:?}",
+        started.elapsed()
+    );
+    drop(held);
 }

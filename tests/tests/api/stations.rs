@@ -496,6 +496,14 @@ async fn bad_search_input_is_a_clear_400() {
         .app
         .get("/api/v1/stations?bbox=104.1,30.6,104.0,30.7")
         .await;
+    assert_eq!(
+        r.status(),
+        422,
+        "well-formed, but the minimum is above the maximum"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "station.bbox_empty");
+    let r = f.app.get("/api/v1/stations?bbox=104.1,30.6,104.0").await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "station.invalid_bbox");
@@ -524,7 +532,7 @@ async fn a_search_box_is_bounded_and_searches_are_limited_per_network() {
     };
     // The whole country in one box would walk every station: refused, whatever the limit.
     let country = search("203.0.113.1", "?bbox=73,3,136,54&limit=1000").await;
-    assert_eq!(country.status(), 400);
+    assert_eq!(country.status(), 422);
     let body: Value = country.json().await.unwrap();
     assert_eq!(body["code"], "station.bbox_too_large");
     // A city-sized box (2° across at most) is fine.
@@ -733,23 +741,62 @@ async fn edits_need_the_current_etag_and_the_right_people() {
         403,
         "managers do not create stations"
     );
-    // Bad edits are 400s that change nothing.
-    for (body, code) in [
+    // Bad edits change nothing: 400 for what the schema refuses, 422 for a rule it
+    // cannot state.
+    for (body, status, code) in [
         (
             json!({"hours": {"weekly": {"mon": [{"open": "25:00", "close": "26:00"}]}}}),
+            400,
             "station.hours_invalid_time",
         ),
-        (json!({"amenities": ["sauna"]}), "station.amenity_unknown"),
-        (json!({"contact_phone": "12345"}), "station.invalid_phone"),
+        (
+            json!({"amenities": ["sauna"]}),
+            400,
+            "station.amenity_unknown",
+        ),
+        (
+            json!({"contact_phone": "12345"}),
+            400,
+            "station.invalid_phone",
+        ),
+        (
+            json!({"reopens_at": "2026-10-01 00:00:00Z"}),
+            400,
+            "station.invalid_reopens_at",
+        ),
         (
             json!({"status": "open", "reopens_at": "2026-10-01T00:00:00Z"}),
-            "station.invalid_status",
+            422,
+            "station.reopens_at_not_closed",
         ),
+        (
+            json!({"status": "temporarily_closed", "reopens_at": "2026-02-30T00:00:00Z"}),
+            422,
+            "station.invalid_reopens_at",
+        ),
+        (
+            json!({"hours": {"weekly": {"mon": [
+                {"open": "08:00", "close": "12:00"}, {"open": "11:00", "close": "13:00"}]}}}),
+            422,
+            "station.hours_overlap",
+        ),
+        (json!({"capacity": 12.5}), 400, "request.invalid_body"),
     ] {
         let r = patch(&f.app, &f.manager, id, Some(&current), &body).await;
-        assert_eq!(r.status(), 400, "{body}");
-        assert_eq!(r.json::<Value>().await.unwrap()["code"], code);
+        assert_eq!(r.status(), status, "{body}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], code, "{body}");
     }
+    // A whole number is an integer however it is written, as JSON Schema says.
+    let r = patch(
+        &f.app,
+        &f.manager,
+        id,
+        Some(&current),
+        &json!({"capacity": 12.0}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["capacity"], 12);
 
     // The manager's own view: their stations, with the QR code.
     let mine: Value = f
@@ -1147,7 +1194,7 @@ async fn managers_upload_photos_that_anyone_can_see() {
     let r = upload(&f.manager, b"#!/bin/sh\necho not an image", "image/jpeg")
         .await
         .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 415);
     assert_eq!(
         r.json::<Value>().await.unwrap()["code"],
         "station.photo_type"
@@ -1303,18 +1350,21 @@ async fn check_ins_count_once_an_hour_and_feed_the_stats() {
             &format!("/api/v1/stations/{id}/stats?from=2026-07-16&to=2026-07-14"),
         )
         .await;
-    assert_eq!(r.status(), 400);
-    for range in [
-        "to=-262144-01-01",
-        "from=%2B262142-12-31&to=%2B262142-12-31",
-        "from=1999-12-31&to=2000-01-05",
-        "from=2025-01-01&to=2026-07-16",
+    assert_eq!(r.status(), 422);
+    // Not a date of the contract's pattern: 400; a range the rules refuse, or a day that does
+    // not exist: 422.
+    for (range, status) in [
+        ("to=-262144-01-01", 400),
+        ("from=%2B262142-12-31&to=%2B262142-12-31", 400),
+        ("to=2026-02-30", 422),
+        ("from=1999-12-31&to=2000-01-05", 422),
+        ("from=2025-01-01&to=2026-07-16", 422),
     ] {
         let r = f
             .app
             .get_as(&f.manager, &format!("/api/v1/stations/{id}/stats?{range}"))
             .await;
-        assert_eq!(r.status(), 400, "{range}");
+        assert_eq!(r.status(), status, "{range}");
     }
     // Visits are stored without the user id.
     let user_id = rider.user["id"].as_str().unwrap().to_owned();
@@ -1363,7 +1413,7 @@ async fn reports_reach_the_managers_who_resolve_them() {
     let report: Value = r.json().await.unwrap();
     assert_eq!(report["status"], "open");
     for (body, status) in [
-        (json!({"kind": "other"}), 400),
+        (json!({"kind": "other"}), 422),
         (json!({"kind": "ufo"}), 400),
         (json!({"kind": "other", "note": "x".repeat(501)}), 400),
     ] {

@@ -165,6 +165,7 @@ pub struct TransferDecision {
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`membership.transfer_not_found` (also: not into your subtree)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`membership.transfer_decided`, `membership.not_active`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`membership.invalid_note`: the note breaks its text rule", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/membership/transfers/{id}/approve")]
@@ -191,6 +192,7 @@ pub async fn approve_transfer(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`membership.transfer_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`membership.transfer_decided`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`membership.invalid_note`: the note breaks its text rule", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/membership/transfers/{id}/reject")]

@@ -172,6 +172,7 @@ pub async fn request_transfer(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.workers_only`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`membership.none`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`membership.invalid_note`: the note breaks its text rule", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/me/membership/withdrawal")]

@@ -41,6 +41,7 @@ fn respond(view: StationView, status: StatusCode) -> HttpResponse {
         (status = 400, description = "A field is malformed", body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`org.not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A rule the schema cannot state: `station.hours_overlap`, `station.hours_empty_span`, `station.hours_invalid_time`, `station.hours_invalid_date`, `station.hours_duplicate_exception`, `station.reopens_at_not_closed`, `geo.invalid_coordinates`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/admin/stations")]
@@ -139,7 +140,7 @@ fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
         (status = 403, description = "`station.not_yours`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`station.version_mismatch`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`station.movable_location` (a movable station moves with PUT …/location)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`station.movable_location` (a movable station moves with PUT …/location), or a rule the schema cannot state: `station.hours_overlap`, `station.hours_empty_span`, `station.hours_invalid_time`, `station.hours_invalid_date`, `station.hours_duplicate_exception`, `station.reopens_at_not_closed`", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "`station.if_match_required`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -255,7 +256,9 @@ pub struct ImageBytes(#[allow(dead_code)] Vec<u8>);
     request_body(content = PhotoUpload, content_type = "multipart/form-data", description = "field `file`: the image"),
     responses(
         (status = 201, body = PhotoView),
-        (status = 400, description = "`station.photo_missing` or `station.photo_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`station.photo_missing`: not multipart with a `file` part", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`station.photo_type`: not a JPEG, PNG or WebP image", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`station.photo_dimensions`: over 8192 pixels a side", body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`station.too_many_photos`", body = Problem, content_type = "application/problem+json"),

@@ -114,7 +114,8 @@ pub struct BoxQuery {
     params(BoxQuery),
     responses(
         (status = 200, body = BoxStations),
-        (status = 400, description = "`station.invalid_bbox`, `station.bbox_too_large`, `station.invalid_limit`, `station.amenity_unknown`, `station.invalid_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`station.invalid_bbox`, `station.invalid_limit`, `station.amenity_unknown`, `station.invalid_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`station.bbox_empty` (the minimum not below the maximum), `station.bbox_too_large` (over 2° across), `geo.invalid_coordinates`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`station.search_rate_limited`: too many searches from this network (see `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]

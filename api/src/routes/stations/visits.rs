@@ -2,7 +2,6 @@
 //! station's managers see visit statistics and resolve reports.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::NaiveDate;
 use gongyou_domain::station::ReportStatus;
 use gongyou_services::page::{Page, PageRequest};
 use gongyou_services::stations::visits::{
@@ -51,11 +50,11 @@ pub async fn check_in(
 pub struct StatsQuery {
     /// First day (Asia/Shanghai), default 29 days before `to`; from 2000-01-01, at most 366
     /// days before `to`.
-    #[param(nullable = false)]
-    pub from: Option<NaiveDate>,
+    #[param(value_type = Option<String>, format = Date, nullable = false, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    pub from: Option<String>,
     /// Last day, default today; at most tomorrow.
-    #[param(nullable = false)]
-    pub to: Option<NaiveDate>,
+    #[param(value_type = Option<String>, format = Date, nullable = false, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    pub to: Option<String>,
 }
 
 /// Visits per day and distinct visitors (check-ins and member-card verifications), for the
@@ -66,7 +65,7 @@ pub struct StatsQuery {
     params(StatsQuery),
     responses(
         (status = 200, body = StationStats),
-        (status = 400, description = "`station.invalid_range`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`station.invalid_range`: from 2000-01-01 to tomorrow, `from` not after `to`, at most 366 days", body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
@@ -93,6 +92,7 @@ pub async fn stats(
     responses(
         (status = 201, body = ReportView),
         (status = 400, description = "`station.invalid_report`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`station.note_required`: a report of kind `other` says what is wrong", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.workers_only`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`station.too_many_reports`", body = Problem, content_type = "application/problem+json"),
