@@ -277,6 +277,14 @@ pub async fn update(
             "不能停用自己的账号",
         ));
     }
+    // One's own rights and password are changed from above: a stolen admin session must not
+    // be able to reset the password (ending the owner's sessions) or rewrite its own grants.
+    if id == admin_id && (changes.roles.is_some() || changes.password.is_some()) {
+        return Err(ServiceError::forbidden(
+            "staff.not_on_yourself",
+            "不能修改自己的角色或密码，请由上级管理员操作",
+        ));
+    }
     let now = ctx.now().naive_utc();
     let target = id.clone();
     let by = admin_id.clone();

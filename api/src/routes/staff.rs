@@ -75,7 +75,7 @@ pub async fn create_staff(
         (status = 200, body = StaffView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`auth.staff_only`, `auth.role_required`, `auth.out_of_scope` (a role or the member reaches beyond your subtree), `staff.admin_from_above` (admins are granted and changed only from strictly above)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only`, `auth.role_required`, `auth.out_of_scope` (a role or the member reaches beyond your subtree), `staff.admin_from_above` (admins are granted and changed only from strictly above), `staff.not_on_yourself` (your own roles and password are changed from above)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`staff.not_found` (also outside your subtree)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`staff.cannot_disable_self`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`staff.weak_password`, `staff.unknown_org`, `staff.role_not_assignable`", body = Problem, content_type = "application/problem+json"),

@@ -372,6 +372,31 @@ async fn admins_manage_staff_within_their_rights() {
         )
         .await;
     assert_eq!(self_disable.status(), 409);
+    // Nor their own grants or password (a stolen session must not lock the owner out).
+    for change in [
+        json!({"password": "a-new-password-2026"}),
+        json!({"roles": []}),
+    ] {
+        let r = app
+            .patch_json_as(
+                &sichuan_admin,
+                &format!("/api/v1/admin/staff/{own}"),
+                &change,
+            )
+            .await;
+        assert_eq!(r.status(), 403, "{change}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "staff.not_on_yourself");
+    }
+    // Their own display name is theirs to change.
+    let renamed = app
+        .patch_json_as(
+            &sichuan_admin,
+            &format!("/api/v1/admin/staff/{own}"),
+            &json!({"display_name": "四川省管理员"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
 }
 
 #[tokio::test]
