@@ -2,7 +2,7 @@
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: demo test test-pg lint fmt bench bench-notifications bench-stations bench-tools openapi ci
+.PHONY: demo test test-pg lint fmt bench bench-notifications bench-stations bench-tools openapi fuzz clients ci
 
 demo:      ## run Gongyou on SQLite with demo data, server and worker in one process
 	cargo run -- demo
@@ -36,6 +36,15 @@ bench-stations: bench-tools  ## nearby search on 150,000 stations against Redis 
 
 openapi:   ## regenerate openapi.yaml from the code
 	cargo run -q -- openapi > openapi.yaml
+
+fuzz:      ## schemathesis from openapi.yaml against a fresh demo, admin and worker (ci/schemathesis)
+	cargo build -q -p gongyou
+	ci/schemathesis/run.sh target/debug/gongyou
+
+clients:   ## generate the TypeScript and Python clients from openapi.yaml; drive a journey with the first
+	cargo build -q -p gongyou
+	clients/journey/run.sh openapi.yaml target/debug/gongyou
+	clients/python/run.sh openapi.yaml
 
 ci:        ## everything CI runs
 	bash .ci/run

@@ -257,7 +257,12 @@ fn patched(mut s: Station, p: StationPatch) -> ServiceResult<Station> {
             s.lat = at.lat;
             s.lng = at.lng;
         }
-        _ => return Err(bad("geo.invalid_coordinates", "lat 与 lng 须同时提供")),
+        _ => {
+            return Err(ServiceError::rule(
+                "geo.coordinates_unpaired",
+                "lat 与 lng 须同时提供",
+            ))
+        }
     }
     if let Some(codes) = p.amenities {
         s.amenities = amenities_text(parse_amenities(&codes)?);

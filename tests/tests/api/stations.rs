@@ -781,6 +781,7 @@ async fn edits_need_the_current_etag_and_the_right_people() {
             "station.hours_overlap",
         ),
         (json!({"capacity": 12.5}), 400, "request.invalid_body"),
+        (json!({"lng": 104.07}), 422, "geo.coordinates_unpaired"),
     ] {
         let r = patch(&f.app, &f.manager, id, Some(&current), &body).await;
         assert_eq!(r.status(), status, "{body}");
@@ -1207,9 +1208,44 @@ async fn managers_upload_photos_that_anyone_can_see() {
             .status(),
         403
     );
+    // One part, `file`, as the contract says: a second file or another part is refused, and
+    // nothing is added.
+    let (content_type, body) = multipart(&jpeg_with_metadata(), "image/jpeg");
+    let extra =
+        b"--gongyou-test-boundary\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n";
+    let twice = [
+        &body[..body.len() - b"--gongyou-test-boundary--\r\n".len()],
+        &body[..],
+    ]
+    .concat();
+    for body in [[&extra[..], &body[..]].concat(), twice] {
+        let r = f
+            .app
+            .client
+            .post(f.app.url(&format!("/api/v1/stations/{id}/photos")))
+            .header("Authorization", f.manager.bearer())
+            .header("Content-Type", &content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["code"],
+            "station.photo_missing"
+        );
+    }
     let big = vec![0xFF_u8; 6 * 1024 * 1024];
     let r = upload(&f.manager, &big, "image/jpeg").await.unwrap();
     assert_eq!(r.status(), 413);
+    let station: Value = f
+        .app
+        .get(&format!("/api/v1/stations/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(station["photos"].as_array().unwrap().len(), 3);
 }
 
 #[tokio::test]

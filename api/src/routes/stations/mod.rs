@@ -140,7 +140,7 @@ fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
         (status = 403, description = "`station.not_yours`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`station.version_mismatch`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`station.movable_location` (a movable station moves with PUT …/location), or a rule the schema cannot state: `station.hours_overlap`, `station.hours_empty_span`, `station.hours_invalid_time`, `station.hours_invalid_date`, `station.hours_duplicate_exception`, `station.reopens_at_not_closed`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`station.movable_location` (a movable station moves with PUT …/location), or a rule the schema cannot state: `station.hours_overlap`, `station.hours_empty_span`, `station.hours_invalid_time`, `station.hours_invalid_date`, `station.hours_duplicate_exception`, `station.reopens_at_not_closed`, `geo.coordinates_unpaired` (lat without lng or the reverse)", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "`station.if_match_required`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -234,8 +234,9 @@ pub async fn put_managers(
     Ok(respond(view, StatusCode::OK))
 }
 
-/// The multipart body of a photo upload.
-#[derive(utoipa::ToSchema)]
+/// The multipart body of a photo upload: one part, `file`.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // a schema only: the handler streams the multipart body itself
 pub struct PhotoUpload {
     /// The image: JPEG, PNG or WebP.
@@ -256,7 +257,7 @@ pub struct ImageBytes(#[allow(dead_code)] Vec<u8>);
     request_body(content = PhotoUpload, content_type = "multipart/form-data", description = "field `file`: the image"),
     responses(
         (status = 201, body = PhotoView),
-        (status = 400, description = "`station.photo_missing`: not multipart with a `file` part", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`station.photo_missing`: not multipart with one part, `file`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`station.photo_type`: not a JPEG, PNG or WebP image", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`station.photo_dimensions`: over 8192 pixels a side", body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -279,8 +280,8 @@ pub async fn upload_photo(
     let malformed = |_| photo_missing("请以 multipart/form-data 上传 file 字段");
     let mut image: Option<Vec<u8>> = None;
     while let Some(mut field) = payload.try_next().await.map_err(malformed)? {
-        if field.name() != Some("file") {
-            continue;
+        if field.name() != Some("file") || image.is_some() {
+            return Err(photo_missing("只接受一个 file 字段").into());
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = field.try_next().await.map_err(malformed)? {
@@ -290,7 +291,6 @@ pub async fn upload_photo(
             bytes.extend_from_slice(&chunk);
         }
         image = Some(bytes);
-        break;
     }
     let image = image.ok_or_else(|| photo_missing("缺少 file 字段"))?;
     let photo: PhotoView = stations::add_photo(&state, &caller, id, image).await?;

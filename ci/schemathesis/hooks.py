@@ -1,0 +1,955 @@
+"""Schemathesis 4 hooks for the Gongyou fuzzing gate (ci/schemathesis/run.sh).
+
+Loaded by `SCHEMATHESIS_HOOKS=.../hooks.py`. Black box only: everything below goes through
+the HTTP API, the way a phone or a staff browser would.
+
+Environment (set by run.sh):
+  GONGYOU_FUZZ_BASE_URL   http://127.0.0.1:PORT of a fresh `gongyou demo`
+  GONGYOU_FUZZ_ROLE       admin | worker: whom the fuzzer acts as
+  GONGYOU_DEMO_PASSWORD   password of the demo staff logins
+  GONGYOU_FUZZ_LOG        file for the hook's own events (JSON lines; optional)
+
+What it does:
+
+1. Sign-in (the auth provider). The fuzzer acts as `demo-admin` (admin run) or as a worker
+   who is an active member (worker run). Sessions die during the run: the fuzzer calls
+   DELETE /auth/sessions/current, the worker withdraws from the union or closes the account.
+   `after_call` notices (a 2xx sign-out, withdrawal or DELETE /me, or a 401 that GET /me
+   confirms) and `before_call` swaps the
+   dead token for a live one before the next request goes out, in every phase (the stateful
+   phase does not replay a request after a 401, so waiting for the 401 is not enough). A live
+   session comes from a small pool signed in at start, or from a new sign-in (password, or an
+   SMS code that the demo echoes as `dev_code`, for a new member that the hook's admin
+   session approves).
+
+2. Test data (setup, before fuzzing starts). Workers sign in by SMS and apply for membership;
+   the hook's admin session approves some (members to suspend, reinstate, read, transfer),
+   leaves others pending (to approve or reject), suspends some, has members request transfers;
+   workers report problems at stations; the admin uploads a real PNG, creates a campaign and
+   staff accounts. Ids come from the API's answers.
+
+3. Real values in requests. In every other positive test case of an operation (a counter per
+   operation, so the choice is deterministic for a given seed; no random numbers), the hook
+   puts real ids into path parameters and bodies, and supplies what a fuzzer cannot guess: an
+   SMS code, a refresh token, a step-up code and token, a station's QR code, a member card's
+   QR, an ETag for If-Match, a PNG file. Requests that act on the account itself (step-up,
+   DELETE /me, applying, withdrawing an application) go out as throwaway workers. Negative cases and the stateful phase are left as
+   generated. The hook also tracks state changes it sees (an application approved, a member
+   suspended, a report resolved) so that later injections pick ids in the right state.
+
+4. Guard: PATCH /admin/staff/{id} aimed at the fuzzer's own account (which could disable it,
+   reset its password or drop its admin role, ending the run's ability to test anything) is
+   redirected to a staff account the hook created for that purpose.
+"""
+
+
+import json
+import os
+import struct
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import requests
+
+import schemathesis
+from schemathesis import auths as _auths
+
+BASE = os.environ.get("GONGYOU_FUZZ_BASE_URL", "").rstrip("/")
+API = BASE + "/api/v1"
+ROLE = os.environ.get("GONGYOU_FUZZ_ROLE", "admin")
+PASSWORD = os.environ.get("GONGYOU_DEMO_PASSWORD", "")
+ADMIN_USERNAME = "demo-admin"
+LOG = os.environ.get("GONGYOU_FUZZ_LOG")
+if ROLE not in ("admin", "worker"):
+    raise SystemExit(f"GONGYOU_FUZZ_ROLE must be admin or worker, not {ROLE!r}")
+
+# Phones the hook signs in with: 199 0000 NNNN (the fuzzer's own phones are random or the
+# spec's examples, so they do not share a phone's once-a-minute code limit with the hook).
+PHONE_PREFIX = "1990000"
+# Regions with a grassroots union in the demo hierarchy (applications are routed there).
+UNION_REGIONS = ["510104", "510105", "510107", "440304", "440305"]
+SIGN_OUT = "DELETE /api/v1/auth/sessions/current"
+CLOSE_ACCOUNT = "DELETE /api/v1/me"
+WITHDRAW = "POST /api/v1/me/membership/withdrawal"
+ROTATE_CODE = "POST /api/v1/stations/{id}/code-rotations"
+WITHDRAW_APPLICATION = "POST /api/v1/membership/applications/{id}/withdrawal"
+UPDATE_STAFF = "PATCH /api/v1/admin/staff/{id}"
+EXPIRY_MARGIN = 90  # renew an access token this many seconds before it expires (they last 900 s)
+# Workers with a step-up: [0] for GET /me/data-export, [1:3] for DELETE /me (one account
+# closed per 2xx), [3:] give their codes to POST /auth/step-up.
+STEP_UP_WORKERS = 5
+CLOSABLE = slice(1, 3)
+CODE_GIVERS = slice(3, None)
+
+
+def log(event: str, **fields) -> None:
+    if LOG:
+        with open(LOG, "a", encoding="utf-8") as fd:
+            fd.write(json.dumps({"t": round(time.time(), 3), "event": event, **fields}, ensure_ascii=False) + "\n")
+
+
+def png_bytes(width: int = 8, height: int = 8) -> bytes:
+    """A real PNG (red square): the server checks the file's magic bytes."""
+    raw = b"".join(b"\x00" + b"\xd0\x30\x30" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+PNG = png_bytes()
+
+
+def resident_id(region: str, birth: str, seq: int) -> str:
+    """A valid GB 11643 resident ID number (ISO 7064 MOD 11-2 check character)."""
+    body = f"{region}{birth}{seq % 1000:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights)) % 11]
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP helper for the hook's own requests (not seen by schemathesis)
+
+
+class Client:
+    def __init__(self) -> None:
+        self.http = requests.Session()
+        self.lock = threading.RLock()
+
+    def call(self, method: str, path: str, token: str | None = None, *, expect=None, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = path if path.startswith("http") else API + path
+        r = self.http.request(method, url, headers=headers, timeout=15, **kwargs)
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        if expect is not None and r.status_code not in (expect if isinstance(expect, tuple) else (expect,)):
+            raise SetupError(f"{method} {path} answered {r.status_code}: {r.text[:300]}")
+        return r.status_code, body, r
+
+
+HTTP = Client()
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts
+
+
+@dataclass
+class Session:
+    access: str
+    refresh: str
+    expires_at: float
+
+    @classmethod
+    def of(cls, body: dict) -> "Session":
+        return cls(body["access_token"], body["refresh_token"], time.monotonic() + int(body.get("expires_in", 900)))
+
+
+@dataclass
+class Worker:
+    phone: str
+    session: Session
+    user_id: str
+    last_code_at: float
+    application_id: str | None = None
+    membership_id: str | None = None
+    org_id: str | None = None
+    notifications: list[str] | None = None
+    step_up_token: str | None = None
+    step_up_until: float = 0.0
+
+
+class Accounts:
+    """Sign-ins through the API, deterministic phone numbers and ID numbers."""
+
+    def __init__(self) -> None:
+        self.next_phone = 0
+        self.next_id = 0
+        self.admin: Session | None = None  # the hook's own admin session (setup, approvals)
+
+    # -- staff
+    def password_sign_in(self, username: str = ADMIN_USERNAME) -> Session:
+        _, body, _ = HTTP.call(
+            "POST", "/auth/sessions/password", json={"username": username, "password": PASSWORD}, expect=200
+        )
+        return Session.of(body)
+
+    def admin_token(self) -> str:
+        if self.admin is None or time.monotonic() > self.admin.expires_at - EXPIRY_MARGIN:
+            self.admin = self.password_sign_in()
+        return self.admin.access
+
+    # -- workers
+    def new_phone(self) -> str:
+        self.next_phone += 1
+        return f"{PHONE_PREFIX}{self.next_phone:04d}"
+
+    def request_code(self, phone: str, purpose: str) -> str:
+        for _ in range(3):
+            status, body, r = HTTP.call("POST", "/auth/sms-codes", json={"phone": phone, "purpose": purpose})
+            if status == 202 and body and body.get("dev_code"):
+                return body["dev_code"]
+            if status == 429 and "sms_rate_limited" in r.text:
+                # The phone's once-a-minute limit: wait it out (only step-up codes for a
+                # phone that signed in within the minute get here).
+                wait = min(61.0, float(r.headers.get("Retry-After", "5")) + 0.5)
+                log("sms_wait", phone=phone, seconds=wait)
+                time.sleep(wait)
+                continue
+            raise SetupError(f"sms-codes for {phone} ({purpose}) answered {status}: {r.text[:300]}")
+        raise SetupError(f"no SMS code for {phone}")
+
+    def new_worker(self) -> Worker:
+        phone = self.new_phone()
+        code = self.request_code(phone, "sign_in")
+        _, body, _ = HTTP.call("POST", "/auth/sessions/sms", json={"phone": phone, "code": code}, expect=200)
+        return Worker(phone, Session.of(body), body["user"]["id"], time.monotonic())
+
+    def application_body(self, region: str | None = None) -> dict:
+        self.next_id += 1
+        n = self.next_id
+        region = region or UNION_REGIONS[n % len(UNION_REGIONS)]
+        birth = f"19{85 + n % 15}{1 + n % 12:02d}{1 + n % 28:02d}"
+        return {
+            "real_name": ["张小龙", "李娜", "王强", "赵敏", "陈建国", "刘洋"][n % 6],
+            "id_number": resident_id(region, birth, 100 + n),
+            "occupation": ["delivery_rider", "courier", "ride_hailing_driver"][n % 3],
+            "platform": ["meituan", "eleme", "didi"][n % 3],
+            "platform_worker_id": f"FZ-{n:05d}",
+            "region_code": region,
+            "consents": {"personal_information": True, "sensitive_personal_information": True},
+        }
+
+    def apply(self, w: Worker) -> dict:
+        _, body, _ = HTTP.call(
+            "POST", "/membership/applications", w.session.access, json=self.application_body(), expect=201
+        )
+        w.application_id = body["id"]
+        return body
+
+    def approve(self, w: Worker) -> dict:
+        _, body, _ = HTTP.call(
+            "POST", f"/admin/membership/applications/{w.application_id}/approve", self.admin_token(), expect=200
+        )
+        w.membership_id = body["id"]
+        w.org_id = body["org"]["id"]
+        return body
+
+    def new_member(self) -> Worker:
+        w = self.new_worker()
+        self.apply(w)
+        self.approve(w)
+        return w
+
+    def step_up(self, w: Worker) -> str | None:
+        """A fresh step-up token for the worker (needs the phone's minute to be free)."""
+        code = self.request_code(w.phone, "step_up")
+        w.last_code_at = time.monotonic()
+        status, body, _ = HTTP.call("POST", "/auth/step-up", w.session.access, json={"code": code})
+        if status != 200:
+            log("step_up_failed", status=status)
+            return None
+        w.step_up_token = body.get("step_up_token") or body.get("token")
+        w.step_up_until = time.monotonic() + int(body.get("expires_in", 300)) - 30
+        return w.step_up_token
+
+
+ACCOUNTS = Accounts()
+
+
+class Identities:
+    """The identity schemathesis acts as: the current session and a pool of spares."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.current = None  # Session (admin) or Worker (worker)
+        self.spares: list = []
+        self.dead: set[str] = set()
+        self.stats = {"sign_ins": 0, "switched": 0, "revoked": 0, "refreshed": 0, "retired": 0}
+
+    @staticmethod
+    def _session(identity) -> Session:
+        return identity.session if isinstance(identity, Worker) else identity
+
+    def _new_identity(self):
+        self.stats["sign_ins"] += 1
+        if ROLE == "admin":
+            return ACCOUNTS.password_sign_in()
+        return ACCOUNTS.new_member()
+
+    def prepare(self, spares: int) -> None:
+        with self.lock:
+            self.current = self._new_identity()
+            for _ in range(spares):
+                self.spares.append(self._new_identity())
+            log("identities", role=ROLE, spares=len(self.spares))
+
+    def _refresh(self, identity) -> bool:
+        s = self._session(identity)
+        status, body, _ = HTTP.call("POST", "/auth/refresh", json={"refresh_token": s.refresh})
+        if status != 200:
+            log("refresh_failed", status=status)
+            return False
+        fresh = Session.of(body)
+        s.access, s.refresh, s.expires_at = fresh.access, fresh.refresh, fresh.expires_at
+        self.stats["refreshed"] += 1
+        return True
+
+    def token(self) -> str:
+        with self.lock:
+            while True:
+                if self.current is not None:
+                    s = self._session(self.current)
+                    if s.access not in self.dead:
+                        if time.monotonic() < s.expires_at - EXPIRY_MARGIN or self._refresh(self.current):
+                            return self._session(self.current).access
+                if self.spares:
+                    self.current = self.spares.pop(0)
+                    self.stats["switched"] += 1
+                    log("switched", spares_left=len(self.spares))
+                else:
+                    self.current = self._new_identity()
+                    log("signed_in_live")
+
+    def worker(self) -> Worker | None:
+        with self.lock:
+            self.token()
+            return self.current if isinstance(self.current, Worker) else None
+
+    def owns(self, access: str) -> bool:
+        with self.lock:
+            if access in self.dead:
+                return True
+            return any(self._session(i).access == access for i in [self.current, *self.spares] if i is not None)
+
+    def retire(self, access: str, why: str) -> None:
+        """The session ended (sign-out, a confirmed 401) or the worker left the union."""
+        with self.lock:
+            if access in self.dead:
+                return
+            self.dead.add(access)
+            self.stats["retired" if why in ("withdrawn", "closed") else "revoked"] += 1
+            log("retired", why=why)
+            if self.current is not None and self._session(self.current).access == access:
+                self.current = None
+        for provider in _auths._caching_providers_in(_auths.GLOBAL_AUTH_STORAGE):
+            provider.invalidate()
+
+
+IDENTITIES = Identities()
+
+
+# ---------------------------------------------------------------------------------------------
+# Test data
+
+
+@dataclass
+class Data:
+    orgs: list[dict] = field(default_factory=list)
+    unions: list[dict] = field(default_factory=list)  # grassroots unions
+    stations: list[str] = field(default_factory=list)
+    open_stations: list[str] = field(default_factory=list)
+    movable: list[str] = field(default_factory=list)
+    station_codes: dict[str, str] = field(default_factory=dict)
+    staff_self: str | None = None  # the fuzzer's own staff id (admin run)
+    sacrificial_staff: list[str] = field(default_factory=list)
+    pending_apps: list[str] = field(default_factory=list)
+    applications: list[str] = field(default_factory=list)
+    active_members: list[str] = field(default_factory=list)
+    suspended_members: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
+    member_workers: list[Worker] = field(default_factory=list)
+    pending_transfers: list[str] = field(default_factory=list)
+    open_reports: list[tuple[str, str]] = field(default_factory=list)
+    report_stations: list[str] = field(default_factory=list)
+    photos: list[tuple[str, str]] = field(default_factory=list)
+    campaigns: list[str] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)
+    refresh_tokens: list[str] = field(default_factory=list)
+    applicants: list[Worker] = field(default_factory=list)  # signed in, never applied
+    step_up_workers: list[Worker] = field(default_factory=list)
+    closable: list[Worker] = field(default_factory=list)
+    pending_applicants: list[Worker] = field(default_factory=list)  # applied, not decided
+    step_up_codes: list[tuple[Worker, str]] = field(default_factory=list)
+
+
+DATA = Data()
+
+
+def setup_common() -> None:
+    admin = ACCOUNTS.admin_token()
+    _, me, _ = HTTP.call("GET", "/me", admin, expect=200)
+    DATA.staff_self = me["id"]
+    _, page, _ = HTTP.call("GET", "/orgs", admin, params={"limit": 200}, expect=200)
+    DATA.orgs = page["items"]
+    DATA.unions = [o for o in DATA.orgs if o.get("org_type") == "grassroots_union"]
+    # Stations around 成都 (public search), their QR codes (a privileged read shows them).
+    _, near, _ = HTTP.call(
+        "GET", "/stations/nearby", params={"lat": 30.657, "lng": 104.066, "radius_m": 50000, "limit": 100}, expect=200
+    )
+    items = near["items"]
+    DATA.stations = [s["id"] for s in items[:20]]
+    DATA.open_stations = [s["id"] for s in items if s.get("open_now") and s.get("status") == "open"][:8]
+    DATA.movable = [s["id"] for s in items if s.get("type") == "movable"]
+    for sid in DATA.open_stations:
+        _, view, _ = HTTP.call("GET", f"/stations/{sid}", admin, expect=200)
+        if view.get("station_code"):
+            DATA.station_codes[sid] = view["station_code"]
+    # A photo to read back (GET /stations/{id}/photos/{photo_id} is public).
+    for sid in DATA.stations[:2]:
+        _, photo, _ = HTTP.call(
+            "POST", f"/stations/{sid}/photos", admin, files={"file": ("station.png", PNG, "image/png")}, expect=201
+        )
+        DATA.photos.append((sid, photo["id"]))
+
+
+def setup_admin_run() -> None:
+    admin = ACCOUNTS.admin_token()
+    # Staff accounts the fuzzer may change at will.
+    home = DATA.unions[0]["id"]
+    for i in range(4):
+        _, staff, _ = HTTP.call(
+            "POST",
+            "/admin/staff",
+            admin,
+            json={
+                "username": f"fuzz.staff{i}",
+                "display_name": f"测试员{i}",
+                "password": f"fuzz-Staff-{i}-pass",
+                "org_id": home,
+                "roles": [{"role": "claims_reviewer", "org_id": home}],
+            },
+            expect=201,
+        )
+        DATA.sacrificial_staff.append(staff["id"])
+    # Members: apply + approve; some suspended; some asking for a transfer.
+    for i in range(10):
+        w = ACCOUNTS.new_member()
+        DATA.member_workers.append(w)
+        DATA.members.append(w.membership_id)
+        DATA.applications.append(w.application_id)
+    for w in DATA.member_workers[:3]:
+        HTTP.call("POST", f"/admin/members/{w.membership_id}/suspend", admin, json={"reason": "测试暂停"}, expect=200)
+        DATA.suspended_members.append(w.membership_id)
+    DATA.active_members = [w.membership_id for w in DATA.member_workers[3:]]
+    for w in DATA.member_workers[3:9]:
+        target = next(u["id"] for u in DATA.unions if u["id"] != w.org_id)
+        _, t, _ = HTTP.call(
+            "POST", "/me/membership/transfers", w.session.access, json={"to_org_id": target, "reason": "换城市"},
+            expect=201,
+        )
+        DATA.pending_transfers.append(t["id"])
+    # Pending applications to approve or reject.
+    for _ in range(14):
+        w = ACCOUNTS.new_worker()
+        ACCOUNTS.apply(w)
+        DATA.pending_apps.append(w.application_id)
+        DATA.applications.append(w.application_id)
+    # Problem reports (members at three stations), a campaign, jobs to look at.
+    for i, sid in enumerate(DATA.stations[:3]):
+        for w in DATA.member_workers[i : i + 2]:
+            _, rep, _ = HTTP.call(
+                "POST", f"/stations/{sid}/reports", w.session.access,
+                json={"kind": "amenity_missing", "note": "没有热水"}, expect=201,
+            )
+            DATA.open_reports.append((sid, rep["id"]))
+        DATA.report_stations.append(sid)
+    _, c, _ = HTTP.call(
+        "POST", "/admin/campaigns", admin,
+        json={"org_id": DATA.unions[0]["id"], "title": "降温提醒", "body": "明天降温，驿站有热水。"}, expect=201,
+    )
+    DATA.campaigns.append(c["id"])
+    _, jobs, _ = HTTP.call("GET", "/admin/jobs", admin, params={"limit": 50}, expect=200)
+    DATA.jobs = [j["id"] for j in jobs["items"]]
+    # Refresh tokens of spare admin sessions, one per injected POST /auth/refresh.
+    DATA.refresh_tokens = [ACCOUNTS.password_sign_in().refresh for _ in range(6)]
+
+
+def setup_worker_run() -> None:
+    DATA.applicants = [ACCOUNTS.new_worker() for _ in range(8)]
+    for _ in range(3):
+        w = ACCOUNTS.new_worker()
+        ACCOUNTS.apply(w)
+        DATA.pending_applicants.append(w)
+    DATA.refresh_tokens = [ACCOUNTS.new_worker().session.refresh for _ in range(6)]
+    wait = DATA.step_up_workers[-1].last_code_at + 61 - time.monotonic()
+    if wait > 0:
+        log("step_up_wait", seconds=round(wait, 1))
+        time.sleep(wait)
+    ACCOUNTS.step_up(DATA.step_up_workers[0])  # its token serves GET /me/data-export
+    for w in DATA.step_up_workers[CLOSABLE]:
+        if ACCOUNTS.step_up(w):
+            DATA.closable.append(w)
+    for w in DATA.step_up_workers[CODE_GIVERS]:
+        DATA.step_up_codes.append((w, ACCOUNTS.request_code(w.phone, "step_up")))
+        w.last_code_at = time.monotonic()
+
+
+def setup() -> None:
+    started = time.monotonic()
+    try:
+        setup_common()
+        if ROLE == "admin":
+            setup_admin_run()
+            IDENTITIES.prepare(spares=4)
+        else:
+            # Step-up needs a second SMS code for a phone, and a phone gets one code a
+            # minute: sign these workers in first; setup_worker_run waits out the rest.
+            DATA.step_up_workers = [ACCOUNTS.new_worker() for _ in range(STEP_UP_WORKERS)]
+            IDENTITIES.prepare(spares=10)
+            setup_worker_run()
+    except SetupError as exc:
+        log("setup_failed", error=str(exc))
+        raise
+    counts = {
+        "identities": 1 + len(IDENTITIES.spares),
+        "stations": len(DATA.stations),
+        "photos": len(DATA.photos),
+    }
+    if ROLE == "admin":
+        counts.update(
+            members=len(DATA.members),
+            suspended=len(DATA.suspended_members),
+            pending_applications=len(DATA.pending_apps),
+            pending_transfers=len(DATA.pending_transfers),
+            reports=len(DATA.open_reports),
+            staff=len(DATA.sacrificial_staff),
+        )
+    else:
+        counts.update(
+            applicants=len(DATA.applicants),
+            pending_applicants=len(DATA.pending_applicants),
+            step_up_codes=len(DATA.step_up_codes),
+            closable=len(DATA.closable),
+            refresh_tokens=len(DATA.refresh_tokens),
+        )
+    log("setup_done", seconds=round(time.monotonic() - started, 1), **counts)
+
+
+if BASE:
+    setup()
+
+
+# ---------------------------------------------------------------------------------------------
+# Auth provider
+
+
+@schemathesis.auth(refresh_interval=60, retry_on=[401])
+class GongyouAuth:
+    def get(self, case, context):
+        return IDENTITIES.token()
+
+    def set(self, case, data, context):
+        case.headers = case.headers or {}
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+def _bearer(headers) -> str | None:
+    if not headers:
+        return None
+    value = headers.get("Authorization") or headers.get("authorization")
+    if isinstance(value, str) and value.startswith("Bearer "):
+        return value[len("Bearer ") :]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Injection of real values
+
+
+def pick(items: list, n: int):
+    return items[n % len(items)] if items else None
+
+
+def _set_path(case, **values) -> None:
+    params = dict(case.path_parameters or {})
+    params.update(values)
+    case.path_parameters = params
+
+
+def _set_body(case, **values) -> bool:
+    if not isinstance(case.body, dict):
+        return False
+    body = dict(case.body)
+    body.update(values)
+    case.body = body
+    return True
+
+
+def _as(case, token: str) -> None:
+    headers = dict(case.headers or {})
+    headers["Authorization"] = f"Bearer {token}"
+    case.headers = headers
+
+
+def _path_id(key: str, pool_of):
+    def inject(case, n):
+        value = pick(pool_of(), n)
+        if value is not None:
+            _set_path(case, **{key: value})
+
+    return inject
+
+
+def inject_campaign(case, n):
+    org = pick(DATA.unions, n)
+    if org:
+        _set_body(case, org_id=org["id"])
+
+
+def inject_put_settings(case, n):
+    org = pick(DATA.unions, n)
+    if org:
+        _set_path(case, id=org["id"])
+
+
+def inject_create_staff(case, n):
+    org = pick(DATA.unions, n)
+    if org and isinstance(case.body, dict):
+        roles = case.body.get("roles")
+        if isinstance(roles, list):
+            roles = [dict(r, org_id=org["id"]) if isinstance(r, dict) else r for r in roles]
+            _set_body(case, org_id=org["id"], roles=roles)
+        else:
+            _set_body(case, org_id=org["id"])
+
+
+def inject_update_staff(case, n):
+    staff = pick(DATA.sacrificial_staff, n)
+    if staff:
+        _set_path(case, id=staff)
+        if isinstance(case.body, dict) and isinstance(case.body.get("roles"), list):
+            org = pick(DATA.unions, n)
+            _set_body(case, roles=[dict(r, org_id=org["id"]) if isinstance(r, dict) else r for r in case.body["roles"]])
+
+
+def inject_create_station(case, n):
+    org = pick(DATA.unions, n)
+    if org:
+        _set_body(case, org_id=org["id"])
+
+
+def inject_managers(case, n):
+    _set_path(case, id=pick(DATA.stations, n))
+    _set_body(case, staff_ids=DATA.sacrificial_staff[: 1 + n % 2])
+
+
+def inject_refresh(case, n):
+    if DATA.refresh_tokens:
+        _set_body(case, refresh_token=DATA.refresh_tokens.pop(0))
+
+
+def inject_password(case, n):
+    _set_body(case, username=ADMIN_USERNAME, password=PASSWORD)
+
+
+def inject_sms_sign_in(case, n):
+    phone = ACCOUNTS.new_phone()
+    try:
+        code = ACCOUNTS.request_code(phone, "sign_in")
+    except SetupError as exc:
+        log("inject_failed", op="sign_in_sms", error=str(exc))
+        return
+    _set_body(case, phone=phone, code=code)
+
+
+def inject_step_up(case, n):
+    if not DATA.step_up_codes:
+        # Replenish from a step-up worker whose minute is free (no waiting here).
+        for w in DATA.step_up_workers[CODE_GIVERS]:
+            if time.monotonic() - w.last_code_at > 61:
+                DATA.step_up_codes.append((w, ACCOUNTS.request_code(w.phone, "step_up")))
+                w.last_code_at = time.monotonic()
+                break
+    if DATA.step_up_codes and isinstance(case.body, dict):
+        w, code = DATA.step_up_codes.pop(0)
+        _as(case, w.session.access)
+        _set_body(case, code=code)
+
+
+def inject_data_export(case, n):
+    w = DATA.step_up_workers[0] if DATA.step_up_workers else None
+    if w is None:
+        return
+    if w.step_up_token is None or time.monotonic() > w.step_up_until:
+        if time.monotonic() - w.last_code_at < 61 or ACCOUNTS.step_up(w) is None:
+            return
+    _as(case, w.session.access)
+    headers = dict(case.headers or {})
+    headers["X-Step-Up-Token"] = w.step_up_token
+    case.headers = headers
+
+
+def inject_close_account(case, n):
+    """DELETE /me erases and closes the account: only ever a throwaway worker's."""
+    w = DATA.closable[0] if DATA.closable else None
+    if w is None or time.monotonic() > w.step_up_until:
+        return
+    _as(case, w.session.access)
+    headers = dict(case.headers or {})
+    headers["X-Step-Up-Token"] = w.step_up_token
+    case.headers = headers
+
+
+def inject_withdraw_application(case, n):
+    """A pending application, withdrawn by its applicant."""
+    w = DATA.pending_applicants[0] if DATA.pending_applicants else None
+    if w is not None:
+        _as(case, w.session.access)
+        _set_path(case, id=w.application_id)
+
+
+def inject_transfer(case, n):
+    w = IDENTITIES.worker()
+    targets = [u["id"] for u in DATA.unions if w is None or u["id"] != w.org_id]
+    if targets:
+        _set_body(case, to_org_id=pick(targets, n))
+
+
+def inject_read_notification(case, n):
+    w = IDENTITIES.worker()
+    if w is None:
+        return
+    if not w.notifications:
+        status, inbox, _ = HTTP.call("GET", "/me/notifications", w.session.access)
+        w.notifications = [i["id"] for i in (inbox or {}).get("items", [])] if status == 200 else []
+    if w.notifications:
+        _set_path(case, id=pick(w.notifications, n))
+
+
+def inject_apply(case, n):
+    if not DATA.applicants or not isinstance(case.body, dict):
+        return
+    w = DATA.applicants.pop(0)
+    _as(case, w.session.access)
+    body = ACCOUNTS.application_body()
+    _set_body(case, id_number=body["id_number"], region_code=body["region_code"])
+
+
+def inject_get_application(case, n):
+    if ROLE == "worker":
+        w = IDENTITIES.worker()
+        if w and w.application_id:
+            _set_path(case, id=w.application_id)
+    else:
+        _set_path(case, id=pick(DATA.applications, n))
+
+
+def inject_verify_card(case, n):
+    w = pick(DATA.member_workers[3:], n)
+    if w is None:
+        return
+    status, card, _ = HTTP.call("GET", "/me/membership/card", w.session.access)
+    if status == 200:
+        _set_body(case, qr=card["qr"])
+
+
+def inject_create_org(case, n):
+    parent = pick(DATA.orgs, n)
+    if parent:
+        values = {"parent_id": parent["id"]}
+        if parent.get("region_code"):
+            values["region_code"] = parent["region_code"]
+        _set_body(case, **values)
+
+
+def inject_update_station(case, n):
+    sid = pick(DATA.stations, n)
+    status, _, r = HTTP.call("GET", f"/stations/{sid}")
+    if status == 200 and r.headers.get("ETag"):
+        _set_path(case, id=sid)
+        headers = dict(case.headers or {})
+        headers["If-Match"] = r.headers["ETag"]
+        case.headers = headers
+
+
+def inject_check_in(case, n):
+    sid = pick(list(DATA.station_codes), n)
+    if sid:
+        _set_path(case, id=sid)
+        _set_body(case, station_code=DATA.station_codes[sid])
+
+
+def inject_photo(case, n, kwargs):
+    _set_path(case, id=pick(DATA.stations, n))
+    # Sent as the request's files, not put into case.body: schemathesis cannot validate a
+    # binary body against the schema, and would then count the case as a negative one.
+    kwargs["files"] = {"file": ("station.png", PNG, "image/png")}
+
+
+def inject_within_box(case, n):
+    boxes = ["104.00,30.60,104.12,30.70", "113.90,22.50,114.10,22.60", "103.9,30.5,104.2,30.8"]
+    query = dict(case.query or {})
+    query["bbox"] = pick(boxes, n)
+    case.query = query
+
+
+def inject_get_photo(case, n):
+    pair = pick(DATA.photos, n)
+    if pair:
+        _set_path(case, id=pair[0], photo_id=pair[1])
+
+
+def inject_resolve(case, n):
+    pair = pick(DATA.open_reports, n)
+    if pair:
+        _set_path(case, id=pair[0], report_id=pair[1])
+
+
+INJECT = {
+    "POST /api/v1/admin/campaigns": inject_campaign,
+    "GET /api/v1/admin/campaigns/{id}": _path_id("id", lambda: DATA.campaigns),
+    "POST /api/v1/admin/jobs/{id}/retry": _path_id("id", lambda: DATA.jobs),
+    "GET /api/v1/admin/members/{membership_id}": _path_id("membership_id", lambda: DATA.members),
+    "POST /api/v1/admin/members/{membership_id}/identity-reads": _path_id("membership_id", lambda: DATA.members),
+    "POST /api/v1/admin/members/{membership_id}/reinstate": _path_id(
+        "membership_id", lambda: DATA.suspended_members
+    ),
+    "POST /api/v1/admin/members/{membership_id}/suspend": _path_id("membership_id", lambda: DATA.active_members),
+    "POST /api/v1/admin/membership/applications/{id}/approve": _path_id("id", lambda: DATA.pending_apps),
+    "POST /api/v1/admin/membership/applications/{id}/reject": _path_id("id", lambda: DATA.pending_apps),
+    "POST /api/v1/admin/membership/transfers/{id}/approve": _path_id("id", lambda: DATA.pending_transfers),
+    "POST /api/v1/admin/membership/transfers/{id}/reject": _path_id("id", lambda: DATA.pending_transfers),
+    "GET /api/v1/admin/orgs/{id}/membership-settings": _path_id("id", lambda: [u["id"] for u in DATA.unions]),
+    "PUT /api/v1/admin/orgs/{id}/membership-settings": inject_put_settings,
+    "POST /api/v1/admin/staff": inject_create_staff,
+    UPDATE_STAFF: inject_update_staff,
+    "POST /api/v1/admin/stations": inject_create_station,
+    "PUT /api/v1/admin/stations/{id}/managers": inject_managers,
+    "POST /api/v1/auth/refresh": inject_refresh,
+    "POST /api/v1/auth/sessions/password": inject_password,
+    "POST /api/v1/auth/sessions/sms": inject_sms_sign_in,
+    "POST /api/v1/auth/step-up": inject_step_up,
+    "GET /api/v1/me/data-export": inject_data_export,
+    CLOSE_ACCOUNT: inject_close_account,
+    "POST /api/v1/me/membership/transfers": inject_transfer,
+    "POST /api/v1/me/notifications/{id}/read": inject_read_notification,
+    "POST /api/v1/membership/applications": inject_apply,
+    "GET /api/v1/membership/applications/{id}": inject_get_application,
+    WITHDRAW_APPLICATION: inject_withdraw_application,
+    "POST /api/v1/membership/card-verifications": inject_verify_card,
+    "POST /api/v1/orgs": inject_create_org,
+    "GET /api/v1/orgs/{id}": _path_id("id", lambda: [o["id"] for o in DATA.orgs]),
+    "PATCH /api/v1/orgs/{id}": _path_id("id", lambda: [o["id"] for o in DATA.orgs[1:]]),
+    "GET /api/v1/stations": inject_within_box,
+    "GET /api/v1/stations/{id}": _path_id("id", lambda: DATA.stations),
+    "PATCH /api/v1/stations/{id}": inject_update_station,
+    "POST /api/v1/stations/{id}/check-ins": inject_check_in,
+    "PUT /api/v1/stations/{id}/location": _path_id("id", lambda: DATA.movable),
+    "POST /api/v1/stations/{id}/photos": inject_photo,
+    "GET /api/v1/stations/{id}/photos/{photo_id}": inject_get_photo,
+    "GET /api/v1/stations/{id}/reports": _path_id("id", lambda: DATA.report_stations),
+    "POST /api/v1/stations/{id}/reports": _path_id("id", lambda: DATA.stations),
+    "POST /api/v1/stations/{id}/reports/{report_id}/resolve": inject_resolve,
+    "GET /api/v1/stations/{id}/stats": _path_id("id", lambda: DATA.stations),
+    ROTATE_CODE: _path_id("id", lambda: DATA.stations),
+}
+
+COUNTERS: dict[str, int] = {}
+INJECTED: dict[str, int] = {}
+
+
+def _positive(case) -> bool:
+    meta = case._meta
+    if meta is None:
+        return False
+    return str(meta.generation.mode) == "positive" and str(meta.phase.name) != "stateful"
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    label = case.operation.label
+    access = _bearer(case.headers)
+    # 1. Never send a dead token of ours: swap in a live one (all phases).
+    if access is not None and access in IDENTITIES.dead:
+        _as(case, IDENTITIES.token())
+        access = _bearer(case.headers)
+    # 2. Guard the fuzzer's own staff account.
+    if label == UPDATE_STAFF and DATA.staff_self and (case.path_parameters or {}).get("id") == DATA.staff_self:
+        _set_path(case, id=pick(DATA.sacrificial_staff, COUNTERS.get(label, 0)))
+        log("guard", op=label)
+    # 3. Real values in every other positive case (not in the stateful phase, whose values
+    #    come from earlier responses through links).
+    inject = INJECT.get(label)
+    if inject is None or not _positive(case):
+        return
+    n = COUNTERS.get(label, 0)
+    COUNTERS[label] = n + 1
+    if n % 2:
+        return
+    with IDENTITIES.lock:
+        if inject is inject_photo:
+            inject(case, n // 2, kwargs)
+        else:
+            inject(case, n // 2)
+    INJECTED[label] = INJECTED.get(label, 0) + 1
+
+
+def _forget(items: list, value) -> None:
+    if value in items:
+        items.remove(value)
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    label = case.operation.label
+    status = response.status_code
+    request = getattr(response, "request", None)
+    access = _bearer(getattr(request, "headers", None))
+    params = case.path_parameters or {}
+    ok = 200 <= status < 300
+    # State changes that decide which ids later injections use.
+    if ok:
+        if label.endswith("/applications/{id}/approve") or label.endswith("/applications/{id}/reject"):
+            _forget(DATA.pending_apps, params.get("id"))
+        elif label.endswith("/transfers/{id}/approve") or label.endswith("/transfers/{id}/reject"):
+            _forget(DATA.pending_transfers, params.get("id"))
+        elif label.endswith("/{membership_id}/suspend"):
+            _forget(DATA.active_members, params.get("membership_id"))
+            DATA.suspended_members.append(params.get("membership_id"))
+        elif label.endswith("/{membership_id}/reinstate"):
+            _forget(DATA.suspended_members, params.get("membership_id"))
+            DATA.active_members.append(params.get("membership_id"))
+        elif label.endswith("/{report_id}/resolve"):
+            _forget(DATA.open_reports, (params.get("id"), params.get("report_id")))
+        elif label == ROTATE_CODE and params.get("id") in DATA.station_codes:
+            # The old code stops working: read the new one, as a manager's app would.
+            status, view, _ = HTTP.call("GET", f"/stations/{params['id']}", ACCOUNTS.admin_token())
+            if status == 200 and view.get("station_code"):
+                DATA.station_codes[params["id"]] = view["station_code"]
+        elif label == WITHDRAW_APPLICATION:
+            DATA.pending_applicants = [w for w in DATA.pending_applicants if w.application_id != params.get("id")]
+        elif label == CLOSE_ACCOUNT:
+            DATA.closable = [w for w in DATA.closable if w.session.access != access]
+    # Our identity ended: signed out, or (worker) no longer a member.
+    if access is None or not IDENTITIES.owns(access):
+        return
+    if label in (SIGN_OUT, CLOSE_ACCOUNT) and ok:
+        IDENTITIES.retire(access, "signed_out" if label == SIGN_OUT else "closed")
+    elif label == WITHDRAW and ok:
+        IDENTITIES.retire(access, "withdrawn")
+    elif status == 401 and access not in IDENTITIES.dead:
+        check, _, _ = HTTP.call("GET", "/me", access)
+        if check == 401:
+            IDENTITIES.retire(access, f"401 on {label}")
+
+
+def summary() -> dict:
+    return {"identities": IDENTITIES.stats, "injected": INJECTED}
+
+
+import atexit  # noqa: E402
+
+atexit.register(lambda: log("summary", **summary()))
