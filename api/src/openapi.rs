@@ -36,6 +36,8 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "notifications", description = "The inbox, push devices and notification preferences"),
         (name = "jobs", description = "The background job queue (operators)"),
         (name = "membership-admin", description = "Reviewing applications and transfers, managing members (union admins, scoped)"),
+        (name = "plans", description = "Protection plans: eligibility, one-tap enrollment, my protection"),
+        (name = "plans-admin", description = "Writing, publishing, versioning and closing protection plans (union admins of the sponsoring subtree)"),
     )
 )]
 struct ApiDoc;

@@ -376,6 +376,12 @@ class Data:
     report_stations: list[str] = field(default_factory=list)
     photos: list[tuple[str, str]] = field(default_factory=list)
     campaigns: list[str] = field(default_factory=list)
+    # Protection plans: every code (the demo's e-road-sichuan first), drafts to edit or
+    # publish, published ones to close or version, the sponsor for new ones.
+    plans: list[str] = field(default_factory=list)
+    draft_plans: list[str] = field(default_factory=list)
+    published_plans: list[str] = field(default_factory=list)
+    sponsor: str = ""
     jobs: list[str] = field(default_factory=list)
     refresh_tokens: list[str] = field(default_factory=list)
     applicants: list[Worker] = field(default_factory=list)  # signed in, never applied
@@ -415,8 +421,62 @@ def setup_common() -> None:
         DATA.photos.append((sid, photo["id"]))
 
 
+DEMO_PLAN = "e-road-sichuan"
+
+
+def plan_terms(name: str) -> dict:
+    """Valid terms: open to enrollment from the first of this month for ten months."""
+    today = time.gmtime(time.time() + 8 * 3600)
+    y, m = today.tm_year, today.tm_mon
+    end_y, end_m = (y + 1, m - 1) if m > 1 else (y, 12)
+    last = [31, 29 if end_y % 4 == 0 and (end_y % 100 or end_y % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][end_m - 1]
+    return {
+        "name": name,
+        "description": "测试计划",
+        "enrollment_opens_on": f"{y:04d}-{m:02d}-01",
+        "enrollment_closes_on": f"{end_y:04d}-{end_m:02d}-01",
+        "coverage_starts_on": f"{y:04d}-{m:02d}-01",
+        "coverage_ends_on": f"{end_y:04d}-{end_m:02d}-{last:02d}",
+        "eligibility": {"region_codes": ["510000"]},
+        "benefits": [
+            {"code": "accident", "name": "意外身故伤残", "kind": "lump_sum", "amount": "30000.00",
+             "waiting_days": {"illness": 0, "accident": 0}, "documents": ["id_front"]},
+            {"code": "hospital", "name": "住院津贴", "kind": "daily_allowance", "amount_per_day": "200.00",
+             "max_days_per_year": 30, "waiting_days": {"illness": 30, "accident": 0}, "documents": []},
+        ],
+    }
+
+
+def setup_plans(admin: str) -> None:
+    DATA.plans.append(DEMO_PLAN)
+    DATA.published_plans.append(DEMO_PLAN)
+    DATA.sponsor = next(o["id"] for o in DATA.orgs if o.get("name") == "四川省总工会")
+    for i in range(6):
+        code = f"fuzz-plan-{i}"
+        HTTP.call("POST", "/admin/plans", admin, json={"code": code, "sponsor_org_id": DATA.sponsor,
+                                                         "terms": plan_terms(f"测试计划{i}")}, expect=201)
+        DATA.plans.append(code)
+        if i < 3:
+            DATA.draft_plans.append(code)
+        else:
+            HTTP.call("POST", f"/admin/plans/{code}/publish", admin, json={}, expect=200)
+            DATA.published_plans.append(code)
+
+
+def inject_create_plan(case, n):
+    _set_body(case, code=f"fuzz-new-{n}", sponsor_org_id=DATA.sponsor, terms=plan_terms(f"新计划{n}"))
+
+
+def inject_edit_plan(case, n):
+    code = pick(DATA.draft_plans, n)
+    if code:
+        _set_path(case, code=code)
+        case.body = plan_terms(f"改后计划{n}")
+
+
 def setup_admin_run() -> None:
     admin = ACCOUNTS.admin_token()
+    setup_plans(admin)
     # Staff accounts the fuzzer may change at will.
     home = DATA.unions[0]["id"]
     for i in range(4):
@@ -809,6 +869,15 @@ def inject_resolve(case, n):
 
 
 INJECT = {
+    "POST /api/v1/admin/plans": inject_create_plan,
+    "GET /api/v1/admin/plans/{code}": _path_id("code", lambda: DATA.plans),
+    "PATCH /api/v1/admin/plans/{code}": inject_edit_plan,
+    "POST /api/v1/admin/plans/{code}/publish": _path_id("code", lambda: DATA.draft_plans),
+    "POST /api/v1/admin/plans/{code}/versions": _path_id("code", lambda: DATA.published_plans[1:]),
+    "POST /api/v1/admin/plans/{code}/close": _path_id("code", lambda: DATA.published_plans[1:]),
+    "GET /api/v1/plans/{code}": _path_id("code", lambda: [DEMO_PLAN]),
+    "GET /api/v1/plans/{code}/eligibility": _path_id("code", lambda: [DEMO_PLAN]),
+    "POST /api/v1/plans/{code}/enrollments": _path_id("code", lambda: [DEMO_PLAN]),
     "POST /api/v1/admin/campaigns": inject_campaign,
     "GET /api/v1/admin/campaigns/{id}": _path_id("id", lambda: DATA.campaigns),
     "POST /api/v1/admin/jobs/{id}/retry": _path_id("id", lambda: DATA.jobs),
@@ -929,6 +998,19 @@ def after_call(context, case, response):
             status, view, _ = HTTP.call("GET", f"/stations/{params['id']}", ACCOUNTS.admin_token())
             if status == 200 and view.get("station_code"):
                 DATA.station_codes[params["id"]] = view["station_code"]
+        elif label == "POST /api/v1/admin/plans/{code}/publish":
+            code = params.get("code")
+            _forget(DATA.draft_plans, code)
+            if code not in DATA.published_plans:
+                DATA.published_plans.append(code)
+        elif label == "POST /api/v1/admin/plans/{code}/versions":
+            if params.get("code") not in DATA.draft_plans:
+                DATA.draft_plans.append(params.get("code"))
+        elif label == "POST /api/v1/admin/plans/{code}/close":
+            _forget(DATA.published_plans, params.get("code"))
+        elif label == "POST /api/v1/admin/plans" and isinstance(case.body, dict):
+            DATA.plans.append(case.body.get("code"))
+            DATA.draft_plans.append(case.body.get("code"))
         elif label == WITHDRAW_APPLICATION:
             DATA.pending_applicants = [w for w in DATA.pending_applicants if w.application_id != params.get("id")]
         elif label == CLOSE_ACCOUNT:

@@ -43,6 +43,8 @@ pub struct Application {
     pub membership_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When the applicant started on the platform ('YYYY-MM-DD'), if they said.
+    pub platform_started_on: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -70,6 +72,9 @@ pub struct Membership {
     pub anonymized_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When the member started on the platform ('YYYY-MM-DD'): from the application or a
+    /// platform roster; unknown is None (plans' tenure rule is then unmet, never guessed).
+    pub platform_started_on: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -66,6 +66,12 @@ const AUDIT: &str = "the record of who read whose identity and why is kept for \
     accountability (PIPL art. 54–55)";
 const BATCH_DEVICES: &str = "push registration ids frozen in a campaign batch so that a \
     resend reaches the same devices; housekeeping clears them a day after the batch is done";
+const COVER: &str = "the record that cover was granted: claims and the union's accounts of \
+    its plans reference the certificate; it holds ids and dates only, no personal data";
+const ROSTER: &str = "rows of a platform's roster that were rejected; not linked to an \
+    account (the row may be no member at all)";
+const ROSTER_MASKED: &str = "the error report shows the ID number masked to its first four and \
+    last character, and a reason sentence: together they identify no one";
 const STATION_PHONE: &str = "a station's public contact number, published by its operator";
 
 /// Every table and column. Order matters: rows are erased in this order (children first).
@@ -202,6 +208,7 @@ pub const REGISTRY: &[TableEntry] = &[
             ("platform", Keep(STATISTICS)),
             ("platform_worker_id", Anonymize("''")),
             ("region_code", Keep(STATISTICS)),
+            ("platform_started_on", Anonymize("NULL")),
         ],
         plain: &[
             "id",
@@ -234,6 +241,7 @@ pub const REGISTRY: &[TableEntry] = &[
             ("platform", Keep(STATISTICS)),
             ("platform_worker_id", Anonymize("''")),
             ("region_code", Keep(STATISTICS)),
+            ("platform_started_on", Anonymize("NULL")),
             ("phone", Anonymize("''")),
             ("consent_pi_at", Keep(CONSENT)),
             ("consent_sensitive_at", Keep(CONSENT)),
@@ -504,6 +512,153 @@ pub const REGISTRY: &[TableEntry] = &[
             "created_at",
         ],
     ),
+    TableEntry {
+        table: "stored_files",
+        owner: Owner::Account("owner"),
+        personal: &[
+            // The file's key: without it the sealed object is noise (ADR 016), and
+            // housekeeping removes the object of a file left `deleting`.
+            ("wrapped_key", Anonymize("NULL")),
+            // A fingerprint of the document's content.
+            ("sha256", Anonymize("NULL")),
+        ],
+        plain: &[
+            "id",
+            "object_key",
+            "purpose",
+            "owner",
+            "state",
+            "size",
+            "key_id",
+            "created_at",
+            "stored_at",
+            "attached_at",
+            "deleted_at",
+        ],
+        also_set: &[
+            "state = CASE WHEN state = 'deleted' THEN 'deleted' ELSE 'deleting' END",
+            "deleted_at = COALESCE(deleted_at, {now})",
+        ],
+    },
+    TableEntry {
+        table: "enrollments",
+        owner: Owner::Account("user_id"),
+        personal: &[("certificate_no", Keep(COVER))],
+        plain: &[
+            "id",
+            "plan_code",
+            "plan_version",
+            "user_id",
+            "membership_id",
+            "effective_from",
+            "effective_to",
+            "source",
+            "roster_import_id",
+            "enrolled_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "plans",
+        owner: Owner::NoOne("the union's protection plans"),
+        personal: &[],
+        plain: &[
+            "code",
+            "sponsor_org_id",
+            "current_version",
+            "latest_version",
+            "next_certificate",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "plan_versions",
+        owner: Owner::NoOne("the terms of the union's protection plans"),
+        personal: &[],
+        plain: &[
+            "plan_code",
+            "version",
+            "status",
+            "name",
+            "description",
+            "enrollment_opens_on",
+            "enrollment_closes_on",
+            "coverage_starts_on",
+            "coverage_ends_on",
+            "occupations",
+            "region_codes",
+            "min_age",
+            "max_age",
+            "min_platform_tenure_months",
+            "min_membership_days",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "published_by",
+            "published_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "plan_benefits",
+        owner: Owner::NoOne("the benefit items of the union's protection plans"),
+        personal: &[],
+        plain: &[
+            "plan_code",
+            "version",
+            "position",
+            "code",
+            "name",
+            "kind",
+            "amount_fen",
+            "max_days",
+            "percent_bp",
+            "per_claim_cap_fen",
+            "yearly_cap_fen",
+            "illness_waiting_days",
+            "accident_waiting_days",
+            "documents",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "roster_import_errors",
+        owner: Owner::NoOne(ROSTER),
+        personal: &[
+            ("id_number_masked", Keep(ROSTER_MASKED)),
+            ("detail", Keep(ROSTER_MASKED)),
+        ],
+        plain: &["import_id", "row_no", "code"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "roster_imports",
+        owner: Owner::NoOne("an admin's upload of a platform roster: counts and status only"),
+        personal: &[],
+        plain: &[
+            "id",
+            "plan_code",
+            "created_by",
+            "file_id",
+            "status",
+            "encoding",
+            "total_rows",
+            "processed_rows",
+            "enrolled",
+            "already_enrolled",
+            "not_members",
+            "ineligible",
+            "invalid_rows",
+            "failure",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ],
+        also_set: &[],
+    },
 ];
 
 /// A table with no personal data at all.

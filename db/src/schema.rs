@@ -115,6 +115,7 @@ diesel::table! {
         membership_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        platform_started_on -> Nullable<Text>,
     }
 }
 
@@ -141,6 +142,7 @@ diesel::table! {
         anonymized_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        platform_started_on -> Nullable<Text>,
     }
 }
 
@@ -424,6 +426,129 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    plans (code) {
+        code -> Text,
+        sponsor_org_id -> Text,
+        current_version -> Nullable<Integer>,
+        latest_version -> Integer,
+        next_certificate -> BigInt,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    plan_versions (plan_code, version) {
+        plan_code -> Text,
+        version -> Integer,
+        status -> Text,
+        name -> Text,
+        description -> Text,
+        enrollment_opens_on -> Text,
+        enrollment_closes_on -> Text,
+        coverage_starts_on -> Text,
+        coverage_ends_on -> Text,
+        occupations -> Text,
+        region_codes -> Text,
+        min_age -> Nullable<Integer>,
+        max_age -> Nullable<Integer>,
+        min_platform_tenure_months -> Nullable<Integer>,
+        min_membership_days -> Nullable<Integer>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        published_by -> Nullable<Text>,
+        published_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    plan_benefits (plan_code, version, code) {
+        plan_code -> Text,
+        version -> Integer,
+        position -> Integer,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        amount_fen -> Nullable<BigInt>,
+        max_days -> Nullable<Integer>,
+        percent_bp -> Nullable<Integer>,
+        per_claim_cap_fen -> Nullable<BigInt>,
+        yearly_cap_fen -> Nullable<BigInt>,
+        illness_waiting_days -> Integer,
+        accident_waiting_days -> Integer,
+        documents -> Text,
+    }
+}
+
+diesel::table! {
+    enrollments (id) {
+        id -> Text,
+        plan_code -> Text,
+        plan_version -> Integer,
+        user_id -> Text,
+        membership_id -> Text,
+        certificate_no -> Text,
+        effective_from -> Text,
+        effective_to -> Text,
+        source -> Text,
+        roster_import_id -> Nullable<Text>,
+        enrolled_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stored_files (id) {
+        id -> Text,
+        object_key -> Text,
+        purpose -> Text,
+        owner -> Nullable<Text>,
+        state -> Text,
+        size -> Nullable<BigInt>,
+        sha256 -> Nullable<Text>,
+        wrapped_key -> Nullable<Text>,
+        key_id -> Text,
+        created_at -> Timestamp,
+        stored_at -> Nullable<Timestamp>,
+        attached_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    roster_imports (id) {
+        id -> Text,
+        plan_code -> Text,
+        created_by -> Text,
+        file_id -> Nullable<Text>,
+        status -> Text,
+        encoding -> Text,
+        total_rows -> BigInt,
+        processed_rows -> BigInt,
+        enrolled -> BigInt,
+        already_enrolled -> BigInt,
+        not_members -> BigInt,
+        ineligible -> BigInt,
+        invalid_rows -> BigInt,
+        failure -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    roster_import_errors (import_id, row_no) {
+        import_id -> Text,
+        row_no -> BigInt,
+        id_number_masked -> Nullable<Text>,
+        code -> Text,
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(notification_deliveries -> notifications (notification_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(membership_applications -> orgs (org_id));
@@ -438,6 +563,12 @@ diesel::joinable!(station_managers -> staff (staff_id));
 diesel::joinable!(stations -> orgs (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    roster_imports,
+    roster_import_errors,
+    plans,
+    plan_versions,
+    plan_benefits,
+    enrollments,
     idempotency_keys,
     orgs,
     users,
@@ -469,4 +600,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     station_photos,
     station_visits,
     station_reports,
+    stored_files,
 );

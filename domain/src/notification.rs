@@ -16,10 +16,12 @@ pub enum Category {
     Notice,
     /// To a station's managers: a worker reported a problem there (staff inbox only).
     StationReportReceived,
+    /// The member enrolled in a protection plan (in the app or from a platform roster).
+    PlanEnrolled,
 }
 
 impl Category {
-    pub const ALL: [Category; 8] = [
+    pub const ALL: [Category; 9] = [
         Category::MembershipApproved,
         Category::MembershipRejected,
         Category::MembershipSuspended,
@@ -28,6 +30,7 @@ impl Category {
         Category::TransferRejected,
         Category::Notice,
         Category::StationReportReceived,
+        Category::PlanEnrolled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Category {
             Category::TransferRejected => "transfer_rejected",
             Category::Notice => "notice",
             Category::StationReportReceived => "station_report_received",
+            Category::PlanEnrolled => "plan_enrolled",
         }
     }
 
@@ -169,6 +173,16 @@ pub fn render(category: Category, params: &serde_json::Value) -> Rendered {
         Category::StationReportReceived => (
             "驿站收到问题反馈".to_owned(),
             format!("{}：{}", field(params, "station"), field(params, "kind")),
+        ),
+        Category::PlanEnrolled => (
+            "保障已到手".to_owned(),
+            format!(
+                "您已参加{}，保障证书号 {}，保障期 {} 至 {}。出险后可在“我的保障”中查看并申请。",
+                field(params, "plan"),
+                field(params, "certificate_no"),
+                field(params, "from"),
+                field(params, "to")
+            ),
         ),
     };
     Rendered { title, body }

@@ -112,6 +112,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let logins = seed(&config, &clock).await?;
             let db = open_db(&config)?;
             seed::demo_stations(&db, clock.now().naive_utc()).await?;
+            seed::demo_plan(&db, clock.now()).await?;
             serve(config, clock, Some(logins)).await
         }
         Command::Worker => work(config, clock).await,

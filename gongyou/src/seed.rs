@@ -451,3 +451,69 @@ pub async fn demo_stations(db: &Db, now: NaiveDateTime) -> anyhow::Result<usize>
     );
     Ok(written)
 }
+
+/// `gongyou demo`: a published plan like E路守护 in 四川 (once), open to enrollment today, so
+/// that a worker who has just joined a union in 成都 through the demo qualifies at once.
+pub async fn demo_plan(db: &Db, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<bool> {
+    use chrono::{Datelike, Months};
+    let today = gongyou_domain::time::china_date(now);
+    let start = today.with_day(1).unwrap_or(today);
+    let end = start
+        .checked_add_months(Months::new(12))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(today);
+    let closes = end.checked_sub_days(chrono::Days::new(30)).unwrap_or(end);
+    let terms: gongyou_services::plans::terms::PlanTerms = serde_json::from_value(
+        serde_json::json!({
+            "name": format!("E路守护 {}", start.year()),
+            "description": "四川省总工会为新就业形态劳动者提供的免费互助保障：意外身故或伤残一次性给付，住院每天津贴，医疗费用按比例报销。",
+            "enrollment_opens_on": start.to_string(),
+            "enrollment_closes_on": closes.to_string(),
+            "coverage_starts_on": start.to_string(),
+            "coverage_ends_on": end.to_string(),
+            "eligibility": {
+                "occupations": ["delivery_rider", "ride_hailing_driver", "courier", "truck_driver", "domestic_worker"],
+                "region_codes": ["510000"],
+                "min_age": 16,
+                "max_age": 65
+            },
+            "benefits": [
+                {"code": "accident_death_disability", "name": "意外身故或伤残", "kind": "lump_sum",
+                 "amount": "30000.00", "waiting_days": {"illness": 0, "accident": 0},
+                 "documents": ["id_front", "id_back", "accident_proof", "other"]},
+                {"code": "hospital_daily", "name": "住院津贴", "kind": "daily_allowance",
+                 "amount_per_day": "200.00", "max_days_per_year": 30,
+                 "waiting_days": {"illness": 30, "accident": 0},
+                 "documents": ["id_front", "id_back", "medical_record_front_page", "discharge_summary"]},
+                {"code": "medical_reimbursement", "name": "医疗费用报销", "kind": "reimbursement",
+                 "percent": "80", "per_claim_cap": "5000.00", "yearly_cap": "20000.00",
+                 "waiting_days": {"illness": 30, "accident": 0},
+                 "documents": ["id_front", "id_back", "discharge_summary", "invoice"]}
+            ]
+        }),
+    )?;
+    let at = now.naive_utc();
+    let created = db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> anyhow::Result<bool> {
+                let sponsor = orgs::list(conn, &EVERY_ORG)?
+                    .into_iter()
+                    .find(|o| o.name == "四川省总工会")
+                    .ok_or_else(|| anyhow::anyhow!("no 四川省总工会: run the seed first"))?;
+                gongyou_services::plans::ensure_published(
+                    conn,
+                    "e-road-sichuan",
+                    &sponsor.id,
+                    &terms,
+                    "seed",
+                    at,
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))
+            })
+        })
+        .await?;
+    if created {
+        tracing::info!("seed: demo plan e-road-sichuan published");
+    }
+    Ok(created)
+}

@@ -30,6 +30,7 @@ pub fn registry() -> Registry {
     registry.job(handlers::auto_approve::run);
     registry.job(handlers::fan_out::run);
     registry.job(handlers::dispatch::run);
+    registry.job(handlers::roster_import::run);
     registry
 }
 

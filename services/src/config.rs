@@ -116,6 +116,7 @@ struct RawSettings {
     s3_secret_access_key: Option<SecretString>,
     s3_allow_http: bool,
     photo_max_bytes: usize,
+    roster_batch_rows: usize,
     station_refresh_ms: u64,
     station_resync_secs: u64,
     single_replica: bool,
@@ -186,6 +187,7 @@ impl Default for RawSettings {
             s3_secret_access_key: None,
             s3_allow_http: false,
             photo_max_bytes: 5 * 1024 * 1024,
+            roster_batch_rows: 1000,
             station_refresh_ms: 1000,
             station_resync_secs: 600,
             single_replica: false,
@@ -317,6 +319,8 @@ pub struct Config {
     pub sms_notice_template_id: Option<String>,
     /// Largest station photo accepted.
     pub photo_max_bytes: usize,
+    /// Roster rows per transaction of an import (each batch moves the checkpoint).
+    pub roster_batch_rows: usize,
     /// How often each process catches its station index up with the database.
     pub station_refresh: Duration,
     /// How often each process rebuilds its station index from scratch (a safety net).
@@ -630,6 +634,7 @@ impl Config {
                 .clone()
                 .filter(|t| !t.trim().is_empty()),
             photo_max_bytes: raw.photo_max_bytes.clamp(1024, 50 * 1024 * 1024),
+            roster_batch_rows: raw.roster_batch_rows.clamp(1, 10_000),
             station_refresh: Duration::from_millis(raw.station_refresh_ms.clamp(100, 60_000)),
             station_resync: Duration::from_secs(raw.station_resync_secs.clamp(10, 86_400)),
             single_replica: raw.single_replica,

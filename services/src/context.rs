@@ -14,6 +14,7 @@ use secrecy::ExposeSecret;
 use crate::accounts::tokens::TokenKeys;
 use crate::config::Config;
 use crate::crypto::DataCrypto;
+use crate::files::SealedFiles;
 use crate::stations::search::StationSearch;
 
 #[derive(Clone)]
@@ -28,6 +29,9 @@ pub struct Context {
     pub tokens: TokenKeys,
     /// SMS, WeChat, JPush, the file store.
     pub providers: Providers,
+    /// Sensitive files sealed at rest in the file store (rosters, claim documents,
+    /// statements), their keys wrapped by `crypto` (ADR 016).
+    pub sealed_files: SealedFiles,
     /// This process's station search index, when it serves searches (the API): a station
     /// changed through this process is applied to it at once.
     pub stations: Option<Arc<StationSearch>>,
@@ -63,9 +67,17 @@ impl Context {
             .iter()
             .map(ExposeSecret::expose_secret)
             .collect();
+        let crypto = DataCrypto::new(config.data_key.expose(), &previous);
+        let sealed_files = SealedFiles::new(
+            providers.files.clone(),
+            crypto.clone(),
+            db.clone(),
+            clock.clone(),
+        );
         Ok(Self {
             tokens: TokenKeys::new(config.token_secret.expose()),
-            crypto: DataCrypto::new(config.data_key.expose(), &previous),
+            crypto,
+            sealed_files,
             config: Arc::new(config),
             db,
             kv,

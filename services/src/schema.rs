@@ -33,6 +33,25 @@ impl<'de> serde::Deserialize<'de> for Integral {
     }
 }
 
+/// `#[serde(deserialize_with = "crate::schema::small")]`: a u16 written as any integral
+/// number (`30`, `30.0`), as JSON Schema's `integer` allows.
+pub fn small<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    use serde::de::Error;
+    let Integral(i) = serde::Deserialize::deserialize(d)?;
+    u16::try_from(i).map_err(|_| D::Error::custom(format!("{i} is out of range")))
+}
+
+/// [`small`] for an optional field (with `#[serde(default)]`).
+pub fn small_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    use serde::de::Error;
+    let value: Option<Integral> = serde::Deserialize::deserialize(d)?;
+    value
+        .map(|Integral(i)| {
+            u16::try_from(i).map_err(|_| D::Error::custom(format!("{i} is out of range")))
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -62,6 +62,12 @@ text_kinds! {
     OrgName = gongyou_domain::org::ORG_NAME;
     /// A staff member's display name.
     DisplayName = TextRule::line(1, 64);
+    /// A protection plan's name.
+    PlanName = TextRule::line(2, 40);
+    /// A protection plan's description.
+    PlanDescription = TextRule::text(0, 2000);
+    /// A benefit item's name.
+    BenefitName = TextRule::line(2, 40);
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod membership;
 pub mod notifications;
 pub mod ops;
 pub mod orgs;
+pub mod plans;
 pub mod staff;
 pub mod stations;
 
@@ -67,6 +68,23 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(membership::admin::read_identity)
             .service(membership::admin::get_settings)
             .service(membership::admin::put_settings)
+            // Protection plans
+            .service(plans::list_plans)
+            .service(plans::get_plan)
+            .service(plans::eligibility)
+            .service(plans::enroll)
+            .service(plans::my_enrollments)
+            .service(plans::protection)
+            .service(plans::create_plan)
+            .service(plans::admin_plans)
+            .service(plans::admin_plan)
+            .service(plans::edit_plan)
+            .service(plans::publish_plan)
+            .service(plans::close_plan)
+            .service(plans::new_version)
+            .service(plans::import_roster)
+            .service(plans::roster_import)
+            .service(plans::roster_errors)
             // Notifications
             .service(notifications::inbox)
             .service(notifications::unread_count)

@@ -1,5 +1,6 @@
-//! Housekeeping, as a periodic job: expired idempotency keys, week-old finished jobs, and
-//! the device ids frozen in push batches finished more than a day ago.
+//! Housekeeping, as a periodic job: expired idempotency keys, week-old finished jobs, the
+//! device ids frozen in push batches finished more than a day ago, and orphaned sealed
+//! files (uploads abandoned, or never attached, for more than a day; ADR 016).
 
 use gongyou_db::jobs::{self as store, Job};
 use gongyou_db::{Db, DbError};
@@ -24,11 +25,15 @@ pub async fn run(ctx: JobContext, _job: Housekeeping) -> Result<(), JobError> {
         .db
         .run(move |conn| gongyou_db::campaigns::clear_done_requests(conn, cutoff))
         .await?;
-    if keys + jobs + batches > 0 {
+    let files = ctx.services.sealed_files.sweep_orphans().await?;
+    if keys + jobs + batches + files.orphans + files.removed + files.failed > 0 {
         tracing::info!(
             idempotency_keys = keys,
             jobs = jobs,
             push_batches = batches,
+            orphaned_files = files.orphans,
+            file_objects_removed = files.removed,
+            file_objects_not_removed = files.failed,
             "housekeeping purged"
         );
     }

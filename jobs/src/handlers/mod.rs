@@ -5,3 +5,4 @@ pub mod auto_approve;
 pub mod dispatch;
 pub mod fan_out;
 pub mod housekeeping;
+pub mod roster_import;

@@ -57,7 +57,29 @@ pub struct NewApplication {
     /// GB/T 2260 code of where the worker works.
     #[schema(value_type = RegionCode)]
     pub region_code: String,
+    /// When the worker started on the platform (optional): plans with a minimum platform
+    /// tenure need it. A real date, not in the future, not before 1990-01-01 (422
+    /// `membership.invalid_platform_start`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    pub platform_started_on: Option<String>,
     pub consents: Consents,
+}
+
+/// A platform start date: a real date, not after `today`, not before 1990.
+pub fn parse_platform_start(s: &str, today: NaiveDate) -> ServiceResult<NaiveDate> {
+    let bad = || {
+        ServiceError::rule(
+            "membership.invalid_platform_start",
+            "平台入职日期须为 1990-01-01 至今天之间的真实日期",
+        )
+    };
+    let day = gongyou_domain::time::parse_date(s).map_err(|_| bad())?;
+    let earliest = NaiveDate::from_ymd_opt(1990, 1, 1).ok_or_else(bad)?;
+    if day < earliest || day > today {
+        return Err(bad());
+    }
+    Ok(day)
 }
 
 fn id_number_error(e: IdNumberError) -> ServiceError {
@@ -85,6 +107,7 @@ struct Checked {
     id_number: IdNumber,
     region: RegionCode,
     platform_worker_id: String,
+    platform_started_on: Option<NaiveDate>,
 }
 
 fn check(body: &NewApplication, today: NaiveDate) -> ServiceResult<Checked> {
@@ -119,11 +142,17 @@ fn check(body: &NewApplication, today: NaiveDate) -> ServiceResult<Checked> {
         };
         ServiceError::rule("membership.age_not_eligible", detail)
     })?;
+    let platform_started_on = body
+        .platform_started_on
+        .as_deref()
+        .map(|s| parse_platform_start(s, today))
+        .transpose()?;
     Ok(Checked {
         real_name,
         id_number,
         region,
         platform_worker_id,
+        platform_started_on,
     })
 }
 
@@ -202,6 +231,7 @@ pub async fn apply(
                     membership_id: None,
                     created_at: now.naive_utc(),
                     updated_at: now.naive_utc(),
+                    platform_started_on: checked.platform_started_on.map(|d| d.to_string()),
                 };
                 db::insert_application(conn, &app)?;
                 record(

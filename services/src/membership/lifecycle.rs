@@ -96,7 +96,9 @@ pub async fn withdraw(
                     erase(conn, &user_id, t)?;
                 }
                 let m = db::membership(conn, &m.id)?.unwrap_or(m);
-                Ok(membership_view(conn, &crypto, &m, china_date(now))?)
+                let mut view = membership_view(conn, &crypto, &m, china_date(now))?;
+                view.cover_kept = crate::plans::cover_kept_note(conn, &user_id, china_date(now))?;
+                Ok(view)
             })
         })
         .await?;

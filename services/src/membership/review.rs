@@ -105,6 +105,7 @@ fn approve_in_tx(
         anonymized_at: None,
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
+        platform_started_on: app.platform_started_on.clone(),
     };
     db::insert_membership(conn, &membership)?;
     let (_, decided_by) = by.kind_and_id();

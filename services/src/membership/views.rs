@@ -107,6 +107,11 @@ pub struct MembershipView {
     pub ended_at: Option<DateTime<Utc>>,
     /// Whether personal data was erased at the member's request.
     pub erased: bool,
+    /// On withdrawal, when the member holds protection-plan cover: that it stays in force
+    /// until each cover ends (zh-CN, naming plan, certificate and end date).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub cover_kept: Option<String>,
 }
 
 pub fn membership_view(
@@ -130,6 +135,7 @@ pub fn membership_view(
         joined_on: m.joined_on.clone(),
         ended_at: m.ended_at.map(|t| t.and_utc()),
         erased: m.anonymized_at.is_some(),
+        cover_kept: None,
     })
 }
 

@@ -26,6 +26,22 @@ pub fn notify(
     Ok(id)
 }
 
+/// Like [`notify`], without waking the dispatcher: for batches that write many
+/// notifications in one transaction and wake it once ([`wake_dispatcher`]).
+pub fn notify_quietly(
+    conn: &mut DbConnection,
+    user_id: &str,
+    category: Category,
+    params: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<String, DbError> {
+    let channels: Vec<&str> = Channel::for_category(category)
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    write(conn, user_id, category, params, now, &channels)
+}
+
 /// Writes a notice to a staff member's inbox (in the caller's transaction). Staff notices
 /// go to the inbox only: staff accounts have no device, WeChat or phone on record.
 pub fn notify_staff(

@@ -12,6 +12,8 @@ mod notifications;
 mod openapi;
 mod ops;
 mod orgs;
+mod plans;
+mod roster;
 mod schema;
 mod scope;
 mod stations;

@@ -3,6 +3,7 @@
 //! handlers that call them. Black-box API tests (`tests/api`) cover the same paths as a
 //! phone sees them.
 
+mod files;
 mod membership;
 mod notifications;
 mod queue;

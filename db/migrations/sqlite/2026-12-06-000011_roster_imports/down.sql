@@ -1,0 +1,2 @@
+DROP TABLE roster_import_errors;
+DROP TABLE roster_imports;

@@ -1,0 +1,423 @@
+//! Roster imports: a platform's CSV (UTF-8 or GBK) enrolls every eligible member; faults
+//! are reported row by row; the same file twice enrolls nobody twice; a worker that dies
+//! mid-file resumes from its checkpoint; the stored file is gone when the import ends.
+
+use chrono::{TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use gongyou_tests::session::{application, id_number, Session, DEMO_PASSWORD};
+use gongyou_tests::{spawn_app_with, TestApp};
+use serde_json::{json, Value};
+
+const HEADER: &str = "姓名,身份证号,手机号,平台工号,入职日期";
+
+struct Fixture {
+    app: TestApp,
+    admin: Session,
+}
+
+async fn fixture(batch_rows: usize) -> Fixture {
+    let app = spawn_app_with(
+        [(
+            "GONGYOU_ROSTER_BATCH_ROWS".to_owned(),
+            batch_rows.to_string(),
+        )]
+        .into(),
+    )
+    .await;
+    app.seed().await;
+    app.clock.set(
+        Shanghai
+            .with_ymd_and_hms(2026, 6, 15, 10, 0, 0)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    let sichuan = app.org_id("四川省总工会").await;
+    let terms = json!({
+        "name": "骑手保障",
+        "enrollment_opens_on": "2026-06-01", "enrollment_closes_on": "2026-11-30",
+        "coverage_starts_on": "2026-06-01", "coverage_ends_on": "2026-12-31",
+        "eligibility": {"min_platform_tenure_months": 3},
+        "benefits": [{"code": "accident", "name": "意外身故伤残", "kind": "lump_sum", "amount": "30000.00",
+                      "waiting_days": {"illness": 0, "accident": 0}, "documents": []}]
+    });
+    let r = app
+        .post_json_as(
+            &admin,
+            "/api/v1/admin/plans",
+            &json!({"code": "rider-2026", "sponsor_org_id": sichuan, "terms": terms}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post_json_as(&admin, "/api/v1/admin/plans/rider-2026/publish", &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    Fixture { app, admin }
+}
+
+impl Fixture {
+    async fn upload(&self, bytes: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .app
+            .client
+            .post(
+                self.app
+                    .url("/api/v1/admin/plans/rider-2026/roster-imports"),
+            )
+            .header("Authorization", self.admin.bearer())
+            .header("Content-Type", "text/csv")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or_default())
+    }
+
+    async fn progress(&self, id: &str) -> Value {
+        self.app
+            .get_as(&self.admin, &format!("/api/v1/admin/roster-imports/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn report(&self, id: &str) -> Vec<Vec<String>> {
+        let r = self
+            .app
+            .get_as(
+                &self.admin,
+                &format!("/api/v1/admin/roster-imports/{id}/errors"),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let text = r.text().await.unwrap();
+        let text = text
+            .strip_prefix('\u{feff}')
+            .expect("a BOM for spreadsheets");
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_owned).collect())
+            .collect()
+    }
+
+    async fn stored_files(&self) -> i64 {
+        self.app
+            .state
+            .db
+            .run(|conn| {
+                use diesel::prelude::*;
+                gongyou_db::schema::stored_files::table
+                    .filter(gongyou_db::schema::stored_files::state.ne("deleted"))
+                    .count()
+                    .get_result::<i64>(conn)
+                    .map_err(gongyou_db::DbError::from)
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn enrollments(&self) -> Vec<(String, String)> {
+        self.app
+            .state
+            .db
+            .run(|conn| {
+                use diesel::prelude::*;
+                use gongyou_db::schema::enrollments as e;
+                e::table
+                    .filter(e::plan_code.eq("rider-2026"))
+                    .select((e::user_id, e::source))
+                    .load::<(String, String)>(conn)
+                    .map_err(gongyou_db::DbError::from)
+            })
+            .await
+            .unwrap()
+    }
+}
+
+/// Members of 锦江 (in reach), and their ID numbers.
+async fn members(app: &TestApp, n: usize, first_phone: u64) -> Vec<(Session, String)> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let id = id_number(
+            "510104",
+            &format!("1990{:02}{:02}", 1 + i / 28, 1 + i % 28),
+            "123",
+        );
+        let (worker, _) = app
+            .new_member(&(first_phone + i as u64).to_string(), &id)
+            .await;
+        out.push((worker, id));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_gbk_roster_enrolls_the_eligible_and_reports_every_other_row() {
+    let f = fixture(3).await;
+    let people = members(&f.app, 4, 13500000001).await;
+    // A member of a 深圳 union: outside a 四川 plan's reach.
+    let sz = f.app.sign_in_worker("13500000100").await;
+    let sz_id = id_number("440305", "19880808", "222");
+    let r = f.app.apply(&sz, &application(&sz_id, "440305")).await;
+    let sz_app: Value = r.json().await.unwrap();
+    let national = f.app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let approve = format!(
+        "/api/v1/admin/membership/applications/{}/approve",
+        sz_app["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        f.app
+            .post_json_as(&national, &approve, &json!({}))
+            .await
+            .status(),
+        200
+    );
+
+    let mut bad_check = id_number("510104", "19900101", "999");
+    let last = if bad_check.ends_with('1') { '2' } else { '1' };
+    bad_check.pop();
+    bad_check.push(last);
+    let stranger = id_number("510105", "19950505", "333");
+    let rows = [
+        format!("王一,{},13800000001,MT-1,2025-01-10", people[0].1), // 1 enrolled
+        format!("王二,{},,MT-2,2025/3/1", people[1].1),              // 2 enrolled
+        format!("王三,{},,MT-3,", people[2].1),                      // 3 tenure unknown
+        format!("王四,{},,MT-4,2026-05-01", people[3].1),            // 4 tenure too short
+        format!("陌生人,{stranger},,MT-5,2024-01-01"),               // 5 not a member
+        format!("错位,{bad_check},,MT-6,2024-01-01"),                // 6 bad check character
+        "科学,5.10104E+17,,MT-7,2024-01-01".to_owned(),              // 7 spreadsheet number
+        format!("日期,{},,MT-8,2026-02-30", people[0].1),            // 8 bad date
+        format!("少列,{},MT-9", people[0].1),                        // 9 wrong column count
+        format!("王一,{},13800000001,MT-1,2025-01-10", people[0].1), // 10 duplicate of 1
+        format!("深圳,{sz_id},,SZ-1,2024-01-01"),                    // 11 outside reach
+    ];
+    let text = format!("{HEADER}\r\n{}\r\n", rows.join("\r\n"));
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&text);
+    assert!(!unmappable);
+    assert!(
+        std::str::from_utf8(&gbk).is_err(),
+        "the fixture really is GBK"
+    );
+
+    let (status, started) = f.upload(gbk.to_vec()).await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["status"], "queued");
+    assert_eq!(started["encoding"], "gbk");
+    assert_eq!(started["total_rows"], 11);
+    assert_eq!(
+        f.stored_files().await,
+        1,
+        "stored (encrypted) until the import ends"
+    );
+    let id = started["id"].as_str().unwrap().to_owned();
+
+    f.app.job_worker().drain().await.unwrap();
+    let done = f.progress(&id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["processed_rows"], 11);
+    assert_eq!(done["enrolled"], 2);
+    assert_eq!(done["already_enrolled"], 1);
+    assert_eq!(done["not_members"], 1);
+    assert_eq!(done["ineligible"], 3);
+    assert_eq!(done["invalid_rows"], 4);
+    assert_eq!(done["file_stored"], false);
+    assert_eq!(f.stored_files().await, 0, "the file is gone");
+
+    let report = f.report(&id).await;
+    let got: Vec<(String, String)> = report
+        .iter()
+        .map(|r| (r[0].clone(), r[2].clone()))
+        .collect();
+    let want = [
+        ("3", "tenure_unknown"),
+        ("4", "tenure_too_short"),
+        ("5", "not_member"),
+        ("6", "id_number_check_char"),
+        ("7", "id_number_scientific"),
+        ("8", "date_invalid"),
+        ("9", "wrong_column_count"),
+        ("11", "outside_reach"),
+    ];
+    assert_eq!(
+        got,
+        want.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    );
+    // ID numbers only masked in the report.
+    for row in &report {
+        assert!(
+            !rows
+                .iter()
+                .any(|r| r.contains(&row[1]) && row[1].len() >= 18),
+            "{row:?}"
+        );
+    }
+    assert!(report[2][1].starts_with("5101") && report[2][1].contains('*'));
+
+    // The enrolled were told, with a roster enrollment.
+    let mut enrolled = f.enrollments().await;
+    enrolled.sort();
+    assert_eq!(enrolled.len(), 2);
+    assert!(enrolled.iter().all(|(_, source)| source == "roster"));
+    let (status, mine) = (
+        200,
+        f.app
+            .get_as(&people[1].0, "/api/v1/me/enrollments")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(mine[0]["source"], "roster");
+    assert_eq!(mine[0]["effective_from"], "2026-06-16");
+    // The roster's start date filled in the member's unknown tenure.
+    let (_, e) = (
+        0,
+        f.app
+            .get_as(&people[1].0, "/api/v1/plans/rider-2026/eligibility")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(e["unmet"][0]["code"], "already_enrolled");
+
+    // The same file again: nobody enrolled twice.
+    let (status, again) = f.upload(gbk.to_vec()).await;
+    assert_eq!(status, 202);
+    f.app.job_worker().drain().await.unwrap();
+    let second = f.progress(again["id"].as_str().unwrap()).await;
+    assert_eq!(second["enrolled"], 0);
+    assert_eq!(second["already_enrolled"], 3, "{second}");
+    assert_eq!(f.enrollments().await.len(), 2);
+}
+
+#[tokio::test]
+async fn file_faults_are_refused_while_uploading_and_nothing_is_kept() {
+    let f = fixture(1000).await;
+    let cases: [(Vec<u8>, &str); 4] = [
+        (b"name,id\r\n1,2\r\n".to_vec(), "roster.header"),
+        (format!("{HEADER}\r\n").into_bytes(), "roster.empty"),
+        (vec![0xff, 0xfe, 0x00, 0x41, 0x00, 0x42], "roster.encoding"),
+        (Vec::new(), "roster.empty"),
+    ];
+    for (bytes, code) in cases {
+        let (status, problem) = f.upload(bytes).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (422, Some(code)),
+            "{problem}"
+        );
+    }
+    let r = f
+        .app
+        .client
+        .post(f.app.url("/api/v1/admin/plans/rider-2026/roster-imports"))
+        .header("Authorization", f.admin.bearer())
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(f.stored_files().await, 0, "nothing kept");
+    // Not the caller's plan: 404; a worker: 403.
+    let worker = f.app.sign_in_worker("13500000200").await;
+    let r = f
+        .app
+        .client
+        .post(f.app.url("/api/v1/admin/plans/rider-2026/roster-imports"))
+        .header("Authorization", worker.bearer())
+        .header("Content-Type", "text/csv")
+        .body(format!("{HEADER}\r\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let sz = f.app.org_id("深圳市总工会").await;
+    let national = f.app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    f.app
+        .create_staff(&national, "sz-roster", &sz, &[("union_admin", &sz)])
+        .await;
+    let outsider = f.app.sign_in_staff("sz-roster", DEMO_PASSWORD).await;
+    let r = f
+        .app
+        .client
+        .post(f.app.url("/api/v1/admin/plans/rider-2026/roster-imports"))
+        .header("Authorization", outsider.bearer())
+        .header("Content-Type", "text/csv")
+        .body(format!("{HEADER}\r\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn an_import_whose_worker_dies_mid_file_resumes_and_enrolls_nobody_twice() {
+    let f = fixture(2).await;
+    let people = members(&f.app, 7, 13500000301).await;
+    // The members first, then 300 rows of people who are not members: the run is long
+    // enough that the worker dies well before the end, whatever the machine's speed.
+    let mut rows: Vec<String> = people
+        .iter()
+        .enumerate()
+        .map(|(i, (_, id))| format!("骑手{i},{id},,MT-{i},2025-01-01"))
+        .collect();
+    rows.extend((0..300).map(|i| {
+        let id = id_number(
+            "510105",
+            &format!("19{:02}0{}1{}", 60 + i % 40, 1 + i % 9, i % 10),
+            &format!("{:03}", i),
+        );
+        format!("路人{i},{id},,X-{i},2025-01-01")
+    }));
+    let text = format!("\u{feff}{HEADER}\n{}\n", rows.join("\n"));
+    let (status, started) = f.upload(text.into_bytes()).await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["encoding"], "utf8_bom");
+    let id = started["id"].as_str().unwrap().to_owned();
+
+    // A worker runs the import and dies once two batches are committed (the task is
+    // dropped mid-way, as a killed process would leave it: the job still leased).
+    let worker = f.app.job_worker();
+    let run = tokio::spawn(async move { worker.drain().await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let p = f.progress(&id).await;
+        if p["processed_rows"].as_i64().unwrap() >= 4 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no progress: {p}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    run.abort();
+    let _ = run.await;
+    let halfway = f.progress(&id).await;
+    assert_ne!(halfway["status"], "done", "{halfway}");
+    let committed = halfway["enrolled"].as_i64().unwrap();
+    assert_eq!(f.enrollments().await.len() as i64, committed);
+
+    // The lease runs out; another worker takes the job up from the checkpoint.
+    f.app.clock.advance(chrono::Duration::minutes(5));
+    f.app.job_worker().drain().await.unwrap();
+    let done = f.progress(&id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["processed_rows"], 307);
+    assert_eq!(done["enrolled"], 7, "{done}");
+    assert_eq!(done["not_members"], 300);
+    assert_eq!(done["already_enrolled"], 0);
+    let mut users: Vec<String> = f.enrollments().await.into_iter().map(|(u, _)| u).collect();
+    users.sort();
+    users.dedup();
+    assert_eq!(users.len(), 7);
+    assert_eq!(f.enrollments().await.len(), 7);
+    assert_eq!(f.stored_files().await, 0);
+}
