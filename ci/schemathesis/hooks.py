@@ -382,6 +382,7 @@ class Data:
     draft_plans: list[str] = field(default_factory=list)
     published_plans: list[str] = field(default_factory=list)
     sponsor: str = ""
+    roster_imports: list[str] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
     refresh_tokens: list[str] = field(default_factory=list)
     applicants: list[Worker] = field(default_factory=list)  # signed in, never applied
@@ -461,6 +462,22 @@ def setup_plans(admin: str) -> None:
         else:
             HTTP.call("POST", f"/admin/plans/{code}/publish", admin, json={}, expect=200)
             DATA.published_plans.append(code)
+    # A roster import to read back (its progress and its error report).
+    _, imported, _ = HTTP.call(
+        "POST", f"/admin/plans/{DATA.published_plans[-1]}/roster-imports", admin,
+        data=ROSTER_CSV.encode(), headers={"Content-Type": "text/csv"}, expect=202,
+    )
+    DATA.roster_imports.append(imported["id"])
+
+
+ROSTER_CSV = "姓名,身份证号,手机号,平台工号,入职日期\r\n张三,510104199001011237,,MT-1,2025-01-01\r\n"
+
+
+def inject_roster(case, n):
+    code = pick(DATA.published_plans[1:], n)
+    if code:
+        _set_path(case, code=code)
+        case.body = ROSTER_CSV
 
 
 def inject_create_plan(case, n):
@@ -870,6 +887,9 @@ def inject_resolve(case, n):
 
 INJECT = {
     "POST /api/v1/admin/plans": inject_create_plan,
+    "POST /api/v1/admin/plans/{code}/roster-imports": inject_roster,
+    "GET /api/v1/admin/roster-imports/{id}": _path_id("id", lambda: DATA.roster_imports),
+    "GET /api/v1/admin/roster-imports/{id}/errors": _path_id("id", lambda: DATA.roster_imports),
     "GET /api/v1/admin/plans/{code}": _path_id("code", lambda: DATA.plans),
     "PATCH /api/v1/admin/plans/{code}": inject_edit_plan,
     "POST /api/v1/admin/plans/{code}/publish": _path_id("code", lambda: DATA.draft_plans),

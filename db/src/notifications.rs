@@ -79,6 +79,50 @@ pub fn insert(conn: &mut DbConnection, n: &Notification, channels: &[&str]) -> R
     Ok(())
 }
 
+/// Many notifications, each with the same channels, in multi-row statements (batches).
+pub fn insert_many(
+    conn: &mut DbConnection,
+    all: &[Notification],
+    channels: &[&str],
+) -> Result<(), DbError> {
+    for chunk in all.chunks(500) {
+        let q = diesel::insert_into(notifications::table).values(chunk);
+        match conn {
+            DbConnection::Pg(c) => q.execute(c)?,
+            DbConnection::Sqlite(c) => q.execute(c)?,
+        };
+        let rows: Vec<Delivery> = chunk
+            .iter()
+            .flat_map(|n| {
+                channels.iter().map(move |channel| Delivery {
+                    id: format!("{}-{channel}", n.id),
+                    notification_id: n.id.clone(),
+                    user_id: n.user_id.clone(),
+                    channel: (*channel).to_owned(),
+                    status: PENDING.into(),
+                    attempts: 0,
+                    resends: 0,
+                    next_attempt_at: n.created_at,
+                    claimed_by: None,
+                    claimed_until: None,
+                    provider_ref: None,
+                    provider_response: None,
+                    sent_at: None,
+                    updated_at: n.created_at,
+                })
+            })
+            .collect();
+        for part in rows.chunks(500) {
+            let q = diesel::insert_into(deliveries::table).values(part);
+            match conn {
+                DbConnection::Pg(c) => q.execute(c)?,
+                DbConnection::Sqlite(c) => q.execute(c)?,
+            };
+        }
+    }
+    Ok(())
+}
+
 pub fn inbox(
     conn: &mut DbConnection,
     user_id: &str,

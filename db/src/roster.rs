@@ -186,23 +186,39 @@ pub fn enrolled_among(
     Ok(out)
 }
 
-/// Sets a member's platform start date where it is unknown (from a roster).
-pub fn fill_platform_start(
+/// Sets members' platform start dates where they are unknown (from a roster), in one
+/// statement per 500. The values are inlined: ids are our UUIDs and dates ISO dates, both
+/// checked character by character, so nothing from outside reaches the SQL text.
+pub fn fill_platform_starts(
     conn: &mut DbConnection,
-    membership_id: &str,
-    day: &str,
+    starts: &[(String, chrono::NaiveDate)],
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
-    diesel::update(
-        memberships::table
-            .find(membership_id)
-            .filter(memberships::platform_started_on.is_null()),
-    )
-    .set((
-        memberships::platform_started_on.eq(day),
-        memberships::updated_at.eq(now),
-    ))
-    .execute(conn)?;
+    let safe_id = |id: &str| id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    for chunk in starts.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .filter(|(id, _)| safe_id(id))
+            .map(|(id, day)| format!("('{id}', '{}')", day.format("%Y-%m-%d")))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "WITH v(id, day) AS (VALUES {}) \
+             UPDATE memberships SET updated_at = {now}, \
+             platform_started_on = (SELECT v.day FROM v WHERE v.id = memberships.id) \
+             WHERE memberships.id IN (SELECT v.id FROM v) \
+             AND memberships.platform_started_on IS NULL",
+            values.join(", "),
+            now = match conn {
+                DbConnection::Pg(_) =>
+                    format!("TIMESTAMP '{}'", now.format("%Y-%m-%d %H:%M:%S%.6f")),
+                DbConnection::Sqlite(_) => format!("'{}'", now.format("%Y-%m-%d %H:%M:%S%.6f")),
+            }
+        );
+        diesel::sql_query(sql).execute(conn)?;
+    }
     Ok(())
 }
 

@@ -26,20 +26,39 @@ pub fn notify(
     Ok(id)
 }
 
-/// Like [`notify`], without waking the dispatcher: for batches that write many
-/// notifications in one transaction and wake it once ([`wake_dispatcher`]).
-pub fn notify_quietly(
+/// Many notifications of one category (one per `(user_id, params)`), written in multi-row
+/// statements, then the dispatcher woken once: for batches (roster imports).
+pub fn notify_many(
     conn: &mut DbConnection,
-    user_id: &str,
     category: Category,
-    params: serde_json::Value,
+    items: Vec<(String, serde_json::Value)>,
     now: DateTime<Utc>,
-) -> Result<String, DbError> {
+) -> Result<(), DbError> {
+    if items.is_empty() {
+        return Ok(());
+    }
     let channels: Vec<&str> = Channel::for_category(category)
         .iter()
         .map(|c| c.as_str())
         .collect();
-    write(conn, user_id, category, params, now, &channels)
+    let all: Vec<Notification> = items
+        .into_iter()
+        .map(|(user_id, params)| {
+            let rendered = render(category, &params);
+            Notification {
+                id: gongyou_domain::id::new_id(),
+                user_id,
+                category: category.as_str().to_owned(),
+                title: rendered.title,
+                body: rendered.body,
+                data: params.to_string(),
+                read_at: None,
+                created_at: now.naive_utc(),
+            }
+        })
+        .collect();
+    db::insert_many(conn, &all, &channels)?;
+    wake_dispatcher(conn, now)
 }
 
 /// Writes a notice to a staff member's inbox (in the caller's transaction). Staff notices

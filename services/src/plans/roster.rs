@@ -38,7 +38,6 @@ use crate::actor::Actor;
 use crate::authz;
 use crate::error::{Kind, ServiceError, ServiceResult};
 use crate::files::SealedReader;
-use crate::notifications::outbox::wake_dispatcher;
 use crate::Context;
 
 /// The largest roster accepted (a million rows of about 80 bytes, with room).
@@ -568,11 +567,14 @@ async fn apply_batch(
                     &plan.code,
                     i64::try_from(new.len()).unwrap_or(i64::MAX),
                 )?;
+                let starts: Vec<(String, NaiveDate)> = new
+                    .iter()
+                    .filter(|(m, _)| m.platform_started_on.is_none())
+                    .filter_map(|(m, row)| row.platform_start_date.map(|d| (m.id.clone(), d)))
+                    .collect();
+                rdb::fill_platform_starts(conn, &starts, now.naive_utc())?;
                 let mut rows = Vec::with_capacity(new.len());
-                for (k, (m, row)) in new.iter().enumerate() {
-                    if let Some(day) = row.platform_start_date {
-                        rdb::fill_platform_start(conn, &m.id, &day.to_string(), now.naive_utc())?;
-                    }
+                for (k, (m, _)) in new.iter().enumerate() {
                     rows.push(Enrollment {
                         id: gongyou_domain::id::new_id(),
                         plan_code: plan.code.clone(),
@@ -591,21 +593,26 @@ async fn apply_batch(
                     });
                 }
                 rdb::insert_enrollments(conn, &rows)?;
-                for e in &rows {
-                    crate::notifications::outbox::notify_quietly(
-                        conn,
-                        &e.user_id,
-                        Category::PlanEnrolled,
-                        json!({
-                            "plan": loaded.version.name,
-                            "certificate_no": e.certificate_no,
-                            "from": e.effective_from,
-                            "to": e.effective_to,
-                        }),
-                        now,
-                    )?;
-                }
-                wake_dispatcher(conn, now)?;
+                let notices = rows
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.user_id.clone(),
+                            json!({
+                                "plan": loaded.version.name,
+                                "certificate_no": e.certificate_no,
+                                "from": e.effective_from,
+                                "to": e.effective_to,
+                            }),
+                        )
+                    })
+                    .collect();
+                crate::notifications::outbox::notify_many(
+                    conn,
+                    Category::PlanEnrolled,
+                    notices,
+                    now,
+                )?;
                 Ok(())
             })
         })

@@ -289,6 +289,30 @@ async fn a_gbk_roster_enrolls_the_eligible_and_reports_every_other_row() {
     );
     assert_eq!(e["unmet"][0]["code"], "already_enrolled");
 
+    // The roster's start dates filled the members' unknown ones (rows 1 and 2 enrolled).
+    let starts = f
+        .app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use gongyou_db::schema::memberships as m;
+            m::table
+                .filter(m::platform_started_on.is_not_null())
+                .select(m::platform_started_on)
+                .load::<Option<String>>(conn)
+                .map_err(gongyou_db::DbError::from)
+        })
+        .await
+        .unwrap();
+    let mut starts: Vec<String> = starts.into_iter().flatten().collect();
+    starts.sort();
+    assert_eq!(
+        starts,
+        ["2025-01-10", "2025-03-01"],
+        "only the enrolled rows' dates"
+    );
+
     // The same file again: nobody enrolled twice.
     let (status, again) = f.upload(gbk.to_vec()).await;
     assert_eq!(status, 202);
