@@ -32,7 +32,24 @@ struct ShenzhenObjects {
     transfer_to_reject: String,
     campaign: String,
     station: String,
+    /// Plans sponsored by 深圳 (codes start `sz-`): a draft, a published one, and a roster
+    /// import into another.
+    draft_plan: String,
+    open_plan: String,
+    roster_import: String,
 }
+
+fn sz_plan_terms() -> Value {
+    json!({
+        "name": "南山骑手保障",
+        "enrollment_opens_on": "2026-01-01", "enrollment_closes_on": "2026-11-30",
+        "coverage_starts_on": "2026-01-01", "coverage_ends_on": "2026-12-31",
+        "benefits": [{"code": "accident", "name": "意外身故伤残", "kind": "lump_sum", "amount": "30000.00",
+                      "waiting_days": {"illness": 0, "accident": 0}, "documents": []}]
+    })
+}
+
+const SZ_ROSTER: &str = "姓名,身份证号,手机号,平台工号,入职日期\r\n";
 
 /// A worker of 深圳 who applied (region 440305 goes to 南山区外卖骑手工会, or 440304 to
 /// 福田区快递员工会); returns (worker, application id).
@@ -108,7 +125,47 @@ async fn shenzhen_objects(app: &TestApp, root: &Session, shenzhen: &str) -> Shen
         .json()
         .await
         .unwrap();
+    let plan = |code: &'static str, publish: bool| async move {
+        let r = app
+            .post_json_as(
+                root,
+                "/api/v1/admin/plans",
+                &json!({"code": code, "sponsor_org_id": shenzhen, "terms": sz_plan_terms()}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        if publish {
+            let r = app
+                .post_json_as(
+                    root,
+                    &format!("/api/v1/admin/plans/{code}/publish"),
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+        }
+        code.to_owned()
+    };
+    let draft_plan = plan("sz-draft", false).await;
+    let open_plan = plan("sz-open", true).await;
+    let roster_plan = plan("sz-roster", true).await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/plans/{roster_plan}/roster-imports")))
+        .header("Authorization", root.bearer())
+        .header("Content-Type", "text/csv")
+        .body(format!(
+            "{SZ_ROSTER}张三,440305199001011012,,MT-1,2025-01-01\r\n"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let import: Value = r.json().await.unwrap();
     ShenzhenObjects {
+        draft_plan,
+        open_plan,
+        roster_import: import["id"].as_str().unwrap().to_owned(),
         nanshan_union,
         to_approve,
         to_reject,
@@ -355,6 +412,78 @@ fn shenzhen_targets(w: &World) -> Vec<(&'static str, &'static str, String, Value
             json!({"staff_ids": []}),
             Shenzhen,
         ),
+        (
+            "GET",
+            "/api/v1/admin/plans",
+            "/api/v1/admin/plans".into(),
+            Value::Null,
+            Shenzhen,
+        ),
+        (
+            "POST",
+            "/api/v1/admin/plans",
+            "/api/v1/admin/plans".into(),
+            json!({"code": "sz-new", "sponsor_org_id": w.shenzhen, "terms": sz_plan_terms()}),
+            Shenzhen,
+        ),
+        (
+            "GET",
+            "/api/v1/admin/plans/{code}",
+            format!("/api/v1/admin/plans/{}", sz.open_plan),
+            Value::Null,
+            Shenzhen,
+        ),
+        (
+            "PATCH",
+            "/api/v1/admin/plans/{code}",
+            format!("/api/v1/admin/plans/{}", sz.draft_plan),
+            sz_plan_terms(),
+            Shenzhen,
+        ),
+        (
+            "POST",
+            "/api/v1/admin/plans/{code}/publish",
+            format!("/api/v1/admin/plans/{}/publish", sz.draft_plan),
+            json!({}),
+            Shenzhen,
+        ),
+        (
+            "POST",
+            "/api/v1/admin/plans/{code}/roster-imports",
+            format!("/api/v1/admin/plans/{}/roster-imports", sz.open_plan),
+            Value::String(format!(
+                "{SZ_ROSTER}李四,440305199202021013,,MT-2,2025-01-01\r\n"
+            )),
+            Shenzhen,
+        ),
+        (
+            "POST",
+            "/api/v1/admin/plans/{code}/versions",
+            format!("/api/v1/admin/plans/{}/versions", sz.open_plan),
+            json!({}),
+            Shenzhen,
+        ),
+        (
+            "POST",
+            "/api/v1/admin/plans/{code}/close",
+            format!("/api/v1/admin/plans/{}/close", sz.open_plan),
+            json!({}),
+            Shenzhen,
+        ),
+        (
+            "GET",
+            "/api/v1/admin/roster-imports/{id}",
+            format!("/api/v1/admin/roster-imports/{}", sz.roster_import),
+            Value::Null,
+            Shenzhen,
+        ),
+        (
+            "GET",
+            "/api/v1/admin/roster-imports/{id}/errors",
+            format!("/api/v1/admin/roster-imports/{}/errors", sz.roster_import),
+            Value::Null,
+            Shenzhen,
+        ),
         // The job queue belongs to the operators (national admins), not to any branch.
         (
             "GET",
@@ -427,11 +556,19 @@ async fn call(
     path: &str,
     body: &Value,
 ) -> reqwest::Response {
-    let mut request = match method {
-        "POST" => app.client.post(app.url(path)).json(body),
-        "PATCH" => app.client.patch(app.url(path)).json(body),
-        "PUT" => app.client.put(app.url(path)).json(body),
-        _ => app.client.get(app.url(path)),
+    let mut request = match (method, body) {
+        // A file upload: the body is the file (a roster is `text/csv`).
+        ("POST", Value::String(file)) => app
+            .client
+            .post(app.url(path))
+            .header("Content-Type", "text/csv")
+            .body(file.clone()),
+        _ => match method {
+            "POST" => app.client.post(app.url(path)).json(body),
+            "PATCH" => app.client.patch(app.url(path)).json(body),
+            "PUT" => app.client.put(app.url(path)).json(body),
+            _ => app.client.get(app.url(path)),
+        },
     };
     if let Some(who) = who {
         request = request.header("Authorization", who.bearer());
@@ -472,6 +609,8 @@ async fn another_branch_a_worker_and_a_stranger_are_refused_everywhere() {
                 && !path.contains(&w.sz.member)
                 && !path.contains(&w.sz.campaign)
                 && !path.contains(&w.sz.nanshan_union)
+                && !path.contains("/sz-")
+                && !path.contains(&w.sz.roster_import)
             {
                 // Lists are scoped instead: nothing of 深圳 in 成都's list.
                 assert_eq!(status, 200, "{method} {path}");
