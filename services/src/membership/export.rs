@@ -1,5 +1,5 @@
 //! A member's own data, unmasked (it is theirs), after an SMS step-up: the account,
-//! applications, memberships, transfers and history.
+//! applications, memberships, transfers, protection-plan enrollments and history.
 
 use gongyou_db::membership as db;
 use gongyou_db::{accounts, DbError};
@@ -37,7 +37,8 @@ pub async fn data_export(
                         "id": a.id, "status": a.status, "org_id": a.org_id, "real_name": a.real_name,
                         "id_number": reveal(&a.id_number_key_id, &a.id_number_enc),
                         "birth_date": a.birth_date, "sex": a.sex, "occupation": a.occupation, "platform": a.platform,
-                        "platform_worker_id": a.platform_worker_id, "region_code": a.region_code, "phone": a.phone,
+                        "platform_worker_id": a.platform_worker_id, "platform_started_on": a.platform_started_on,
+                        "region_code": a.region_code, "phone": a.phone,
                         "consented_at": a.consent_pi_at.and_utc(), "sensitive_consented_at": a.consent_sensitive_at.and_utc(),
                         "decision_reason": a.decision_reason, "created_at": a.created_at.and_utc(),
                     })
@@ -52,8 +53,8 @@ pub async fn data_export(
                         "id": m.id, "status": m.status, "org_id": m.org_id, "card_number": m.card_number,
                         "real_name": m.real_name, "id_number": reveal(&m.id_number_key_id, &m.id_number_enc),
                         "birth_date": m.birth_date, "sex": m.sex, "occupation": m.occupation, "platform": m.platform,
-                        "platform_worker_id": m.platform_worker_id, "region_code": m.region_code,
-                        "joined_on": m.joined_on, "ended_at": m.ended_at.map(|t| t.and_utc()),
+                        "platform_worker_id": m.platform_worker_id, "platform_started_on": m.platform_started_on,
+                        "region_code": m.region_code, "joined_on": m.joined_on, "ended_at": m.ended_at.map(|t| t.and_utc()),
                     })
                 })
                 .collect();
@@ -67,6 +68,14 @@ pub async fn data_export(
                 .into_iter()
                 .map(|t| serde_json::json!({"id": t.id, "from_org_id": t.from_org_id, "to_org_id": t.to_org_id, "status": t.status, "reason": t.reason, "created_at": t.created_at.and_utc()}))
                 .collect();
+            let enrollments: Vec<_> = gongyou_db::plans::enrollments_of_user(conn, &user_id)?
+                .into_iter()
+                .map(|e| serde_json::json!({
+                    "id": e.id, "plan_code": e.plan_code, "plan_version": e.plan_version,
+                    "certificate_no": e.certificate_no, "effective_from": e.effective_from,
+                    "effective_to": e.effective_to, "source": e.source, "enrolled_at": e.enrolled_at.and_utc(),
+                }))
+                .collect();
             Ok(serde_json::json!({
                 "exported_at": now,
                 "account": user.map(|u| serde_json::json!({
@@ -76,6 +85,7 @@ pub async fn data_export(
                 "applications": applications,
                 "memberships": memberships,
                 "transfers": transfers,
+                "enrollments": enrollments,
                 "history": events,
             }))
         })

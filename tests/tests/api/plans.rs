@@ -788,6 +788,33 @@ async fn an_enrollment_replayed_with_its_key_answers_the_same() {
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     let (_, mine) = f.get(&rider, "/api/v1/me/enrollments").await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
+
+    // The member's data export includes the cover.
+    f.app.clock.advance(Duration::seconds(61));
+    let code = f.app.sms_code("13600000051", "step_up").await;
+    let proof: Value = f
+        .app
+        .post_json_as(&rider, "/api/v1/auth/step-up", &json!({"code": code}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let export: Value = f
+        .app
+        .client
+        .get(f.app.url("/api/v1/me/data-export"))
+        .header("Authorization", rider.bearer())
+        .header("X-Step-Up-Token", proof["step_up_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        export["enrollments"][0]["certificate_no"],
+        first["certificate_no"]
+    );
 }
 
 #[tokio::test]
