@@ -217,7 +217,6 @@ where
         }
     };
     let stored = writer.finish().await?;
-    ctx.sealed_files.attach(&stored.id).await?;
     let now = ctx.now().naive_utc();
     let import = RosterImport {
         id: gongyou_domain::id::new_id(),
@@ -243,6 +242,11 @@ where
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<()> {
                 rdb::insert(conn, &saved)?;
+                // Taken up in the same transaction as the import that reads it: never an
+                // orphan for the sweep, never an import without its file.
+                if let Some(file) = &saved.file_id {
+                    gongyou_db::files::attach(conn, file, now)?;
+                }
                 RosterImportJob {
                     import_id: saved.id.clone(),
                 }
@@ -363,7 +367,13 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
         return finish(ctx, &import, Some("名单文件已不存在")).await;
     };
     let today = china_date(now);
-    let source = ctx.sealed_files.open_blocking(&file_id).await?;
+    let source = match ctx.sealed_files.open_blocking(&file_id).await {
+        Ok(source) => source,
+        Err(e) if e.kind() == Kind::NotFound => {
+            return finish(ctx, &import, Some("名单文件已不存在，请重新上传")).await;
+        }
+        Err(e) => return Err(e),
+    };
     let after = u64::try_from(import.processed_rows).unwrap_or(0);
     let opened = tokio::task::spawn_blocking(move || RosterReader::resume(source, today, after))
         .await
