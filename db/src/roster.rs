@@ -204,19 +204,28 @@ pub fn fill_platform_starts(
         if values.is_empty() {
             continue;
         }
-        let sql = format!(
-            "WITH v(id, day) AS (VALUES {}) \
-             UPDATE memberships SET updated_at = {now}, \
-             platform_started_on = (SELECT v.day FROM v WHERE v.id = memberships.id) \
-             WHERE memberships.id IN (SELECT v.id FROM v) \
-             AND memberships.platform_started_on IS NULL",
-            values.join(", "),
-            now = match conn {
-                DbConnection::Pg(_) =>
-                    format!("TIMESTAMP '{}'", now.format("%Y-%m-%d %H:%M:%S%.6f")),
-                DbConnection::Sqlite(_) => format!("'{}'", now.format("%Y-%m-%d %H:%M:%S%.6f")),
-            }
-        );
+        let sql = match conn {
+            // A join PostgreSQL plans on the primary key (the IN/subquery form scanned the
+            // whole table per batch).
+            DbConnection::Pg(_) => format!(
+                "UPDATE memberships SET platform_started_on = v.day, \
+                 updated_at = TIMESTAMP '{now}' \
+                 FROM (VALUES {}) AS v(id, day) \
+                 WHERE memberships.id = v.id AND memberships.platform_started_on IS NULL",
+                values.join(", "),
+                now = now.format("%Y-%m-%d %H:%M:%S%.6f"),
+            ),
+            // SQLite names VALUES columns only through a CTE.
+            DbConnection::Sqlite(_) => format!(
+                "WITH v(id, day) AS (VALUES {}) \
+                 UPDATE memberships SET updated_at = '{now}', \
+                 platform_started_on = (SELECT v.day FROM v WHERE v.id = memberships.id) \
+                 WHERE memberships.id IN (SELECT v.id FROM v) \
+                 AND memberships.platform_started_on IS NULL",
+                values.join(", "),
+                now = now.format("%Y-%m-%d %H:%M:%S%.6f"),
+            ),
+        };
         diesel::sql_query(sql).execute(conn)?;
     }
     Ok(())
