@@ -159,7 +159,11 @@ pub fn members_by_index(
         out.extend(
             memberships::table
                 .filter(memberships::id_number_index.eq_any(chunk))
-                .filter(memberships::status.ne("withdrawn"))
+                // A literal, not a bound parameter: it must match the partial unique index
+                // (`WHERE status <> 'withdrawn'`) even in a cached generic plan.
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "memberships.status <> 'withdrawn'",
+                ))
                 .select(Membership::as_select())
                 .load(conn)?,
         );
@@ -176,57 +180,58 @@ pub fn enrolled_among(
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         out.extend(
+            // By account only (its index), the plan filtered here: a cached generic plan
+            // for `plan_code = $1 AND user_id = ANY($2)` read every enrollment of the plan.
             enrollments::table
-                .filter(enrollments::plan_code.eq(plan_code))
                 .filter(enrollments::user_id.eq_any(chunk))
-                .select(enrollments::user_id)
-                .load::<String>(conn)?,
+                .select((enrollments::user_id, enrollments::plan_code))
+                .load::<(String, String)>(conn)?
+                .into_iter()
+                .filter(|(_, plan)| plan == plan_code)
+                .map(|(user, _)| user),
         );
     }
     Ok(out)
 }
 
-/// Sets members' platform start dates where they are unknown (from a roster), in one
-/// statement per 500. The values are inlined: ids are our UUIDs and dates ISO dates, both
-/// checked character by character, so nothing from outside reaches the SQL text.
+/// Sets members' platform start dates where they are unknown (from a roster): on
+/// PostgreSQL one statement per batch joining bound arrays on the primary key, on SQLite
+/// (local, where a statement costs microseconds) one bound UPDATE per member.
 pub fn fill_platform_starts(
     conn: &mut DbConnection,
     starts: &[(String, chrono::NaiveDate)],
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
-    let safe_id = |id: &str| id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-    for chunk in starts.chunks(500) {
-        let values: Vec<String> = chunk
-            .iter()
-            .filter(|(id, _)| safe_id(id))
-            .map(|(id, day)| format!("('{id}', '{}')", day.format("%Y-%m-%d")))
-            .collect();
-        if values.is_empty() {
-            continue;
-        }
-        let sql = match conn {
-            // A join PostgreSQL plans on the primary key (the IN/subquery form scanned the
-            // whole table per batch).
-            DbConnection::Pg(_) => format!(
-                "UPDATE memberships SET platform_started_on = v.day, \
-                 updated_at = TIMESTAMP '{now}' \
-                 FROM (VALUES {}) AS v(id, day) \
+    use diesel::sql_types::{Array, Text, Timestamp};
+    if starts.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        DbConnection::Pg(c) => {
+            let ids: Vec<&str> = starts.iter().map(|(id, _)| id.as_str()).collect();
+            let days: Vec<String> = starts.iter().map(|(_, d)| d.to_string()).collect();
+            diesel::sql_query(
+                "UPDATE memberships SET platform_started_on = v.day, updated_at = $3 \
+                 FROM unnest($1::text[], $2::text[]) AS v(id, day) \
                  WHERE memberships.id = v.id AND memberships.platform_started_on IS NULL",
-                values.join(", "),
-                now = now.format("%Y-%m-%d %H:%M:%S%.6f"),
-            ),
-            // SQLite names VALUES columns only through a CTE.
-            DbConnection::Sqlite(_) => format!(
-                "WITH v(id, day) AS (VALUES {}) \
-                 UPDATE memberships SET updated_at = '{now}', \
-                 platform_started_on = (SELECT v.day FROM v WHERE v.id = memberships.id) \
-                 WHERE memberships.id IN (SELECT v.id FROM v) \
-                 AND memberships.platform_started_on IS NULL",
-                values.join(", "),
-                now = now.format("%Y-%m-%d %H:%M:%S%.6f"),
-            ),
-        };
-        diesel::sql_query(sql).execute(conn)?;
+            )
+            .bind::<Array<Text>, _>(ids)
+            .bind::<Array<Text>, _>(days)
+            .bind::<Timestamp, _>(now)
+            .execute(c)?;
+        }
+        DbConnection::Sqlite(c) => {
+            for (id, day) in starts {
+                diesel::sql_query(
+                    "UPDATE memberships SET platform_started_on = ?1, updated_at = ?2 \
+                     WHERE id = ?3 AND platform_started_on IS NULL",
+                )
+                .bind::<Text, _>(day.to_string())
+                .bind::<Timestamp, _>(now)
+                .bind::<Text, _>(id)
+                .execute(c)?;
+            }
+        }
     }
     Ok(())
 }

@@ -27,7 +27,8 @@ pub fn notify(
 }
 
 /// Many notifications of one category (one per `(user_id, params)`), written in multi-row
-/// statements, then the dispatcher woken once: for batches (roster imports).
+/// statements, without waking the dispatcher: for batches (roster imports), whose caller
+/// wakes it once ([`wake_dispatcher`]) — the periodic dispatcher is the safety net.
 pub fn notify_many(
     conn: &mut DbConnection,
     category: Category,
@@ -57,8 +58,7 @@ pub fn notify_many(
             }
         })
         .collect();
-    db::insert_many(conn, &all, &channels)?;
-    wake_dispatcher(conn, now)
+    db::insert_many(conn, &all, &channels)
 }
 
 /// Writes a notice to a staff member's inbox (in the caller's transaction). Staff notices

@@ -387,6 +387,7 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
     };
     let mut checkpoint = import.processed_rows;
     let rows = ctx.config.roster_batch_rows.max(1);
+    let mut batches: u64 = 0;
     loop {
         let (back, batch) = tokio::task::spawn_blocking(move || {
             let batch = read_batch(&mut reader, rows);
@@ -416,10 +417,26 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
         let rows = i64::try_from(batch.len()).unwrap_or(i64::MAX);
         apply_batch(ctx, &import, checkpoint, batch, today).await?;
         checkpoint += rows;
+        batches += 1;
+        if batches % 100 == 0 {
+            wake(ctx).await?;
+        }
     }
+    wake(ctx).await?;
     finish(ctx, &import, None).await?;
     ctx.sealed_files.delete(&file_id).await?;
     Ok(())
+}
+
+/// Wakes the dispatcher for the notices the batches wrote (once every so many batches, not
+/// per batch: a dispatcher racing the import for the same two tables slows both).
+async fn wake(ctx: &Context) -> ServiceResult<()> {
+    let now = ctx.now();
+    ctx.db
+        .run(move |conn| -> ServiceResult<()> {
+            Ok(crate::notifications::outbox::wake_dispatcher(conn, now)?)
+        })
+        .await
 }
 
 async fn finish(ctx: &Context, import: &RosterImport, failure: Option<&str>) -> ServiceResult<()> {
