@@ -60,6 +60,16 @@ pub fn insert(conn: &mut DbConnection, i: &RosterImport) -> Result<(), DbError> 
     Ok(())
 }
 
+/// For the rest of the transaction, PostgreSQL plans each statement for its actual
+/// arguments: a batch's lookups take arrays of ids, and a cached generic plan (chosen after
+/// five runs, blind to the array) scanned whole tables. No-op on SQLite.
+pub fn plan_for_arguments(conn: &mut DbConnection) -> Result<(), DbError> {
+    if let DbConnection::Pg(c) = conn {
+        diesel::sql_query("SET LOCAL plan_cache_mode = force_custom_plan").execute(c)?;
+    }
+    Ok(())
+}
+
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<RosterImport>, DbError> {
     Ok(roster_imports::table
         .find(id)

@@ -473,6 +473,7 @@ async fn apply_batch(
     ctx.db
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<()> {
+                rdb::plan_for_arguments(conn)?;
                 let plan = db::plan(conn, &import.plan_code)?.ok_or_else(plan_not_found)?;
                 let version = plan.current_version.ok_or_else(plan_not_found)?;
                 let loaded = load_version(conn, &plan, version)?;
