@@ -2,7 +2,7 @@
 //! make the next version, close the plan. A published version's terms never change.
 
 use chrono::NaiveDateTime;
-use gongyou_db::plans::{self as db, Plan, PlanVersion};
+use gongyou_db::plans::{self as db, BenefitRow, Plan, PlanVersion};
 use gongyou_db::{orgs, write_tx, DbConnection};
 use gongyou_domain::org::OrgPath;
 use gongyou_domain::plan::{valid_plan_code, PlanStatus};
@@ -10,7 +10,7 @@ use gongyou_domain::staff::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::terms::{apply_terms, benefit_rows, check_terms, status_of, PlanTerms};
+use super::terms::{apply_terms, benefit_rows, check_terms, status_of, CheckedTerms, PlanTerms};
 use super::{load_version, plan_not_found, plan_view, PlanView};
 use crate::actor::Actor;
 use crate::authz;
@@ -73,7 +73,11 @@ fn admin_view(conn: &mut DbConnection, plan: &Plan) -> ServiceResult<AdminPlanVi
 }
 
 /// The plan, when the actor administers its sponsor's subtree (404 otherwise).
-fn plan_in_scope(conn: &mut DbConnection, actor: &Actor, code: &str) -> ServiceResult<Plan> {
+pub(super) fn plan_in_scope(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    code: &str,
+) -> ServiceResult<Plan> {
     let plan = db::plan(conn, code)?.ok_or_else(plan_not_found)?;
     let org = orgs::get(conn, &plan.sponsor_org_id)?.ok_or_else(plan_not_found)?;
     authz::require(
@@ -82,6 +86,63 @@ fn plan_in_scope(conn: &mut DbConnection, actor: &Actor, code: &str) -> ServiceR
         &OrgPath::from_stored(org.path),
         plan_not_found,
     )?;
+    Ok(plan)
+}
+
+/// One change to a plan in scope, in one transaction; answers the plan as it is after.
+async fn change_plan<F>(
+    ctx: &Context,
+    actor: &Actor,
+    code: String,
+    change: F,
+) -> ServiceResult<AdminPlanView>
+where
+    F: FnOnce(&mut DbConnection, &Plan) -> ServiceResult<()> + Send + 'static,
+{
+    authz::scopes(actor, Role::UnionAdmin)?;
+    let actor = actor.clone();
+    ctx.db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ServiceResult<AdminPlanView> {
+                let plan = plan_in_scope(conn, &actor, &code)?;
+                change(conn, &plan)?;
+                let plan = db::plan(conn, &code)?.ok_or_else(plan_not_found)?;
+                admin_view(conn, &plan)
+            })
+        })
+        .await
+}
+
+/// Writes a new plan with version 1 of `terms`: a draft, or published at once (seeding).
+fn insert_new_plan(
+    conn: &mut DbConnection,
+    code: &str,
+    sponsor_org_id: &str,
+    terms: &CheckedTerms,
+    by: &str,
+    now: NaiveDateTime,
+    published: bool,
+) -> ServiceResult<Plan> {
+    let plan = Plan {
+        code: code.to_owned(),
+        sponsor_org_id: sponsor_org_id.to_owned(),
+        current_version: published.then_some(1),
+        latest_version: 1,
+        next_certificate: 1,
+        created_by: by.to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    db::insert_plan(conn, &plan)?;
+    let mut v = blank_version(code, 1, by, now);
+    apply_terms(&mut v, terms);
+    if published {
+        v.status = PlanStatus::Published.as_str().to_owned();
+        v.published_by = Some(by.to_owned());
+        v.published_at = Some(now);
+    }
+    db::insert_version(conn, &v)?;
+    db::replace_benefits(conn, code, 1, &benefit_rows(code, 1, &terms.benefits))?;
     Ok(plan)
 }
 
@@ -114,26 +175,7 @@ pub async fn create_plan(
                         "该计划代码已被使用",
                     ));
                 }
-                let plan = Plan {
-                    code: body.code.clone(),
-                    sponsor_org_id: org.id,
-                    current_version: None,
-                    latest_version: 1,
-                    next_certificate: 1,
-                    created_by: by.clone(),
-                    created_at: now,
-                    updated_at: now,
-                };
-                db::insert_plan(conn, &plan)?;
-                let mut v = blank_version(&plan.code, 1, &by, now);
-                apply_terms(&mut v, &terms);
-                db::insert_version(conn, &v)?;
-                db::replace_benefits(
-                    conn,
-                    &plan.code,
-                    1,
-                    &benefit_rows(&plan.code, 1, &terms.benefits),
-                )?;
+                let plan = insert_new_plan(conn, &body.code, &org.id, &terms, &by, now, false)?;
                 admin_view(conn, &plan)
             })
         })
@@ -215,32 +257,42 @@ pub async fn edit_plan(
     code: String,
     body: PlanTerms,
 ) -> ServiceResult<AdminPlanView> {
-    authz::scopes(actor, Role::UnionAdmin)?;
     let terms = check_terms(&body)?;
     let now = ctx.now().naive_utc();
-    let actor = actor.clone();
-    ctx.db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> ServiceResult<AdminPlanView> {
-                let plan = plan_in_scope(conn, &actor, &code)?;
-                let mut v =
-                    db::version(conn, &code, plan.latest_version)?.ok_or_else(plan_not_found)?;
-                if status_of(&v)? != PlanStatus::Draft {
-                    return Err(fixed());
-                }
-                apply_terms(&mut v, &terms);
-                v.updated_at = now;
-                db::update_version(conn, &v)?;
-                db::replace_benefits(
-                    conn,
-                    &code,
-                    v.version,
-                    &benefit_rows(&code, v.version, &terms.benefits),
-                )?;
-                admin_view(conn, &plan)
-            })
-        })
-        .await
+    change_plan(ctx, actor, code, move |conn, plan| {
+        let mut v =
+            db::version(conn, &plan.code, plan.latest_version)?.ok_or_else(plan_not_found)?;
+        if status_of(&v)? != PlanStatus::Draft {
+            return Err(fixed());
+        }
+        apply_terms(&mut v, &terms);
+        v.updated_at = now;
+        db::update_version(conn, &v)?;
+        let rows = benefit_rows(&plan.code, v.version, &terms.benefits);
+        Ok(db::replace_benefits(conn, &plan.code, v.version, &rows)?)
+    })
+    .await
+}
+
+/// Moves a version from one status to another; false when it was not in `from`.
+fn move_status(
+    conn: &mut DbConnection,
+    plan: &Plan,
+    version: i32,
+    from: PlanStatus,
+    to: PlanStatus,
+    published_by: Option<&str>,
+    now: NaiveDateTime,
+) -> ServiceResult<bool> {
+    Ok(db::set_version_status(
+        conn,
+        &plan.code,
+        version,
+        from.as_str(),
+        to.as_str(),
+        published_by,
+        now,
+    )?)
 }
 
 /// Publishes the draft: it becomes the version new enrollments take; the version it
@@ -251,48 +303,38 @@ pub async fn publish_plan(
     code: String,
 ) -> ServiceResult<AdminPlanView> {
     let by = actor.staff_id()?;
-    authz::scopes(actor, Role::UnionAdmin)?;
     let now = ctx.now().naive_utc();
-    let actor = actor.clone();
-    ctx.db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> ServiceResult<AdminPlanView> {
-                let plan = plan_in_scope(conn, &actor, &code)?;
-                let latest = plan.latest_version;
-                if !db::set_version_status(
-                    conn,
-                    &code,
-                    latest,
-                    PlanStatus::Draft.as_str(),
-                    PlanStatus::Published.as_str(),
-                    Some(&by),
-                    now,
-                )? {
-                    return Err(ServiceError::conflict(
-                        "plan.not_draft",
-                        "没有待发布的草稿版本",
-                    ));
-                }
-                if let Some(current) = plan.current_version {
-                    // A closed plan reopens with its new version; a published one is superseded.
-                    for from in [PlanStatus::Published, PlanStatus::Closed] {
-                        db::set_version_status(
-                            conn,
-                            &code,
-                            current,
-                            from.as_str(),
-                            PlanStatus::Superseded.as_str(),
-                            None,
-                            now,
-                        )?;
-                    }
-                }
-                db::set_versions(conn, &code, Some(latest), latest, now)?;
-                let plan = db::plan(conn, &code)?.ok_or_else(plan_not_found)?;
-                admin_view(conn, &plan)
-            })
-        })
-        .await
+    change_plan(ctx, actor, code, move |conn, plan| {
+        let latest = plan.latest_version;
+        if !move_status(
+            conn,
+            plan,
+            latest,
+            PlanStatus::Draft,
+            PlanStatus::Published,
+            Some(&by),
+            now,
+        )? {
+            return Err(ServiceError::conflict(
+                "plan.not_draft",
+                "没有待发布的草稿版本",
+            ));
+        }
+        if let Some(current) = plan.current_version {
+            // A closed plan reopens with its new version; a published one is superseded.
+            for from in [PlanStatus::Published, PlanStatus::Closed] {
+                move_status(conn, plan, current, from, PlanStatus::Superseded, None, now)?;
+            }
+        }
+        Ok(db::set_versions(
+            conn,
+            &plan.code,
+            Some(latest),
+            latest,
+            now,
+        )?)
+    })
+    .await
 }
 
 /// Closes the plan to new enrollments; cover already held stays in force until it ends.
@@ -301,35 +343,30 @@ pub async fn close_plan(
     actor: &Actor,
     code: String,
 ) -> ServiceResult<AdminPlanView> {
-    authz::scopes(actor, Role::UnionAdmin)?;
     let now = ctx.now().naive_utc();
-    let actor = actor.clone();
-    ctx.db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> ServiceResult<AdminPlanView> {
-                let plan = plan_in_scope(conn, &actor, &code)?;
-                let closed = match plan.current_version {
-                    Some(v) => db::set_version_status(
-                        conn,
-                        &code,
-                        v,
-                        PlanStatus::Published.as_str(),
-                        PlanStatus::Closed.as_str(),
-                        None,
-                        now,
-                    )?,
-                    None => false,
-                };
-                if !closed {
-                    return Err(ServiceError::conflict(
-                        "plan.not_published",
-                        "该计划没有开放中的版本",
-                    ));
-                }
-                admin_view(conn, &plan)
-            })
-        })
-        .await
+    change_plan(ctx, actor, code, move |conn, plan| {
+        let closed = match plan.current_version {
+            Some(v) => move_status(
+                conn,
+                plan,
+                v,
+                PlanStatus::Published,
+                PlanStatus::Closed,
+                None,
+                now,
+            )?,
+            None => false,
+        };
+        if closed {
+            Ok(())
+        } else {
+            Err(ServiceError::conflict(
+                "plan.not_published",
+                "该计划没有开放中的版本",
+            ))
+        }
+    })
+    .await
 }
 
 /// Makes draft version N+1, a copy of the latest terms, to edit and publish (409
@@ -340,47 +377,42 @@ pub async fn new_version(
     code: String,
 ) -> ServiceResult<AdminPlanView> {
     let by = actor.staff_id()?;
-    authz::scopes(actor, Role::UnionAdmin)?;
     let now = ctx.now().naive_utc();
-    let actor = actor.clone();
-    ctx.db
-        .run(move |conn| {
-            write_tx(conn, |conn| -> ServiceResult<AdminPlanView> {
-                let plan = plan_in_scope(conn, &actor, &code)?;
-                let latest =
-                    db::version(conn, &code, plan.latest_version)?.ok_or_else(plan_not_found)?;
-                if status_of(&latest)? == PlanStatus::Draft {
-                    return Err(ServiceError::conflict(
-                        "plan.draft_exists",
-                        "已有一个草稿版本，请编辑它",
-                    ));
-                }
-                let next = plan.latest_version + 1;
-                let v = PlanVersion {
-                    version: next,
-                    status: PlanStatus::Draft.as_str().to_owned(),
-                    created_by: by.clone(),
-                    created_at: now,
-                    updated_at: now,
-                    published_by: None,
-                    published_at: None,
-                    ..latest
-                };
-                db::insert_version(conn, &v)?;
-                let rows: Vec<_> = db::benefits(conn, &code, plan.latest_version)?
-                    .into_iter()
-                    .map(|mut r| {
-                        r.version = next;
-                        r
-                    })
-                    .collect();
-                db::replace_benefits(conn, &code, next, &rows)?;
-                db::set_versions(conn, &code, plan.current_version, next, now)?;
-                let plan = db::plan(conn, &code)?.ok_or_else(plan_not_found)?;
-                admin_view(conn, &plan)
-            })
-        })
-        .await
+    change_plan(ctx, actor, code, move |conn, plan| {
+        let latest =
+            db::version(conn, &plan.code, plan.latest_version)?.ok_or_else(plan_not_found)?;
+        if status_of(&latest)? == PlanStatus::Draft {
+            return Err(ServiceError::conflict(
+                "plan.draft_exists",
+                "已有一个草稿版本，请编辑它",
+            ));
+        }
+        let next = plan.latest_version + 1;
+        let v = PlanVersion {
+            version: next,
+            status: PlanStatus::Draft.as_str().to_owned(),
+            created_by: by,
+            created_at: now,
+            updated_at: now,
+            published_by: None,
+            published_at: None,
+            ..latest
+        };
+        db::insert_version(conn, &v)?;
+        let rows: Vec<_> = db::benefits(conn, &plan.code, plan.latest_version)?
+            .into_iter()
+            .map(|r| BenefitRow { version: next, ..r })
+            .collect();
+        db::replace_benefits(conn, &plan.code, next, &rows)?;
+        Ok(db::set_versions(
+            conn,
+            &plan.code,
+            plan.current_version,
+            next,
+            now,
+        )?)
+    })
+    .await
 }
 
 /// Creates and publishes a plan unless its code exists (seeding and the demo; inside the
@@ -396,24 +428,14 @@ pub fn ensure_published(
     if db::plan(conn, code)?.is_some() {
         return Ok(false);
     }
-    let checked = check_terms(terms)?;
-    let plan = Plan {
-        code: code.to_owned(),
-        sponsor_org_id: sponsor_org_id.to_owned(),
-        current_version: Some(1),
-        latest_version: 1,
-        next_certificate: 1,
-        created_by: by.to_owned(),
-        created_at: now,
-        updated_at: now,
-    };
-    db::insert_plan(conn, &plan)?;
-    let mut v = blank_version(code, 1, by, now);
-    apply_terms(&mut v, &checked);
-    v.status = PlanStatus::Published.as_str().to_owned();
-    v.published_by = Some(by.to_owned());
-    v.published_at = Some(now);
-    db::insert_version(conn, &v)?;
-    db::replace_benefits(conn, code, 1, &benefit_rows(code, 1, &checked.benefits))?;
+    insert_new_plan(
+        conn,
+        code,
+        sponsor_org_id,
+        &check_terms(terms)?,
+        by,
+        now,
+        true,
+    )?;
     Ok(true)
 }

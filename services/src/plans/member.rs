@@ -171,9 +171,14 @@ fn in_reach(
 
 fn current(conn: &mut DbConnection, code: &str) -> ServiceResult<(Plan, Loaded)> {
     let plan = db::plan(conn, code)?.ok_or_else(plan_not_found)?;
-    let version = plan.current_version.ok_or_else(plan_not_found)?;
-    let loaded = load_version(conn, &plan, version)?;
+    let loaded = current_of(conn, &plan)?;
     Ok((plan, loaded))
+}
+
+/// The terms of a plan's current version (404 before its first publication).
+fn current_of(conn: &mut DbConnection, plan: &Plan) -> ServiceResult<Loaded> {
+    let version = plan.current_version.ok_or_else(plan_not_found)?;
+    load_version(conn, plan, version)
 }
 
 /// Every reason the member cannot enroll today, in a stable order.
@@ -238,7 +243,7 @@ pub async fn plans(ctx: &Context, actor: &Actor) -> ServiceResult<Vec<PlanView>>
                 if !enrolled && in_reach(conn, &plan, m.as_ref())? == Some(false) {
                     continue;
                 }
-                let (_, loaded) = current(conn, &plan.code)?;
+                let loaded = current_of(conn, &plan)?;
                 let shown = status_of(&loaded.version)? == PlanStatus::Published;
                 if shown || enrolled {
                     out.push(plan_view(&loaded, enrolled)?);
@@ -463,7 +468,7 @@ pub async fn protection(ctx: &Context, actor: &Actor) -> ServiceResult<Protectio
             let m = mdb::live_membership_of_user(conn, &user_id)?;
             let mut available = Vec::new();
             for plan in db::plans_with_current(conn)? {
-                let (_, loaded) = current(conn, &plan.code)?;
+                let loaded = current_of(conn, &plan)?;
                 if reasons(conn, &plan, &loaded, m.as_ref(), &user_id, today)?.is_empty() {
                     available.push(plan_view(&loaded, false)?);
                 }

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::admin::plan_in_scope;
 use super::member::{certificate_no, facts_of};
 use super::terms::{eligibility_of, status_of, windows_of};
 use super::{load_version, plan_not_found};
@@ -109,22 +110,6 @@ impl Job for RosterImportJob {
     }
 }
 
-fn plan_scope(
-    conn: &mut gongyou_db::DbConnection,
-    actor: &Actor,
-    code: &str,
-) -> ServiceResult<db::Plan> {
-    let plan = db::plan(conn, code)?.ok_or_else(plan_not_found)?;
-    let org = gongyou_db::orgs::get(conn, &plan.sponsor_org_id)?.ok_or_else(plan_not_found)?;
-    authz::require(
-        actor,
-        Role::UnionAdmin,
-        &OrgPath::from_stored(org.path),
-        plan_not_found,
-    )?;
-    Ok(plan)
-}
-
 /// 415 unless the upload says it is CSV (`text/csv`, any charset parameter).
 pub fn require_csv(content_type: Option<&str>) -> ServiceResult<()> {
     let essence = content_type
@@ -161,7 +146,7 @@ where
     let plan = ctx
         .db
         .run(move |conn| -> ServiceResult<db::Plan> {
-            let plan = plan_scope(conn, &scope_actor, &scope_code)?;
+            let plan = plan_in_scope(conn, &scope_actor, &scope_code)?;
             let open = match plan.current_version {
                 Some(v) => {
                     db::version(conn, &plan.code, v)?
@@ -275,7 +260,7 @@ pub async fn import(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<I
     ctx.db
         .run(move |conn| -> ServiceResult<ImportView> {
             let i = rdb::get(conn, &id)?.ok_or_else(import_not_found)?;
-            plan_scope(conn, &actor, &i.plan_code).map_err(|_| import_not_found())?;
+            plan_in_scope(conn, &actor, &i.plan_code).map_err(|_| import_not_found())?;
             Ok(view(&i))
         })
         .await
@@ -289,7 +274,7 @@ pub async fn error_report(ctx: &Context, actor: &Actor, id: String) -> ServiceRe
     ctx.db
         .run(move |conn| -> ServiceResult<Vec<u8>> {
             let i = rdb::get(conn, &id)?.ok_or_else(import_not_found)?;
-            plan_scope(conn, &actor, &i.plan_code).map_err(|_| import_not_found())?;
+            plan_in_scope(conn, &actor, &i.plan_code).map_err(|_| import_not_found())?;
             let mut out = "\u{feff}行号,身份证号,原因代码,原因\r\n"
                 .as_bytes()
                 .to_vec();
