@@ -181,7 +181,7 @@ pub fn members_by_index(
     Ok(out)
 }
 
-/// Of these accounts, those enrolled in the plan.
+/// Of these accounts, those enrolled in the plan (the `(user_id, plan_code)` index).
 pub fn enrolled_among(
     conn: &mut DbConnection,
     plan_code: &str,
@@ -190,15 +190,11 @@ pub fn enrolled_among(
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         out.extend(
-            // By account only (its index), the plan filtered here: a cached generic plan
-            // for `plan_code = $1 AND user_id = ANY($2)` read every enrollment of the plan.
             enrollments::table
                 .filter(enrollments::user_id.eq_any(chunk))
-                .select((enrollments::user_id, enrollments::plan_code))
-                .load::<(String, String)>(conn)?
-                .into_iter()
-                .filter(|(_, plan)| plan == plan_code)
-                .map(|(user, _)| user),
+                .filter(enrollments::plan_code.eq(plan_code))
+                .select(enrollments::user_id)
+                .load::<String>(conn)?,
         );
     }
     Ok(out)

@@ -28,7 +28,12 @@ pub struct TestServices {
 impl TestServices {
     /// The demo hierarchy and staff seeded (password [`DEMO_PASSWORD`]).
     pub async fn start() -> Self {
-        let env = test_env(HashMap::new());
+        Self::start_with(HashMap::new()).await
+    }
+
+    /// As [`TestServices::start`], with these `GONGYOU_*` settings added to the test ones.
+    pub async fn start_with(settings: HashMap<String, String>) -> Self {
+        let env = test_env(settings);
         let config = Config::load(None, &env.env).expect("test configuration");
         let clock = ManualClock::starting_now();
         let ctx = Context::open(config, Arc::new(clock.clone()))

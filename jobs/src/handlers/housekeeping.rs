@@ -1,6 +1,8 @@
 //! Housekeeping, as a periodic job: expired idempotency keys, week-old finished jobs, the
 //! device ids frozen in push batches finished more than a day ago, and orphaned sealed
-//! files (uploads abandoned, or never attached, for more than a day; ADR 016).
+//! files (uploads abandoned, or never attached, for more than a day; ADR 016). After a
+//! data-key rotation (`GONGYOU_DATA_KEY_PREVIOUS` set) it also rewraps sealed files' keys
+//! under the current data key, so the previous one can be dropped.
 
 use gongyou_db::jobs::{self as store, Job};
 use gongyou_db::{Db, DbError};
@@ -26,7 +28,12 @@ pub async fn run(ctx: JobContext, _job: Housekeeping) -> Result<(), JobError> {
         .run(move |conn| gongyou_db::campaigns::clear_done_requests(conn, cutoff))
         .await?;
     let files = ctx.services.sealed_files.sweep_orphans().await?;
-    if keys + jobs + batches + files.orphans + files.removed + files.failed > 0 {
+    let rewrap = if ctx.services.config.data_key_previous.is_some() {
+        ctx.services.sealed_files.rewrap_keys().await?
+    } else {
+        Default::default()
+    };
+    if keys + jobs + batches + files.orphans + files.removed + files.failed + rewrap.rewrapped > 0 {
         tracing::info!(
             idempotency_keys = keys,
             jobs = jobs,
@@ -34,6 +41,7 @@ pub async fn run(ctx: JobContext, _job: Housekeeping) -> Result<(), JobError> {
             orphaned_files = files.orphans,
             file_objects_removed = files.removed,
             file_objects_not_removed = files.failed,
+            file_keys_rewrapped = rewrap.rewrapped,
             "housekeeping purged"
         );
     }

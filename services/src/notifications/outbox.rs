@@ -29,19 +29,19 @@ pub fn notify(
 /// Many notifications of one category (one per `(user_id, params)`), written in multi-row
 /// statements, without waking the dispatcher: for batches (roster imports), whose caller
 /// wakes it once ([`wake_dispatcher`]) — the periodic dispatcher is the safety net.
+/// Deliveries are written only for `channels` (from [`configured_channels`]): a million
+/// deliveries to channels the dispatcher can only mark skipped would cost more than the
+/// notices themselves.
 pub fn notify_many(
     conn: &mut DbConnection,
     category: Category,
     items: Vec<(String, serde_json::Value)>,
     now: DateTime<Utc>,
+    channels: &[&str],
 ) -> Result<(), DbError> {
     if items.is_empty() {
         return Ok(());
     }
-    let channels: Vec<&str> = Channel::for_category(category)
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
     let all: Vec<Notification> = items
         .into_iter()
         .map(|(user_id, params)| {
@@ -58,7 +58,29 @@ pub fn notify_many(
             }
         })
         .collect();
-    db::insert_many(conn, &all, &channels)
+    db::insert_many(conn, &all, channels)
+}
+
+/// The external channels of `category` this install can deliver on now: push with JPush
+/// configured, WeChat with the mini-program and a template for the category, SMS with the
+/// gateway and the notice template. The dispatcher marks a delivery on any other channel
+/// skipped, so bulk writers leave it out ([`notify_many`]).
+pub fn configured_channels(ctx: &crate::Context, category: Category) -> Vec<&'static str> {
+    Channel::for_category(category)
+        .into_iter()
+        .filter(|c| match c {
+            Channel::Push => ctx.providers.jpush.is_some(),
+            Channel::Wechat => {
+                ctx.providers.wechat.is_some()
+                    && ctx.config.wechat_templates.contains_key(category.as_str())
+            }
+            Channel::Sms => {
+                ctx.providers.sms.is_some() && ctx.config.sms_notice_template_id.is_some()
+            }
+            Channel::Inbox => false,
+        })
+        .map(Channel::as_str)
+        .collect()
 }
 
 /// Writes a notice to a staff member's inbox (in the caller's transaction). Staff notices

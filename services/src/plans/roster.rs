@@ -455,6 +455,7 @@ async fn apply_batch(
         .collect();
     let import = import.clone();
     let now = ctx.now();
+    let channels = crate::notifications::outbox::configured_channels(ctx, Category::PlanEnrolled);
     ctx.db
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<()> {
@@ -625,6 +626,7 @@ async fn apply_batch(
                     Category::PlanEnrolled,
                     notices,
                     now,
+                    &channels,
                 )?;
                 Ok(())
             })

@@ -414,6 +414,41 @@ async fn a_key_rotation_rewraps_file_keys_without_touching_objects() {
 }
 
 #[tokio::test]
+async fn after_a_rotation_housekeeping_rewraps_file_keys_so_the_old_key_can_go() {
+    // Rotated: the new secret current, the old one previous.
+    let s = TestServices::start_with(
+        [
+            ("GONGYOU_DATA_KEY".to_owned(), NEW_SECRET.to_owned()),
+            (
+                "GONGYOU_DATA_KEY_PREVIOUS".to_owned(),
+                OLD_SECRET.to_owned(),
+            ),
+        ]
+        .into(),
+    )
+    .await;
+    let old_key_id = DataCrypto::new(OLD_SECRET, &[]).key_id().to_owned();
+    let new_key_id = DataCrypto::new(NEW_SECRET, &[]).key_id().to_owned();
+    // A file sealed before the rotation.
+    let before = sealed_files(&s, DataCrypto::new(OLD_SECRET, &[]));
+    let bytes = content(CHUNK_SIZE + 5, 31);
+    let old = write(&before, &bytes, 4096).await;
+    assert_eq!(record(&s, &old.id).await.key_id, old_key_id);
+
+    let at = s.ctx.now().naive_utc();
+    s.ctx
+        .db
+        .run(move |conn| gongyou_jobs::Housekeeping {}.enqueue(conn, at).map(|_| ()))
+        .await
+        .unwrap();
+    assert!(s.drain_jobs().await >= 1);
+    assert_eq!(record(&s, &old.id).await.key_id, new_key_id);
+    // The previous secret is no longer needed to read it.
+    let after = sealed_files(&s, DataCrypto::new(NEW_SECRET, &[]));
+    assert_eq!(read_ok(&after, &old.id).await, bytes);
+}
+
+#[tokio::test]
 async fn fifty_mib_stream_through_with_bounded_memory() {
     let s = TestServices::start().await;
     let files = &s.ctx.sealed_files;
