@@ -238,6 +238,12 @@ impl TestApp {
 
     /// A second replica of this app: another process's worth of state (its own station
     /// index, caches, HTTP server) on the same database, Redis prefix and clock.
+    /// The `GONGYOU_*` settings it was started with: a `gongyou` process given them works
+    /// on the same database, file store and keys.
+    pub fn settings(&self) -> &HashMap<String, String> {
+        &self.env
+    }
+
     pub async fn replica(&self) -> TestApp {
         start(
             self.env.clone(),

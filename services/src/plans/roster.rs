@@ -391,9 +391,7 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
                     "名单文件第 {} 行之后无法读取，已处理的行保留；请重新上传其余部分",
                     checkpoint
                 );
-                finish(ctx, &import, Some(&reason)).await?;
-                ctx.sealed_files.delete(&file_id).await?;
-                return Ok(());
+                return finish(ctx, &import, Some(&reason)).await;
             }
         };
         if batch.is_empty() {
@@ -408,9 +406,7 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
         }
     }
     wake(ctx).await?;
-    finish(ctx, &import, None).await?;
-    ctx.sealed_files.delete(&file_id).await?;
-    Ok(())
+    finish(ctx, &import, None).await
 }
 
 /// Wakes the dispatcher for the notices the batches wrote (once every so many batches, not
@@ -424,14 +420,33 @@ async fn wake(ctx: &Context) -> ServiceResult<()> {
         .await
 }
 
+/// Ends the import (done, or failed with a reason) and deletes its file: the file's key is
+/// dropped in the same transaction as the status changes, so a worker that dies right after
+/// leaves no readable roster behind (housekeeping removes the object; ADR 016).
 async fn finish(ctx: &Context, import: &RosterImport, failure: Option<&str>) -> ServiceResult<()> {
     let (id, failure) = (import.id.clone(), failure.map(str::to_owned));
+    let file_id = import.file_id.clone();
     let now = ctx.now().naive_utc();
     ctx.db
-        .run(move |conn| -> ServiceResult<()> {
-            Ok(rdb::finish(conn, &id, failure.as_deref(), now)?)
+        .run({
+            let file_id = file_id.clone();
+            move |conn| -> ServiceResult<()> {
+                write_tx(conn, |conn| -> ServiceResult<()> {
+                    rdb::finish(conn, &id, failure.as_deref(), now)?;
+                    if let Some(file_id) = &file_id {
+                        gongyou_db::files::begin_delete(conn, file_id, now)?;
+                    }
+                    Ok(())
+                })
+            }
         })
         .await?;
+    if let Some(file_id) = &file_id {
+        match ctx.sealed_files.delete(file_id).await {
+            Err(e) if e.kind() == Kind::NotFound => {}
+            other => other?,
+        }
+    }
     tracing::info!(import = %import.id, "roster import finished");
     Ok(())
 }

@@ -16,28 +16,40 @@ struct Fixture {
 }
 
 async fn fixture(batch_rows: usize) -> Fixture {
-    let app = spawn_app_with(
-        [(
-            "GONGYOU_ROSTER_BATCH_ROWS".to_owned(),
-            batch_rows.to_string(),
-        )]
-        .into(),
-    )
-    .await;
-    app.seed().await;
-    app.clock.set(
-        Shanghai
-            .with_ymd_and_hms(2026, 6, 15, 10, 0, 0)
-            .single()
-            .unwrap()
-            .with_timezone(&Utc),
+    let mid_june = Shanghai
+        .with_ymd_and_hms(2026, 6, 15, 10, 0, 0)
+        .single()
+        .unwrap()
+        .with_timezone(&Utc);
+    fixture_with(batch_rows, mid_june, []).await
+}
+
+/// A published plan of 四川 open on `now`'s day (enrollment from two weeks before to the end
+/// of November for mid-June; coverage to the end of the year), the app's clock at `now`.
+async fn fixture_with<const N: usize>(
+    batch_rows: usize,
+    now: chrono::DateTime<Utc>,
+    settings: [(&str, &str); N],
+) -> Fixture {
+    let mut env: std::collections::HashMap<String, String> = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    env.insert(
+        "GONGYOU_ROSTER_BATCH_ROWS".to_owned(),
+        batch_rows.to_string(),
     );
+    let app = spawn_app_with(env).await;
+    app.seed().await;
+    app.clock.set(now);
+    let today = gongyou_domain::time::china_date(now);
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
     let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
     let sichuan = app.org_id("四川省总工会").await;
     let terms = json!({
         "name": "骑手保障",
-        "enrollment_opens_on": "2026-06-01", "enrollment_closes_on": "2026-11-30",
-        "coverage_starts_on": "2026-06-01", "coverage_ends_on": "2026-12-31",
+        "enrollment_opens_on": day(-14), "enrollment_closes_on": day(168),
+        "coverage_starts_on": day(-14), "coverage_ends_on": day(199),
         "eligibility": {"min_platform_tenure_months": 3},
         "benefits": [{"code": "accident", "name": "意外身故伤残", "kind": "lump_sum", "amount": "30000.00",
                       "waiting_days": {"illness": 0, "accident": 0}, "documents": []}]
@@ -105,6 +117,7 @@ impl Fixture {
             .collect()
     }
 
+    /// Sealed files that can still be read (their key not yet dropped).
     async fn stored_files(&self) -> i64 {
         self.app
             .state
@@ -112,7 +125,7 @@ impl Fixture {
             .run(|conn| {
                 use diesel::prelude::*;
                 gongyou_db::schema::stored_files::table
-                    .filter(gongyou_db::schema::stored_files::state.ne("deleted"))
+                    .filter(gongyou_db::schema::stored_files::state.eq_any(["uploading", "stored"]))
                     .count()
                     .get_result::<i64>(conn)
                     .map_err(gongyou_db::DbError::from)
@@ -455,4 +468,125 @@ async fn an_import_whose_worker_dies_mid_file_resumes_and_enrolls_nobody_twice()
     assert_eq!(users.len(), 7);
     assert_eq!(f.enrollments().await.len(), 7);
     assert_eq!(f.stored_files().await, 0);
+}
+
+/// The `gongyou` binary built beside this test binary (`target/<profile>/gongyou`; a
+/// workspace test run builds it).
+fn gongyou_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = profile_dir.join("gongyou");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it (cargo build --bin gongyou)",
+        binary.display()
+    );
+    binary
+}
+
+/// A `gongyou worker` process on the test app's database, file store and keys.
+fn spawn_worker(app: &TestApp) -> std::process::Child {
+    std::process::Command::new(gongyou_binary())
+        .arg("worker")
+        .env_clear()
+        .envs(app.settings())
+        .env("GONGYOU_LOG", "warn")
+        // Its own metrics listener on a free port, whatever the test app uses.
+        .env("GONGYOU_METRICS_ADDR", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_worker_process_killed_mid_import_is_taken_over_and_enrolls_nobody_twice() {
+    // The real clock (the worker process keeps its own); short leases so the take-over
+    // happens within seconds; batches of 5 rows so the import runs long enough to be killed.
+    let f = fixture_with(
+        5,
+        Utc::now(),
+        [
+            ("GONGYOU_JOB_LEASE_SECS", "2"),
+            ("GONGYOU_JOB_POLL_MS", "100"),
+        ],
+    )
+    .await;
+    let people = members(&f.app, 9, 13500000401).await;
+    let mut rows: Vec<String> = people
+        .iter()
+        .enumerate()
+        .map(|(i, (_, id))| format!("骑手{i},{id},,MT-{i},2025-01-01"))
+        .collect();
+    rows.extend((0..1500).map(|i| {
+        let id = id_number(
+            "510105",
+            &format!("19{:02}0{}1{}", 60 + i % 40, 1 + i % 9, i % 10),
+            &format!("{:03}", i % 1000),
+        );
+        format!("路人{i},{id},,X-{i},2025-01-01")
+    }));
+    let text = format!("{HEADER}\n{}\n", rows.join("\n"));
+    let (status, started) = f.upload(text.into_bytes()).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+
+    // A worker process takes the job; it is killed (SIGKILL: no shutdown, no rollback but
+    // the database's own) once it is a few batches in.
+    let mut first = spawn_worker(&f.app);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let p = f.progress(&id).await;
+        if p["processed_rows"].as_i64().unwrap() >= 15 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no progress: {p}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let halfway = f.progress(&id).await;
+    assert_eq!(halfway["status"], "running", "killed mid-file: {halfway}");
+    let processed = halfway["processed_rows"].as_i64().unwrap();
+    assert!(processed < 1509, "{halfway}");
+    // What the counters say is what is stored: the batch in flight was rolled back whole.
+    assert_eq!(
+        f.enrollments().await.len() as i64,
+        halfway["enrolled"].as_i64().unwrap()
+    );
+
+    // Another worker process takes the job over once the dead one's lease runs out, and
+    // resumes after the last committed batch.
+    let mut second = spawn_worker(&f.app);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let done = loop {
+        let p = f.progress(&id).await;
+        if p["status"] == "done" {
+            break p;
+        }
+        assert_ne!(p["status"], "failed", "{p}");
+        assert!(std::time::Instant::now() < deadline, "not done: {p}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(done["processed_rows"], 1509, "{done}");
+    assert_eq!(done["enrolled"], 9, "{done}");
+    assert_eq!(done["not_members"], 1500, "{done}");
+    assert_eq!(done["already_enrolled"], 0, "{done}");
+    assert_eq!(done["invalid_rows"], 0, "{done}");
+    let enrolled = f.enrollments().await;
+    let mut users: Vec<&String> = enrolled.iter().map(|(u, _)| u).collect();
+    users.sort();
+    users.dedup();
+    assert_eq!((enrolled.len(), users.len()), (9, 9));
+    // Every rejected row reported once, in order.
+    let report = f.report(&id).await;
+    assert_eq!(report.len(), 1500);
+    let numbers: Vec<i64> = report.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "rows reported once each"
+    );
+    assert_eq!(f.stored_files().await, 0, "the file is gone");
 }
