@@ -31,12 +31,73 @@ pub struct Campaign {
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub completed_at: Option<NaiveDateTime>,
+    /// The notification category of its inbox rows and pushes: `notice` for admins'
+    /// campaigns, `plan_enrolled` for a roster import's (whose id is the import's).
+    pub category: String,
 }
 
 pub fn insert(conn: &mut DbConnection, c: &Campaign) -> Result<(), DbError> {
     diesel::insert_into(campaigns::table)
         .values(c)
         .execute(conn)?;
+    Ok(())
+}
+
+/// Inserts the campaign unless one with its id exists (a roster import's, written by its
+/// first batch that enrolls anyone).
+pub fn insert_if_missing(conn: &mut DbConnection, c: &Campaign) -> Result<(), DbError> {
+    if get(conn, &c.id)?.is_none() {
+        insert(conn, c)?;
+    }
+    Ok(())
+}
+
+/// Counts `n` more recipients written outside the fan-out (a roster import's batches).
+pub fn add_recipients(conn: &mut DbConnection, id: &str, n: i64) -> Result<(), DbError> {
+    diesel::update(campaigns::table.find(id))
+        .set(campaigns::recipients.eq(campaigns::recipients + n))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks a campaign sent (every recipient written; pushes go on in their batches).
+pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), DbError> {
+    diesel::update(
+        campaigns::table
+            .find(id)
+            .filter(campaigns::status.eq(FANNING_OUT)),
+    )
+    .set((campaigns::status.eq(SENT), campaigns::completed_at.eq(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Writes the push batches over the campaign's inbox rows with ids in `(after, upto]`: up
+/// to [`PUSH_BATCH`] consecutive rows each (a primary-key range of `notifications`).
+pub fn insert_push_batches(
+    conn: &mut DbConnection,
+    campaign_id: &str,
+    after: &str,
+    upto: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    let sql = "INSERT INTO campaign_push_batches (campaign_id, first_notification_id, last_notification_id,
+             recipients, addressed, status, attempts, resends, next_attempt_at, claimed_by, claimed_until, requests,
+             provider_response, sent_at, updated_at)
+         SELECT $1, MIN(x.id), MAX(x.id), COUNT(*), 0, 'pending', 0, 0, $2, NULL, NULL, NULL, NULL, NULL, $2
+         FROM (SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / $3 AS g
+               FROM notifications WHERE id > $4 AND id <= $5) AS x
+         GROUP BY x.g";
+    let push = diesel::sql_query(sql)
+        .bind::<Text, _>(campaign_id)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(PUSH_BATCH)
+        .bind::<Text, _>(after)
+        .bind::<Text, _>(upto);
+    match conn {
+        DbConnection::Pg(pg) => push.execute(pg)?,
+        DbConnection::Sqlite(lite) => push.execute(lite)?,
+    };
     Ok(())
 }
 
@@ -137,25 +198,14 @@ pub fn fan_out_batch(
             DbConnection::Pg(pg) => inbox.execute(pg)?,
             DbConnection::Sqlite(lite) => inbox.execute(lite)?,
         };
-        // The push batches over the rows just written: up to PUSH_BATCH consecutive inbox
-        // rows each (a primary-key range of `notifications`).
-        let batches_sql = "INSERT INTO campaign_push_batches (campaign_id, first_notification_id, last_notification_id,
-                 recipients, addressed, status, attempts, resends, next_attempt_at, claimed_by, claimed_until, requests,
-                 provider_response, sent_at, updated_at)
-             SELECT $1, MIN(x.id), MAX(x.id), COUNT(*), 0, 'pending', 0, 0, $2, NULL, NULL, NULL, NULL, NULL, $2
-             FROM (SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / $3 AS g
-                   FROM notifications WHERE id > $4 AND id <= $5) AS x
-             GROUP BY x.g";
-        let push = diesel::sql_query(batches_sql)
-            .bind::<Text, _>(&c.id)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(PUSH_BATCH)
-            .bind::<Text, _>(format!("{}-{cursor}", c.id))
-            .bind::<Text, _>(format!("{}-{last}", c.id));
-        match conn {
-            DbConnection::Pg(pg) => push.execute(pg)?,
-            DbConnection::Sqlite(lite) => push.execute(lite)?,
-        };
+        // The push batches over the rows just written.
+        insert_push_batches(
+            conn,
+            &c.id,
+            &format!("{}-{cursor}", c.id),
+            &format!("{}-{last}", c.id),
+            now,
+        )?;
         let written = i64::try_from(written).unwrap_or(i64::MAX);
         diesel::update(campaigns::table.find(&c.id))
             .set((

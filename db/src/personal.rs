@@ -479,6 +479,7 @@ pub const REGISTRY: &[TableEntry] = &[
             "created_by",
             "created_at",
             "completed_at",
+            "category",
         ],
     ),
     plain("jpush_cids", "push message ids", &["cid", "fetched_at"]),

@@ -294,6 +294,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
+        category -> Text,
     }
 }
 

@@ -146,6 +146,7 @@ async fn run(server: String, n: i64) {
         created_by: "bench".into(),
         created_at: chrono::Utc::now().naive_utc(),
         completed_at: None,
+        category: "notice".into(),
     };
     let id = campaign_id.clone();
     db.run(move |conn| gongyou_db::campaigns::insert(conn, &campaign))

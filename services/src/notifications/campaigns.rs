@@ -7,6 +7,7 @@ use gongyou_db::campaigns::{self as store, Campaign};
 use gongyou_db::jobs::Job;
 use gongyou_db::{orgs, write_tx, DbConnection, DbError};
 use gongyou_domain::membership::Occupation;
+use gongyou_domain::notification::Category;
 use gongyou_domain::org::OrgPath;
 use gongyou_domain::staff::Role;
 use gongyou_domain::text::TextRule;
@@ -135,6 +136,7 @@ pub async fn create(
                     created_by: staff_id,
                     created_at: now.naive_utc(),
                     completed_at: None,
+                    category: Category::Notice.as_str().to_owned(),
                 };
                 store::insert(conn, &campaign)?;
                 FanOut {
@@ -156,7 +158,11 @@ pub async fn get(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<Camp
     let caller = actor.clone();
     ctx.db
         .run(move |conn| -> ServiceResult<CampaignView> {
-            let c = store::get(conn, &id)?.ok_or_else(not_found)?;
+            // Only admins' notices: a roster import's enrollment notices are sent as a
+            // campaign too, but shown as the import.
+            let c = store::get(conn, &id)?
+                .filter(|c| c.category == Category::Notice.as_str())
+                .ok_or_else(not_found)?;
             let org = orgs::get(conn, &c.org_id)?.ok_or_else(not_found)?;
             authz::require(
                 &caller,

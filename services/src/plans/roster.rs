@@ -21,7 +21,7 @@ use gongyou_db::membership::Membership;
 use gongyou_db::plans::{self as db, Enrollment};
 use gongyou_db::roster::{self as rdb, BatchCounts, RosterImport, RowError};
 use gongyou_db::write_tx;
-use gongyou_domain::notification::Category;
+use gongyou_domain::notification::{Category, Channel};
 use gongyou_domain::org::OrgPath;
 use gongyou_domain::plan::{effective_window, enrollment_blockers, unmet_rules, PlanStatus};
 use gongyou_domain::roster::{RosterCheck, RosterItem, RosterReader, RosterRow, DEFAULT_MAX_ROWS};
@@ -40,6 +40,7 @@ use crate::authz;
 use crate::error::{Kind, ServiceError, ServiceResult};
 use crate::files::SealedReader;
 use crate::Context;
+use gongyou_db::campaigns::{self, Campaign};
 
 /// The largest roster accepted (a million rows of about 80 bytes, with room).
 pub const ROSTER_MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -312,18 +313,45 @@ fn csv_cell(s: &str) -> String {
 // ---- the job ------------------------------------------------------------------------------
 
 /// Reads up to `rows` items (blocking; run it on a blocking thread).
+/// The next batch of up to `rows` rows, each valid row with its ID number's blind index
+/// (HMAC, CPU only: computed here, on the blocking thread, not in the transaction).
 fn read_batch(
     reader: &mut RosterReader<SealedReader>,
     rows: usize,
-) -> std::io::Result<Vec<RosterItem>> {
-    let mut batch = Vec::with_capacity(rows);
+    crypto: &crate::crypto::DataCrypto,
+) -> std::io::Result<Batch> {
+    let mut items = Vec::with_capacity(rows);
     for item in reader.by_ref() {
-        batch.push(item?);
-        if batch.len() == rows {
+        items.push(item?);
+        if items.len() == rows {
             break;
         }
     }
-    Ok(batch)
+    let indexes = items
+        .iter()
+        .map(|item| match item {
+            Ok(row) => Some(crypto.blind_index("id_number", row.id_number.as_str())),
+            Err(_) => None,
+        })
+        .collect();
+    Ok(Batch { items, indexes })
+}
+
+/// Rows read from the file, and the blind index of each valid one.
+struct Batch {
+    items: Vec<RosterItem>,
+    indexes: Vec<Option<String>>,
+}
+
+type NextBatch = tokio::task::JoinHandle<(RosterReader<SealedReader>, std::io::Result<Batch>)>;
+
+/// Reads the next batch on a blocking thread, handing the reader back with it.
+fn read_next(mut reader: RosterReader<SealedReader>, rows: usize, ctx: &Context) -> NextBatch {
+    let crypto = ctx.crypto.clone();
+    tokio::task::spawn_blocking(move || {
+        let batch = read_batch(&mut reader, rows, &crypto);
+        (reader, batch)
+    })
 }
 
 /// Processes an import to its end, from its checkpoint.
@@ -363,7 +391,7 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
     let opened = tokio::task::spawn_blocking(move || RosterReader::resume(source, today, after))
         .await
         .map_err(|e| ServiceError::internal(anyhow::anyhow!("roster reader: {e}")))?;
-    let mut reader = match opened {
+    let reader = match opened {
         Ok(r) => r,
         Err(e) => {
             let reason = format!("名单文件无法读取：{e}");
@@ -373,14 +401,13 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
     let mut checkpoint = import.processed_rows;
     let rows = ctx.config.roster_batch_rows.max(1);
     let mut batches: u64 = 0;
+    // One batch is read (and its blind indexes computed) while the one before is written:
+    // the file's CPU work and the database's overlap on two cores.
+    let mut next = read_next(reader, rows, ctx);
     loop {
-        let (back, batch) = tokio::task::spawn_blocking(move || {
-            let batch = read_batch(&mut reader, rows);
-            (reader, batch)
-        })
-        .await
-        .map_err(|e| ServiceError::internal(anyhow::anyhow!("roster reader: {e}")))?;
-        reader = back;
+        let (reader, batch) = next
+            .await
+            .map_err(|e| ServiceError::internal(anyhow::anyhow!("roster reader: {e}")))?;
         let batch = match batch {
             Ok(batch) => batch,
             Err(e) => {
@@ -394,10 +421,11 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
                 return finish(ctx, &import, Some(&reason)).await;
             }
         };
-        if batch.is_empty() {
+        if batch.items.is_empty() {
             break;
         }
-        let rows = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+        next = read_next(reader, rows, ctx);
+        let rows = i64::try_from(batch.items.len()).unwrap_or(i64::MAX);
         apply_batch(ctx, &import, checkpoint, batch, today).await?;
         checkpoint += rows;
         batches += 1;
@@ -433,6 +461,8 @@ async fn finish(ctx: &Context, import: &RosterImport, failure: Option<&str>) -> 
             move |conn| -> ServiceResult<()> {
                 write_tx(conn, |conn| -> ServiceResult<()> {
                     rdb::finish(conn, &id, failure.as_deref(), now)?;
+                    // Its enrollment notices' campaign, if any batch wrote one.
+                    campaigns::mark_sent(conn, &id, now)?;
                     if let Some(file_id) = &file_id {
                         gongyou_db::files::begin_delete(conn, file_id, now)?;
                     }
@@ -457,20 +487,23 @@ async fn apply_batch(
     ctx: &Context,
     import: &RosterImport,
     from_row: i64,
-    batch: Vec<RosterItem>,
+    batch: Batch,
     today: NaiveDate,
 ) -> ServiceResult<()> {
-    // Blind indexes are computed outside the transaction (HMAC, CPU only).
-    let indexes: Vec<Option<String>> = batch
-        .iter()
-        .map(|item| match item {
-            Ok(row) => Some(ctx.crypto.blind_index("id_number", row.id_number.as_str())),
-            Err(_) => None,
-        })
-        .collect();
+    let Batch {
+        items: batch,
+        indexes,
+    } = batch;
     let import = import.clone();
     let now = ctx.now();
-    let channels = crate::notifications::outbox::configured_channels(ctx, Category::PlanEnrolled);
+    // App pushes go out as the import's campaign push batches (ADR 010: a request per
+    // thousand devices); other configured channels get a delivery per notice.
+    let configured = crate::notifications::outbox::configured_channels(ctx, Category::PlanEnrolled);
+    let push_batches = configured.contains(&Channel::Push.as_str());
+    let channels: Vec<&str> = configured
+        .into_iter()
+        .filter(|c| *c != Channel::Push.as_str())
+        .collect();
     ctx.db
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<()> {
@@ -636,13 +669,53 @@ async fn apply_batch(
                         )
                     })
                     .collect();
+                // Notice ids `<import>-<first row of the batch>-<account>`: one primary-key
+                // range per batch, which the push batches cover.
+                let prefix = format!("{}-{from_row:012}-", import.id);
                 crate::notifications::outbox::notify_many(
                     conn,
                     Category::PlanEnrolled,
                     notices,
                     now,
                     &channels,
+                    Some(&prefix),
                 )?;
+                if push_batches {
+                    campaigns::insert_if_missing(
+                        conn,
+                        &Campaign {
+                            id: import.id.clone(),
+                            org_id: plan.sponsor_org_id.clone(),
+                            occupation: None,
+                            title: "保障已到手".into(),
+                            body: format!(
+                                "您已参加{}，保障证书号和保障期请在“我的保障”中查看。",
+                                loaded.version.name
+                            ),
+                            status: campaigns::FANNING_OUT.into(),
+                            recipients: 0,
+                            cursor: None,
+                            created_by: import.created_by.clone(),
+                            created_at: now.naive_utc(),
+                            completed_at: None,
+                            category: Category::PlanEnrolled.as_str().into(),
+                        },
+                    )?;
+                    campaigns::add_recipients(
+                        conn,
+                        &import.id,
+                        i64::try_from(rows.len()).unwrap_or(i64::MAX),
+                    )?;
+                    // Every id of the batch sorts after the prefix and before the prefix
+                    // followed by `z` (ids continue with hex digits and hyphens).
+                    campaigns::insert_push_batches(
+                        conn,
+                        &import.id,
+                        &prefix,
+                        &format!("{prefix}z"),
+                        now.naive_utc(),
+                    )?;
+                }
                 Ok(())
             })
         })

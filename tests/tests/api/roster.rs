@@ -590,3 +590,158 @@ async fn a_worker_process_killed_mid_import_is_taken_over_and_enrolls_nobody_twi
     );
     assert_eq!(f.stored_files().await, 0, "the file is gone");
 }
+
+#[tokio::test]
+async fn a_rosters_enrollment_notices_reach_phones_in_push_batches() {
+    let fake = gongyou_tests::fakes::jpush::FakeJpush::start().await;
+    let base_url = fake.base_url();
+    let mid_june = Shanghai
+        .with_ymd_and_hms(2026, 6, 15, 10, 0, 0)
+        .single()
+        .unwrap()
+        .with_timezone(&Utc);
+    let f = fixture_with(
+        3,
+        mid_june,
+        [
+            (
+                "GONGYOU_JPUSH_APP_KEY",
+                gongyou_tests::fakes::jpush::FakeJpush::APP_KEY,
+            ),
+            (
+                "GONGYOU_JPUSH_MASTER_SECRET",
+                gongyou_tests::fakes::jpush::FakeJpush::MASTER_SECRET,
+            ),
+            ("GONGYOU_JPUSH_BASE_URL", base_url.as_str()),
+        ],
+    )
+    .await;
+    let people = members(&f.app, 7, 13500000501).await;
+    // Six have a phone registered (the first also a tablet), the seventh none; the sixth
+    // switched enrollment notices off on the push channel.
+    let device = |i: usize, registration_id: String| {
+        let request = f
+            .app
+            .client
+            .put(f.app.url("/api/v1/me/devices"))
+            .header("Authorization", people[i].0.bearer())
+            .json(&json!({"registration_id": registration_id, "platform": "android"}));
+        async move { assert_eq!(request.send().await.unwrap().status(), 204) }
+    };
+    for i in 0..6 {
+        device(i, format!("reg-{i}")).await;
+    }
+    device(0, "reg-0-tablet".into()).await;
+    let r = f
+        .app
+        .client
+        .put(f.app.url("/api/v1/me/notification-preferences"))
+        .header("Authorization", people[5].0.bearer())
+        .json(&json!({"preferences": [{"category": "plan_enrolled", "channel": "push", "enabled": false}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    f.app.job_worker().drain().await.unwrap();
+    let before = fake.pushes().len();
+
+    // Seven members and two strangers, three rows a batch: three batches.
+    let mut rows: Vec<String> = people
+        .iter()
+        .enumerate()
+        .map(|(i, (_, id))| format!("骑手{i},{id},,MT-{i},2025-01-01"))
+        .collect();
+    rows.push(format!(
+        "路人甲,{},,X-1,2025-01-01",
+        id_number("510105", "19900101", "901")
+    ));
+    rows.push(format!(
+        "路人乙,{},,X-2,2025-01-01",
+        id_number("510105", "19900102", "902")
+    ));
+    let (status, started) = f
+        .upload(format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes())
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    f.app.job_worker().drain().await.unwrap();
+    let done = f.progress(&id).await;
+    assert_eq!(
+        (done["status"].as_str(), done["enrolled"].as_i64()),
+        (Some("done"), Some(7))
+    );
+
+    // A request per batch with anyone to reach (the third batch's one member has no
+    // device): registration ids, not one request per member.
+    let pushes: Vec<(String, Vec<String>, String)> = fake.pushes()[before..].to_vec();
+    let mut audiences: Vec<Vec<String>> = pushes
+        .iter()
+        .map(|(_, ids, _)| {
+            let mut ids = ids.clone();
+            ids.sort();
+            ids
+        })
+        .collect();
+    audiences.sort();
+    assert_eq!(
+        audiences,
+        vec![
+            vec!["reg-0", "reg-0-tablet", "reg-1", "reg-2"],
+            vec!["reg-3", "reg-4"],
+        ],
+        "{pushes:?}"
+    );
+    assert!(
+        pushes
+            .iter()
+            .all(|(_, _, alert)| alert.contains("骑手保障")),
+        "{pushes:?}"
+    );
+    assert_eq!(fake.duplicate_cid_count(), 0);
+    // Every member has the notice in the inbox, with their certificate; no per-notice push
+    // delivery was written.
+    for (member, _) in &people {
+        let inbox: Value = f
+            .app
+            .get_as(member, "/api/v1/me/notifications")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let notices: Vec<&Value> = inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["category"] == "plan_enrolled")
+            .collect();
+        assert_eq!(notices.len(), 1, "{inbox}");
+        assert!(
+            notices[0]["body"].as_str().unwrap().contains("RIDER-2026-"),
+            "{inbox}"
+        );
+    }
+    let of_import = format!("{id}-%");
+    let push_deliveries = f
+        .app
+        .state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use gongyou_db::schema::notification_deliveries as d;
+            d::table
+                .filter(d::channel.eq("push"))
+                .filter(d::notification_id.like(of_import))
+                .count()
+                .get_result::<i64>(conn)
+                .map_err(gongyou_db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(push_deliveries, 0);
+    // The import's campaign is not an admin's campaign.
+    let r = f
+        .app
+        .get_as(&f.admin, &format!("/api/v1/admin/campaigns/{id}"))
+        .await;
+    assert_eq!(r.status(), 404);
+}

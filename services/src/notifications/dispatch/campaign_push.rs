@@ -1,5 +1,6 @@
 //! Campaign pushes (ADR 010): batches of up to 1,000 recipients of one campaign, sent as
-//! JPush requests of up to 1,000 registration ids each.
+//! JPush requests of up to 1,000 registration ids each. A campaign is an admin's notice or
+//! a roster import's enrollment notices (its category says which).
 
 use std::collections::{HashMap, HashSet};
 
@@ -53,7 +54,8 @@ pub(super) async fn dispatch_campaign_pushes(ctx: &Context, worker: &str) -> Ser
             let mut messages = HashMap::new();
             for id in ids {
                 if let Some(c) = campaigns::get(conn, &id)? {
-                    messages.insert(id, (c.title, c.body));
+                    let category = Category::parse(&c.category).unwrap_or(Category::Notice);
+                    messages.insert(id, (c.title, c.body, category));
                 }
             }
             Ok::<_, DbError>(messages)
@@ -87,7 +89,7 @@ async fn push_campaign_batch(
     ctx: &Context,
     worker: &str,
     batch: PushBatch,
-    message: Option<(String, String)>,
+    message: Option<(String, String, Category)>,
 ) -> ServiceResult<Option<BatchOutcome>> {
     let now = ctx.clock.now();
     let done = |status: &'static str, response: String, next| {
@@ -106,7 +108,7 @@ async fn push_campaign_batch(
             None,
         ));
     };
-    let Some((title, body)) = message else {
+    let Some((title, body, category)) = message else {
         return Ok(done(notifications::DEAD, "campaign missing".into(), None));
     };
     let requests: Vec<FrozenPush> = match &batch.requests {
@@ -122,7 +124,6 @@ async fn push_campaign_batch(
         },
         None => {
             let b = batch.clone();
-            let category = Category::Notice;
             let audience = ctx
                 .db
                 .run(move |conn| {
@@ -173,7 +174,7 @@ async fn push_campaign_batch(
             ),
             (
                 "category".to_owned(),
-                serde_json::Value::String(Category::Notice.as_str().to_owned()),
+                serde_json::Value::String(category.as_str().to_owned()),
             ),
         ]
         .into_iter()
