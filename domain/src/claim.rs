@@ -1,0 +1,421 @@
+//! Benefit claims (理赔): the states a claim moves through, and the rules its submission
+//! runs — coverage on the incident date, the waiting period, the documents the benefit item
+//! needs, what is left this coverage period, no second claim for one hospital stay or one
+//! invoice — with the amount it pays.
+//!
+//! Everything here is pure. Every failed rule is reported (not the first), each with a
+//! stable code and a zh-CN sentence a rider understands. Money is fen (the API speaks
+//! decimal yuan; `money` converts at the edge).
+//!
+//! Status: the foundation of issue 13. Storage, the API, documents and review build on it
+//! and are not written yet.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{waiting_ends_on, Benefit, DocumentKind, IncidentType, Payout};
+
+/// Where a claim is. `draft → submitted → under_review → (returned → submitted →)
+/// approved | awaiting_confirmation → approved | rejected`; `approved → paid |
+/// payout_failed`; `withdrawn` by the claimant before a decision.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    Draft,
+    Submitted,
+    UnderReview,
+    /// Back with the claimant for more documents or corrections.
+    Returned,
+    /// Approved above the confirm threshold: a finance approver who is not the approver
+    /// must confirm.
+    AwaitingConfirmation,
+    /// Decided and payable.
+    Approved,
+    Rejected,
+    Withdrawn,
+    Paid,
+    PayoutFailed,
+}
+
+impl ClaimStatus {
+    pub const ALL: [ClaimStatus; 10] = [
+        Self::Draft,
+        Self::Submitted,
+        Self::UnderReview,
+        Self::Returned,
+        Self::AwaitingConfirmation,
+        Self::Approved,
+        Self::Rejected,
+        Self::Withdrawn,
+        Self::Paid,
+        Self::PayoutFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Submitted => "submitted",
+            Self::UnderReview => "under_review",
+            Self::Returned => "returned",
+            Self::AwaitingConfirmation => "awaiting_confirmation",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+            Self::Paid => "paid",
+            Self::PayoutFailed => "payout_failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Claims in these states count against the coverage period's limits: a second claim
+    /// cannot spend what one in review may still be paid.
+    pub fn counts_against_limits(self) -> bool {
+        matches!(
+            self,
+            Self::Submitted
+                | Self::UnderReview
+                | Self::Returned
+                | Self::AwaitingConfirmation
+                | Self::Approved
+                | Self::Paid
+                | Self::PayoutFailed
+        )
+    }
+}
+
+/// What someone does to a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The claimant submits a draft, or resubmits a returned claim.
+    Submit,
+    /// A reviewer takes a submitted claim.
+    Assign,
+    /// The reviewer sends it back for more.
+    Return,
+    /// The reviewer approves; `needs_confirmation` when the amount is above the threshold.
+    Approve {
+        needs_confirmation: bool,
+    },
+    /// A finance approver (not the approver) confirms a large approval.
+    Confirm,
+    Reject,
+    /// The claimant withdraws it before a decision.
+    Withdraw,
+    /// The payout settled, or failed for good.
+    Paid,
+    PayoutFailed,
+}
+
+/// A transition that is not allowed from the claim's current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IllegalTransition {
+    pub from: ClaimStatus,
+    pub action: Action,
+}
+
+/// The state after `action`, or why it cannot happen.
+pub fn transition(from: ClaimStatus, action: Action) -> Result<ClaimStatus, IllegalTransition> {
+    use ClaimStatus as S;
+    let to = match (from, action) {
+        (S::Draft | S::Returned, Action::Submit) => S::Submitted,
+        (S::Submitted, Action::Assign) => S::UnderReview,
+        (S::UnderReview, Action::Return) => S::Returned,
+        (
+            S::UnderReview,
+            Action::Approve {
+                needs_confirmation: true,
+            },
+        ) => S::AwaitingConfirmation,
+        (
+            S::UnderReview,
+            Action::Approve {
+                needs_confirmation: false,
+            },
+        ) => S::Approved,
+        (S::AwaitingConfirmation, Action::Confirm) => S::Approved,
+        (S::UnderReview | S::AwaitingConfirmation, Action::Reject) => S::Rejected,
+        (S::Draft | S::Submitted | S::Returned, Action::Withdraw) => S::Withdrawn,
+        (S::Approved | S::PayoutFailed, Action::Paid) => S::Paid,
+        (S::Approved, Action::PayoutFailed) => S::PayoutFailed,
+        _ => return Err(IllegalTransition { from, action }),
+    };
+    Ok(to)
+}
+
+/// The incident and what the claimant asks for, as filed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    pub kind: IncidentType,
+    pub occurred_on: NaiveDate,
+    /// The hospital stay, when there was one (required for a daily allowance).
+    pub admitted_on: Option<NaiveDate>,
+    pub discharged_on: Option<NaiveDate>,
+    /// The cost claimed (reimbursements), fen.
+    pub claimed_cost_fen: Option<i64>,
+    /// The invoices' numbers (reimbursements).
+    pub invoice_numbers: Vec<String>,
+}
+
+/// The cover the claim is made on: the enrollment's window and the benefit item of its
+/// plan version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cover {
+    pub effective_from: NaiveDate,
+    pub effective_to: NaiveDate,
+    pub benefit: Benefit,
+}
+
+/// What the member's other claims on the same enrollment and benefit item already hold in
+/// this coverage period (those that [`ClaimStatus::counts_against_limits`]), and what
+/// the member's other claims have used that cannot be claimed twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Used {
+    /// Days of daily allowance.
+    pub days: u32,
+    /// Amount, fen.
+    pub amount_fen: i64,
+    /// A lump sum claimed.
+    pub lump_sum: bool,
+    /// Hospital stays of the member's other claims (admitted, discharged), any benefit.
+    pub stays: Vec<(NaiveDate, NaiveDate)>,
+    /// Invoice numbers of the member's other claims.
+    pub invoice_numbers: HashSet<String>,
+}
+
+/// A rule the claim fails, with a stable code and a zh-CN sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+/// The outcome of the rules: every failure, and what the claim would pay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub failures: Vec<Failure>,
+    /// Days paid (daily allowance): the stay's days capped at the days left.
+    pub days: Option<u32>,
+    /// What the claim pays, fen: within every cap; 0 when nothing is left.
+    pub amount_fen: i64,
+}
+
+/// Days in hospital: discharge day minus admission day, and a stay discharged the day it
+/// began counts as one day.
+pub fn stay_days(admitted_on: NaiveDate, discharged_on: NaiveDate) -> u32 {
+    let nights = (discharged_on - admitted_on).num_days();
+    u32::try_from(nights.max(1)).unwrap_or(u32::MAX)
+}
+
+fn yuan(fen: i64) -> String {
+    crate::money::from_fen(fen).to_string()
+}
+
+fn fail(code: &'static str, detail: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        detail: detail.into(),
+    }
+}
+
+/// Runs every submission rule on a claim on `cover` with `documents` attached, given what
+/// `used` holds already and `today` (Asia/Shanghai), and computes the amount.
+pub fn assess(
+    incident: &Incident,
+    documents: &[DocumentKind],
+    cover: &Cover,
+    used: &Used,
+    today: NaiveDate,
+) -> Assessment {
+    let mut failures = Vec::new();
+    let benefit = &cover.benefit;
+
+    // When.
+    if incident.occurred_on > today {
+        failures.push(fail("incident_in_future", "出险日期不能晚于今天"));
+    }
+    if incident.occurred_on < cover.effective_from || incident.occurred_on > cover.effective_to {
+        failures.push(fail(
+            "not_covered_on_incident_date",
+            format!(
+                "出险日期 {} 不在保障期（{} 至 {}）内",
+                incident.occurred_on, cover.effective_from, cover.effective_to
+            ),
+        ));
+    } else {
+        let waiting = benefit.waiting_days(incident.kind);
+        let ends = waiting_ends_on(cover.effective_from, waiting);
+        if incident.occurred_on < ends {
+            let kind = match incident.kind {
+                IncidentType::Illness => "疾病",
+                IncidentType::Accident => "意外",
+            };
+            failures.push(fail(
+                "waiting_period",
+                format!("{kind}出险的等待期为 {waiting} 天，{ends} 起发生的{kind}才在保障范围内"),
+            ));
+        }
+    }
+
+    // The stay.
+    let stay = match (incident.admitted_on, incident.discharged_on) {
+        (Some(admitted), Some(discharged)) => {
+            let mut ok = true;
+            if discharged < admitted {
+                ok = false;
+                failures.push(fail("stay_invalid", "出院日期早于入院日期"));
+            }
+            if admitted < incident.occurred_on {
+                ok = false;
+                failures.push(fail("stay_before_incident", "入院日期早于出险日期"));
+            }
+            if discharged > today {
+                ok = false;
+                failures.push(fail(
+                    "stay_not_over",
+                    "出院后才能申请住院津贴，请出院后再提交",
+                ));
+            }
+            if ok {
+                if let Some((from, to)) = used
+                    .stays
+                    .iter()
+                    .find(|(from, to)| admitted <= *to && *from <= discharged)
+                {
+                    failures.push(fail(
+                        "stay_overlaps",
+                        format!(
+                            "这次住院与已申请的住院（{from} 至 {to}）重叠，同一次住院只能申请一次"
+                        ),
+                    ));
+                }
+            }
+            ok.then_some((admitted, discharged))
+        }
+        (None, None) => None,
+        _ => {
+            failures.push(fail("stay_incomplete", "请同时填写入院日期和出院日期"));
+            None
+        }
+    };
+
+    // The documents, each missing one named.
+    for needed in &benefit.documents {
+        if !documents.contains(needed) {
+            failures.push(fail(
+                "document_missing",
+                format!("缺少{}", document_name(*needed)),
+            ));
+        }
+    }
+
+    // What it pays, within what is left.
+    let (days, amount_fen) = match benefit.payout {
+        Payout::DailyAllowance {
+            per_day_fen,
+            max_days,
+        } => {
+            let left = max_days.saturating_sub(used.days);
+            if left == 0 {
+                failures.push(fail(
+                    "days_exhausted",
+                    format!("本保障期的住院津贴已用满 {max_days} 天"),
+                ));
+            }
+            match stay {
+                Some((admitted, discharged)) => {
+                    let days = stay_days(admitted, discharged).min(left);
+                    (Some(days), per_day_fen.saturating_mul(i64::from(days)))
+                }
+                None => {
+                    if incident.admitted_on.is_none() && incident.discharged_on.is_none() {
+                        failures.push(fail("stay_missing", "住院津贴需要填写入院和出院日期"));
+                    }
+                    (Some(0), 0)
+                }
+            }
+        }
+        Payout::LumpSum { amount_fen } => {
+            if used.lump_sum {
+                failures.push(fail(
+                    "lump_sum_claimed",
+                    "这项一次性保障金本保障期已经申请过",
+                ));
+                (None, 0)
+            } else {
+                (None, amount_fen)
+            }
+        }
+        Payout::Reimbursement {
+            percent_bp,
+            per_claim_cap_fen,
+            yearly_cap_fen,
+        } => {
+            let left = yearly_cap_fen.saturating_sub(used.amount_fen).max(0);
+            if left == 0 {
+                failures.push(fail(
+                    "yearly_cap_reached",
+                    format!("本保障期的报销额度 {} 元已用完", yuan(yearly_cap_fen)),
+                ));
+            }
+            let mut seen = HashSet::new();
+            for number in &incident.invoice_numbers {
+                if used.invoice_numbers.contains(number) || !seen.insert(number.as_str()) {
+                    failures.push(fail(
+                        "invoice_claimed",
+                        format!("发票 {number} 已经申请过，同一张发票只能报销一次"),
+                    ));
+                }
+            }
+            if incident.invoice_numbers.is_empty() {
+                failures.push(fail("invoice_numbers_missing", "请填写发票号码"));
+            }
+            match incident.claimed_cost_fen {
+                Some(cost) if cost > 0 => (
+                    None,
+                    reimbursement_fen(cost, percent_bp)
+                        .min(per_claim_cap_fen)
+                        .min(left),
+                ),
+                _ => {
+                    failures.push(fail("cost_missing", "请填写医疗费用金额"));
+                    (None, 0)
+                }
+            }
+        }
+    };
+
+    Assessment {
+        failures,
+        days,
+        amount_fen: amount_fen.max(0),
+    }
+}
+
+/// `percent_bp` (basis points) of `cost_fen`, rounded down to the fen: a claim never pays
+/// a fraction of a fen more than its share.
+pub fn reimbursement_fen(cost_fen: i64, percent_bp: u32) -> i64 {
+    let share = i128::from(cost_fen.max(0)) * i128::from(percent_bp) / 10_000;
+    i64::try_from(share).unwrap_or(i64::MAX)
+}
+
+/// The zh-CN name of a document, as the app shows it.
+pub fn document_name(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::IdFront => "身份证人像面",
+        DocumentKind::IdBack => "身份证国徽面",
+        DocumentKind::MedicalRecordFrontPage => "病案首页",
+        DocumentKind::DischargeSummary => "出院小结",
+        DocumentKind::Invoice => "医疗费用发票",
+        DocumentKind::AccidentProof => "意外事故证明",
+        DocumentKind::Other => "其他材料",
+    }
+}
+
+#[cfg(test)]
+mod tests;
