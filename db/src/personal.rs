@@ -542,6 +542,13 @@ pub const REGISTRY: &[TableEntry] = &[
         ],
     },
     TableEntry {
+        table: "platform_starts",
+        owner: Owner::Memberships("membership_id"),
+        personal: &[("started_on", Delete)],
+        plain: &["membership_id", "roster_import_id", "recorded_at"],
+        also_set: &[],
+    },
+    TableEntry {
         table: "enrollments",
         owner: Owner::Account("user_id"),
         personal: &[("certificate_no", Keep(COVER))],

@@ -5,7 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::membership::Membership;
-use crate::schema::{enrollments, memberships, roster_import_errors, roster_imports};
+use crate::schema::{
+    enrollments, memberships, platform_starts, roster_import_errors, roster_imports,
+};
 use crate::{DbConnection, DbError};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -200,46 +202,52 @@ pub fn enrolled_among(
     Ok(out)
 }
 
-/// Sets members' platform start dates where they are unknown (from a roster): on
-/// PostgreSQL one statement per batch joining bound arrays on the primary key, on SQLite
-/// (local, where a statement costs microseconds) one bound UPDATE per member.
-pub fn fill_platform_starts(
+/// Records platform start dates a roster gave for these memberships, where none is
+/// recorded yet (the first roster wins): one narrow row each, multi-row inserts.
+pub fn record_platform_starts(
     conn: &mut DbConnection,
     starts: &[(String, chrono::NaiveDate)],
+    import_id: &str,
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
-    use diesel::sql_types::{Array, Text, Timestamp};
-    if starts.is_empty() {
-        return Ok(());
-    }
-    match conn {
-        DbConnection::Pg(c) => {
-            let ids: Vec<&str> = starts.iter().map(|(id, _)| id.as_str()).collect();
-            let days: Vec<String> = starts.iter().map(|(_, d)| d.to_string()).collect();
-            diesel::sql_query(
-                "UPDATE memberships SET platform_started_on = v.day, updated_at = $3 \
-                 FROM unnest($1::text[], $2::text[]) AS v(id, day) \
-                 WHERE memberships.id = v.id AND memberships.platform_started_on IS NULL",
+    let rows: Vec<_> = starts
+        .iter()
+        .map(|(membership, day)| {
+            (
+                platform_starts::membership_id.eq(membership.as_str()),
+                platform_starts::started_on.eq(day.to_string()),
+                platform_starts::roster_import_id.eq(import_id),
+                platform_starts::recorded_at.eq(now),
             )
-            .bind::<Array<Text>, _>(ids)
-            .bind::<Array<Text>, _>(days)
-            .bind::<Timestamp, _>(now)
-            .execute(c)?;
-        }
-        DbConnection::Sqlite(c) => {
-            for (id, day) in starts {
-                diesel::sql_query(
-                    "UPDATE memberships SET platform_started_on = ?1, updated_at = ?2 \
-                     WHERE id = ?3 AND platform_started_on IS NULL",
-                )
-                .bind::<Text, _>(day.to_string())
-                .bind::<Timestamp, _>(now)
-                .bind::<Text, _>(id)
-                .execute(c)?;
-            }
-        }
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        let q = diesel::insert_into(platform_starts::table)
+            .values(chunk)
+            .on_conflict_do_nothing();
+        match conn {
+            DbConnection::Pg(c) => q.execute(c)?,
+            DbConnection::Sqlite(c) => q.execute(c)?,
+        };
     }
     Ok(())
+}
+
+/// The platform start dates rosters gave for these memberships (membership id → date).
+pub fn platform_starts_of(
+    conn: &mut DbConnection,
+    membership_ids: &[String],
+) -> Result<std::collections::HashMap<String, String>, DbError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in membership_ids.chunks(500) {
+        out.extend(
+            platform_starts::table
+                .filter(platform_starts::membership_id.eq_any(chunk))
+                .select((platform_starts::membership_id, platform_starts::started_on))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
 }
 
 pub fn insert_enrollments(

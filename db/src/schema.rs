@@ -550,6 +550,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    platform_starts (membership_id) {
+        membership_id -> Text,
+        started_on -> Text,
+        roster_import_id -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(notification_deliveries -> notifications (notification_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(membership_applications -> orgs (org_id));
@@ -564,6 +573,7 @@ diesel::joinable!(station_managers -> staff (staff_id));
 diesel::joinable!(stations -> orgs (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    platform_starts,
     roster_imports,
     roster_import_errors,
     plans,

@@ -45,7 +45,10 @@ pub async fn data_export(
                 })
                 .collect();
             let mut history = Vec::new();
-            let memberships: Vec<_> = db::memberships_of_user(conn, &user_id)?
+            let held = db::memberships_of_user(conn, &user_id)?;
+            let ids: Vec<String> = held.iter().map(|m| m.id.clone()).collect();
+            let roster_starts = gongyou_db::roster::platform_starts_of(conn, &ids)?;
+            let memberships: Vec<_> = held
                 .into_iter()
                 .map(|m| {
                     history.push((m.id.clone(), m.application_id.clone()));
@@ -54,6 +57,7 @@ pub async fn data_export(
                         "real_name": m.real_name, "id_number": reveal(&m.id_number_key_id, &m.id_number_enc),
                         "birth_date": m.birth_date, "sex": m.sex, "occupation": m.occupation, "platform": m.platform,
                         "platform_worker_id": m.platform_worker_id, "platform_started_on": m.platform_started_on,
+                        "platform_started_on_from_roster": roster_starts.get(&m.id),
                         "region_code": m.region_code, "joined_on": m.joined_on, "ended_at": m.ended_at.map(|t| t.and_utc()),
                     })
                 })

@@ -136,7 +136,9 @@ pub struct ProtectionView {
     pub available: Vec<PlanView>,
 }
 
-pub(crate) fn facts_of(m: Option<&Membership>) -> MemberFacts {
+/// The member's facts for eligibility. The platform start date is the member's own (from
+/// the application), else `from_roster` (the first roster's, `platform_starts`).
+pub(crate) fn facts_of(m: Option<&Membership>, from_roster: Option<&str>) -> MemberFacts {
     let Some(m) = m else {
         return MemberFacts::default();
     };
@@ -146,9 +148,24 @@ pub(crate) fn facts_of(m: Option<&Membership>) -> MemberFacts {
         occupation: Occupation::parse(&m.occupation),
         region: RegionCode::parse(&m.region_code).ok(),
         birth_date: date(&m.birth_date),
-        platform_started_on: m.platform_started_on.as_deref().and_then(date),
+        platform_started_on: m
+            .platform_started_on
+            .as_deref()
+            .or(from_roster)
+            .and_then(date),
         joined_on: date(&m.joined_on),
     }
+}
+
+/// [`facts_of`] with the roster's start date looked up when the member gave none.
+fn facts(conn: &mut DbConnection, m: Option<&Membership>) -> ServiceResult<MemberFacts> {
+    let from_roster = match m {
+        Some(m) if m.platform_started_on.is_none() => {
+            gongyou_db::roster::platform_starts_of(conn, std::slice::from_ref(&m.id))?.remove(&m.id)
+        }
+        _ => None,
+    };
+    Ok(facts_of(m, from_roster.as_deref()))
 }
 
 /// Whether the plan's sponsor subtree holds the member's union (None: not a member).
@@ -201,8 +218,8 @@ fn reasons(
     // Without a membership nothing else can be judged (no occupation, region or age on
     // record): joining the union is the one thing to do.
     let mut rules = match m {
-        Some(_) => unmet_rules(&super::terms::eligibility_of(v), &facts_of(m), today),
-        None => unmet_rules(&Default::default(), &facts_of(None), today),
+        Some(_) => unmet_rules(&super::terms::eligibility_of(v), &facts(conn, m)?, today),
+        None => unmet_rules(&Default::default(), &facts_of(None, None), today),
     };
     if in_reach(conn, plan, m)? == Some(false) {
         let at = rules

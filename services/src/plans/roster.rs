@@ -523,6 +523,13 @@ async fn apply_batch(
                     .map(|m| (m.id_number_index.clone(), m))
                     .collect();
                 let user_ids: Vec<String> = members.values().map(|m| m.user_id.clone()).collect();
+                // Start dates an earlier roster gave, for members who gave none themselves.
+                let undated: Vec<String> = members
+                    .values()
+                    .filter(|m| m.platform_started_on.is_none())
+                    .map(|m| m.id.clone())
+                    .collect();
+                let recorded_starts = rdb::platform_starts_of(conn, &undated)?;
                 let mut enrolled: std::collections::HashSet<String> =
                     rdb::enrolled_among(conn, &plan.code, &user_ids)?
                         .into_iter()
@@ -571,7 +578,8 @@ async fn apply_batch(
                         counts.already_enrolled += 1;
                         continue;
                     }
-                    let mut facts = facts_of(Some(m));
+                    let recorded = recorded_starts.get(&m.id).map(String::as_str);
+                    let mut facts = facts_of(Some(m), recorded);
                     if facts.platform_started_on.is_none() {
                         facts.platform_started_on = row.platform_start_date;
                     }
@@ -631,10 +639,12 @@ async fn apply_batch(
                 )?;
                 let starts: Vec<(String, NaiveDate)> = new
                     .iter()
-                    .filter(|(m, _)| m.platform_started_on.is_none())
+                    .filter(|(m, _)| {
+                        m.platform_started_on.is_none() && !recorded_starts.contains_key(&m.id)
+                    })
                     .filter_map(|(m, row)| row.platform_start_date.map(|d| (m.id.clone(), d)))
                     .collect();
-                rdb::fill_platform_starts(conn, &starts, now.naive_utc())?;
+                rdb::record_platform_starts(conn, &starts, &import.id, now.naive_utc())?;
                 let mut rows = Vec::with_capacity(new.len());
                 for (k, (m, _)) in new.iter().enumerate() {
                     rows.push(Enrollment {

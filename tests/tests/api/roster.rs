@@ -300,25 +300,36 @@ async fn a_gbk_roster_enrolls_the_eligible_and_reports_every_other_row() {
             .await
             .unwrap(),
     );
-    assert_eq!(e["unmet"][0]["code"], "already_enrolled");
+    let unmet: Vec<&str> = e["unmet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(unmet, ["already_enrolled"], "no tenure_unknown: {e}");
 
-    // The roster's start dates filled the members' unknown ones (rows 1 and 2 enrolled).
+    // The roster's start dates are recorded for members who gave none (rows 1 and 2
+    // enrolled), and count for their eligibility from now on (above: their tenure is known).
     let starts = f
         .app
         .state
         .db
         .run(|conn| {
             use diesel::prelude::*;
-            use gongyou_db::schema::memberships as m;
-            m::table
+            use gongyou_db::schema::{memberships as m, platform_starts as p};
+            let own = m::table
                 .filter(m::platform_started_on.is_not_null())
-                .select(m::platform_started_on)
-                .load::<Option<String>>(conn)
+                .count()
+                .get_result::<i64>(conn)?;
+            assert_eq!(own, 0, "the members' own records are left as they were");
+            p::table
+                .select(p::started_on)
+                .load::<String>(conn)
                 .map_err(gongyou_db::DbError::from)
         })
         .await
         .unwrap();
-    let mut starts: Vec<String> = starts.into_iter().flatten().collect();
+    let mut starts: Vec<String> = starts;
     starts.sort();
     assert_eq!(
         starts,
