@@ -116,22 +116,27 @@ pub fn advance(
     Ok(n == 1)
 }
 
-/// Done (or failed with a reason): the file is gone, only counts and errors remain.
+/// Done (or failed with a reason): the file is gone, only counts and errors remain. Only
+/// from `queued` or `running`; false when it had already ended.
 pub fn finish(
     conn: &mut DbConnection,
     id: &str,
     failure: Option<&str>,
     now: NaiveDateTime,
-) -> Result<(), DbError> {
-    diesel::update(roster_imports::table.find(id))
-        .set((
-            roster_imports::status.eq(if failure.is_some() { "failed" } else { "done" }),
-            roster_imports::failure.eq(failure),
-            roster_imports::file_id.eq(None::<String>),
-            roster_imports::finished_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(())
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        roster_imports::table
+            .find(id)
+            .filter(roster_imports::status.eq_any(["queued", "running"])),
+    )
+    .set((
+        roster_imports::status.eq(if failure.is_some() { "failed" } else { "done" }),
+        roster_imports::failure.eq(failure),
+        roster_imports::file_id.eq(None::<String>),
+        roster_imports::finished_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 pub fn insert_errors(conn: &mut DbConnection, rows: &[RowError]) -> Result<(), DbError> {

@@ -182,9 +182,12 @@ pub struct Used {
     pub amount_fen: i64,
     /// A lump sum claimed.
     pub lump_sum: bool,
-    /// Hospital stays of the member's other claims (admitted, discharged), any benefit.
+    /// Hospital stays of the member's other claims on the same benefit item (admitted,
+    /// discharged): one stay pays an item once, while different items (a daily allowance
+    /// and a reimbursement) may each pay for the same stay.
     pub stays: Vec<(NaiveDate, NaiveDate)>,
-    /// Invoice numbers of the member's other claims.
+    /// Invoice numbers of the member's other claims (any item), as
+    /// [`normalize_invoice_number`] writes them.
     pub invoice_numbers: HashSet<String>,
 }
 
@@ -290,7 +293,7 @@ pub fn assess(
                     failures.push(fail(
                         "stay_overlaps",
                         format!(
-                            "这次住院与已申请的住院（{from} 至 {to}）重叠，同一次住院只能申请一次"
+                            "这次住院与已申请这项保障的住院（{from} 至 {to}）重叠，同一次住院的这项保障只能申请一次"
                         ),
                     ));
                 }
@@ -363,8 +366,14 @@ pub fn assess(
                     format!("本保障期的报销额度 {} 元已用完", yuan(yearly_cap_fen)),
                 ));
             }
+            let numbers: Vec<String> = incident
+                .invoice_numbers
+                .iter()
+                .map(|n| normalize_invoice_number(n))
+                .filter(|n| !n.is_empty())
+                .collect();
             let mut seen = HashSet::new();
-            for number in &incident.invoice_numbers {
+            for number in &numbers {
                 if used.invoice_numbers.contains(number) || !seen.insert(number.as_str()) {
                     failures.push(fail(
                         "invoice_claimed",
@@ -372,7 +381,7 @@ pub fn assess(
                     ));
                 }
             }
-            if incident.invoice_numbers.is_empty() {
+            if numbers.is_empty() {
                 failures.push(fail("invoice_numbers_missing", "请填写发票号码"));
             }
             match incident.claimed_cost_fen {
@@ -395,6 +404,21 @@ pub fn assess(
         days,
         amount_fen: amount_fen.max(0),
     }
+}
+
+/// An invoice number as it is compared and stored: full-width letters and digits made
+/// ASCII, spaces and separators dropped, letters upper-case — so `"１２３ 45"` and
+/// `"12345"` are one invoice.
+pub fn normalize_invoice_number(raw: &str) -> String {
+    raw.chars()
+        .map(|c| match c {
+            // Full-width ASCII (U+FF01..U+FF5E) to ASCII.
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 /// `percent_bp` (basis points) of `cost_fen`, rounded down to the fen: a claim never pays

@@ -398,6 +398,20 @@ fn a_reimbursement_pays_its_share_within_both_caps_and_each_invoice_once() {
             "cost_missing"
         ]
     );
+    // One invoice written three ways is one invoice; a blank number is no number.
+    let a = assess(
+        &claim(10_000, &["ab-123", "ＡＢ１２３", " "]),
+        &docs,
+        &c,
+        &used,
+        today(),
+    );
+    assert_eq!(codes(&a), vec!["invoice_claimed"]);
+    let a = assess(&claim(10_000, &[" ", ""]), &docs, &c, &used, today());
+    assert_eq!(codes(&a), vec!["invoice_numbers_missing"]);
+    assert_eq!(normalize_invoice_number(" ｂ７ "), "B7");
+    let a = assess(&claim(10_000, &["b 7"]), &docs, &c, &used, today());
+    assert_eq!(codes(&a), vec!["invoice_claimed"], "matches B7 used before");
     // Nothing left.
     let spent = Used {
         amount_fen: 1_000_000,

@@ -410,6 +410,14 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
             .map_err(|e| ServiceError::internal(anyhow::anyhow!("roster reader: {e}")))?;
         let batch = match batch {
             Ok(batch) => batch,
+            Err(e) if !is_corrupt(&e) => {
+                // The file store failed (not the file): the job tries again later and
+                // resumes from the checkpoint.
+                return Err(ServiceError::unavailable(
+                    "file.unavailable",
+                    anyhow::anyhow!("reading roster {}: {e}", import.id),
+                ));
+            }
             Err(e) => {
                 // A sealed file that fails to open further is corrupt or truncated: the
                 // rows before it were authentic and stay done; the rest cannot be read.
@@ -448,6 +456,27 @@ async fn wake(ctx: &Context) -> ServiceResult<()> {
         .await
 }
 
+/// Ends an import whose job is about to die (its last attempt failed): failed, with the
+/// rows done so far kept, and its file's key dropped — never left `running` with a
+/// readable roster.
+pub async fn give_up(ctx: &Context, import_id: &str) -> ServiceResult<()> {
+    let id = import_id.to_owned();
+    let found = ctx.db.run(move |conn| rdb::get(conn, &id)).await?;
+    let Some(import) = found else { return Ok(()) };
+    let reason = format!(
+        "导入多次出错后已停止：前 {} 行已处理并保留，请重新上传其余部分",
+        import.processed_rows
+    );
+    finish(ctx, &import, Some(&reason)).await
+}
+
+/// Whether a read error is the file's own (corrupt, truncated, tampered), not the store's.
+fn is_corrupt(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<ServiceError>())
+        .is_some_and(|se| se.code() == "file.corrupt")
+}
+
 /// Ends the import (done, or failed with a reason) and deletes its file: the file's key is
 /// dropped in the same transaction as the status changes, so a worker that dies right after
 /// leaves no readable roster behind (housekeeping removes the object; ADR 016).
@@ -455,22 +484,29 @@ async fn finish(ctx: &Context, import: &RosterImport, failure: Option<&str>) -> 
     let (id, failure) = (import.id.clone(), failure.map(str::to_owned));
     let file_id = import.file_id.clone();
     let now = ctx.now().naive_utc();
-    ctx.db
+    let ended = ctx
+        .db
         .run({
             let file_id = file_id.clone();
-            move |conn| -> ServiceResult<()> {
-                write_tx(conn, |conn| -> ServiceResult<()> {
-                    rdb::finish(conn, &id, failure.as_deref(), now)?;
+            move |conn| -> ServiceResult<bool> {
+                write_tx(conn, |conn| -> ServiceResult<bool> {
+                    // Only once: a second worker that lost its lease finds it ended.
+                    if !rdb::finish(conn, &id, failure.as_deref(), now)? {
+                        return Ok(false);
+                    }
                     // Its enrollment notices' campaign, if any batch wrote one.
                     campaigns::mark_sent(conn, &id, now)?;
                     if let Some(file_id) = &file_id {
                         gongyou_db::files::begin_delete(conn, file_id, now)?;
                     }
-                    Ok(())
+                    Ok(true)
                 })
             }
         })
         .await?;
+    if !ended {
+        return Ok(());
+    }
     if let Some(file_id) = &file_id {
         match ctx.sealed_files.delete(file_id).await {
             Err(e) if e.kind() == Kind::NotFound => {}
@@ -679,9 +715,10 @@ async fn apply_batch(
                         )
                     })
                     .collect();
-                // Notice ids `<import>-<first row of the batch>-<account>`: one primary-key
-                // range per batch, which the push batches cover.
-                let prefix = format!("{}-{from_row:012}-", import.id);
+                // Notice ids `<fresh UUIDv7>-<account>`: time-ordered among the member's
+                // other notices (the inbox lists by id), and one primary-key range per
+                // batch, which the push batches cover.
+                let prefix = format!("{}-", gongyou_domain::id::new_id());
                 crate::notifications::outbox::notify_many(
                     conn,
                     Category::PlanEnrolled,

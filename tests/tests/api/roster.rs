@@ -524,31 +524,34 @@ async fn a_worker_process_killed_mid_import_is_taken_over_and_enrolls_nobody_twi
     )
     .await;
     let people = members(&f.app, 9, 13500000401).await;
-    let mut rows: Vec<String> = people
-        .iter()
-        .enumerate()
-        .map(|(i, (_, id))| format!("骑手{i},{id},,MT-{i},2025-01-01"))
-        .collect();
-    rows.extend((0..1500).map(|i| {
+    // 1,509 rows: a member every 150 rows (rows 1, 151, …, 1201), strangers between.
+    let mut strangers = (0..1500).map(|i| {
         let id = id_number(
             "510105",
             &format!("19{:02}0{}1{}", 60 + i % 40, 1 + i % 9, i % 10),
             &format!("{:03}", i % 1000),
         );
         format!("路人{i},{id},,X-{i},2025-01-01")
-    }));
+    });
+    let mut rows: Vec<String> = Vec::new();
+    for (i, (_, id)) in people.iter().enumerate() {
+        rows.push(format!("骑手{i},{id},,MT-{i},2025-01-01"));
+        rows.extend(strangers.by_ref().take(149));
+    }
+    rows.extend(strangers);
+    assert_eq!(rows.len(), 1509);
     let text = format!("{HEADER}\n{}\n", rows.join("\n"));
     let (status, started) = f.upload(text.into_bytes()).await;
     assert_eq!(status, 202, "{started}");
     let id = started["id"].as_str().unwrap().to_owned();
 
     // A worker process takes the job; it is killed (SIGKILL: no shutdown, no rollback but
-    // the database's own) once it is a few batches in.
+    // the database's own) once it is past the second member.
     let mut first = spawn_worker(&f.app);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let p = f.progress(&id).await;
-        if p["processed_rows"].as_i64().unwrap() >= 15 {
+        if p["processed_rows"].as_i64().unwrap() >= 160 {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "no progress: {p}");
@@ -556,15 +559,24 @@ async fn a_worker_process_killed_mid_import_is_taken_over_and_enrolls_nobody_twi
     }
     first.kill().unwrap();
     first.wait().unwrap();
-    let halfway = f.progress(&id).await;
+    // A commit already sent when the process died may still land: wait until the counters
+    // settle, then they match what is stored (a batch is committed whole or not at all).
+    let mut halfway = f.progress(&id).await;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let again = f.progress(&id).await;
+        if again == halfway {
+            break;
+        }
+        halfway = again;
+    }
     assert_eq!(halfway["status"], "running", "killed mid-file: {halfway}");
-    let processed = halfway["processed_rows"].as_i64().unwrap();
-    assert!(processed < 1509, "{halfway}");
-    // What the counters say is what is stored: the batch in flight was rolled back whole.
-    assert_eq!(
-        f.enrollments().await.len() as i64,
-        halfway["enrolled"].as_i64().unwrap()
+    let enrolled = halfway["enrolled"].as_i64().unwrap();
+    assert!(
+        (2..9).contains(&enrolled),
+        "killed with some members enrolled and some not: {halfway}"
     );
+    assert_eq!(f.enrollments().await.len() as i64, enrolled);
 
     // Another worker process takes the job over once the dead one's lease runs out, and
     // resumes after the last committed batch.
@@ -755,4 +767,55 @@ async fn a_rosters_enrollment_notices_reach_phones_in_push_batches() {
         .get_as(&f.admin, &format!("/api/v1/admin/campaigns/{id}"))
         .await;
     assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn a_roster_file_tampered_with_in_storage_fails_the_import_and_is_gone() {
+    let f = fixture(2).await;
+    let people = members(&f.app, 2, 13500000601).await;
+    let rows: Vec<String> = people
+        .iter()
+        .enumerate()
+        .map(|(i, (_, id))| format!("骑手{i},{id},,MT-{i},2025-01-01"))
+        .collect();
+    let (status, started) = f
+        .upload(format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes())
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+
+    // A byte of the sealed object flipped before the job reads it.
+    let import_id = id.clone();
+    let key = f
+        .app
+        .state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use gongyou_db::schema::{roster_imports as r, stored_files as s};
+            let file: Option<String> = r::table.find(&import_id).select(r::file_id).first(conn)?;
+            s::table
+                .find(file.unwrap())
+                .select(s::object_key)
+                .first::<String>(conn)
+                .map_err(gongyou_db::DbError::from)
+        })
+        .await
+        .unwrap();
+    let store = &f.app.state.providers.files;
+    let mut object = store.get(&key).await.unwrap().unwrap();
+    let middle = object.len() / 2;
+    object[middle] ^= 0x01;
+    store.put(&key, object).await.unwrap();
+
+    f.app.job_worker().drain().await.unwrap();
+    let done = f.progress(&id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["failure"].as_str().unwrap().contains("无法读取"),
+        "{done}"
+    );
+    assert_eq!(done["enrolled"], 0);
+    assert!(f.enrollments().await.is_empty());
+    assert_eq!(f.stored_files().await, 0, "its key is dropped");
 }
