@@ -406,6 +406,102 @@ pub fn assess(
     }
 }
 
+/// Where a claim's money goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payee {
+    /// The WeChat balance of the member's own WeChat account (a merchant transfer).
+    WechatBalance,
+    /// A bank account, paid by the union's bank file.
+    Bank {
+        holder: String,
+        bank: String,
+        /// Digits only ([`parse_bank_account`]).
+        account: String,
+    },
+}
+
+/// A bank account number as written by a person: spaces and hyphens dropped, then 10 to 30
+/// digits (personal cards have 16–19, company accounts up to about 25).
+pub fn parse_bank_account(raw: &str) -> Result<String, Failure> {
+    let digits: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if (10..=30).contains(&digits.chars().count()) && digits.chars().all(|c| c.is_ascii_digit()) {
+        Ok(digits)
+    } else {
+        Err(fail("bank_account_invalid", "银行账号应为 10 到 30 位数字"))
+    }
+}
+
+/// A bank account as responses show it: the first four and last four digits.
+pub fn mask_bank_account(account: &str) -> String {
+    let n = account.chars().count();
+    if n <= 8 {
+        return "*".repeat(n);
+    }
+    let head: String = account.chars().take(4).collect();
+    let tail: String = account.chars().skip(n - 4).collect();
+    format!("{head}{}{tail}", "*".repeat(n - 8))
+}
+
+/// What a claim still lacks besides the rules of [`assess`]: a payee.
+pub fn payee_failures(payee: Option<&Payee>) -> Vec<Failure> {
+    match payee {
+        None => vec![fail("payee_missing", "请选择收款方式：微信零钱或银行卡")],
+        Some(Payee::Bank { holder, bank, .. }) => {
+            let mut out = Vec::new();
+            if holder.trim().is_empty() {
+                out.push(fail("payee_holder_missing", "请填写银行账户的户名"));
+            }
+            if bank.trim().is_empty() {
+                out.push(fail("payee_bank_missing", "请填写开户银行"));
+            }
+            out
+        }
+        Some(Payee::WechatBalance) => Vec::new(),
+    }
+}
+
+/// Another claim of the member, as far as the limits and duplicates care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorClaim {
+    pub status: ClaimStatus,
+    pub enrollment_id: String,
+    pub benefit_code: String,
+    /// Days of daily allowance it pays (or would pay).
+    pub days: u32,
+    /// Amount it pays (or would pay), fen.
+    pub amount_fen: i64,
+    pub lump_sum: bool,
+    pub stay: Option<(NaiveDate, NaiveDate)>,
+    pub invoice_numbers: Vec<String>,
+}
+
+/// What the member's other claims hold against a claim on `benefit_code` of
+/// `enrollment_id` (one enrollment is one coverage period): days, amount and a lump sum of
+/// the same item and enrollment, its stays, and the invoice numbers of every claim — each
+/// only from claims that [`ClaimStatus::counts_against_limits`].
+pub fn used_by(prior: &[PriorClaim], enrollment_id: &str, benefit_code: &str) -> Used {
+    let mut used = Used::default();
+    for c in prior.iter().filter(|c| c.status.counts_against_limits()) {
+        used.invoice_numbers.extend(
+            c.invoice_numbers
+                .iter()
+                .map(|n| normalize_invoice_number(n))
+                .filter(|n| !n.is_empty()),
+        );
+        if c.enrollment_id != enrollment_id || c.benefit_code != benefit_code {
+            continue;
+        }
+        used.days = used.days.saturating_add(c.days);
+        used.amount_fen = used.amount_fen.saturating_add(c.amount_fen);
+        used.lump_sum |= c.lump_sum;
+        used.stays.extend(c.stay);
+    }
+    used
+}
+
 /// An invoice number as it is compared and stored: full-width letters and digits made
 /// ASCII, spaces and separators dropped, letters upper-case — so `"１２３ 45"` and
 /// `"12345"` are one invoice.

@@ -421,6 +421,124 @@ fn a_reimbursement_pays_its_share_within_both_caps_and_each_invoice_once() {
     assert_eq!((codes(&a), a.amount_fen), (vec!["yearly_cap_reached"], 0));
 }
 
+#[test]
+fn payees_are_checked_and_bank_accounts_masked() {
+    assert_eq!(payee_failures(Some(&Payee::WechatBalance)), vec![]);
+    let codes_of = |p: Option<&Payee>| -> Vec<&'static str> {
+        payee_failures(p).into_iter().map(|f| f.code).collect()
+    };
+    assert_eq!(codes_of(None), vec!["payee_missing"]);
+    let blank = Payee::Bank {
+        holder: " ".into(),
+        bank: "".into(),
+        account: "6222021234567890123".into(),
+    };
+    assert_eq!(
+        codes_of(Some(&blank)),
+        vec!["payee_holder_missing", "payee_bank_missing"]
+    );
+    assert_eq!(
+        parse_bank_account("6222 0212-3456 7890 123"),
+        Ok("6222021234567890123".to_owned())
+    );
+    for bad in [
+        "",
+        "123456789",
+        "6222０２１２３４５６７８９",
+        "6222x21234567890",
+        &"1".repeat(31),
+    ] {
+        assert_eq!(
+            parse_bank_account(bad).map_err(|f| f.code),
+            Err("bank_account_invalid"),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        mask_bank_account("6222021234567890123"),
+        "6222***********0123"
+    );
+    assert_eq!(mask_bank_account("12345678"), "********");
+}
+
+#[test]
+fn what_other_claims_hold_counts_only_the_same_item_and_live_claims() {
+    let prior =
+        |status, enrollment: &str, item: &str, days, fen, stay, invoices: &[&str]| PriorClaim {
+            status,
+            enrollment_id: enrollment.into(),
+            benefit_code: item.into(),
+            days,
+            amount_fen: fen,
+            lump_sum: false,
+            stay,
+            invoice_numbers: invoices.iter().map(|s| (*s).to_owned()).collect(),
+        };
+    let june = Some((d(2026, 6, 1), d(2026, 6, 5)));
+    let claims = vec![
+        prior(
+            ClaimStatus::Approved,
+            "e1",
+            "daily",
+            4,
+            80_000,
+            june,
+            &["a-1"],
+        ),
+        prior(
+            ClaimStatus::UnderReview,
+            "e1",
+            "daily",
+            2,
+            40_000,
+            None,
+            &[],
+        ),
+        // Not counted: rejected, withdrawn, a draft.
+        prior(ClaimStatus::Rejected, "e1", "daily", 9, 1, None, &["R1"]),
+        prior(ClaimStatus::Withdrawn, "e1", "daily", 9, 1, None, &["W1"]),
+        prior(ClaimStatus::Draft, "e1", "daily", 9, 1, None, &["D1"]),
+        // Another item, another enrollment: only their invoices count.
+        prior(
+            ClaimStatus::Paid,
+            "e1",
+            "medical",
+            0,
+            500_000,
+            june,
+            &["M 7"],
+        ),
+        prior(
+            ClaimStatus::Paid,
+            "e0",
+            "daily",
+            30,
+            600_000,
+            None,
+            &["OLD"],
+        ),
+    ];
+    let used = used_by(&claims, "e1", "daily");
+    assert_eq!((used.days, used.amount_fen), (6, 120_000));
+    assert_eq!(used.stays, vec![(d(2026, 6, 1), d(2026, 6, 5))]);
+    let mut invoices: Vec<&str> = used.invoice_numbers.iter().map(String::as_str).collect();
+    invoices.sort();
+    assert_eq!(invoices, vec!["A1", "M7", "OLD"]);
+    assert!(!used.lump_sum);
+    let mut lump = prior(
+        ClaimStatus::AwaitingConfirmation,
+        "e1",
+        "death",
+        0,
+        3_000_000,
+        None,
+        &[],
+    );
+    lump.lump_sum = true;
+    assert!(used_by(&[lump.clone()], "e1", "death").lump_sum);
+    assert!(!used_by(&[lump], "e2", "death").lump_sum);
+}
+
 fn any_payout() -> impl Strategy<Value = Payout> {
     prop_oneof![
         (1i64..1_000_000, 1u32..400).prop_map(|(per_day_fen, max_days)| Payout::DailyAllowance {
