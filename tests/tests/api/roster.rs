@@ -819,3 +819,65 @@ async fn a_roster_file_tampered_with_in_storage_fails_the_import_and_is_gone() {
     assert!(f.enrollments().await.is_empty());
     assert_eq!(f.stored_files().await, 0, "its key is dropped");
 }
+
+#[tokio::test]
+async fn a_file_store_that_keeps_failing_is_retried_then_the_import_ends_failed() {
+    let f = fixture(2).await;
+    let people = members(&f.app, 1, 13500000701).await;
+    let text = format!("{HEADER}\n骑手,{},,MT-1,2025-01-01\n", people[0].1);
+    let (status, started) = f.upload(text.into_bytes()).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+
+    // The stored object becomes unreadable to the store (a directory where the file was):
+    // the store's failure, not the file's.
+    let import_id = id.clone();
+    let key = f
+        .app
+        .state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use gongyou_db::schema::{roster_imports as r, stored_files as s};
+            let file: Option<String> = r::table.find(&import_id).select(r::file_id).first(conn)?;
+            s::table
+                .find(file.unwrap())
+                .select(s::object_key)
+                .first::<String>(conn)
+                .map_err(gongyou_db::DbError::from)
+        })
+        .await
+        .unwrap();
+    let path = f.app.data_dir.path().join("files").join(&key);
+    assert!(path.is_file(), "{}", path.display());
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir_all(path.join("in-the-way")).unwrap();
+
+    // Each attempt fails and is retried later; the import stays running meanwhile.
+    f.app.job_worker().drain().await.unwrap();
+    let first = f.progress(&id).await;
+    assert_eq!(first["status"], "running", "{first}");
+    // The last attempt ends it: failed, the rows done kept, the file's key dropped.
+    for _ in 0..6 {
+        f.app.clock.advance(chrono::Duration::hours(2));
+        f.app.job_worker().drain().await.unwrap();
+    }
+    // (Signed in again: the clock moved past the first session's token.)
+    let admin = f
+        .app
+        .sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD)
+        .await;
+    let done: Value = f
+        .app
+        .get_as(&admin, &format!("/api/v1/admin/roster-imports/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["failure"].as_str().unwrap().contains("多次出错"),
+        "{done}"
+    );
+    assert_eq!(f.stored_files().await, 0, "its key is dropped");
+}
