@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::{waiting_ends_on, Benefit, DocumentKind, IncidentType, Payout};
 
-/// Where a claim is. `draft → submitted → under_review → (returned → submitted →)
-/// approved | awaiting_confirmation → approved | rejected`; `approved → paid |
-/// payout_failed`; `withdrawn` by the claimant before a decision.
+/// Where a claim is. `draft → submitted → under_review → (returned → resubmitted, i.e.
+/// submitted again →) approved | awaiting_confirmation → approved | rejected`; `approved`
+/// is payable, then `paid | payout_failed`; `withdrawn` by the claimant before a decision
+/// (up to and including review).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -92,9 +93,11 @@ impl ClaimStatus {
 /// What someone does to a claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// The claimant submits a draft, or resubmits a returned claim.
+    /// The claimant submits a draft.
     Submit,
-    /// A reviewer takes a submitted claim.
+    /// The claimant resubmits a returned claim (with what was asked for).
+    Resubmit,
+    /// A reviewer takes a submitted claim, or another reviewer takes it over.
     Assign,
     /// The reviewer sends it back for more.
     Return,
@@ -123,8 +126,9 @@ pub struct IllegalTransition {
 pub fn transition(from: ClaimStatus, action: Action) -> Result<ClaimStatus, IllegalTransition> {
     use ClaimStatus as S;
     let to = match (from, action) {
-        (S::Draft | S::Returned, Action::Submit) => S::Submitted,
-        (S::Submitted, Action::Assign) => S::UnderReview,
+        (S::Draft, Action::Submit) => S::Submitted,
+        (S::Returned, Action::Resubmit) => S::Submitted,
+        (S::Submitted | S::UnderReview, Action::Assign) => S::UnderReview,
         (S::UnderReview, Action::Return) => S::Returned,
         (
             S::UnderReview,
@@ -140,7 +144,7 @@ pub fn transition(from: ClaimStatus, action: Action) -> Result<ClaimStatus, Ille
         ) => S::Approved,
         (S::AwaitingConfirmation, Action::Confirm) => S::Approved,
         (S::UnderReview | S::AwaitingConfirmation, Action::Reject) => S::Rejected,
-        (S::Draft | S::Submitted | S::Returned, Action::Withdraw) => S::Withdrawn,
+        (S::Draft | S::Submitted | S::UnderReview | S::Returned, Action::Withdraw) => S::Withdrawn,
         (S::Approved | S::PayoutFailed, Action::Paid) => S::Paid,
         (S::Approved, Action::PayoutFailed) => S::PayoutFailed,
         _ => return Err(IllegalTransition { from, action }),
@@ -196,6 +200,10 @@ pub struct Used {
 pub struct Failure {
     pub code: &'static str,
     pub detail: String,
+    /// What it is about, when a code can repeat: the document kind (`document_missing`)
+    /// or the invoice number (`invoice_claimed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// The outcome of the rules: every failure, and what the claim would pay.
@@ -215,6 +223,37 @@ pub fn stay_days(admitted_on: NaiveDate, discharged_on: NaiveDate) -> u32 {
     u32::try_from(nights.max(1)).unwrap_or(u32::MAX)
 }
 
+/// Whether two hospital stays share a night. A stay holds the nights from its admission
+/// to the night before its discharge (a same-day stay, its one day): a transfer discharged
+/// from one hospital and admitted to another on the same day is two stays, not one twice.
+pub fn stays_overlap(a: (NaiveDate, NaiveDate), b: (NaiveDate, NaiveDate)) -> bool {
+    let nights = |(admitted, discharged): (NaiveDate, NaiveDate)| {
+        let end = if discharged > admitted {
+            discharged
+        } else {
+            admitted.succ_opt().unwrap_or(NaiveDate::MAX)
+        };
+        (admitted, end)
+    };
+    let ((a_from, a_end), (b_from, b_end)) = (nights(a), nights(b));
+    a_from < b_end && b_from < a_end
+}
+
+/// Claims above this amount (10,000.00 yuan) need a second person's confirmation, unless
+/// the nearest org's setting says otherwise.
+pub const DEFAULT_CONFIRM_THRESHOLD_FEN: i64 = 1_000_000;
+
+/// Whether an approval of `amount_fen` needs a finance approver's confirmation: strictly
+/// above the threshold (exactly the threshold does not).
+pub fn needs_confirmation(amount_fen: i64, threshold_fen: i64) -> bool {
+    amount_fen > threshold_fen
+}
+
+/// The two-person rule: whoever approved a claim cannot also confirm it.
+pub fn may_confirm(approved_by: &str, confirmer: &str) -> bool {
+    approved_by != confirmer
+}
+
 fn yuan(fen: i64) -> String {
     crate::money::from_fen(fen).to_string()
 }
@@ -223,6 +262,14 @@ fn fail(code: &'static str, detail: impl Into<String>) -> Failure {
     Failure {
         code,
         detail: detail.into(),
+        subject: None,
+    }
+}
+
+fn fail_about(code: &'static str, detail: impl Into<String>, subject: String) -> Failure {
+    Failure {
+        subject: Some(subject),
+        ..fail(code, detail)
     }
 }
 
@@ -279,16 +326,13 @@ pub fn assess(
             }
             if discharged > today {
                 ok = false;
-                failures.push(fail(
-                    "stay_not_over",
-                    "出院后才能申请住院津贴，请出院后再提交",
-                ));
+                failures.push(fail("stay_not_over", "出院日期还没到：请出院后再提交"));
             }
             if ok {
                 if let Some((from, to)) = used
                     .stays
                     .iter()
-                    .find(|(from, to)| admitted <= *to && *from <= discharged)
+                    .find(|(from, to)| stays_overlap((admitted, discharged), (*from, *to)))
                 {
                     failures.push(fail(
                         "stay_overlaps",
@@ -310,9 +354,10 @@ pub fn assess(
     // The documents, each missing one named.
     for needed in &benefit.documents {
         if !documents.contains(needed) {
-            failures.push(fail(
+            failures.push(fail_about(
                 "document_missing",
                 format!("缺少{}", document_name(*needed)),
+                needed.as_str().to_owned(),
             ));
         }
     }
@@ -375,9 +420,10 @@ pub fn assess(
             let mut seen = HashSet::new();
             for number in &numbers {
                 if used.invoice_numbers.contains(number) || !seen.insert(number.as_str()) {
-                    failures.push(fail(
+                    failures.push(fail_about(
                         "invoice_claimed",
                         format!("发票 {number} 已经申请过，同一张发票只能报销一次"),
+                        number.clone(),
                     ));
                 }
             }
@@ -434,14 +480,20 @@ pub fn parse_bank_account(raw: &str) -> Result<String, Failure> {
     }
 }
 
-/// A bank account as responses show it: the first four and last four digits.
+/// A bank account as responses show it: the first four and last four digits (the last four
+/// only, under 12 digits).
 pub fn mask_bank_account(account: &str) -> String {
     let n = account.chars().count();
-    if n <= 8 {
-        return "*".repeat(n);
+    let tail: String = account.chars().skip(n.saturating_sub(4)).collect();
+    if n < 12 {
+        // Short (company) accounts: the last four only, or nothing of very short ones.
+        return if n <= 8 {
+            "*".repeat(n)
+        } else {
+            format!("{}{tail}", "*".repeat(n - 4))
+        };
     }
     let head: String = account.chars().take(4).collect();
-    let tail: String = account.chars().skip(n - 4).collect();
     format!("{head}{}{tail}", "*".repeat(n - 8))
 }
 
@@ -466,6 +518,7 @@ pub fn payee_failures(payee: Option<&Payee>) -> Vec<Failure> {
 /// Another claim of the member, as far as the limits and duplicates care.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriorClaim {
+    pub id: String,
     pub status: ClaimStatus,
     pub enrollment_id: String,
     pub benefit_code: String,
@@ -481,10 +534,19 @@ pub struct PriorClaim {
 /// What the member's other claims hold against a claim on `benefit_code` of
 /// `enrollment_id` (one enrollment is one coverage period): days, amount and a lump sum of
 /// the same item and enrollment, its stays, and the invoice numbers of every claim — each
-/// only from claims that [`ClaimStatus::counts_against_limits`].
-pub fn used_by(prior: &[PriorClaim], enrollment_id: &str, benefit_code: &str) -> Used {
+/// only from claims that [`ClaimStatus::counts_against_limits`], never from the claim being
+/// assessed (`claim_id`: a returned claim resubmitted is not its own duplicate).
+pub fn used_by(
+    prior: &[PriorClaim],
+    claim_id: &str,
+    enrollment_id: &str,
+    benefit_code: &str,
+) -> Used {
     let mut used = Used::default();
-    for c in prior.iter().filter(|c| c.status.counts_against_limits()) {
+    for c in prior
+        .iter()
+        .filter(|c| c.id != claim_id && c.status.counts_against_limits())
+    {
         used.invoice_numbers.extend(
             c.invoice_numbers
                 .iter()

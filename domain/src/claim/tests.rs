@@ -53,6 +53,7 @@ fn every_state_moves_only_along_the_documented_edges() {
     use ClaimStatus as S;
     let actions = [
         Action::Submit,
+        Action::Resubmit,
         Action::Assign,
         Action::Return,
         Action::Approve {
@@ -69,17 +70,19 @@ fn every_state_moves_only_along_the_documented_edges() {
     ];
     let allowed: &[(S, Action, S)] = &[
         (S::Draft, Action::Submit, S::Submitted),
-        (S::Returned, Action::Submit, S::Submitted),
+        (S::Returned, Action::Resubmit, S::Submitted),
         (S::Submitted, Action::Assign, S::UnderReview),
+        (S::UnderReview, Action::Assign, S::UnderReview),
         (S::UnderReview, Action::Return, S::Returned),
-        (S::UnderReview, actions[3], S::AwaitingConfirmation),
-        (S::UnderReview, actions[4], S::Approved),
+        (S::UnderReview, actions[4], S::AwaitingConfirmation),
+        (S::UnderReview, actions[5], S::Approved),
         (S::AwaitingConfirmation, Action::Confirm, S::Approved),
         (S::UnderReview, Action::Reject, S::Rejected),
         (S::AwaitingConfirmation, Action::Reject, S::Rejected),
         (S::Draft, Action::Withdraw, S::Withdrawn),
         (S::Submitted, Action::Withdraw, S::Withdrawn),
         (S::Returned, Action::Withdraw, S::Withdrawn),
+        (S::UnderReview, Action::Withdraw, S::Withdrawn),
         (S::Approved, Action::Paid, S::Paid),
         (S::PayoutFailed, Action::Paid, S::Paid),
         (S::Approved, Action::PayoutFailed, S::PayoutFailed),
@@ -98,9 +101,16 @@ fn every_state_moves_only_along_the_documented_edges() {
         }
     }
     // Decided claims are final for the claimant.
-    for from in [S::Approved, S::Rejected, S::Paid, S::Withdrawn] {
+    for from in [
+        S::AwaitingConfirmation,
+        S::Approved,
+        S::Rejected,
+        S::Paid,
+        S::Withdrawn,
+    ] {
         assert!(transition(from, Action::Withdraw).is_err());
         assert!(transition(from, Action::Submit).is_err());
+        assert!(transition(from, Action::Resubmit).is_err());
     }
 }
 
@@ -267,10 +277,20 @@ fn a_stay_already_claimed_cannot_be_claimed_again() {
         stays: vec![(d(2026, 6, 1), d(2026, 6, 5))],
         ..Used::default()
     };
-    let overlapping = stay(
+    // A transfer: discharged on 6-5, admitted elsewhere on 6-5: two stays, no night shared.
+    let transfer = stay(
         IncidentType::Accident,
         d(2026, 6, 5),
         d(2026, 6, 5),
+        d(2026, 6, 9),
+    );
+    assert!(assess(&transfer, &[], &c, &used, today())
+        .failures
+        .is_empty());
+    let overlapping = stay(
+        IncidentType::Accident,
+        d(2026, 6, 4),
+        d(2026, 6, 4),
         d(2026, 6, 9),
     );
     assert_eq!(
@@ -458,6 +478,7 @@ fn payees_are_checked_and_bank_accounts_masked() {
         mask_bank_account("6222021234567890123"),
         "6222***********0123"
     );
+    assert_eq!(mask_bank_account("1234567890"), "******7890");
     assert_eq!(mask_bank_account("12345678"), "********");
 }
 
@@ -465,6 +486,7 @@ fn payees_are_checked_and_bank_accounts_masked() {
 fn what_other_claims_hold_counts_only_the_same_item_and_live_claims() {
     let prior =
         |status, enrollment: &str, item: &str, days, fen, stay, invoices: &[&str]| PriorClaim {
+            id: format!("{enrollment}-{item}-{days}-{fen}"),
             status,
             enrollment_id: enrollment.into(),
             benefit_code: item.into(),
@@ -518,7 +540,7 @@ fn what_other_claims_hold_counts_only_the_same_item_and_live_claims() {
             &["OLD"],
         ),
     ];
-    let used = used_by(&claims, "e1", "daily");
+    let used = used_by(&claims, "this-claim", "e1", "daily");
     assert_eq!((used.days, used.amount_fen), (6, 120_000));
     assert_eq!(used.stays, vec![(d(2026, 6, 1), d(2026, 6, 5))]);
     let mut invoices: Vec<&str> = used.invoice_numbers.iter().map(String::as_str).collect();
@@ -535,8 +557,50 @@ fn what_other_claims_hold_counts_only_the_same_item_and_live_claims() {
         &[],
     );
     lump.lump_sum = true;
-    assert!(used_by(&[lump.clone()], "e1", "death").lump_sum);
-    assert!(!used_by(&[lump], "e2", "death").lump_sum);
+    assert!(used_by(&[lump.clone()], "new", "e1", "death").lump_sum);
+    assert!(!used_by(&[lump.clone()], "new", "e2", "death").lump_sum);
+    // A returned claim resubmitted is not its own earlier claim.
+    let id = lump.id.clone();
+    assert!(!used_by(&[lump], &id, "e1", "death").lump_sum);
+}
+
+#[test]
+fn large_approvals_need_a_second_person() {
+    assert!(!needs_confirmation(
+        DEFAULT_CONFIRM_THRESHOLD_FEN,
+        DEFAULT_CONFIRM_THRESHOLD_FEN
+    ));
+    assert!(needs_confirmation(
+        DEFAULT_CONFIRM_THRESHOLD_FEN + 1,
+        DEFAULT_CONFIRM_THRESHOLD_FEN
+    ));
+    assert!(!may_confirm("staff-1", "staff-1"));
+    assert!(may_confirm("staff-1", "staff-2"));
+}
+
+#[test]
+fn a_missing_document_names_its_kind_and_stays_overlap_only_by_a_shared_night() {
+    let c = cover(
+        DAILY,
+        vec![DocumentKind::IdFront, DocumentKind::DischargeSummary],
+    );
+    let incident = stay(
+        IncidentType::Accident,
+        d(2026, 6, 1),
+        d(2026, 6, 1),
+        d(2026, 6, 2),
+    );
+    let a = assess(&incident, &[], &c, &Used::default(), today());
+    let subjects: Vec<Option<&str>> = a.failures.iter().map(|f| f.subject.as_deref()).collect();
+    assert_eq!(subjects, vec![Some("id_front"), Some("discharge_summary")]);
+    assert!(stays_overlap(
+        (d(2026, 6, 1), d(2026, 6, 1)),
+        (d(2026, 6, 1), d(2026, 6, 3))
+    ));
+    assert!(!stays_overlap(
+        (d(2026, 6, 3), d(2026, 6, 3)),
+        (d(2026, 6, 1), d(2026, 6, 3))
+    ));
 }
 
 fn any_payout() -> impl Strategy<Value = Payout> {
