@@ -46,9 +46,13 @@ pub fn insert(conn: &mut DbConnection, c: &Campaign) -> Result<(), DbError> {
 /// Inserts the campaign unless one with its id exists (a roster import's, written by its
 /// first batch that enrolls anyone).
 pub fn insert_if_missing(conn: &mut DbConnection, c: &Campaign) -> Result<(), DbError> {
-    if get(conn, &c.id)?.is_none() {
-        insert(conn, c)?;
-    }
+    let q = diesel::insert_into(campaigns::table)
+        .values(c)
+        .on_conflict_do_nothing();
+    match conn {
+        DbConnection::Pg(pg) => q.execute(pg)?,
+        DbConnection::Sqlite(lite) => q.execute(lite)?,
+    };
     Ok(())
 }
 

@@ -120,10 +120,14 @@ fn not_found() -> ServiceError {
     ServiceError::not_found("file.not_found", "文件不存在")
 }
 
+/// The code of a sealed file that fails to open or authenticate (its own fault, unlike the
+/// store's being unavailable).
+pub const CORRUPT: &str = "file.corrupt";
+
 /// A sealed file that fails to open or authenticate: logged with the reason, never shown.
 fn corrupt(id: &str, why: &str) -> ServiceError {
     tracing::error!(file_id = id, reason = why, "a sealed file is corrupt");
-    ServiceError::new(Kind::Internal, "file.corrupt", "文件已损坏，无法读取")
+    ServiceError::new(Kind::Internal, CORRUPT, "文件已损坏，无法读取")
 }
 
 fn key_aad(id: &str) -> String {

@@ -148,13 +148,19 @@ fn cpu_seconds(pid: u32) -> f64 {
 }
 
 fn psql(url: &str, command: &str) {
+    psql_with(url, &["-c", command]);
+}
+
+/// `psql` on `url` with these arguments, stopping at the first error.
+fn psql_with(url: &str, args: &[&str]) {
     let out = Command::new("psql")
-        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command])
+        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .args(args)
         .output()
         .expect("psql installed");
     assert!(
         out.status.success(),
-        "psql failed: {command}\n{}",
+        "psql failed: {args:?}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -438,17 +444,8 @@ ROLLBACK;
     .unwrap();
     exec(&mut pg, "CHECKPOINT");
     let started = Instant::now();
-    let out = Command::new("psql")
-        .args([url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(&sql_baseline)
-        .output()
-        .expect("psql installed");
+    psql_with(&url, &["-f", &sql_baseline.display().to_string()]);
     let same_writes = started.elapsed();
-    assert!(
-        out.status.success(),
-        "the SQL baseline failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     exec(&mut pg, "VACUUM ANALYZE memberships");
     exec(&mut pg, "VACUUM ANALYZE enrollments");
     exec(&mut pg, "VACUUM ANALYZE notifications");

@@ -11,9 +11,10 @@ pub async fn run(ctx: JobContext, job: RosterImportJob) -> Result<(), JobError> 
     match roster::run_import(&ctx.services, job).await {
         Ok(()) => Ok(()),
         Err(e) => {
-            // The last attempt: end the import as failed (its file's key dropped) rather
-            // than leave it running forever with a readable roster.
-            if ctx.attempt >= RosterImportJob::MAX_ATTEMPTS {
+            // No attempt will follow (the last one, or an error no retry mends): end the
+            // import as failed (its file's key dropped) rather than leave it running
+            // forever with a readable roster.
+            if ctx.attempt >= RosterImportJob::MAX_ATTEMPTS || !e.is_retryable() {
                 tracing::warn!(import = %id, error = %e, "roster import given up");
                 roster::give_up(&ctx.services, &id).await?;
             }

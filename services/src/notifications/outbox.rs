@@ -31,15 +31,16 @@ pub fn notify(
 /// wakes it once ([`wake_dispatcher`]) — the periodic dispatcher is the safety net.
 /// Deliveries are written only for `channels` (from [`configured_channels`]): a million
 /// deliveries to channels the dispatcher can only mark skipped would cost more than the
-/// notices themselves. With `id_prefix`, a notice's id is the prefix and its user id, so the
-/// notices form a primary-key range that campaign push batches can cover (ADR 010).
+/// notices themselves. A notice's id is `id_prefix` and its user id, so the notices form a
+/// primary-key range that campaign push batches can cover (ADR 010); a fresh UUIDv7 as the
+/// prefix keeps them time-ordered among the users' other notices.
 pub fn notify_many(
     conn: &mut DbConnection,
     category: Category,
     items: Vec<(String, serde_json::Value)>,
     now: DateTime<Utc>,
     channels: &[&str],
-    id_prefix: Option<&str>,
+    id_prefix: &str,
 ) -> Result<(), DbError> {
     if items.is_empty() {
         return Ok(());
@@ -49,7 +50,7 @@ pub fn notify_many(
         .map(|(user_id, params)| {
             let rendered = render(category, &params);
             Notification {
-                id: id_prefix.map_or_else(gongyou_domain::id::new_id, |p| format!("{p}{user_id}")),
+                id: format!("{id_prefix}{user_id}"),
                 user_id,
                 category: category.as_str().to_owned(),
                 title: rendered.title,

@@ -157,15 +157,21 @@ pub(crate) fn facts_of(m: Option<&Membership>, from_roster: Option<&str>) -> Mem
     }
 }
 
-/// [`facts_of`] with the roster's start date looked up when the member gave none.
-fn facts(conn: &mut DbConnection, m: Option<&Membership>) -> ServiceResult<MemberFacts> {
-    let from_roster = match m {
+/// The account's live membership and its facts (the roster's start date looked up, once,
+/// when the member gave none).
+fn member_of(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> ServiceResult<(Option<Membership>, MemberFacts)> {
+    let m = mdb::live_membership_of_user(conn, user_id)?;
+    let from_roster = match &m {
         Some(m) if m.platform_started_on.is_none() => {
             gongyou_db::roster::platform_starts_of(conn, std::slice::from_ref(&m.id))?.remove(&m.id)
         }
         _ => None,
     };
-    Ok(facts_of(m, from_roster.as_deref()))
+    let facts = facts_of(m.as_ref(), from_roster.as_deref());
+    Ok((m, facts))
 }
 
 /// Whether the plan's sponsor subtree holds the member's union (None: not a member).
@@ -204,6 +210,7 @@ fn reasons(
     plan: &Plan,
     loaded: &Loaded,
     m: Option<&Membership>,
+    facts: &MemberFacts,
     user_id: &str,
     today: NaiveDate,
 ) -> ServiceResult<Vec<Unmet>> {
@@ -218,8 +225,8 @@ fn reasons(
     // Without a membership nothing else can be judged (no occupation, region or age on
     // record): joining the union is the one thing to do.
     let mut rules = match m {
-        Some(_) => unmet_rules(&super::terms::eligibility_of(v), &facts(conn, m)?, today),
-        None => unmet_rules(&Default::default(), &facts_of(None, None), today),
+        Some(_) => unmet_rules(&super::terms::eligibility_of(v), facts, today),
+        None => unmet_rules(&Default::default(), facts, today),
     };
     if in_reach(conn, plan, m)? == Some(false) {
         let at = rules
@@ -296,8 +303,8 @@ pub async fn eligibility(
     ctx.db
         .run(move |conn| -> ServiceResult<EligibilityView> {
             let (plan, loaded) = current(conn, &code)?;
-            let m = mdb::live_membership_of_user(conn, &user_id)?;
-            let unmet = reasons(conn, &plan, &loaded, m.as_ref(), &user_id, today)?;
+            let (m, facts) = member_of(conn, &user_id)?;
+            let unmet = reasons(conn, &plan, &loaded, m.as_ref(), &facts, &user_id, today)?;
             Ok(EligibilityView {
                 plan_code: plan.code,
                 plan_version: loaded.version.version,
@@ -323,8 +330,8 @@ pub async fn enroll(ctx: &Context, actor: &Actor, code: String) -> ServiceResult
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<EnrollmentView> {
                 let (plan, loaded) = current(conn, &code)?;
-                let m = mdb::live_membership_of_user(conn, &user_id)?;
-                let unmet = reasons(conn, &plan, &loaded, m.as_ref(), &user_id, today)?;
+                let (m, facts) = member_of(conn, &user_id)?;
+                let unmet = reasons(conn, &plan, &loaded, m.as_ref(), &facts, &user_id, today)?;
                 if unmet.iter().any(|u| u.code == "already_enrolled") {
                     return Err(ServiceError::conflict(
                         "plan.already_enrolled",
@@ -482,11 +489,11 @@ pub async fn protection(ctx: &Context, actor: &Actor) -> ServiceResult<Protectio
                 CoverStatus::Ended => 2,
             };
             covers.sort_by_key(|c| rank(c.enrollment.status));
-            let m = mdb::live_membership_of_user(conn, &user_id)?;
+            let (m, facts) = member_of(conn, &user_id)?;
             let mut available = Vec::new();
             for plan in db::plans_with_current(conn)? {
                 let loaded = current_of(conn, &plan)?;
-                if reasons(conn, &plan, &loaded, m.as_ref(), &user_id, today)?.is_empty() {
+                if reasons(conn, &plan, &loaded, m.as_ref(), &facts, &user_id, today)?.is_empty() {
                     available.push(plan_view(&loaded, false)?);
                 }
             }

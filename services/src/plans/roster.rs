@@ -410,15 +410,13 @@ pub async fn run_import(ctx: &Context, job: RosterImportJob) -> ServiceResult<()
             .map_err(|e| ServiceError::internal(anyhow::anyhow!("roster reader: {e}")))?;
         let batch = match batch {
             Ok(batch) => batch,
-            Err(e) if !is_corrupt(&e) => {
-                // The file store failed (not the file): the job tries again later and
-                // resumes from the checkpoint.
-                return Err(ServiceError::unavailable(
-                    "file.unavailable",
-                    anyhow::anyhow!("reading roster {}: {e}", import.id),
-                ));
-            }
             Err(e) => {
+                let e = SealedReader::service_error(e);
+                if e.code() != crate::files::CORRUPT {
+                    // The file store failed (not the file): the job tries again later and
+                    // resumes from the checkpoint.
+                    return Err(e);
+                }
                 // A sealed file that fails to open further is corrupt or truncated: the
                 // rows before it were authentic and stay done; the rest cannot be read.
                 tracing::warn!(import = %import.id, error = %e, "roster file unreadable");
@@ -468,13 +466,6 @@ pub async fn give_up(ctx: &Context, import_id: &str) -> ServiceResult<()> {
         import.processed_rows
     );
     finish(ctx, &import, Some(&reason)).await
-}
-
-/// Whether a read error is the file's own (corrupt, truncated, tampered), not the store's.
-fn is_corrupt(e: &std::io::Error) -> bool {
-    e.get_ref()
-        .and_then(|inner| inner.downcast_ref::<ServiceError>())
-        .is_some_and(|se| se.code() == "file.corrupt")
 }
 
 /// Ends the import (done, or failed with a reason) and deletes its file: the file's key is
@@ -725,7 +716,7 @@ async fn apply_batch(
                     notices,
                     now,
                     &channels,
-                    Some(&prefix),
+                    &prefix,
                 )?;
                 if push_batches {
                     campaigns::insert_if_missing(

@@ -117,6 +117,27 @@ impl Fixture {
             .collect()
     }
 
+    /// Where the import's sealed roster lies in the file store.
+    async fn object_key(&self, import_id: &str) -> String {
+        let import_id = import_id.to_owned();
+        self.app
+            .state
+            .db
+            .run(move |conn| {
+                use diesel::prelude::*;
+                use gongyou_db::schema::{roster_imports as r, stored_files as s};
+                let file: Option<String> =
+                    r::table.find(&import_id).select(r::file_id).first(conn)?;
+                s::table
+                    .find(file.expect("the import still has its file"))
+                    .select(s::object_key)
+                    .first::<String>(conn)
+                    .map_err(gongyou_db::DbError::from)
+            })
+            .await
+            .unwrap()
+    }
+
     /// Sealed files that can still be read (their key not yet dropped).
     async fn stored_files(&self) -> i64 {
         self.app
@@ -785,23 +806,7 @@ async fn a_roster_file_tampered_with_in_storage_fails_the_import_and_is_gone() {
     let id = started["id"].as_str().unwrap().to_owned();
 
     // A byte of the sealed object flipped before the job reads it.
-    let import_id = id.clone();
-    let key = f
-        .app
-        .state
-        .db
-        .run(move |conn| {
-            use diesel::prelude::*;
-            use gongyou_db::schema::{roster_imports as r, stored_files as s};
-            let file: Option<String> = r::table.find(&import_id).select(r::file_id).first(conn)?;
-            s::table
-                .find(file.unwrap())
-                .select(s::object_key)
-                .first::<String>(conn)
-                .map_err(gongyou_db::DbError::from)
-        })
-        .await
-        .unwrap();
+    let key = f.object_key(&id).await;
     let store = &f.app.state.providers.files;
     let mut object = store.get(&key).await.unwrap().unwrap();
     let middle = object.len() / 2;
@@ -831,23 +836,7 @@ async fn a_file_store_that_keeps_failing_is_retried_then_the_import_ends_failed(
 
     // The stored object becomes unreadable to the store (a directory where the file was):
     // the store's failure, not the file's.
-    let import_id = id.clone();
-    let key = f
-        .app
-        .state
-        .db
-        .run(move |conn| {
-            use diesel::prelude::*;
-            use gongyou_db::schema::{roster_imports as r, stored_files as s};
-            let file: Option<String> = r::table.find(&import_id).select(r::file_id).first(conn)?;
-            s::table
-                .find(file.unwrap())
-                .select(s::object_key)
-                .first::<String>(conn)
-                .map_err(gongyou_db::DbError::from)
-        })
-        .await
-        .unwrap();
+    let key = f.object_key(&id).await;
     let path = f.app.data_dir.path().join("files").join(&key);
     assert!(path.is_file(), "{}", path.display());
     std::fs::remove_file(&path).unwrap();
