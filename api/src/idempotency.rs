@@ -86,6 +86,53 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ApiResult<HttpResponse>>,
 {
+    run(
+        state,
+        req,
+        actor,
+        body,
+        handler,
+        None::<fn(String) -> std::future::Ready<ApiResult<HttpResponse>>>,
+    )
+    .await
+}
+
+/// Like [`idempotent`], but a success is stored as its status and `Location` only — the
+/// created object's id, never its content (a claim's diagnosis, a bank account) — and a
+/// replay renders the object afresh with `render(id)` (the last segment of `Location`),
+/// as the caller may see it now.
+pub async fn idempotent_by_ref<F, Fut, R, RFut>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: &Actor,
+    body: &impl Serialize,
+    handler: F,
+    render: R,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<HttpResponse>>,
+    R: FnOnce(String) -> RFut,
+    RFut: Future<Output = ApiResult<HttpResponse>>,
+{
+    run(state, req, actor, body, handler, Some(render)).await
+}
+
+async fn run<F, Fut, R, RFut>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: &Actor,
+    body: &impl Serialize,
+    handler: F,
+    render: Option<R>,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<HttpResponse>>,
+    R: FnOnce(String) -> RFut,
+    RFut: Future<Output = ApiResult<HttpResponse>>,
+{
+    let by_ref = render.is_some();
     let Some(key) = parse_key(req)? else {
         return handler().await;
     };
@@ -115,6 +162,23 @@ where
     match begin {
         Begin::Replay(mut stored) => {
             stored.body = open_body(state, &stored.body)?;
+            let stored_ref = stored.body.is_empty() && (200..300).contains(&stored.status);
+            if let (true, Some(render)) = (stored_ref, render) {
+                let id = stored
+                    .headers
+                    .iter()
+                    .find(|(name, _)| name.as_str() == header::LOCATION.as_str())
+                    .and_then(|(_, value)| value.rsplit('/').next())
+                    .unwrap_or_default()
+                    .to_owned();
+                let mut response = render(id).await?;
+                *response.status_mut() =
+                    StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+                response
+                    .headers_mut()
+                    .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+                return Ok(response);
+            }
             return Ok(replay(stored));
         }
         Begin::Mismatch => {
@@ -170,6 +234,13 @@ where
         body,
     };
     let mut to_store = stored.clone();
+    let has_location = to_store
+        .headers
+        .iter()
+        .any(|(name, _)| name.as_str() == header::LOCATION.as_str());
+    if by_ref && status.is_success() && has_location {
+        to_store.body = String::new();
+    }
     to_store.body = seal_body(state, &to_store.body)?;
     state
         .db

@@ -37,6 +37,8 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "jobs", description = "The background job queue (operators)"),
         (name = "membership-admin", description = "Reviewing applications and transfers, managing members (union admins, scoped)"),
         (name = "plans", description = "Protection plans: eligibility, one-tap enrollment, my protection"),
+        (name = "claims", description = "Benefit claims: filing, documents, submission, following, withdrawal"),
+        (name = "claims-review", description = "Reviewing and deciding claims (claims reviewers and finance approvers, scoped), confirm thresholds"),
         (name = "plans-admin", description = "Writing, publishing, versioning and closing protection plans (union admins of the sponsoring subtree)"),
     )
 )]

@@ -19,6 +19,7 @@ pub(crate) use within_subtrees;
 
 pub mod accounts;
 pub mod campaigns;
+pub mod claims;
 pub mod connection;
 pub mod error;
 pub mod files;

@@ -73,6 +73,13 @@ const ROSTER: &str = "rows of a platform's roster that were rejected; not linked
 const ROSTER_MASKED: &str = "the error report shows the ID number masked to its first four and \
     last character, and a reason sentence: together they identify no one";
 const STATION_PHONE: &str = "a station's public contact number, published by its operator";
+const CLAIM_RECORD: &str = "a claim's money record — what was claimed and paid, for what \
+    incident and when, to a masked payee — is kept for the retention period finance must keep \
+    (GONGYOU_CLAIM_RETENTION_YEARS, ADR 018); documents, diagnosis, hospital and the bank \
+    account are erased";
+const CLAIM_READS: &str = "the record of which staff member read which claim document and \
+    when is kept for accountability (PIPL art. 54–55); it names no content";
+const OF_CLAIMS: &str = "claim_id IN (SELECT id FROM claims WHERE claimant_id = {p})";
 
 /// Every table and column. Order matters: rows are erased in this order (children first).
 pub const REGISTRY: &[TableEntry] = &[
@@ -501,6 +508,16 @@ pub const REGISTRY: &[TableEntry] = &[
         ],
     ),
     plain(
+        "claim_settings",
+        "each org's confirm threshold for large claims",
+        &[
+            "org_id",
+            "confirm_threshold_fen",
+            "updated_by",
+            "updated_at",
+        ],
+    ),
+    plain(
         "station_photos",
         "photos of stations, re-encoded without metadata",
         &[
@@ -513,6 +530,112 @@ pub const REGISTRY: &[TableEntry] = &[
             "created_at",
         ],
     ),
+    TableEntry {
+        table: "claim_details",
+        owner: Owner::Where(OF_CLAIMS),
+        personal: &[
+            ("place", Anonymize("''")),
+            ("hospital_enc", Anonymize("NULL")),
+            ("diagnosis_enc", Anonymize("NULL")),
+            ("payee_holder_enc", Anonymize("NULL")),
+            ("payee_account_enc", Anonymize("NULL")),
+            ("payee_account_masked", Keep(CLAIM_RECORD)),
+            ("payee_bank", Keep(CLAIM_RECORD)),
+            ("invoice_numbers", Keep(CLAIM_RECORD)),
+        ],
+        plain: &["claim_id", "erased_at"],
+        also_set: &["erased_at = COALESCE(erased_at, {now})"],
+    },
+    TableEntry {
+        table: "claim_invoices",
+        owner: Owner::Where(OF_CLAIMS),
+        personal: &[("number", Keep(CLAIM_RECORD))],
+        plain: &["claim_id"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "claim_documents",
+        owner: Owner::Where(OF_CLAIMS),
+        // The document itself is a sealed file (`stored_files`, owner = the claimant):
+        // erasure drops its key there. What is left says only that a document was there.
+        personal: &[],
+        plain: &[
+            "id",
+            "claim_id",
+            "kind",
+            "file_id",
+            "content_type",
+            "bytes",
+            "uploaded_at",
+            "erased_at",
+        ],
+        also_set: &["erased_at = COALESCE(erased_at, {now})"],
+    },
+    TableEntry {
+        table: "claim_document_reads",
+        owner: Owner::Where(OF_CLAIMS),
+        personal: &[("document_id", Keep(CLAIM_READS))],
+        plain: &["id", "claim_id", "staff_id", "read_at"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "claim_events",
+        owner: Owner::Where(OF_CLAIMS),
+        // A reviewer's note may repeat what the documents said; the reason code stays.
+        personal: &[("note", Anonymize("NULL"))],
+        plain: &[
+            "id",
+            "claim_id",
+            "at",
+            "actor_kind",
+            "actor_id",
+            "action",
+            "from_status",
+            "to_status",
+            "reason_code",
+            "amount_fen",
+            "for_claimant",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "claims",
+        owner: Owner::Account("claimant_id"),
+        personal: &[
+            ("incident_type", Keep(CLAIM_RECORD)),
+            ("occurred_on", Keep(CLAIM_RECORD)),
+            ("admitted_on", Keep(CLAIM_RECORD)),
+            ("discharged_on", Keep(CLAIM_RECORD)),
+            ("claimed_cost_fen", Keep(CLAIM_RECORD)),
+        ],
+        plain: &[
+            "id",
+            "claimant_id",
+            "membership_id",
+            "org_id",
+            "org_path",
+            "enrollment_id",
+            "plan_code",
+            "plan_version",
+            "benefit_code",
+            "status",
+            "days",
+            "amount_fen",
+            "approved_fen",
+            "payee_kind",
+            "assigned_to",
+            "approved_by",
+            "confirmed_by",
+            "waiting_since",
+            "reminded_at",
+            "submitted_at",
+            "decided_at",
+            "created_at",
+            "updated_at",
+            "revision",
+        ],
+        also_set: &[],
+    },
     TableEntry {
         table: "stored_files",
         owner: Owner::Account("owner"),

@@ -287,3 +287,11 @@ pub fn enrollment_count(conn: &mut DbConnection, plan_code: &str) -> Result<i64,
         .optional()?;
     Ok(next.map_or(0, |n| n - 1))
 }
+
+pub fn enrollment(conn: &mut DbConnection, id: &str) -> Result<Option<Enrollment>, DbError> {
+    Ok(enrollments::table
+        .find(id)
+        .select(Enrollment::as_select())
+        .first(conn)
+        .optional()?)
+}

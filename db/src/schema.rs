@@ -559,8 +559,114 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    claims (id) {
+        id -> Text,
+        claimant_id -> Text,
+        membership_id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        enrollment_id -> Text,
+        plan_code -> Text,
+        plan_version -> Integer,
+        benefit_code -> Text,
+        status -> Text,
+        incident_type -> Text,
+        occurred_on -> Text,
+        admitted_on -> Nullable<Text>,
+        discharged_on -> Nullable<Text>,
+        claimed_cost_fen -> Nullable<BigInt>,
+        days -> Nullable<Integer>,
+        amount_fen -> Nullable<BigInt>,
+        approved_fen -> Nullable<BigInt>,
+        payee_kind -> Nullable<Text>,
+        assigned_to -> Nullable<Text>,
+        approved_by -> Nullable<Text>,
+        confirmed_by -> Nullable<Text>,
+        waiting_since -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
+        submitted_at -> Nullable<Timestamp>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        revision -> Integer,
+    }
+}
+
+diesel::table! {
+    claim_details (claim_id) {
+        claim_id -> Text,
+        place -> Text,
+        hospital_enc -> Nullable<Text>,
+        diagnosis_enc -> Nullable<Text>,
+        invoice_numbers -> Text,
+        payee_holder_enc -> Nullable<Text>,
+        payee_bank -> Nullable<Text>,
+        payee_account_enc -> Nullable<Text>,
+        payee_account_masked -> Nullable<Text>,
+        erased_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    claim_invoices (number) {
+        number -> Text,
+        claim_id -> Text,
+    }
+}
+
+diesel::table! {
+    claim_documents (id) {
+        id -> Text,
+        claim_id -> Text,
+        kind -> Text,
+        file_id -> Nullable<Text>,
+        content_type -> Text,
+        bytes -> BigInt,
+        uploaded_at -> Timestamp,
+        erased_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    claim_document_reads (id) {
+        id -> Text,
+        claim_id -> Text,
+        document_id -> Text,
+        staff_id -> Text,
+        read_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    claim_events (id) {
+        id -> Text,
+        claim_id -> Text,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        reason_code -> Nullable<Text>,
+        note -> Nullable<Text>,
+        amount_fen -> Nullable<BigInt>,
+        for_claimant -> Bool,
+    }
+}
+
+diesel::table! {
+    claim_settings (org_id) {
+        org_id -> Text,
+        confirm_threshold_fen -> BigInt,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(notification_deliveries -> notifications (notification_id));
 diesel::joinable!(memberships -> orgs (org_id));
+diesel::joinable!(claim_details -> claims (claim_id));
 diesel::joinable!(membership_applications -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(membership_transfers -> memberships (membership_id));
@@ -573,6 +679,13 @@ diesel::joinable!(station_managers -> staff (staff_id));
 diesel::joinable!(stations -> orgs (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    claims,
+    claim_details,
+    claim_invoices,
+    claim_documents,
+    claim_document_reads,
+    claim_events,
+    claim_settings,
     platform_starts,
     roster_imports,
     roster_import_errors,

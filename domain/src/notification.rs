@@ -18,10 +18,17 @@ pub enum Category {
     StationReportReceived,
     /// The member enrolled in a protection plan (in the app or from a platform roster).
     PlanEnrolled,
+    /// The member's claim came back: more documents or corrections are needed.
+    ClaimReturned,
+    /// The member's claim was approved (and confirmed where it needed to be): it is payable.
+    ClaimApproved,
+    ClaimRejected,
+    /// To claims reviewers: claims in their scope have waited too long (staff inbox only).
+    ClaimReviewOverdue,
 }
 
 impl Category {
-    pub const ALL: [Category; 9] = [
+    pub const ALL: [Category; 13] = [
         Category::MembershipApproved,
         Category::MembershipRejected,
         Category::MembershipSuspended,
@@ -31,6 +38,10 @@ impl Category {
         Category::Notice,
         Category::StationReportReceived,
         Category::PlanEnrolled,
+        Category::ClaimReturned,
+        Category::ClaimApproved,
+        Category::ClaimRejected,
+        Category::ClaimReviewOverdue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +55,10 @@ impl Category {
             Category::Notice => "notice",
             Category::StationReportReceived => "station_report_received",
             Category::PlanEnrolled => "plan_enrolled",
+            Category::ClaimReturned => "claim_returned",
+            Category::ClaimApproved => "claim_approved",
+            Category::ClaimRejected => "claim_rejected",
+            Category::ClaimReviewOverdue => "claim_review_overdue",
         }
     }
 
@@ -59,7 +74,10 @@ impl Category {
     /// Categories for staff: they reach the staff inbox only, and workers have no
     /// preference for them.
     pub fn staff_only(self) -> bool {
-        matches!(self, Category::StationReportReceived)
+        matches!(
+            self,
+            Category::StationReportReceived | Category::ClaimReviewOverdue
+        )
     }
 
     /// Urgent categories also go by SMS.
@@ -182,6 +200,39 @@ pub fn render(category: Category, params: &serde_json::Value) -> Rendered {
                 field(params, "certificate_no"),
                 field(params, "from"),
                 field(params, "to")
+            ),
+        ),
+        Category::ClaimReturned => (
+            "理赔申请需要补充材料".to_owned(),
+            format!(
+                "您的{}理赔申请被退回：{}。请在“我的理赔”中补充后重新提交。",
+                field(params, "benefit"),
+                field(params, "reason")
+            ),
+        ),
+        Category::ClaimApproved => (
+            "理赔申请已通过".to_owned(),
+            format!(
+                "您的{}理赔申请已通过，金额 {} 元，将尽快支付到您选择的收款账户。",
+                field(params, "benefit"),
+                field(params, "amount")
+            ),
+        ),
+        Category::ClaimRejected => (
+            "理赔申请未通过".to_owned(),
+            format!(
+                "您的{}理赔申请未通过：{}。如有疑问请联系所在工会。",
+                field(params, "benefit"),
+                field(params, "reason")
+            ),
+        ),
+        Category::ClaimReviewOverdue => (
+            "理赔申请等待审核已超时".to_owned(),
+            format!(
+                "您负责的范围内有 {} 件理赔申请等待审核超过 {} 小时，最早的自 {} 起等待。",
+                field(params, "count"),
+                field(params, "hours"),
+                field(params, "oldest")
             ),
         ),
     };

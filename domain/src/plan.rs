@@ -72,6 +72,21 @@ pub enum IncidentType {
     Accident,
 }
 
+impl IncidentType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Illness => "illness",
+            Self::Accident => "accident",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Illness, Self::Accident]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
 /// What a claim on a benefit must include.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ mod listen;
 mod runtime;
 mod schedule;
 
+pub use handlers::claim_reminders::ClaimReminders;
 pub use handlers::housekeeping::{purge, Housekeeping};
 pub use runtime::{JobContext, JobError, Periodic, Registry, Worker, WorkerConfig};
 pub use schedule::Schedule;
@@ -31,10 +32,12 @@ pub fn registry() -> Registry {
     registry.job(handlers::fan_out::run);
     registry.job(handlers::dispatch::run);
     registry.job(handlers::roster_import::run);
+    registry.job(handlers::claim_reminders::run);
     registry
 }
 
-/// Gongyou's periodic jobs: housekeeping, and the dispatcher as a safety net.
+/// Gongyou's periodic jobs: housekeeping, the dispatcher as a safety net, and the
+/// reminders of claims waiting on reviewers.
 pub fn periodic(config: &Config) -> Result<Vec<Periodic>, DbError> {
     Ok(vec![
         Periodic::of(
@@ -44,6 +47,10 @@ pub fn periodic(config: &Config) -> Result<Vec<Periodic>, DbError> {
         Periodic::of(
             &Dispatch::default(),
             Schedule::Every(Duration::from_secs(60)),
+        )?,
+        Periodic::of(
+            &handlers::claim_reminders::ClaimReminders {},
+            Schedule::Every(Duration::from_secs(3600)),
         )?,
     ])
 }

@@ -116,6 +116,8 @@ struct RawSettings {
     s3_secret_access_key: Option<SecretString>,
     s3_allow_http: bool,
     photo_max_bytes: usize,
+    claim_document_max_bytes: usize,
+    claim_review_remind_hours: u32,
     roster_batch_rows: usize,
     station_refresh_ms: u64,
     station_resync_secs: u64,
@@ -187,6 +189,8 @@ impl Default for RawSettings {
             s3_secret_access_key: None,
             s3_allow_http: false,
             photo_max_bytes: 5 * 1024 * 1024,
+            claim_document_max_bytes: 10 * 1024 * 1024,
+            claim_review_remind_hours: 48,
             roster_batch_rows: 1000,
             station_refresh_ms: 1000,
             station_resync_secs: 600,
@@ -319,6 +323,10 @@ pub struct Config {
     pub sms_notice_template_id: Option<String>,
     /// Largest station photo accepted.
     pub photo_max_bytes: usize,
+    /// Largest claim document accepted (a photo or a PDF).
+    pub claim_document_max_bytes: usize,
+    /// Hours a claim may wait on staff before the reviewers are reminded.
+    pub claim_review_remind_hours: u32,
     /// Roster rows per transaction of an import (each batch moves the checkpoint).
     pub roster_batch_rows: usize,
     /// How often each process catches its station index up with the database.
@@ -634,6 +642,8 @@ impl Config {
                 .clone()
                 .filter(|t| !t.trim().is_empty()),
             photo_max_bytes: raw.photo_max_bytes.clamp(1024, 50 * 1024 * 1024),
+            claim_document_max_bytes: raw.claim_document_max_bytes.clamp(1024, 50 * 1024 * 1024),
+            claim_review_remind_hours: raw.claim_review_remind_hours.clamp(1, 24 * 30),
             roster_batch_rows: raw.roster_batch_rows.clamp(1, 10_000),
             station_refresh: Duration::from_millis(raw.station_refresh_ms.clamp(100, 60_000)),
             station_resync: Duration::from_secs(raw.station_resync_secs.clamp(10, 86_400)),

@@ -12,11 +12,13 @@
 pub mod accounts;
 pub mod actor;
 pub mod authz;
+pub mod claims;
 pub mod config;
 pub mod context;
 pub mod crypto;
 pub mod error;
 pub mod files;
+pub mod images;
 pub mod membership;
 pub mod membership_card;
 pub mod metrics;

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod campaigns;
+pub mod claims;
 pub mod jobs;
 pub mod me;
 pub mod membership;
@@ -85,6 +86,24 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(plans::import_roster)
             .service(plans::roster_import)
             .service(plans::roster_errors)
+            .service(claims::create_claim)
+            .service(claims::my_claims)
+            .service(claims::review_queue)
+            .service(claims::get_claim)
+            .service(claims::edit_claim)
+            .service(claims::submit)
+            .service(claims::resubmit)
+            .service(claims::withdraw)
+            .service(claims::events)
+            .service(claims::upload_document)
+            .service(claims::get_document)
+            .service(claims::assign)
+            .service(claims::return_claim)
+            .service(claims::approve)
+            .service(claims::reject)
+            .service(claims::confirm)
+            .service(claims::get_claim_settings)
+            .service(claims::put_claim_settings)
             // Notifications
             .service(notifications::inbox)
             .service(notifications::unread_count)

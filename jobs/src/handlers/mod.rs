@@ -2,6 +2,7 @@
 //! the outcome.
 
 pub mod auto_approve;
+pub mod claim_reminders;
 pub mod dispatch;
 pub mod fan_out;
 pub mod housekeeping;

@@ -81,6 +81,26 @@ pub async fn withdraw_application(
 /// Ends what is still running for the person (a pending application is withdrawn, a pending
 /// transfer cancelled, a live membership withdrawn), then erases every record of them and
 /// closes the account (inside the caller's transaction).
+/// [`erase`], refused (409 `membership.claims_open`, with the reason) while a claim of the
+/// person is open: a claim in review or approved and unpaid needs its documents and payee.
+pub(crate) fn erase_unless_claims_open(
+    conn: &mut DbConnection,
+    user_id: &str,
+    t: NaiveDateTime,
+) -> crate::error::ServiceResult<()> {
+    let open = gongyou_db::claims::open_of_claimant(conn, user_id)?;
+    if open > 0 {
+        return Err(crate::error::ServiceError::conflict(
+            "membership.claims_open",
+            format!(
+                "您有 {open} 件理赔申请尚未办结（审核中或待支付），办结或撤回后才能删除个人信息"
+            ),
+        ));
+    }
+    erase(conn, user_id, t)?;
+    Ok(())
+}
+
 pub(crate) fn erase(
     conn: &mut DbConnection,
     user_id: &str,
@@ -167,7 +187,11 @@ pub async fn close_account(ctx: &Context, actor: &Actor, step_up: &str) -> Servi
     let now = ctx.now();
     let id = user_id.clone();
     ctx.db
-        .run(move |conn| write_tx(conn, |conn| erase(conn, &id, now.naive_utc())))
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                erase_unless_claims_open(conn, &id, now.naive_utc())
+            })
+        })
         .await?;
     invalidate_subject(ctx, SubjectKind::User, &user_id).await?;
     Ok(())

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::erasure::erase;
+use super::erasure::erase_unless_claims_open;
 use super::views::{membership_view, MembershipView};
 use super::{
     checked_note, checked_reason, member_not_found, record, require_org, status_changed, By,
@@ -59,7 +59,7 @@ pub async fn withdraw(
                     let last = db::memberships_of_user(conn, &user_id)?.pop();
                     return match last {
                         Some(m) if body.delete_personal_data && m.anonymized_at.is_none() => {
-                            erase(conn, &user_id, t)?;
+                            erase_unless_claims_open(conn, &user_id, t)?;
                             let m = db::membership(conn, &m.id)?.unwrap_or(m);
                             Ok(membership_view(conn, &crypto, &m, china_date(now))?)
                         }
@@ -93,7 +93,7 @@ pub async fn withdraw(
                     t,
                 )?;
                 if body.delete_personal_data {
-                    erase(conn, &user_id, t)?;
+                    erase_unless_claims_open(conn, &user_id, t)?;
                 }
                 let m = db::membership(conn, &m.id)?.unwrap_or(m);
                 let mut view = membership_view(conn, &crypto, &m, china_date(now))?;

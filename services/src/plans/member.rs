@@ -107,8 +107,8 @@ pub struct CoverBenefit {
     pub accident_covered_from: String,
     pub illness_waiting_over: bool,
     pub accident_waiting_over: bool,
-    /// What is left to pay this coverage period: the item's limit less what claims on this
-    /// cover have been approved for (claims come with their own feature; until then none).
+    /// What is left to pay this coverage period: the item's limit less what the member's
+    /// claims on this cover hold (in review, approved or paid).
     #[schema(pattern = r"^(0|[1-9][0-9]{0,9})\.[0-9]{2}$")]
     pub left_this_period: String,
     /// Days of allowance left this coverage period (daily allowances only).
@@ -432,7 +432,12 @@ pub async fn my_enrollments(ctx: &Context, actor: &Actor) -> ServiceResult<Vec<E
         .await
 }
 
-fn cover_benefit(b: &Benefit, from: NaiveDate, today: NaiveDate) -> CoverBenefit {
+fn cover_benefit(
+    b: &Benefit,
+    from: NaiveDate,
+    today: NaiveDate,
+    used: &gongyou_domain::claim::Used,
+) -> CoverBenefit {
     let illness = waiting_ends_on(from, b.illness_waiting_days);
     let accident = waiting_ends_on(from, b.accident_waiting_days);
     let part = |what: &str, day: NaiveDate| {
@@ -453,12 +458,35 @@ fn cover_benefit(b: &Benefit, from: NaiveDate, today: NaiveDate) -> CoverBenefit
         accident_covered_from: accident.to_string(),
         illness_waiting_over: illness <= today,
         accident_waiting_over: accident <= today,
-        left_this_period: from_fen(b.payout.yearly_limit_fen()).to_string(),
+        left_this_period: from_fen(left_fen(&b.payout, used)).to_string(),
         days_left_this_period: match b.payout {
-            Payout::DailyAllowance { max_days, .. } => u16::try_from(max_days).ok(),
+            Payout::DailyAllowance { max_days, .. } => {
+                u16::try_from(max_days.saturating_sub(used.days)).ok()
+            }
             _ => None,
         },
         status_text: format!("{}；{}", part("意外", accident), part("疾病", illness)),
+    }
+}
+
+/// What an item has left to pay this coverage period after the claims that count against
+/// it (in review, approved or paid).
+fn left_fen(payout: &Payout, used: &gongyou_domain::claim::Used) -> i64 {
+    match *payout {
+        Payout::DailyAllowance {
+            per_day_fen,
+            max_days,
+        } => per_day_fen.saturating_mul(i64::from(max_days.saturating_sub(used.days))),
+        Payout::LumpSum { amount_fen } => {
+            if used.lump_sum {
+                0
+            } else {
+                amount_fen
+            }
+        }
+        Payout::Reimbursement { yearly_cap_fen, .. } => {
+            yearly_cap_fen.saturating_sub(used.amount_fen).max(0)
+        }
     }
 }
 
@@ -469,17 +497,21 @@ pub async fn protection(ctx: &Context, actor: &Actor) -> ServiceResult<Protectio
     ctx.db
         .run(move |conn| -> ServiceResult<ProtectionView> {
             let mut covers = Vec::new();
+            let prior = crate::claims::prior_claims(conn, &user_id)?;
             for e in db::enrollments_of_user(conn, &user_id)? {
                 let loaded = loaded_for(conn, &e)?;
                 let enrollment = enrollment_view(&e, &loaded, today)?;
                 let from = gongyou_domain::time::parse_date(&e.effective_from)
                     .map_err(|_| ServiceError::internal(anyhow::anyhow!("bad enrollment date")))?;
+                let mut benefits = Vec::new();
+                for b in &loaded.benefits {
+                    let mut mine = prior.clone();
+                    crate::claims::mark_lump_sums(&mut mine, b);
+                    let used = gongyou_domain::claim::used_by(&mine, "", &e.id, &b.code);
+                    benefits.push(cover_benefit(b, from, today, &used));
+                }
                 covers.push(Cover {
-                    benefits: loaded
-                        .benefits
-                        .iter()
-                        .map(|b| cover_benefit(b, from, today))
-                        .collect(),
+                    benefits,
                     enrollment,
                 });
             }

@@ -139,72 +139,29 @@ pub async fn photo(
     })
 }
 
-/// Largest photo side accepted, in pixels (a phone's camera is about 4000 × 3000).
-const MAX_SIDE: u32 = 8_192;
-/// Memory a decode may take (a 8192 × 8192 RGBA image is 256 MiB): a small file that
-/// claims huge dimensions (a decompression bomb) is refused before it is decoded.
-const MAX_DECODE_BYTES: u64 = 300 * 1024 * 1024;
-
-/// The photo decoded and encoded again in its own format, upright (a phone's EXIF
-/// orientation applied), with nothing but the pixels: no metadata of any kind survives.
+/// The photo decoded and encoded again in its own format, upright, without metadata.
 fn reencode(bytes: &[u8]) -> ServiceResult<(&'static str, Vec<u8>)> {
-    use image::{ImageDecoder, ImageFormat};
-    let refused = || {
-        ServiceError::new(
+    use crate::images::{reencode, Refused};
+    reencode(
+        bytes,
+        &[
+            image::ImageFormat::Jpeg,
+            image::ImageFormat::Png,
+            image::ImageFormat::WebP,
+        ],
+    )
+    .map_err(|e| match e {
+        Refused::NotAnImage => ServiceError::new(
             Kind::UnsupportedMediaType,
             "station.photo_type",
             "照片须为 JPEG、PNG 或 WebP",
-        )
-    };
-    let format = image::guess_format(bytes).map_err(|_| refused())?;
-    let content_type = match format {
-        ImageFormat::Jpeg => "image/jpeg",
-        ImageFormat::Png => "image/png",
-        ImageFormat::WebP => "image/webp",
-        _ => return Err(refused()),
-    };
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
-    reader.limits(limits);
-    let unreadable = |e: image::ImageError| match e {
-        image::ImageError::Limits(_) => ServiceError::rule(
+        ),
+        Refused::TooLarge => ServiceError::rule(
             "station.photo_dimensions",
             "照片尺寸过大（长边不超过 8192 像素）",
         ),
-        _ => refused(),
-    };
-    let mut decoder = reader.into_decoder().map_err(unreadable)?;
-    let orientation = decoder.orientation().ok();
-    let mut decoded = image::DynamicImage::from_decoder(decoder).map_err(unreadable)?;
-    if let Some(orientation) = orientation {
-        decoded.apply_orientation(orientation);
-    }
-    let mut out = std::io::Cursor::new(Vec::new());
-    let written = match format {
-        ImageFormat::Jpeg => {
-            let rgb = image::DynamicImage::ImageRgb8(decoded.to_rgb8());
-            rgb.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
-                &mut out, 85,
-            ))
-        }
-        ImageFormat::Png => {
-            decoded.write_with_encoder(image::codecs::png::PngEncoder::new(&mut out))
-        }
-        _ => {
-            // WebP is written lossless (what the encoder offers), as RGB or RGBA.
-            let pixels = if decoded.color().has_alpha() {
-                image::DynamicImage::ImageRgba8(decoded.to_rgba8())
-            } else {
-                image::DynamicImage::ImageRgb8(decoded.to_rgb8())
-            };
-            pixels.write_with_encoder(image::codecs::webp::WebPEncoder::new_lossless(&mut out))
-        }
-    };
-    written.map_err(ServiceError::internal)?;
-    Ok((content_type, out.into_inner()))
+        Refused::Failed(e) => ServiceError::internal(e),
+    })
 }
 
 #[cfg(test)]

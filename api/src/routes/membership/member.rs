@@ -171,7 +171,7 @@ pub async fn request_transfer(
         (status = 200, body = MembershipView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.workers_only`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`membership.none`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`membership.none`, `membership.claims_open` (erasure asked while a claim is open)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`membership.invalid_note`: the note breaks its text rule", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -222,6 +222,7 @@ pub async fn withdraw_application(
     responses(
         (status = 204, description = "Erased; the account is closed"),
         (status = 403, description = "`auth.step_up_required`, `auth.workers_only`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`membership.claims_open`: a claim is in review or approved and unpaid", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/me")]
