@@ -187,7 +187,7 @@ const TRANSITION_ERRORS: &str = "`claim.illegal_transition` (`errors.status` is 
     )
 )]
 #[post("/claims/{id}/submit")]
-pub async fn submit(
+pub async fn submit_claim(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -211,7 +211,7 @@ pub async fn submit(
     )
 )]
 #[post("/claims/{id}/resubmit")]
-pub async fn resubmit(
+pub async fn resubmit_claim(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -234,7 +234,7 @@ pub async fn resubmit(
     )
 )]
 #[post("/claims/{id}/withdraw")]
-pub async fn withdraw(
+pub async fn withdraw_claim(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -257,7 +257,7 @@ pub async fn withdraw(
     )
 )]
 #[get("/claims/{id}/events")]
-pub async fn events(
+pub async fn claim_events(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -304,7 +304,7 @@ pub struct DocumentBytes(#[allow(dead_code)] Vec<u8>);
     )
 )]
 #[post("/claims/{id}/documents")]
-pub async fn upload_document(
+pub async fn upload_claim_document(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -368,7 +368,7 @@ pub async fn upload_document(
     )
 )]
 #[get("/claims/{id}/documents/{doc_id}")]
-pub async fn get_document(
+pub async fn get_claim_document(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
@@ -420,7 +420,7 @@ pub async fn review_queue(
     )
 )]
 #[post("/review/claims/{id}/assign")]
-pub async fn assign(
+pub async fn assign_claim(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -473,7 +473,7 @@ pub async fn return_claim(
     )
 )]
 #[post("/review/claims/{id}/approve")]
-pub async fn approve(
+pub async fn approve_claim(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -500,7 +500,7 @@ pub async fn approve(
     )
 )]
 #[post("/review/claims/{id}/reject")]
-pub async fn reject(
+pub async fn reject_claim(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -526,7 +526,7 @@ pub async fn reject(
     )
 )]
 #[post("/review/claims/{id}/confirm")]
-pub async fn confirm(
+pub async fn confirm_claim(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,

@@ -4,6 +4,7 @@ mod auth_sessions;
 mod auth_sms;
 mod auth_staff;
 mod auth_wechat;
+mod claims;
 mod errors;
 mod idempotency;
 mod jobs;
