@@ -7,8 +7,8 @@
 //! stable code and a zh-CN sentence a rider understands. Money is fen (the API speaks
 //! decimal yuan; `money` converts at the edge).
 //!
-//! Status: the foundation of issue 13. Storage, the API, documents and review build on it
-//! and are not written yet.
+//! The services layer (`gongyou_services::claims`, ADR 018) loads what these rules need and
+//! stores what they decide.
 
 use std::collections::HashSet;
 
