@@ -104,12 +104,7 @@ pub(crate) fn seal(
     Ok(format!("{}:{}", sealed.key_id, sealed.ciphertext))
 }
 
-pub(crate) fn unseal(
-    ctx: &Context,
-    claim_id: &str,
-    field: &str,
-    stored: &str,
-) -> ServiceResult<String> {
+pub fn unseal(ctx: &Context, claim_id: &str, field: &str, stored: &str) -> ServiceResult<String> {
     let (key_id, ciphertext) = stored
         .split_once(':')
         .ok_or_else(|| internal("sealed field without a key id"))?;
@@ -126,7 +121,7 @@ fn opt_date(s: Option<&str>) -> ServiceResult<Option<NaiveDate>> {
     s.map(date).transpose()
 }
 
-pub(crate) fn invoice_list(stored: &str) -> Vec<String> {
+pub fn invoice_list(stored: &str) -> Vec<String> {
     stored
         .split(',')
         .filter(|s| !s.is_empty())
@@ -439,7 +434,7 @@ pub struct EventView {
     pub text: String,
 }
 
-pub(crate) fn money(fen: Option<i64>) -> Option<String> {
+pub fn money(fen: Option<i64>) -> Option<String> {
     fen.map(|f| from_fen(f).to_string())
 }
 

@@ -1,5 +1,5 @@
 //! A member's own data, unmasked (it is theirs), after an SMS step-up: the account,
-//! applications, memberships, transfers, protection-plan enrollments and history.
+//! applications, memberships, transfers, protection-plan enrollments, claims and history.
 
 use gongyou_db::membership as db;
 use gongyou_db::{accounts, DbError};
@@ -19,6 +19,7 @@ pub async fn data_export(
     require_step_up(ctx, actor, step_up)?;
     let now = ctx.now();
     let crypto = ctx.crypto.clone();
+    let services = ctx.clone();
     let export = ctx
         .db
         .run(move |conn| -> Result<serde_json::Value, DbError> {
@@ -80,6 +81,36 @@ pub async fn data_export(
                     "effective_to": e.effective_to, "source": e.source, "enrolled_at": e.enrolled_at.and_utc(),
                 }))
                 .collect();
+            let mut claims = Vec::new();
+            for (c, invoices) in gongyou_db::claims::all_of_claimant(conn, &user_id)? {
+                let d = gongyou_db::claims::details(conn, &c.id)?;
+                let open = |field: &str, stored: Option<&String>| {
+                    stored.and_then(|s| crate::claims::unseal(&services, &c.id, field, s).ok())
+                };
+                let documents: Vec<_> = gongyou_db::claims::documents(conn, &c.id)?
+                    .into_iter()
+                    .map(|doc| serde_json::json!({"id": doc.id, "kind": doc.kind, "content_type": doc.content_type, "uploaded_at": doc.uploaded_at.and_utc()}))
+                    .collect();
+                claims.push(serde_json::json!({
+                    "id": c.id, "status": c.status, "enrollment_id": c.enrollment_id,
+                    "plan_code": c.plan_code, "benefit_code": c.benefit_code,
+                    "incident_type": c.incident_type, "occurred_on": c.occurred_on,
+                    "admitted_on": c.admitted_on, "discharged_on": c.discharged_on,
+                    "claimed_cost": crate::claims::money(c.claimed_cost_fen),
+                    "amount": crate::claims::money(c.amount_fen),
+                    "approved_amount": crate::claims::money(c.approved_fen),
+                    "place": d.as_ref().map(|d| d.place.clone()),
+                    "hospital": open("hospital", d.as_ref().and_then(|d| d.hospital_enc.as_ref())),
+                    "diagnosis": open("diagnosis", d.as_ref().and_then(|d| d.diagnosis_enc.as_ref())),
+                    "invoice_numbers": crate::claims::invoice_list(&invoices),
+                    "payee_kind": c.payee_kind,
+                    "payee_holder": open("payee_holder", d.as_ref().and_then(|d| d.payee_holder_enc.as_ref())),
+                    "payee_bank": d.as_ref().and_then(|d| d.payee_bank.clone()),
+                    "payee_account": open("payee_account", d.as_ref().and_then(|d| d.payee_account_enc.as_ref())),
+                    "documents": documents,
+                    "created_at": c.created_at.and_utc(),
+                }));
+            }
             Ok(serde_json::json!({
                 "exported_at": now,
                 "account": user.map(|u| serde_json::json!({
@@ -90,6 +121,7 @@ pub async fn data_export(
                 "memberships": memberships,
                 "transfers": transfers,
                 "enrollments": enrollments,
+                "claims": claims,
                 "history": events,
             }))
         })

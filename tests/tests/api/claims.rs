@@ -1096,6 +1096,25 @@ async fn erasure_waits_until_no_claim_is_open() {
         .post(&worker, &format!("/api/v1/claims/{id}/withdraw"), json!({}))
         .await;
     assert_eq!(status, 200);
+    // The member's export holds the claim, unmasked (it is theirs).
+    let export: Value = f
+        .app
+        .client
+        .get(f.app.url("/api/v1/me/data-export"))
+        .header("Authorization", worker.bearer())
+        .header("X-Step-Up-Token", &proof)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(export["claims"][0]["id"], id.as_str(), "{export}");
+    assert_eq!(export["claims"][0]["diagnosis"], "右侧桡骨远端骨折");
+    assert_eq!(
+        export["claims"][0]["documents"].as_array().unwrap().len(),
+        2
+    );
     let erased = f
         .app
         .client

@@ -384,6 +384,20 @@ fn shenzhen_targets(w: &World) -> Vec<(&'static str, &'static str, String, Value
             Shenzhen,
         ),
         (
+            "GET",
+            "/api/v1/admin/orgs/{id}/claim-settings",
+            format!("/api/v1/admin/orgs/{}/claim-settings", sz.nanshan_union),
+            Value::Null,
+            Shenzhen,
+        ),
+        (
+            "PUT",
+            "/api/v1/admin/orgs/{id}/claim-settings",
+            format!("/api/v1/admin/orgs/{}/claim-settings", sz.nanshan_union),
+            json!({"confirm_threshold": "5000.00"}),
+            Shenzhen,
+        ),
+        (
             "POST",
             "/api/v1/admin/campaigns",
             "/api/v1/admin/campaigns".into(),
