@@ -515,3 +515,29 @@ pub fn staff_over(
     out.dedup();
     Ok(out)
 }
+
+/// Deletes what is left of erased people's claims (their money record) last changed
+/// before `before`: the retention period is over. Returns the claims deleted.
+pub fn purge_erased(conn: &mut DbConnection, before: NaiveDateTime) -> Result<usize, DbError> {
+    let ids: Vec<String> = claims::table
+        .inner_join(claim_details::table)
+        .filter(claim_details::erased_at.is_not_null())
+        .filter(claims::updated_at.lt(before))
+        .select(claims::id)
+        .limit(1000)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(claim_events::table.filter(claim_events::claim_id.eq_any(&ids)))
+        .execute(conn)?;
+    diesel::delete(claim_document_reads::table.filter(claim_document_reads::claim_id.eq_any(&ids)))
+        .execute(conn)?;
+    diesel::delete(claim_documents::table.filter(claim_documents::claim_id.eq_any(&ids)))
+        .execute(conn)?;
+    diesel::delete(claim_invoices::table.filter(claim_invoices::claim_id.eq_any(&ids)))
+        .execute(conn)?;
+    diesel::delete(claim_details::table.filter(claim_details::claim_id.eq_any(&ids)))
+        .execute(conn)?;
+    Ok(diesel::delete(claims::table.filter(claims::id.eq_any(&ids))).execute(conn)?)
+}

@@ -43,4 +43,4 @@ pub mod tx;
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 pub use error::DbError;
 pub use pool::{Db, PoolOptions, PoolStats};
-pub use tx::write_tx;
+pub use tx::{lock, write_tx};

@@ -321,16 +321,7 @@ pub struct Visit {
     pub visited_on: NaiveDate,
 }
 
-/// Serializes transactions on `key` (PostgreSQL: an advisory transaction lock; SQLite's
-/// write transactions are serial already). Call inside a write transaction.
-pub fn lock(conn: &mut DbConnection, key: &str) -> Result<(), DbError> {
-    if let DbConnection::Pg(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<Text, _>(key)
-            .execute(pg)?;
-    }
-    Ok(())
-}
+pub use crate::tx::lock;
 
 /// Records a visit unless the same visitor has one at this station since `since` (a rolling
 /// hour); returns the visit and whether it is new. Run inside a write transaction: on

@@ -7,7 +7,7 @@
 //! transaction.
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
-use diesel::Connection;
+use diesel::{Connection, RunQueryDsl};
 
 use crate::{DbConnection, DbError};
 
@@ -68,4 +68,15 @@ impl<E: From<DbError>> TxError<E> {
             TxError::Db(e) => E::from(DbError::from(e)),
         }
     }
+}
+
+/// Serializes transactions on `key` (PostgreSQL: an advisory transaction lock; SQLite's
+/// write transactions are serial already). Call inside a write transaction.
+pub fn lock(conn: &mut DbConnection, key: &str) -> Result<(), DbError> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(key)
+            .execute(pg)?;
+    }
+    Ok(())
 }

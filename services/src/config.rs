@@ -118,6 +118,7 @@ struct RawSettings {
     photo_max_bytes: usize,
     claim_document_max_bytes: usize,
     claim_review_remind_hours: u32,
+    claim_retention_years: u32,
     roster_batch_rows: usize,
     station_refresh_ms: u64,
     station_resync_secs: u64,
@@ -191,6 +192,7 @@ impl Default for RawSettings {
             photo_max_bytes: 5 * 1024 * 1024,
             claim_document_max_bytes: 10 * 1024 * 1024,
             claim_review_remind_hours: 48,
+            claim_retention_years: 30,
             roster_batch_rows: 1000,
             station_refresh_ms: 1000,
             station_resync_secs: 600,
@@ -327,6 +329,9 @@ pub struct Config {
     pub claim_document_max_bytes: usize,
     /// Hours a claim may wait on staff before the reviewers are reminded.
     pub claim_review_remind_hours: u32,
+    /// Years the money record of an erased person's claim is kept after its last change
+    /// (会计档案管理办法: accounting vouchers 30 years), then housekeeping deletes it.
+    pub claim_retention_years: u32,
     /// Roster rows per transaction of an import (each batch moves the checkpoint).
     pub roster_batch_rows: usize,
     /// How often each process catches its station index up with the database.
@@ -644,6 +649,7 @@ impl Config {
             photo_max_bytes: raw.photo_max_bytes.clamp(1024, 50 * 1024 * 1024),
             claim_document_max_bytes: raw.claim_document_max_bytes.clamp(1024, 50 * 1024 * 1024),
             claim_review_remind_hours: raw.claim_review_remind_hours.clamp(1, 24 * 30),
+            claim_retention_years: raw.claim_retention_years.clamp(1, 100),
             roster_batch_rows: raw.roster_batch_rows.clamp(1, 10_000),
             station_refresh: Duration::from_millis(raw.station_refresh_ms.clamp(100, 60_000)),
             station_resync: Duration::from_secs(raw.station_resync_secs.clamp(10, 86_400)),

@@ -2,7 +2,9 @@
 //! device ids frozen in push batches finished more than a day ago, and orphaned sealed
 //! files (uploads abandoned, or never attached, for more than a day; ADR 016). After a
 //! data-key rotation (`GONGYOU_DATA_KEY_PREVIOUS` set) it also rewraps sealed files' keys
-//! under the current data key, so the previous one can be dropped.
+//! under the current data key, so the previous one can be dropped. The money records of
+//! erased people's claims are deleted once their retention period is over
+//! (`GONGYOU_CLAIM_RETENTION_YEARS`, ADR 018).
 
 use gongyou_db::jobs::{self as store, Job};
 use gongyou_db::{Db, DbError};
@@ -27,17 +29,39 @@ pub async fn run(ctx: JobContext, _job: Housekeeping) -> Result<(), JobError> {
         .db
         .run(move |conn| gongyou_db::campaigns::clear_done_requests(conn, cutoff))
         .await?;
+    let retention = i64::from(ctx.services.config.claim_retention_years);
+    let kept_since =
+        (ctx.services.clock.now() - chrono::Duration::days(365 * retention)).naive_utc();
+    let claims = ctx
+        .services
+        .db
+        .run(move |conn| {
+            gongyou_db::write_tx(conn, |conn| {
+                gongyou_db::claims::purge_erased(conn, kept_since)
+            })
+        })
+        .await?;
     let files = ctx.services.sealed_files.sweep_orphans().await?;
     let rewrap = if ctx.services.config.data_key_previous.is_some() {
         ctx.services.sealed_files.rewrap_keys().await?
     } else {
         Default::default()
     };
-    if keys + jobs + batches + files.orphans + files.removed + files.failed + rewrap.rewrapped > 0 {
+    if keys
+        + jobs
+        + batches
+        + claims
+        + files.orphans
+        + files.removed
+        + files.failed
+        + rewrap.rewrapped
+        > 0
+    {
         tracing::info!(
             idempotency_keys = keys,
             jobs = jobs,
             push_batches = batches,
+            claims_past_retention = claims,
             orphaned_files = files.orphans,
             file_objects_removed = files.removed,
             file_objects_not_removed = files.failed,

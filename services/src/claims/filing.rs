@@ -586,7 +586,7 @@ async fn send(
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<ClaimView> {
                 // One submission per member at a time: limits are counted over their claims.
-                gongyou_db::stations::lock(conn, &format!("claim-submit:{user_id}"))?;
+                gongyou_db::lock(conn, &format!("claim-submit:{user_id}"))?;
                 let claim = own(conn, &user_id, &id)?;
                 let from = status_of(&claim)?;
                 let verb = if action == Action::Submit {

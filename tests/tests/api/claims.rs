@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use gongyou_tests::session::{id_number, Session, DEMO_PASSWORD};
+use gongyou_db::jobs::Job;
 use gongyou_tests::{spawn_app, TestApp};
 use serde_json::{json, Value};
 
@@ -1136,4 +1137,135 @@ async fn erasure_waits_until_no_claim_is_open() {
         .unwrap();
     assert!(details.hospital_enc.is_none() && details.diagnosis_enc.is_none());
     assert!(details.erased_at.is_some());
+    let kept = {
+        let id = details.claim_id.clone();
+        f.app
+            .state
+            .db
+            .run(move |conn| gongyou_db::claims::get(conn, &id))
+            .await
+            .unwrap()
+            .expect("the money record is kept")
+    };
+    assert_eq!(kept.amount_fen, Some(100_000));
+
+    // Housekeeping keeps it through the retention period (30 years), then deletes it.
+    let housekeeping = |app: &TestApp| {
+        let at = app.clock_now().naive_utc();
+        let db = app.state.db.clone();
+        async move {
+            db.run(move |conn| gongyou_jobs::Housekeeping {}.enqueue(conn, at).map(|_| ()))
+                .await
+                .unwrap();
+        }
+    };
+    let claim_id = details.claim_id.clone();
+    let exists = |app: &TestApp| {
+        let (db, id) = (app.state.db.clone(), claim_id.clone());
+        async move {
+            db.run(move |conn| gongyou_db::claims::get(conn, &id))
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    f.app.clock.advance(Duration::days(365 * 29));
+    housekeeping(&f.app).await;
+    f.app.job_worker().drain().await.unwrap();
+    assert!(exists(&f.app).await);
+    f.app.clock.advance(Duration::days(365 * 2));
+    housekeeping(&f.app).await;
+    f.app.job_worker().drain().await.unwrap();
+    assert!(!exists(&f.app).await, "deleted after the retention period");
+}
+
+#[tokio::test]
+async fn a_draft_is_edited_and_a_new_bank_account_needs_a_fresh_step_up() {
+    let f = fixture().await;
+    let phone = "13900000701";
+    let worker = f.member(phone, "701").await;
+    let enrollment = f.enrollment_id(&worker).await;
+    let (status, draft) = f
+        .file(
+            &worker,
+            hospital_claim(&enrollment, json!({"kind": "wechat_balance"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{draft}");
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let put = |b: Value, proof: Option<String>| {
+        let mut r = f
+            .app
+            .client
+            .put(f.app.url(&format!("/api/v1/claims/{id}")))
+            .header("Authorization", worker.bearer())
+            .json(&b);
+        if let Some(p) = proof {
+            r = r.header("X-Step-Up-Token", p);
+        }
+        async move { body(r.send().await.unwrap()).await }
+    };
+    let bank = |account: &str| json!({"kind": "bank", "holder": "张小龙", "bank": "中国农业银行", "account": account});
+
+    // A longer stay: the estimate follows.
+    let mut longer = hospital_claim(&enrollment, json!({"kind": "wechat_balance"}));
+    longer["incident"]["discharged_on"] = json!("2026-04-18");
+    let (status, edited) = put(longer.clone(), None).await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["amount"], "1600.00");
+    assert_eq!(edited["revision"], 2);
+
+    // A bank account: only with a step-up; the same account again needs none, a new one does.
+    let mut with_bank = longer.clone();
+    with_bank["payee"] = bank("6228480402564890018");
+    let (status, refused) = put(with_bank.clone(), None).await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["code"], "auth.step_up_required");
+    let proof = f.step_up(&worker, phone).await;
+    let (status, banked) = put(with_bank.clone(), Some(proof.clone())).await;
+    assert_eq!(status, 200, "{banked}");
+    assert_eq!(banked["payee"]["account_masked"], "6228***********0018");
+    let (status, _) = put(with_bank.clone(), None).await;
+    assert_eq!(status, 200, "the same account needs no new proof");
+    let mut other_bank = longer.clone();
+    other_bank["payee"] = bank("6228480402564890026");
+    let (status, refused) = put(other_bank, None).await;
+    assert_eq!(status, 403, "{refused}");
+
+    // Absent payee keeps the one named; another benefit item is refused.
+    let mut no_payee = longer.clone();
+    no_payee.as_object_mut().unwrap().remove("payee");
+    let (status, kept) = put(no_payee, None).await;
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["payee"]["kind"], "bank");
+    assert_eq!(kept["payee"]["account_masked"], "6228***********0018");
+    let mut other_item = longer.clone();
+    other_item["benefit_code"] = json!("accident_death");
+    let (status, refused) = put(other_item, None).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["code"], "claim.cover_fixed");
+
+    // Malformed input is a 400 that names the field; nothing changes.
+    let mut bad = longer.clone();
+    bad["incident"]["occurred_on"] = json!("2026-02-30");
+    let (status, refused) = put(bad, None).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["code"], "claim.invalid_date");
+    let (_, unchanged) = f.get(&worker, &format!("/api/v1/claims/{id}")).await;
+    assert_eq!(unchanged["incident"]["discharged_on"], "2026-04-18");
+
+    // Someone else's enrollment is not found.
+    let (status, refused) = f
+        .file(
+            &worker,
+            hospital_claim("no-such-enrollment", json!({"kind": "wechat_balance"})),
+        )
+        .await;
+    assert_eq!(status, 404, "{refused}");
+    assert_eq!(refused["code"], "claim.enrollment_not_found");
+
+    // The member's list.
+    let (status, mine) = f.get(&worker, "/api/v1/me/claims?limit=1").await;
+    assert_eq!(status, 200);
+    assert_eq!(mine["items"][0]["id"], id.as_str());
 }
