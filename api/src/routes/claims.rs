@@ -361,7 +361,11 @@ pub async fn upload_claim_document(
     tag = "claims",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The document (JPEG, PNG or PDF)", body = inline(DocumentBytes), content_type = "application/octet-stream"),
+        (status = 200, description = "The document, as stored", content(
+            (inline(DocumentBytes) = "image/jpeg"),
+            (inline(DocumentBytes) = "image/png"),
+            (inline(DocumentBytes) = "application/pdf"),
+        )),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.role_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`claim.not_found`, `claim.document_not_found`", body = Problem, content_type = "application/problem+json"),
