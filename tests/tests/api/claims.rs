@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
-use gongyou_tests::session::{id_number, Session, DEMO_PASSWORD};
 use gongyou_db::jobs::Job;
-use gongyou_tests::{spawn_app, TestApp};
+use gongyou_tests::session::{id_number, Session, DEMO_PASSWORD};
+use gongyou_tests::{spawn_app, spawn_app_with, TestApp};
 use serde_json::{json, Value};
 
 fn shanghai(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
@@ -55,7 +55,10 @@ struct Fixture {
 /// A published plan; members enroll on 2026-03-01 (cover from 03-02); the clock then
 /// stands on 2026-04-20.
 async fn fixture() -> Fixture {
-    let app = spawn_app().await;
+    fixture_on(spawn_app().await).await
+}
+
+async fn fixture_on(app: TestApp) -> Fixture {
     app.seed().await;
     app.clock.set(shanghai(2026, 3, 1, 10));
     let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
@@ -1268,4 +1271,35 @@ async fn a_draft_is_edited_and_a_new_bank_account_needs_a_fresh_step_up() {
     let (status, mine) = f.get(&worker, "/api/v1/me/claims?limit=1").await;
     assert_eq!(status, 200);
     assert_eq!(mine["items"][0]["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_document_over_the_size_limit_is_refused_before_it_is_kept() {
+    let app = spawn_app_with(
+        [(
+            "GONGYOU_CLAIM_DOCUMENT_MAX_BYTES".to_owned(),
+            "4096".to_owned(),
+        )]
+        .into(),
+    )
+    .await;
+    let f = fixture_on(app).await;
+    let worker = f.member("13900000801", "801").await;
+    let enrollment = f.enrollment_id(&worker).await;
+    let (_, claim) = f
+        .file(
+            &worker,
+            hospital_claim(&enrollment, json!({"kind": "wechat_balance"})),
+        )
+        .await;
+    let id = claim["id"].as_str().unwrap();
+    let mut big = PDF.to_vec();
+    big.splice(9..9, std::iter::repeat_n(b' ', 5000));
+    let (status, refused) = f.upload(&worker, id, "other", &big).await;
+    assert_eq!(status, 413, "{refused}");
+    assert_eq!(refused["code"], "claim.document_too_large");
+    let (status, ok) = f.upload(&worker, id, "other", PDF).await;
+    assert_eq!(status, 201, "{ok}");
+    let (_, claim) = f.get(&worker, &format!("/api/v1/claims/{id}")).await;
+    assert_eq!(claim["documents"].as_array().unwrap().len(), 1);
 }
