@@ -109,10 +109,34 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => serve(config, clock, None).await,
         Command::Demo => {
             migrate(&config).await?;
-            let logins = seed(&config, &clock).await?;
+            let mut logins = seed(&config, &clock).await?;
             let db = open_db(&config)?;
             seed::demo_stations(&db, clock.now().naive_utc()).await?;
             seed::demo_plan(&db, clock.now()).await?;
+            // Claims for demo-reviewer and demo-approver; the demo serves without them.
+            let claims = |n: i64| format!("{n} claim{}", if n == 1 { "" } else { "s" });
+            match gongyou::demo_claims::seed(&config, &db, clock.now()).await {
+                Ok(waiting) => {
+                    for login in &mut logins {
+                        let work = match login.username {
+                            "demo-reviewer" => {
+                                format!("{} waiting for review", claims(waiting.waiting_for_review))
+                            }
+                            "demo-approver" => {
+                                format!(
+                                    "{} awaiting confirmation",
+                                    claims(waiting.awaiting_confirmation)
+                                )
+                            }
+                            _ => continue,
+                        };
+                        login.description =
+                            format!("{} · {work} (GET /api/v1/review/claims)", login.description)
+                                .into();
+                    }
+                }
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "demo claims not seeded"),
+            }
             serve(config, clock, Some(logins)).await
         }
         Command::Worker => work(config, clock).await,

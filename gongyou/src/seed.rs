@@ -136,10 +136,10 @@ fn ensure(
     Ok(())
 }
 
-/// A demo login: username, what it may do.
+/// A demo login: username, what it may do (the demo adds what waits for it).
 pub struct DemoLogin {
     pub username: &'static str,
-    pub description: &'static str,
+    pub description: std::borrow::Cow<'static, str>,
 }
 
 /// (username, display name, home org, role and scope)
@@ -205,7 +205,7 @@ pub async fn run(db: &Db, config: &Config, now: NaiveDateTime) -> anyhow::Result
                 for (username, display, home, role, description) in DEMO_STAFF {
                     logins.push(DemoLogin {
                         username,
-                        description,
+                        description: description.into(),
                     });
                     if staff_db::by_username(conn, username)?.is_some() {
                         continue;
@@ -452,12 +452,21 @@ pub async fn demo_stations(db: &Db, now: NaiveDateTime) -> anyhow::Result<usize>
     Ok(written)
 }
 
+/// How far back the demo's story goes: its plan opened (on the first of that month) and its
+/// demo workers joined and enrolled this many days ago (`demo_claims`).
+pub const DEMO_HISTORY_DAYS: u64 = 60;
+
 /// `gongyou demo`: a published plan like E路守护 in 四川 (once), open to enrollment today, so
-/// that a worker who has just joined a union in 成都 through the demo qualifies at once.
+/// that a worker who has just joined a union in 成都 through the demo qualifies at once. It
+/// opened at the start of the month [`DEMO_HISTORY_DAYS`] ago, so the demo workers' cover
+/// (and their claims) can be that old.
 pub async fn demo_plan(db: &Db, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<bool> {
     use chrono::{Datelike, Months};
     let today = gongyou_domain::time::china_date(now);
-    let start = today.with_day(1).unwrap_or(today);
+    let opened = today
+        .checked_sub_days(chrono::Days::new(DEMO_HISTORY_DAYS))
+        .unwrap_or(today);
+    let start = opened.with_day(1).unwrap_or(opened);
     let end = start
         .checked_add_months(Months::new(12))
         .and_then(|d| d.pred_opt())
