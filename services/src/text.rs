@@ -68,6 +68,18 @@ text_kinds! {
     PlanDescription = TextRule::text(0, 2000);
     /// A benefit item's name.
     BenefitName = TextRule::line(2, 40);
+    /// Where an incident happened.
+    ClaimPlace = TextRule::text(1, 200);
+    /// The hospital of a claim (sealed at rest).
+    ClaimHospital = TextRule::text(0, 100);
+    /// A claim's diagnosis (sealed at rest).
+    ClaimDiagnosis = TextRule::text(0, 500);
+    /// A reviewer's or approver's note on a decision, shown to the claimant.
+    ReviewNote = TextRule::text(0, 500);
+    /// A bank account holder's name.
+    PayeeHolder = TextRule::line(1, 50);
+    /// A bank and branch.
+    PayeeBank = TextRule::line(1, 60);
 }
 
 #[cfg(test)]

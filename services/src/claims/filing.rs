@@ -9,7 +9,6 @@ use gongyou_db::{orgs, write_tx, DbConnection};
 use gongyou_domain::claim::{self as rules, transition, Action, ClaimStatus};
 use gongyou_domain::money::parse_fen;
 use gongyou_domain::plan::{IncidentType, Payout};
-use gongyou_domain::text::{clean_text, optional_text};
 use gongyou_domain::time::china_date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,6 +21,7 @@ use crate::accounts::principal::require_step_up;
 use crate::actor::Actor;
 use crate::error::{ServiceError, ServiceResult};
 use crate::page::{Page, PageRequest};
+use crate::text::{ClaimDiagnosis, ClaimHospital, ClaimPlace, PayeeBank, PayeeHolder};
 use crate::Context;
 
 /// Where the money goes.
@@ -34,25 +34,66 @@ pub enum PayeeKind {
     Bank,
 }
 
-/// The payee. A bank account needs `holder`, `bank` and `account`, and setting or
-/// changing it needs a fresh SMS step-up (`X-Step-Up-Token`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PayeeBody {
-    pub kind: PayeeKind,
-    /// The account holder's name (bank).
-    #[schema(min_length = 1, max_length = 50, nullable = false)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub holder: Option<String>,
-    /// The bank and branch, e.g. "中国工商银行成都青羊支行".
-    #[schema(min_length = 1, max_length = 60, nullable = false)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bank: Option<String>,
-    /// The account number: 10 to 30 digits.
-    #[schema(pattern = r"^[0-9]{10,30}$", nullable = false)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+/// The payee: the member's WeChat balance, or a bank account (setting or changing one
+/// needs a fresh SMS step-up, `X-Step-Up-Token`). Its schema is written by hand below:
+/// each variant refuses other properties, which the derived schema would not say.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PayeeBody {
+    /// The WeChat balance of the member's own WeChat account (the one they sign in with).
+    WechatBalance {},
+    /// A bank account (paid by the union's bank file).
+    Bank {
+        holder: String,
+        bank: String,
+        account: String,
+    },
 }
+
+impl utoipa::PartialSchema for PayeeBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let kind = |value: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([value.to_owned()]))
+        };
+        let closed = || Some(AdditionalProperties::FreeForm(false));
+        let wechat = ObjectBuilder::new()
+            .description(Some(
+                "The WeChat balance of the member's own WeChat account (the one they sign in with).",
+            ))
+            .property("kind", kind("wechat_balance"))
+            .required("kind")
+            .additional_properties(closed());
+        let bank = ObjectBuilder::new()
+            .description(Some("A bank account, paid by the union's bank file."))
+            .property("kind", kind("bank"))
+            .property("holder", PayeeHolder::schema())
+            .property("bank", PayeeBank::schema())
+            .property(
+                "account",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^[0-9]{10,30}$"))
+                    .description(Some("The account number: 10 to 30 digits.")),
+            )
+            .required("kind")
+            .required("holder")
+            .required("bank")
+            .required("account")
+            .additional_properties(closed());
+        OneOfBuilder::new()
+            .description(Some(
+                "Where the money goes: `wechat_balance`, or `bank` with holder, bank and account (setting or changing a bank account needs `X-Step-Up-Token`).",
+            ))
+            .item(wechat)
+            .item(bank)
+            .into()
+    }
+}
+
+impl ToSchema for PayeeBody {}
 
 /// The incident.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -61,24 +102,24 @@ pub struct IncidentBody {
     #[serde(rename = "type")]
     pub kind: IncidentType,
     /// The day it happened (Asia/Shanghai).
-    #[schema(format = Date)]
+    #[schema(format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub occurred_on: String,
     /// Where it happened.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(value_type = ClaimPlace, inline)]
     pub place: String,
     /// The hospital stay, when there was one (a daily allowance needs it).
-    #[schema(format = Date, nullable = false)]
+    #[schema(format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admitted_on: Option<String>,
-    #[schema(format = Date, nullable = false)]
+    #[schema(format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discharged_on: Option<String>,
     /// Encrypted at rest.
-    #[schema(max_length = 100, nullable = false)]
+    #[schema(value_type = Option<ClaimHospital>, inline, nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hospital: Option<String>,
     /// Encrypted at rest.
-    #[schema(max_length = 500, nullable = false)]
+    #[schema(value_type = Option<ClaimDiagnosis>, inline, nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<String>,
     /// The medical cost claimed (reimbursements only), yuan.
@@ -110,7 +151,7 @@ pub struct ClaimBody {
     pub incident: IncidentBody,
     /// Where the money goes; may be named later (before submitting). On an edit, absent
     /// keeps the current payee.
-    #[schema(nullable = false)]
+    #[schema(inline, nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payee: Option<PayeeBody>,
 }
@@ -142,11 +183,14 @@ struct Checked {
 }
 
 fn check_incident(i: &IncidentBody) -> ServiceResult<Checked> {
-    let place = clean_text(&i.place, 1..=200)
+    let place = ClaimPlace::RULE
+        .check(&i.place)
         .ok_or_else(|| bad("claim.invalid_place", "出险地点须为 1 至 200 个字符"))?;
-    let hospital = optional_text(i.hospital.clone(), 100)
+    let hospital = ClaimHospital::RULE
+        .check_optional(i.hospital.as_deref())
         .map_err(|_| bad("claim.invalid_hospital", "医院名称不超过 100 个字符"))?;
-    let diagnosis = optional_text(i.diagnosis.clone(), 500)
+    let diagnosis = ClaimDiagnosis::RULE
+        .check_optional(i.diagnosis.as_deref())
         .map_err(|_| bad("claim.invalid_diagnosis", "诊断不超过 500 个字符"))?;
     let claimed_cost_fen = i
         .claimed_cost
@@ -206,40 +250,27 @@ fn check_incident(i: &IncidentBody) -> ServiceResult<Checked> {
 type CheckedPayee = (PayeeKind, Option<String>, Option<String>, Option<String>);
 
 fn check_payee(p: &PayeeBody) -> ServiceResult<CheckedPayee> {
-    match p.kind {
-        PayeeKind::WechatBalance => {
-            if p.holder.is_some() || p.bank.is_some() || p.account.is_some() {
-                return Err(bad(
+    match p {
+        PayeeBody::WechatBalance {} => Ok((PayeeKind::WechatBalance, None, None, None)),
+        PayeeBody::Bank {
+            holder,
+            bank,
+            account,
+        } => {
+            let holder = PayeeHolder::RULE.check(holder).ok_or_else(|| {
+                bad(
                     "claim.invalid_payee",
-                    "收款到微信零钱时不需要填写户名、银行和账号",
-                ));
-            }
-            Ok((PayeeKind::WechatBalance, None, None, None))
-        }
-        PayeeKind::Bank => {
-            let holder = p
-                .holder
-                .as_deref()
-                .and_then(|h| clean_text(h, 1..=50))
-                .ok_or_else(|| {
-                    bad(
-                        "claim.invalid_payee",
-                        "请填写银行账户的户名（不超过 50 个字符）",
-                    )
-                })?;
-            let bank = p
-                .bank
-                .as_deref()
-                .and_then(|b| clean_text(b, 1..=60))
+                    "请填写银行账户的户名（不超过 50 个字符）",
+                )
+            })?;
+            let bank = PayeeBank::RULE
+                .check(bank)
                 .ok_or_else(|| bad("claim.invalid_payee", "请填写开户银行（不超过 60 个字符）"))?;
-            let account = p
-                .account
-                .as_deref()
-                .filter(|a| a.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| bad("claim.invalid_payee", "银行账号应为 10 到 30 位数字"))
-                .and_then(|a| {
-                    rules::parse_bank_account(a).map_err(|f| bad("claim.invalid_payee", f.detail))
-                })?;
+            if !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad("claim.invalid_payee", "银行账号应为 10 到 30 位数字"));
+            }
+            let account = rules::parse_bank_account(account)
+                .map_err(|f| bad("claim.invalid_payee", f.detail))?;
             Ok((PayeeKind::Bank, Some(holder), Some(bank), Some(account)))
         }
     }
@@ -695,4 +726,35 @@ pub async fn withdraw(ctx: &Context, actor: &Actor, id: String) -> ServiceResult
             })
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_payee_is_one_of_two_shapes_and_nothing_else() {
+        let wechat: PayeeBody = serde_json::from_str(r#"{"kind":"wechat_balance"}"#).unwrap();
+        assert!(matches!(wechat, PayeeBody::WechatBalance {}));
+        for refused in [
+            r#"{"kind":"wechat_balance","account":"6222020402001234567"}"#,
+            r#"{"kind":"bank","holder":"张三","bank":"工行"}"#,
+            r#"{"kind":"bank","holder":"张三","bank":"工行","account":"6222020402001234567","x":1}"#,
+            r#"{"kind":"alipay"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<PayeeBody>(refused).is_err(),
+                "{refused}"
+            );
+        }
+        let bank: PayeeBody = serde_json::from_str(
+            r#"{"kind":"bank","holder":"张三","bank":"工行","account":"6222020402001234567"}"#,
+        )
+        .unwrap();
+        let (kind, holder, _, account) = check_payee(&bank).unwrap();
+        assert_eq!(kind, PayeeKind::Bank);
+        assert_eq!(holder.as_deref(), Some("张三"));
+        assert_eq!(account.as_deref(), Some("6222020402001234567"));
+    }
 }

@@ -12,7 +12,6 @@ use gongyou_domain::money::{from_fen, parse_fen};
 use gongyou_domain::notification::Category;
 use gongyou_domain::org::OrgPath;
 use gongyou_domain::staff::Role;
-use gongyou_domain::text::optional_text;
 use gongyou_domain::time::china_date;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -27,6 +26,7 @@ use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
 use crate::notifications::outbox::{notify, notify_staff};
 use crate::page::{Page, PageRequest};
+use crate::text::ReviewNote;
 use crate::Context;
 
 /// Why a claim goes back to the claimant.
@@ -132,7 +132,7 @@ pub struct ReturnBody {
     #[schema(min_items = 1, max_items = 6)]
     pub reasons: Vec<ReturnReason>,
     /// What exactly to add or correct (shown to the claimant).
-    #[schema(max_length = 500, nullable = false)]
+    #[schema(value_type = Option<ReviewNote>, inline, nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -149,7 +149,7 @@ pub struct ApproveBody {
     #[schema(nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<ReviewNoteReason>,
-    #[schema(max_length = 500, nullable = false)]
+    #[schema(value_type = Option<ReviewNote>, inline, nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -159,7 +159,7 @@ pub struct ApproveBody {
 pub struct RejectBody {
     pub reason_code: RejectReason,
     /// Shown to the claimant.
-    #[schema(max_length = 500, nullable = false)]
+    #[schema(value_type = Option<ReviewNote>, inline, nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -167,13 +167,14 @@ pub struct RejectBody {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBody {
-    #[schema(max_length = 500, nullable = false)]
+    #[schema(value_type = Option<ReviewNote>, inline, nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
 fn note_of(note: Option<String>) -> ServiceResult<Option<String>> {
-    optional_text(note, 500)
+    ReviewNote::RULE
+        .check_optional(note.as_deref())
         .map_err(|_| ServiceError::invalid("claim.invalid_note", "说明不超过 500 个字符"))
 }
 
@@ -201,7 +202,7 @@ pub struct QueueQuery {
     /// Only the claims the caller holds.
     pub mine: Option<bool>,
     /// From the previous page's `next_cursor`.
-    #[param(max_length = 100)]
+    #[param(pattern = r"^[0-9]{1,16}_[0-9A-Za-z-]{1,64}$")]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -220,6 +221,11 @@ fn cursor_of(c: &QueueItem) -> String {
 fn parse_cursor(s: &str) -> ServiceResult<(NaiveDateTime, String)> {
     let (micros, id) = s
         .split_once('_')
+        .filter(|(m, id)| {
+            (1..=16).contains(&m.len())
+                && (1..=64).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
         .ok_or_else(|| ServiceError::invalid("request.invalid_cursor", "cursor 无效"))?;
     let at = micros
         .parse::<i64>()
