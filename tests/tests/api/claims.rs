@@ -1303,3 +1303,95 @@ async fn a_document_over_the_size_limit_is_refused_before_it_is_kept() {
     let (_, claim) = f.get(&worker, &format!("/api/v1/claims/{id}")).await;
     assert_eq!(claim["documents"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_review_queue_pages_by_keyset_and_filters() {
+    let f = fixture().await;
+    let workers = f
+        .members(&[
+            ("13900000901", "901"),
+            ("13900000902", "902"),
+            ("13900000903", "903"),
+        ])
+        .await;
+    // All submitted at the same instant (the clock stands still): ties go by id.
+    let mut ids = Vec::new();
+    for w in &workers {
+        ids.push(f.submitted(w).await);
+    }
+    ids.sort();
+    let reviewer = f.staff("demo-reviewer").await;
+    let (_, all) = f.get(&reviewer, "/api/v1/review/claims").await;
+    let listed: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, ids, "oldest first, then by id");
+    assert!(all["next_cursor"].is_null());
+
+    let mut walked = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/review/claims?limit=1&cursor={c}"),
+            None => "/api/v1/review/claims?limit=1".to_owned(),
+        };
+        let (status, page) = f.get(&reviewer, &path).await;
+        assert_eq!(status, 200, "{page}");
+        for item in page["items"].as_array().unwrap() {
+            walked.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(walked, ids, "every claim once, in order");
+    let (status, bad) = f
+        .get(&reviewer, "/api/v1/review/claims?cursor=nonsense")
+        .await;
+    assert_eq!(status, 400, "{bad}");
+
+    // Filters: status, amount, mine.
+    let (status, _) = f
+        .post(
+            &reviewer,
+            &format!("/api/v1/review/claims/{}/assign", ids[1]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for (query, expected) in [
+        ("status=under_review", vec![ids[1].clone()]),
+        ("status=submitted", vec![ids[0].clone(), ids[2].clone()]),
+        ("mine=true", vec![ids[1].clone()]),
+        ("min_amount=1000.00&max_amount=1000", ids.clone()),
+        ("min_amount=1000.01", vec![]),
+        (
+            "plan_code=claims-2026&benefit_code=hospital_daily",
+            ids.clone(),
+        ),
+        ("benefit_code=medical", vec![]),
+        ("waiting_hours=1", vec![]),
+    ] {
+        let (status, page) = f
+            .get(&reviewer, &format!("/api/v1/review/claims?{query}"))
+            .await;
+        assert_eq!(status, 200, "{query}: {page}");
+        let got: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(got, expected, "{query}");
+    }
+    f.app.clock.advance(Duration::hours(2));
+    let reviewer = f.staff("demo-reviewer").await;
+    let (_, waited) = f
+        .get(&reviewer, "/api/v1/review/claims?waiting_hours=1")
+        .await;
+    assert_eq!(waited["items"].as_array().unwrap().len(), 3);
+}
