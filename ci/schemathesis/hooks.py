@@ -169,6 +169,7 @@ class Worker:
     notifications: list[str] | None = None
     step_up_token: str | None = None
     step_up_until: float = 0.0
+    enrollment_id: str | None = None
 
 
 class Accounts:
@@ -390,6 +391,23 @@ class Data:
     closable: list[Worker] = field(default_factory=list)
     pending_applicants: list[Worker] = field(default_factory=list)  # applied, not decided
     step_up_codes: list[tuple[Worker, str]] = field(default_factory=list)
+    # Claims (both runs): claimants (members in 四川 enrolled in the demo plan), their claims
+    # (id -> {"owner", "enrollment", "benefit", "status"}), drafts kept for reading and editing
+    # versus drafts to withdraw, uploaded documents (claim id, doc id); the review staff's
+    # sessions; claims the demo seeded, by the status the hook last saw.
+    claimants: list[Worker] = field(default_factory=list)
+    claims: dict[str, dict] = field(default_factory=dict)
+    kept_claims: list[str] = field(default_factory=list)
+    # The demo's own claimants' claims that can pass the rules: a draft whose missing
+    # document the hook uploads (to submit) and a returned claim (to resubmit), with the
+    # claimant's session.
+    demo_submittable: list[tuple[str, Session]] = field(default_factory=list)
+    demo_resubmittable: list[tuple[str, Session]] = field(default_factory=list)
+    withdrawable: list[str] = field(default_factory=list)
+    documents: list[tuple[str, str]] = field(default_factory=list)
+    staff_sessions: dict[str, Session] = field(default_factory=dict)
+    review_status: dict[str, str] = field(default_factory=dict)
+    settings_orgs: list[str] = field(default_factory=list)
 
 
 DATA = Data()
@@ -574,6 +592,123 @@ def setup_worker_run() -> None:
         w.last_code_at = time.monotonic()
 
 
+CLAIM_REGION = "510104"  # 锦江区 (四川): the demo plan is open to members in 510000
+
+
+def claim_body(w: Worker, benefit: str, n: int = 0) -> dict:
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
+    incident = {"type": "accident", "occurred_on": today, "place": ["成都市锦江区春熙路", "成都市青羊区人民公园"][n % 2]}
+    if benefit == "hospital_daily":
+        incident.update(admitted_on=today, discharged_on=today, hospital="四川大学华西医院", diagnosis="左腿骨折")
+    body = {"enrollment_id": w.enrollment_id, "benefit_code": benefit, "incident": incident}
+    if n % 2 == 0:
+        body["payee"] = {"kind": "wechat_balance"}
+    return body
+
+
+def new_claim(w: Worker, benefit: str, n: int = 0) -> str:
+    _, claim, _ = HTTP.call("POST", "/claims", w.session.access, json=claim_body(w, benefit, n), expect=201)
+    DATA.claims[claim["id"]] = {"owner": w, "enrollment": w.enrollment_id, "benefit": benefit,
+                                "status": claim["status"]}
+    return claim["id"]
+
+
+def staff_token(username: str) -> str:
+    s = DATA.staff_sessions.get(username)
+    if s is None or time.monotonic() > s.expires_at - EXPIRY_MARGIN:
+        s = DATA.staff_sessions[username] = ACCOUNTS.password_sign_in(username)
+    return s.access
+
+
+def live(w: Worker) -> str:
+    """A claimant's access token, refreshed when it is about to expire."""
+    if time.monotonic() > w.session.expires_at - EXPIRY_MARGIN:
+        status, body, _ = HTTP.call("POST", "/auth/refresh", json={"refresh_token": w.session.refresh})
+        if status == 200:
+            w.session = Session.of(body)
+    return w.session.access
+
+
+def setup_claims() -> None:
+    """Claimants with drafts and a document; the review queue the demo seeded."""
+    for i in range(2):
+        w = ACCOUNTS.new_worker()
+        _, app, _ = HTTP.call("POST", "/membership/applications", w.session.access,
+                              json=ACCOUNTS.application_body(CLAIM_REGION), expect=201)
+        w.application_id = app["id"]
+        ACCOUNTS.approve(w)
+        _, e, _ = HTTP.call("POST", f"/plans/{DEMO_PLAN}/enrollments", w.session.access, expect=201)
+        w.enrollment_id = e["id"]
+        DATA.claimants.append(w)
+        for k, benefit in enumerate(["accident_death_disability", "hospital_daily"]):
+            DATA.kept_claims.append(new_claim(w, benefit, i + k))
+        for k in range(8):
+            DATA.withdrawable.append(new_claim(w, "accident_death_disability", k))
+        cid = DATA.kept_claims[-2]
+        _, doc, _ = HTTP.call("POST", f"/claims/{cid}/documents", w.session.access, data={"kind": "id_front"},
+                              files={"file": ("id.png", PNG, "image/png")}, expect=201)
+        DATA.documents.append((cid, doc["id"]))
+    setup_demo_claimants()
+    # Every approval in 四川 waits for confirmation (threshold 0.00), so the demo's few claims
+    # in review feed confirm and reject as well as approve.
+    sichuan = next((o["id"] for o in DATA.orgs if o.get("name") == "四川省总工会"), None)
+    if sichuan:
+        code, _, r = HTTP.call("PUT", f"/admin/orgs/{sichuan}/claim-settings", ACCOUNTS.admin_token(),
+                               json={"confirm_threshold": "0.00"})
+        if code != 200:
+            log("claim_threshold_not_set", status=code, body=r.text[:200])
+    for status in ("submitted", "under_review", "awaiting_confirmation", "returned"):
+        for who in ("demo-reviewer", "demo-approver"):
+            code, page, _ = HTTP.call("GET", "/review/claims", staff_token(who), params={"status": status, "limit": 50})
+            if code == 200:
+                for c in page.get("items", []):
+                    DATA.review_status[c["id"]] = c["status"]
+    # Claim settings: orgs outside 四川 (a threshold there would not change the review flow).
+    DATA.settings_orgs = [o["id"] for o in DATA.orgs if str(o.get("region_code") or "").startswith("44")] or [
+        o["id"] for o in DATA.orgs
+    ]
+
+
+# The demo's members with claims (gongyou/src/demo_claims.rs): 13900000004 has a draft that
+# lacks its discharge summary, 13900000001 a claim returned for a clearer invoice.
+DEMO_DRAFT_PHONE = "13900000004"
+DEMO_RETURNED_PHONE = "13900000001"
+
+
+def demo_member_session(phone: str) -> Session | None:
+    try:
+        code = ACCOUNTS.request_code(phone, "sign_in")
+    except SetupError as exc:
+        log("demo_member_not_signed_in", phone=phone, error=str(exc))
+        return None
+    status, body, _ = HTTP.call("POST", "/auth/sessions/sms", json={"phone": phone, "code": code})
+    return Session.of(body) if status == 200 else None
+
+
+def setup_demo_claimants() -> None:
+    """Claims of the demo's members that pass the rules once completed: submit and resubmit
+    get real work (a fresh enrollment's cover starts tomorrow, so the hook's own drafts
+    cannot)."""
+    for phone, wanted, pool in (
+        (DEMO_DRAFT_PHONE, "draft", DATA.demo_submittable),
+        (DEMO_RETURNED_PHONE, "returned", DATA.demo_resubmittable),
+    ):
+        session = demo_member_session(phone)
+        if session is None:
+            continue
+        code, page, _ = HTTP.call("GET", "/me/claims", session.access, params={"limit": 50})
+        if code != 200:
+            continue
+        for claim in page.get("items", []):
+            if claim.get("status") != wanted:
+                continue
+            for item in claim.get("missing", []):
+                if item.get("code") == "document_missing" and item.get("subject"):
+                    HTTP.call("POST", f"/claims/{claim['id']}/documents", session.access,
+                              data={"kind": item["subject"]}, files={"file": ("doc.png", PNG, "image/png")})
+            pool.append((claim["id"], session))
+
+
 def setup() -> None:
     started = time.monotonic()
     try:
@@ -587,6 +722,7 @@ def setup() -> None:
             DATA.step_up_workers = [ACCOUNTS.new_worker() for _ in range(STEP_UP_WORKERS)]
             IDENTITIES.prepare(spares=10)
             setup_worker_run()
+        setup_claims()
     except SetupError as exc:
         log("setup_failed", error=str(exc))
         raise
@@ -594,6 +730,8 @@ def setup() -> None:
         "identities": 1 + len(IDENTITIES.spares),
         "stations": len(DATA.stations),
         "photos": len(DATA.photos),
+        "claims": len(DATA.claims),
+        "review_queue": sorted(DATA.review_status.values()),
     }
     if ROLE == "admin":
         counts.update(
@@ -885,7 +1023,166 @@ def inject_resolve(case, n):
         _set_path(case, id=pair[0], report_id=pair[1])
 
 
+# --- claims
+
+
+def _claims_in(pool: list[str], *statuses: str) -> list[str]:
+    return [c for c in pool if DATA.claims.get(c, {}).get("status") in statuses]
+
+
+def _as_owner(case, claim_id: str) -> None:
+    _as(case, live(DATA.claims[claim_id]["owner"]))
+    _set_path(case, id=claim_id)
+
+
+def _drop_header(case, name: str) -> None:
+    if case.headers:
+        case.headers = {k: v for k, v in case.headers.items() if k.lower() != name.lower()}
+
+
+def inject_create_claim(case, n):
+    w = pick(DATA.claimants, n)
+    if w is None:
+        return
+    _as(case, live(w))
+    _drop_header(case, "Idempotency-Key")
+    _drop_header(case, "X-Step-Up-Token")
+    case.body = claim_body(w, ["accident_death_disability", "hospital_daily"][n % 2], n)
+
+
+def inject_edit_claim(case, n):
+    cid = pick(_claims_in(DATA.kept_claims, "draft", "returned"), n)
+    if cid:
+        _as_owner(case, cid)
+        _drop_header(case, "X-Step-Up-Token")
+        c = DATA.claims[cid]
+        body = claim_body(c["owner"], c["benefit"], n + 1)
+        body["enrollment_id"] = c["enrollment"]
+        case.body = body
+
+
+def inject_read_claim(case, n):
+    cid = pick(DATA.kept_claims + DATA.withdrawable, n)
+    if cid:
+        _as_owner(case, cid)
+
+
+def inject_my_claims(case, n):
+    w = pick(DATA.claimants, n)
+    if w is not None:
+        _as(case, live(w))
+
+
+def inject_withdraw_claim(case, n):
+    cid = pick(_claims_in(DATA.withdrawable, "draft", "submitted", "under_review", "returned"), 0)
+    if cid:
+        _as_owner(case, cid)
+
+
+def inject_upload_document(case, n, kwargs):
+    cid = pick(_claims_in(DATA.kept_claims, "draft", "returned"), n)
+    if cid is None:
+        return
+    _as_owner(case, cid)
+    _drop_header(case, "Content-Type")
+    kwargs.pop("json", None)
+    kwargs.pop("content", None)
+    kwargs["data"] = {"kind": pick(["id_front", "id_back", "accident_proof", "other"], n)}
+    kwargs["files"] = {"file": ("document.png", PNG, "image/png")}
+
+
+def inject_get_document(case, n):
+    pair = pick(DATA.documents, n)
+    if pair:
+        _as_owner(case, pair[0])
+        _set_path(case, doc_id=pair[1])
+
+
+def _review_pick(status: tuple[str, ...], before: tuple[str, ...] = ()) -> str | None:
+    """A seeded claim in one of `status`; left alone while an operation in `before` (which
+    needs a claim in that status too) has not answered a 2xx yet and only one is left.
+    Earlier statuses in `status` first."""
+    ids = sorted((status.index(s), c) for c, s in DATA.review_status.items() if s in status)
+    if not ids or (len(ids) < 2 and any(op not in SUCCEEDED for op in before)):
+        return None
+    return ids[0][1]
+
+
+REVIEW = "POST /api/v1/review/claims/{id}/"
+
+
+def _inject_review(action: str, status: tuple[str, ...], before: tuple[str, ...], who: str, body):
+    def inject(case, n):
+        # The demo seeds few claims in review: once an action has answered a 2xx, it leaves
+        # the rest to the actions that have not (assign feeds them all, so it keeps going).
+        if action != "assign" and REVIEW + action in SUCCEEDED:
+            return
+        cid = _review_pick(status, before)
+        if cid is None:
+            return
+        _as(case, staff_token(who))
+        _set_path(case, id=cid)
+        if body is not None:
+            case.body = dict(body)
+
+    return inject
+
+
+def _inject_demo_claim(label: str, pool_of):
+    def inject(case, n):
+        if label in SUCCEEDED:
+            return
+        pair = pick(pool_of(), 0)
+        if pair:
+            cid, session = pair
+            _as(case, session.access)
+            _set_path(case, id=cid)
+
+    return inject
+
+
+def inject_review_queue(case, n):
+    _as(case, staff_token(["demo-reviewer", "demo-approver"][n % 2]))
+
+
+def inject_claim_settings(case, n):
+    org = pick(DATA.settings_orgs, n)
+    if org:
+        _as(case, ACCOUNTS.admin_token())
+        _set_path(case, id=org)
+
+
 INJECT = {
+    "POST /api/v1/claims": inject_create_claim,
+    "PUT /api/v1/claims/{id}": inject_edit_claim,
+    "GET /api/v1/claims/{id}": inject_read_claim,
+    "GET /api/v1/claims/{id}/events": inject_read_claim,
+    "GET /api/v1/me/claims": inject_my_claims,
+    "POST /api/v1/claims/{id}/withdraw": inject_withdraw_claim,
+    "POST /api/v1/claims/{id}/documents": inject_upload_document,
+    "GET /api/v1/claims/{id}/documents/{doc_id}": inject_get_document,
+    "GET /api/v1/review/claims": inject_review_queue,
+    "POST /api/v1/claims/{id}/submit": _inject_demo_claim(
+        "POST /api/v1/claims/{id}/submit", lambda: DATA.demo_submittable
+    ),
+    "POST /api/v1/claims/{id}/resubmit": _inject_demo_claim(
+        "POST /api/v1/claims/{id}/resubmit", lambda: DATA.demo_resubmittable
+    ),
+    REVIEW + "assign": _inject_review("assign", ("submitted",), (), "demo-reviewer", None),
+    REVIEW + "return": _inject_review(
+        "return", ("under_review",), (REVIEW + "approve",), "demo-reviewer", {"reasons": ["documents_missing"], "note": "请补充事故证明"}
+    ),
+    REVIEW + "approve": _inject_review(
+        "approve", ("under_review",), (), "demo-reviewer", {"note": "材料齐全"}
+    ),
+    REVIEW + "confirm": _inject_review("confirm", ("awaiting_confirmation",), (), "demo-approver", {}),
+    REVIEW + "reject": _inject_review(
+        "reject", ("awaiting_confirmation", "under_review"),
+        (REVIEW + "confirm", REVIEW + "return", REVIEW + "approve"), "demo-reviewer",
+        {"reason_code": "other", "note": "不符合保障范围"},
+    ),
+    "GET /api/v1/admin/orgs/{id}/claim-settings": inject_claim_settings,
+    "PUT /api/v1/admin/orgs/{id}/claim-settings": inject_claim_settings,
     "POST /api/v1/admin/plans": inject_create_plan,
     "POST /api/v1/admin/plans/{code}/roster-imports": inject_roster,
     "GET /api/v1/admin/roster-imports/{id}": _path_id("id", lambda: DATA.roster_imports),
@@ -948,6 +1245,7 @@ INJECT = {
 
 COUNTERS: dict[str, int] = {}
 INJECTED: dict[str, int] = {}
+SUCCEEDED: set[str] = set()  # operations that answered a 2xx
 
 
 def _positive(case) -> bool:
@@ -979,7 +1277,7 @@ def before_call(context, case, kwargs):
     if n % 2:
         return
     with IDENTITIES.lock:
-        if inject is inject_photo:
+        if inject is inject_photo or inject is inject_upload_document:
             inject(case, n // 2, kwargs)
         else:
             inject(case, n // 2)
@@ -999,7 +1297,14 @@ def after_call(context, case, response):
     access = _bearer(getattr(request, "headers", None))
     params = case.path_parameters or {}
     ok = 200 <= status < 300
+    if ok:
+        SUCCEEDED.add(label)
     # State changes that decide which ids later injections use.
+    if ok and ("/claims" in label):
+        try:
+            _claim_seen(label, params, access, response.json())
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must never break the run
+            log("claim_tracking_failed", op=label, error=repr(exc))
     if ok:
         if label.endswith("/applications/{id}/approve") or label.endswith("/applications/{id}/reject"):
             _forget(DATA.pending_apps, params.get("id"))
@@ -1046,6 +1351,27 @@ def after_call(context, case, response):
         check, _, _ = HTTP.call("GET", "/me", access)
         if check == 401:
             IDENTITIES.retire(access, f"401 on {label}")
+
+
+def _claim_seen(label: str, params: dict, access: str | None, body) -> None:
+    if not isinstance(body, dict):
+        return
+    if label == "POST /api/v1/claims/{id}/documents" and body.get("id") and params.get("id") in DATA.claims:
+        DATA.documents.append((params["id"], body["id"]))
+        return
+    cid, status = body.get("id"), body.get("status")
+    if not isinstance(cid, str) or not isinstance(status, str):
+        return
+    if cid in DATA.claims:
+        DATA.claims[cid]["status"] = status
+    elif label == "POST /api/v1/claims":
+        owner = next((w for w in DATA.claimants if w.session.access == access), None)
+        if owner is not None:
+            DATA.claims[cid] = {"owner": owner, "enrollment": body.get("enrollment_id"),
+                                "benefit": body.get("benefit_code"), "status": status}
+            DATA.withdrawable.append(cid)
+    if cid in DATA.review_status or label.startswith("POST /api/v1/review/"):
+        DATA.review_status[cid] = status
 
 
 def summary() -> dict:
