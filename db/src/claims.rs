@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use crate::schema::{
     claim_details, claim_document_reads, claim_documents, claim_events, claim_invoices,
-    claim_settings, claims, orgs,
+    claim_queue, claim_settings, claims, orgs,
 };
 use crate::{DbConnection, DbError};
 
@@ -197,7 +197,33 @@ pub fn apply(
             claims::updated_at.eq(now),
         ))
         .execute(conn)?;
+    if n == 1 {
+        sync_queue(conn, id)?;
+    }
     Ok(n == 1)
+}
+
+/// Keeps the claim's review-queue rows: one per org on its path while it waits on staff,
+/// none otherwise.
+fn sync_queue(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+    diesel::delete(claim_queue::table.filter(claim_queue::claim_id.eq(id))).execute(conn)?;
+    let Some(c) = get(conn, id)? else {
+        return Ok(());
+    };
+    let Some(since) = c.waiting_since else {
+        return Ok(());
+    };
+    for org in c.org_path.split('/').filter(|s| !s.is_empty()) {
+        diesel::insert_into(claim_queue::table)
+            .values((
+                claim_queue::org_id.eq(org),
+                claim_queue::claim_id.eq(id),
+                claim_queue::status.eq(&c.status),
+                claim_queue::waiting_since.eq(since),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// A claimant's claims, newest first, after the cursor (a claim id: ids are time-ordered).
@@ -374,27 +400,44 @@ pub struct QueueFilter<'a> {
     pub limit: i64,
 }
 
-/// The review queue: claims waiting on staff in scope, oldest first.
+/// The orgs whose subtrees make up `within`, without one inside another (so no claim is
+/// listed twice): the last id of each path.
+fn scope_orgs(within: &[String]) -> Vec<String> {
+    let mut paths: Vec<&String> = within.iter().collect();
+    paths.sort_by_key(|p| p.len());
+    let mut kept: Vec<&String> = Vec::new();
+    for p in paths {
+        if !kept.iter().any(|k| p.starts_with(k.as_str())) {
+            kept.push(p);
+        }
+    }
+    kept.iter()
+        .filter_map(|p| p.split('/').rfind(|s| !s.is_empty()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The review queue: claims waiting on staff in scope, oldest first. Each scope is one
+/// index range of `claim_queue` (its org's rows), walked in keyset order.
 pub fn queue(conn: &mut DbConnection, f: &QueueFilter<'_>) -> Result<Vec<Claim>, DbError> {
-    if f.within.is_empty() {
+    let orgs = scope_orgs(f.within);
+    if orgs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = claims::table
-        .filter(claims::waiting_since.is_not_null())
+    let mut q = claim_queue::table
+        .inner_join(claims::table)
         .select(Claim::as_select())
         .into_boxed();
-    let mut scope: Box<dyn BoxableExpression<claims::table, _, SqlType = diesel::sql_types::Bool>> =
-        Box::new(claims::org_path.like(format!("{}%", f.within[0])));
-    for path in &f.within[1..] {
-        scope = Box::new(scope.or(claims::org_path.like(format!("{path}%"))));
+    // One org and one status as `=`: PostgreSQL then walks the index in order (it does not
+    // treat `= ANY` of one element as a constant).
+    match orgs.as_slice() {
+        [one] => q = q.filter(claim_queue::org_id.eq(one.clone())),
+        many => q = q.filter(claim_queue::org_id.eq_any(many.to_vec())),
     }
-    q = q.filter(scope);
-    // One status as `=`, so PostgreSQL can walk `claims_queue_status_idx` in order (it does
-    // not treat `= ANY($1)` of one element as a constant).
     match f.statuses {
         [] => {}
-        [one] => q = q.filter(claims::status.eq(one)),
-        many => q = q.filter(claims::status.eq_any(many)),
+        [one] => q = q.filter(claim_queue::status.eq(one)),
+        many => q = q.filter(claim_queue::status.eq_any(many)),
     }
     if let Some(plan) = f.plan_code {
         q = q.filter(claims::plan_code.eq(plan));
@@ -409,7 +452,7 @@ pub fn queue(conn: &mut DbConnection, f: &QueueFilter<'_>) -> Result<Vec<Claim>,
         q = q.filter(claims::amount_fen.le(max));
     }
     if let Some(before) = f.waiting_before {
-        q = q.filter(claims::waiting_since.lt(before));
+        q = q.filter(claim_queue::waiting_since.lt(before));
     }
     if let Some(staff) = f.assigned_to {
         q = q.filter(claims::assigned_to.eq(staff));
@@ -419,16 +462,21 @@ pub fn queue(conn: &mut DbConnection, f: &QueueFilter<'_>) -> Result<Vec<Claim>,
         // `>= at AND (> at OR id > …)` its row estimate collapsed near the end of a long
         // queue and the planner switched to a bitmap scan and a sort (16× slower; ADR 018).
         q = q.filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("(claims.waiting_since, claims.id) > (")
-                .bind::<diesel::sql_types::Timestamp, _>(at)
-                .sql(", ")
-                .bind::<diesel::sql_types::Text, _>(id.to_owned())
-                .sql(")"),
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "(claim_queue.waiting_since, claim_queue.claim_id) > (",
+            )
+            .bind::<diesel::sql_types::Timestamp, _>(at)
+            .sql(", ")
+            .bind::<diesel::sql_types::Text, _>(id.to_owned())
+            .sql(")"),
         );
     }
-    Ok(q.order((claims::waiting_since.asc(), claims::id.asc()))
-        .limit(f.limit)
-        .load(conn)?)
+    Ok(q.order((
+        claim_queue::waiting_since.asc(),
+        claim_queue::claim_id.asc(),
+    ))
+    .limit(f.limit)
+    .load(conn)?)
 }
 
 /// Claims waiting on staff since before `before` and not reminded since `reminded_before`.

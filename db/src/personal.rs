@@ -508,6 +508,11 @@ pub const REGISTRY: &[TableEntry] = &[
         ],
     ),
     plain(
+        "claim_queue",
+        "the review queue: claim ids by org, status and waiting time",
+        &["org_id", "claim_id", "status", "waiting_since"],
+    ),
+    plain(
         "claim_settings",
         "each org's confirm threshold for large claims",
         &[

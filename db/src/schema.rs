@@ -594,6 +594,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    claim_queue (org_id, claim_id) {
+        org_id -> Text,
+        claim_id -> Text,
+        status -> Text,
+        waiting_since -> Timestamp,
+    }
+}
+
+diesel::table! {
     claim_details (claim_id) {
         claim_id -> Text,
         place -> Text,
@@ -667,6 +676,7 @@ diesel::table! {
 diesel::joinable!(notification_deliveries -> notifications (notification_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(claim_details -> claims (claim_id));
+diesel::joinable!(claim_queue -> claims (claim_id));
 diesel::joinable!(membership_applications -> orgs (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(membership_transfers -> memberships (membership_id));
@@ -681,6 +691,7 @@ diesel::joinable!(stations -> orgs (org_id));
 diesel::allow_tables_to_appear_in_same_query!(
     claims,
     claim_details,
+    claim_queue,
     claim_invoices,
     claim_documents,
     claim_document_reads,

@@ -2,7 +2,8 @@
 //! 1,000,000), about 30 % of them waiting on staff, spread over ~330 unions in and out of the
 //! demo reviewer's scope (四川省总工会: 60 % of the claims), three plans and the demo plan's three
 //! benefits, inserted with one `INSERT … SELECT generate_series` (deterministic: hashes of the
-//! row number), then `VACUUM ANALYZE`.
+//! row number), with their review-queue rows (`claim_queue`: one per waiting claim and org on
+//! its path), then `VACUUM ANALYZE`.
 //!
 //! Measured through HTTP against the release `gongyou serve` (its own process), as
 //! `demo-reviewer` (claims_reviewer over 四川省总工会): the whole queue is walked with
@@ -18,9 +19,9 @@
 //! `gongyou_db::claims::queue` sends it (checked against the statement it sends, captured
 //! with diesel's instrumentation: the benchmark stops at once if they differ), is run with
 //! `EXPLAIN (ANALYZE, BUFFERS)`, with a custom plan and with the generic plan PostgreSQL may
-//! switch a prepared statement to; the filtered pages must use an index on `claims` in both,
+//! switch a prepared statement to; the filtered pages must use an index of the queue in both,
 //! or the benchmark panics. Two narrow scopes (one union; an org without claims) are
-//! explained too, for what they cost: the scope is a filter on the walk of the queue index.
+//! explained too: each scope is one range of `claim_queue` (ADR 018).
 //!
 //! Run: `make bench-claims` (needs `GONGYOU_BENCH_DATABASE_URL`, e.g.
 //! postgres://postgres@127.0.0.1:5432/postgres; optional `GONGYOU_BENCH_CLAIMS`,
@@ -213,55 +214,61 @@ impl QueueSql<'_> {
             format!("${}", args.len())
         };
         let mut sql = String::from(
-            "SELECT id, claimant_id, membership_id, org_id, org_path, enrollment_id, plan_code, \
-             plan_version, benefit_code, status, incident_type, occurred_on, admitted_on, \
-             discharged_on, claimed_cost_fen, days, amount_fen, approved_fen, payee_kind, \
-             assigned_to, approved_by, confirmed_by, waiting_since, reminded_at, submitted_at, \
-             decided_at, created_at, updated_at, revision FROM claims \
-             WHERE waiting_since IS NOT NULL",
+            "SELECT claims.id, claims.claimant_id, claims.membership_id, claims.org_id, \
+             claims.org_path, claims.enrollment_id, claims.plan_code, claims.plan_version, \
+             claims.benefit_code, claims.status, claims.incident_type, claims.occurred_on, \
+             claims.admitted_on, claims.discharged_on, claims.claimed_cost_fen, claims.days, \
+             claims.amount_fen, claims.approved_fen, claims.payee_kind, claims.assigned_to, \
+             claims.approved_by, claims.confirmed_by, claims.waiting_since, claims.reminded_at, \
+             claims.submitted_at, claims.decided_at, claims.created_at, claims.updated_at, \
+             claims.revision FROM claim_queue INNER JOIN claims ON claim_queue.claim_id = claims.id",
         );
-        let _ = write!(
-            sql,
-            " AND org_path LIKE {}",
-            p(lit(&format!("{}%", self.scope)))
-        );
+        let scope_org = self
+            .scope
+            .split('/')
+            .rfind(|s| !s.is_empty())
+            .unwrap_or_default();
+        let _ = write!(sql, " WHERE claim_queue.org_id = {}", p(lit(scope_org)));
         match self.statuses {
             [one] if form.single_status_eq => {
-                let _ = write!(sql, " AND status = {}", p(lit(one)));
+                let _ = write!(sql, " AND claim_queue.status = {}", p(lit(one)));
             }
             many => {
                 let _ = write!(
                     sql,
-                    " AND status = ANY({})",
+                    " AND claim_queue.status = ANY({})",
                     p(lit(&format!("{{{}}}", many.join(","))))
                 );
             }
         }
         if let Some(plan) = self.plan_code {
-            let _ = write!(sql, " AND plan_code = {}", p(lit(plan)));
+            let _ = write!(sql, " AND claims.plan_code = {}", p(lit(plan)));
         }
         if let Some(min) = self.min_amount_fen {
-            let _ = write!(sql, " AND amount_fen >= {}", p(min.to_string()));
+            let _ = write!(sql, " AND claims.amount_fen >= {}", p(min.to_string()));
         }
         if let Some((at, id)) = &self.after {
             let at = at.format(TS).to_string();
             if form.row_keyset {
                 let a = p(lit(&at));
                 let b = p(lit(id));
-                let _ = write!(sql, " AND (waiting_since, id) > ({a}, {b})");
+                let _ = write!(
+                    sql,
+                    " AND (claim_queue.waiting_since, claim_queue.claim_id) > ({a}, {b})"
+                );
             } else {
                 let a = p(lit(&at));
                 let b = p(lit(&at));
                 let c = p(lit(id));
                 let _ = write!(
                     sql,
-                    " AND waiting_since >= {a} AND (waiting_since > {b} OR id > {c})"
+                    " AND claim_queue.waiting_since >= {a} AND (claim_queue.waiting_since > {b} OR claim_queue.claim_id > {c})"
                 );
             }
         }
         let _ = write!(
             sql,
-            " ORDER BY waiting_since ASC, id ASC LIMIT {}",
+            " ORDER BY claim_queue.waiting_since ASC, claim_queue.claim_id ASC LIMIT {}",
             p((PAGE + 1).to_string())
         );
         (sql, args)
@@ -328,6 +335,7 @@ fn shape(sql: &str) -> String {
     let from = sql.find(" FROM ").expect("FROM");
     sql[from..]
         .replace('"', "")
+        .replace("claim_queue.", "")
         .replace("claims.", "")
         .replace(['(', ')'], " ")
         .split_whitespace()
@@ -368,7 +376,7 @@ fn explain(conn: &mut PgConnection, sql: &str, args: &[String], generic: bool) -
     lines
 }
 
-/// The index on `claims` a plan scans, if any.
+/// The index on `claims` or `claim_queue` a plan scans, if any.
 fn index_used(plan: &[String]) -> Option<String> {
     plan.iter().find_map(|l| {
         let l = l.trim_start().trim_start_matches("->").trim_start();
@@ -379,7 +387,8 @@ fn index_used(plan: &[String]) -> Option<String> {
             .split_whitespace()
             .skip_while(|w| *w != "using" && *w != "on")
             .nth(1)?;
-        (scan && name.starts_with("claims_")).then(|| name.to_owned())
+        (scan && (name.starts_with("claims_") || name.starts_with("claim_queue_")))
+            .then(|| name.to_owned())
     })
 }
 
@@ -831,7 +840,17 @@ async fn run(server: String, n: u64, rounds: usize) {
     assert_eq!(inserted as u64, n, "one claim per row");
     let insert_took = started.elapsed();
     exec(&mut pg, "DROP TABLE bench_orgs");
+    // The review queue's rows, as `gongyou_db::claims::apply` keeps them: one per waiting
+    // claim and org on its path.
+    exec(
+        &mut pg,
+        "INSERT INTO claim_queue (org_id, claim_id, status, waiting_since)
+         SELECT o, c.id, c.status, c.waiting_since
+         FROM claims c, unnest(string_to_array(trim(both '/' from c.org_path), '/')) AS o
+         WHERE c.waiting_since IS NOT NULL",
+    );
     exec(&mut pg, "VACUUM ANALYZE claims");
+    exec(&mut pg, "VACUUM ANALYZE claim_queue");
     exec(&mut pg, "VACUUM ANALYZE orgs");
     let fixture_took = started.elapsed();
     let scope_like = lit(&format!("{}%", sichuan.path));
@@ -868,7 +887,8 @@ async fn run(server: String, n: u64, rounds: usize) {
     let sizes = texts(
         &mut pg,
         "SELECT c.relname::text || ' ' || pg_size_pretty(pg_relation_size(c.oid)) AS t FROM pg_class c
-         WHERE c.relname IN ('claims', 'claims_pkey', 'claims_queue_idx', 'claims_queue_status_idx')
+         WHERE c.relname IN ('claims', 'claims_pkey', 'claims_queue_idx', 'claim_queue',
+                             'claim_queue_pkey', 'claim_queue_walk_idx', 'claim_queue_status_idx')
          ORDER BY c.relname",
     );
     println!(
@@ -1159,11 +1179,11 @@ async fn run(server: String, n: u64, rounds: usize) {
     for (title, custom, generic, _) in explained.iter().filter(|e| e.3) {
         assert!(
             index_used(custom).is_some(),
-            "{title}: the custom plan uses no index on claims"
+            "{title}: the custom plan uses no index of the queue"
         );
         assert!(
             index_used(generic).is_some(),
-            "{title}: the generic plan uses no index on claims"
+            "{title}: the generic plan uses no index of the queue"
         );
     }
 }

@@ -1354,6 +1354,45 @@ async fn the_review_queue_pages_by_keyset_and_filters() {
         .await;
     assert_eq!(status, 400, "{bad}");
 
+    // Scopes one inside another list each claim once; a scope without claims, none.
+    let admin = f.staff("demo-admin").await;
+    let (sichuan, chengdu, shenzhen) = (
+        f.app.org_id("四川省总工会").await,
+        f.app.org_id("成都市总工会").await,
+        f.app.org_id("深圳市总工会").await,
+    );
+    f.app
+        .create_staff(
+            &admin,
+            "nested-scopes",
+            &sichuan,
+            &[
+                ("claims_reviewer", &sichuan),
+                ("finance_approver", &chengdu),
+            ],
+        )
+        .await;
+    let nested = f.staff("nested-scopes").await;
+    let (_, page) = f.get(&nested, "/api/v1/review/claims").await;
+    let listed: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids, "{page}");
+    f.app
+        .create_staff(
+            &admin,
+            "shenzhen-reviewer",
+            &shenzhen,
+            &[("claims_reviewer", &shenzhen)],
+        )
+        .await;
+    let elsewhere = f.staff("shenzhen-reviewer").await;
+    let (_, page) = f.get(&elsewhere, "/api/v1/review/claims").await;
+    assert!(page["items"].as_array().unwrap().is_empty(), "{page}");
+
     // Filters: status, amount, mine.
     let (status, _) = f
         .post(

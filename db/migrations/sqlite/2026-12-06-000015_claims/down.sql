@@ -4,4 +4,5 @@ DROP TABLE claim_document_reads;
 DROP TABLE claim_documents;
 DROP TABLE claim_invoices;
 DROP TABLE claim_details;
+DROP TABLE claim_queue;
 DROP TABLE claims;

@@ -39,10 +39,24 @@ CREATE TABLE claims (
 );
 CREATE INDEX claims_claimant_idx ON claims (claimant_id, created_at, id);
 CREATE INDEX claims_enrollment_idx ON claims (enrollment_id, benefit_code);
--- The review queue: only claims waiting on staff, oldest first, keyset on (waiting_since, id).
+-- Claims waiting on staff, oldest first (the reminders' walk).
 CREATE INDEX claims_queue_idx ON claims (waiting_since, id) WHERE waiting_since IS NOT NULL;
-CREATE INDEX claims_queue_status_idx ON claims (status, waiting_since, id) WHERE waiting_since IS NOT NULL;
 CREATE INDEX claims_payable_idx ON claims (status, decided_at) WHERE status = 'approved';
+
+-- The review queue: one row per claim waiting on staff and per org on its path (the
+-- claimant's union and every org above it), so that any reviewer's scope is one index
+-- range, walked oldest first with the keyset (waiting_since, claim_id). Kept by every change
+-- of a claim (db::claims::apply).
+CREATE TABLE claim_queue (
+    org_id TEXT NOT NULL,
+    claim_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    waiting_since TIMESTAMP NOT NULL,
+    PRIMARY KEY (org_id, claim_id)
+);
+CREATE INDEX claim_queue_walk_idx ON claim_queue (org_id, waiting_since, claim_id);
+CREATE INDEX claim_queue_status_idx ON claim_queue (org_id, status, waiting_since, claim_id);
+CREATE INDEX claim_queue_claim_idx ON claim_queue (claim_id);
 
 CREATE TABLE claim_details (
     claim_id TEXT NOT NULL PRIMARY KEY,
