@@ -401,6 +401,7 @@ class Data:
     # The demo's own claimants' claims that can pass the rules: a draft whose missing
     # document the hook uploads (to submit) and a returned claim (to resubmit), with the
     # claimant's session.
+    removable_documents: list[tuple[str, str]] = field(default_factory=list)
     demo_submittable: list[tuple[str, Session]] = field(default_factory=list)
     demo_resubmittable: list[tuple[str, Session]] = field(default_factory=list)
     withdrawable: list[str] = field(default_factory=list)
@@ -648,6 +649,11 @@ def setup_claims() -> None:
         _, doc, _ = HTTP.call("POST", f"/claims/{cid}/documents", w.session.access, data={"kind": "id_front"},
                               files={"file": ("id.png", PNG, "image/png")}, expect=201)
         DATA.documents.append((cid, doc["id"]))
+        # Documents to remove (one per positive DELETE case that gets real values).
+        for _ in range(3):
+            _, extra, _ = HTTP.call("POST", f"/claims/{cid}/documents", w.session.access, data={"kind": "other"},
+                                    files={"file": ("other.png", PNG, "image/png")}, expect=201)
+            DATA.removable_documents.append((cid, extra["id"]))
     setup_demo_claimants()
     # Every approval in 四川 waits for confirmation (threshold 0.00), so the demo's few claims
     # in review feed confirm and reject as well as approve.
@@ -1091,6 +1097,14 @@ def inject_upload_document(case, n, kwargs):
     kwargs["files"] = {"file": ("document.png", PNG, "image/png")}
 
 
+def inject_delete_document(case, n):
+    if not DATA.removable_documents:
+        return
+    cid, doc_id = DATA.removable_documents.pop()
+    _as_owner(case, cid)
+    _set_path(case, doc_id=doc_id)
+
+
 def inject_get_document(case, n):
     pair = pick(DATA.documents, n)
     if pair:
@@ -1161,6 +1175,7 @@ INJECT = {
     "POST /api/v1/claims/{id}/withdraw": inject_withdraw_claim,
     "POST /api/v1/claims/{id}/documents": inject_upload_document,
     "GET /api/v1/claims/{id}/documents/{doc_id}": inject_get_document,
+    "DELETE /api/v1/claims/{id}/documents/{doc_id}": inject_delete_document,
     "GET /api/v1/review/claims": inject_review_queue,
     "POST /api/v1/claims/{id}/submit": _inject_demo_claim(
         "POST /api/v1/claims/{id}/submit", lambda: DATA.demo_submittable

@@ -599,3 +599,22 @@ pub fn purge_erased(conn: &mut DbConnection, before: NaiveDateTime) -> Result<us
         .execute(conn)?;
     Ok(diesel::delete(claims::table.filter(claims::id.eq_any(&ids))).execute(conn)?)
 }
+
+/// Removes a document of a claim; the removed row, or None when there was none.
+pub fn remove_document(
+    conn: &mut DbConnection,
+    claim_id: &str,
+    document_id: &str,
+) -> Result<Option<Document>, DbError> {
+    let found = claim_documents::table
+        .find(document_id)
+        .filter(claim_documents::claim_id.eq(claim_id))
+        .filter(claim_documents::erased_at.is_null())
+        .select(Document::as_select())
+        .first(conn)
+        .optional()?;
+    if found.is_some() {
+        diesel::delete(claim_documents::table.find(document_id)).execute(conn)?;
+    }
+    Ok(found)
+}

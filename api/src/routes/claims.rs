@@ -2,7 +2,7 @@
 //! claims reviewers and finance approvers of the claimant's union decide them.
 
 use actix_web::http::header;
-use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use gongyou_domain::plan::DocumentKind;
 use gongyou_services::claims::{
     self, document_missing, document_too_large, ApproveBody, ClaimBody, ClaimSettingsBody,
@@ -385,6 +385,30 @@ pub async fn get_claim_document(
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header((header::CONTENT_DISPOSITION, "inline"))
         .body(doc.bytes))
+}
+
+/// Removes a document from the caller's draft or returned claim (a wrong photo, a page sent
+/// twice).
+#[utoipa::path(
+    tag = "claims",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.workers_only`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`claim.not_found`, `claim.document_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`claim.illegal_transition` (not a draft or returned; `errors.status` is the current state)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/claims/{id}/documents/{doc_id}")]
+pub async fn delete_claim_document(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, doc_id) = path.into_inner();
+    claims::delete_document(&state, &caller, id, doc_id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The review queue: claims waiting on staff in the caller's scope (claims reviewers and

@@ -97,6 +97,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(claims::claim_events)
             .service(claims::upload_claim_document)
             .service(claims::get_claim_document)
+            .service(claims::delete_claim_document)
             .service(claims::assign_claim)
             .service(claims::return_claim)
             .service(claims::approve_claim)

@@ -170,6 +170,40 @@ pub async fn upload_document(
     document_view(&doc)
 }
 
+/// Removes a document from the caller's draft or returned claim (a wrong photo, a page
+/// sent twice); its sealed file is deleted (the key at once, the object after).
+pub async fn delete_document(
+    ctx: &Context,
+    actor: &Actor,
+    claim_id: String,
+    document_id: String,
+) -> ServiceResult<()> {
+    let user_id = actor.user_id()?.to_owned();
+    let removed = ctx
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ServiceResult<Document> {
+                let claim = db::get(conn, &claim_id)?
+                    .filter(|c| c.claimant_id == user_id)
+                    .ok_or_else(not_found)?;
+                let status = status_of(&claim)?;
+                if !matches!(status, ClaimStatus::Draft | ClaimStatus::Returned) {
+                    return Err(illegal(status, "删除材料"));
+                }
+                db::remove_document(conn, &claim_id, &document_id)?.ok_or_else(|| {
+                    ServiceError::not_found("claim.document_not_found", "材料不存在")
+                })
+            })
+        })
+        .await?;
+    if let Some(file_id) = removed.file_id {
+        if let Err(e) = ctx.sealed_files.delete(&file_id).await {
+            tracing::warn!(error = %e, "a removed claim document's object is left for housekeeping");
+        }
+    }
+    Ok(())
+}
+
 /// A document, for its claimant or the staff in scope (each staff read recorded first).
 pub async fn document(
     ctx: &Context,

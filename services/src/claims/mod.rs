@@ -9,7 +9,8 @@ mod filing;
 mod review;
 
 pub use documents::{
-    document, document_missing, document_too_large, may_upload, upload_document, DocumentContent,
+    delete_document, document, document_missing, document_too_large, may_upload, upload_document,
+    DocumentContent,
 };
 pub use filing::{
     claim, claim_events, create_claim, edit_claim, my_claims, resubmit, submit, withdraw,

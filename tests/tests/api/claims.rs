@@ -958,6 +958,21 @@ async fn nobody_else_sees_or_touches_a_claim() {
     assert_eq!(status, 404);
     let (status, _) = f.upload(&stranger, &id, "other", &png()).await;
     assert_eq!(status, 404);
+    let remove = |who: &Session| {
+        let r = f
+            .app
+            .client
+            .delete(f.app.url(&doc))
+            .header("Authorization", who.bearer());
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(remove(&stranger).await, 404);
+    assert_eq!(remove(&manager).await, 403);
+    assert_eq!(
+        remove(&worker).await,
+        409,
+        "a submitted claim's documents stay"
+    );
     // The reviewer of another branch does not find it; a worker and a manager may not review.
     let (status, _) = f
         .post(
@@ -1064,6 +1079,23 @@ async fn documents_are_checked_by_content_sealed_at_rest_and_fail_when_damaged()
         .await;
     assert_eq!(served.status(), 200);
     assert_eq!(served.headers()["content-type"], "image/png");
+
+    // A wrong photo is removed from the draft: gone from the claim and from the store.
+    let png_url = png_doc["url"].as_str().unwrap().to_owned();
+    let delete = |who: &Session, url: String| {
+        let r = f
+            .app
+            .client
+            .delete(f.app.url(&url))
+            .header("Authorization", who.bearer());
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(delete(&worker, png_url.clone()).await, 204);
+    assert_eq!(delete(&worker, png_url.clone()).await, 404);
+    assert_eq!(f.app.get_as(&worker, &png_url).await.status(), 404);
+    let (_, claim) = f.get(&worker, &format!("/api/v1/claims/{id}")).await;
+    assert_eq!(claim["documents"].as_array().unwrap().len(), 1, "{claim}");
+    assert!(codes(&claim["missing"]).contains(&"document_missing".to_owned()));
 
     // A flipped byte: the download fails instead of serving damaged content.
     let middle = object.len() / 2;
