@@ -10,6 +10,7 @@ pub mod membership;
 pub mod money;
 pub mod notification;
 pub mod org;
+pub mod payout;
 pub mod phone;
 pub mod plan;
 pub mod region;
