@@ -1466,3 +1466,65 @@ async fn the_review_queue_pages_by_keyset_and_filters() {
         .await;
     assert_eq!(waited["items"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn a_claim_stays_with_the_union_it_was_filed_in() {
+    let f = fixture().await;
+    let worker = f.member("13900001001", "104").await;
+    let before = f.submitted(&worker).await;
+
+    // The member moves to a union in 深圳.
+    let nanshan = f.app.org_id("南山区外卖骑手工会").await;
+    let (status, transfer) = f
+        .post(
+            &worker,
+            "/api/v1/me/membership/transfers",
+            json!({"to_org_id": nanshan, "reason": "换城市跑单"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{transfer}");
+    let admin = f.staff("demo-admin").await;
+    let (status, approved) = f
+        .post(
+            &admin,
+            &format!(
+                "/api/v1/admin/membership/transfers/{}/approve",
+                transfer["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{approved}");
+    let shenzhen = f.app.org_id("深圳市总工会").await;
+    f.app
+        .create_staff(
+            &admin,
+            "sz-claims",
+            &shenzhen,
+            &[("claims_reviewer", &shenzhen)],
+        )
+        .await;
+    let sichuan_reviewer = f.staff("demo-reviewer").await;
+    let shenzhen_reviewer = f.staff("sz-claims").await;
+
+    // The claim filed before stays with 四川.
+    let path = format!("/api/v1/claims/{before}");
+    assert_eq!(f.app.get_as(&sichuan_reviewer, &path).await.status(), 200);
+    assert_eq!(f.app.get_as(&shenzhen_reviewer, &path).await.status(), 404);
+    let (_, queue) = f.get(&sichuan_reviewer, "/api/v1/review/claims").await;
+    assert_eq!(queue["items"][0]["id"], before.as_str());
+
+    // A claim filed after the move belongs to the new union (the cover is still 四川's plan).
+    let enrollment = f.enrollment_id(&worker).await;
+    let mut later = hospital_claim(&enrollment, json!({"kind": "wechat_balance"}));
+    later["incident"]["occurred_on"] = json!("2026-04-17");
+    later["incident"]["admitted_on"] = json!("2026-04-17");
+    later["incident"]["discharged_on"] = json!("2026-04-19");
+    let (status, after) = f.file(&worker, later).await;
+    assert_eq!(status, 201, "{after}");
+    let path = format!("/api/v1/claims/{}", after["id"].as_str().unwrap());
+    let (status, seen) = f.get(&shenzhen_reviewer, &path).await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["staff"]["org_id"], nanshan.as_str());
+    assert_eq!(f.app.get_as(&sichuan_reviewer, &path).await.status(), 404);
+}
