@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    changed_meanwhile, covered, evaluate, event_view, illegal, masked_account, missing_view,
-    not_found, record, seal, status_of, view, visible, ClaimView, EventView, Viewer,
+    changed_meanwhile, covered, evaluate, event_view, illegal, missing_view, not_found, record,
+    seal, status_of, view, visible, ClaimView, EventView, Viewer,
 };
 use crate::accounts::principal::require_step_up;
 use crate::actor::Actor;
@@ -317,7 +317,7 @@ fn apply_details(
             .as_deref()
             .map(|a| seal(ctx, claim_id, "payee_account", a))
             .transpose()?;
-        d.payee_account_masked = account.as_deref().map(masked_account);
+        d.payee_account_masked = account.as_deref().map(rules::mask_bank_account);
     }
     Ok(d)
 }

@@ -26,9 +26,7 @@ use chrono::NaiveDate;
 use gongyou_db::claims::{self as db, Claim, Details, Document, Event};
 use gongyou_db::plans::{self as plans_db, Enrollment};
 use gongyou_db::DbConnection;
-use gongyou_domain::claim::{
-    self as rules, mask_bank_account, ClaimStatus, Cover, Failure, Incident, PriorClaim,
-};
+use gongyou_domain::claim::{self as rules, ClaimStatus, Cover, Failure, Incident, PriorClaim};
 use gongyou_domain::money::from_fen;
 use gongyou_domain::org::OrgPath;
 use gongyou_domain::plan::{Benefit, DocumentKind, IncidentType, Payout};
@@ -780,9 +778,4 @@ pub(crate) fn record(
         },
     )?;
     Ok(())
-}
-
-/// The bank account as stored and shown.
-pub(crate) fn masked_account(account: &str) -> String {
-    mask_bank_account(account)
 }

@@ -18,8 +18,8 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    changed_meanwhile, covered, illegal, not_found, queue_item, record, status_of, threshold_for,
-    view, ClaimView, QueueItem, Viewer,
+    changed_meanwhile, illegal, not_found, queue_item, record, status_of, threshold_for, view,
+    ClaimView, QueueItem, Viewer,
 };
 use crate::actor::Actor;
 use crate::authz;
@@ -337,10 +337,6 @@ fn in_scope_any(conn: &mut DbConnection, actor: &Actor, id: &str) -> ServiceResu
     }
 }
 
-struct Decided {
-    view: ClaimView,
-}
-
 /// Applies a decision in one transaction: the transition, the change, the event and the
 /// claimant's notice.
 #[allow(clippy::too_many_arguments)]
@@ -357,7 +353,7 @@ fn decide(
     note: Option<&str>,
     amount_fen: Option<i64>,
     now: DateTime<Utc>,
-) -> ServiceResult<(ClaimStatus, Decided)> {
+) -> ServiceResult<(ClaimStatus, ClaimView)> {
     let from = status_of(claim)?;
     let to = transition(from, action).map_err(|_| illegal(from, verb))?;
     change.status = Some(to.as_str().into());
@@ -379,11 +375,22 @@ fn decide(
     let claim = db::get(conn, &claim.id)?.ok_or_else(not_found)?;
     let viewer = Viewer::Staff(actor.staff_id()?);
     let view = view(ctx, conn, &claim, &viewer, china_date(now))?;
-    Ok((to, Decided { view }))
+    Ok((to, view))
 }
 
-fn benefit_name(conn: &mut DbConnection, claim: &Claim) -> ServiceResult<String> {
-    Ok(covered(conn, claim)?.benefit.name)
+/// Tells the claimant of a decision (the benefit's name from the claim as just shown).
+fn tell_claimant(
+    conn: &mut DbConnection,
+    view: &ClaimView,
+    claimant_id: &str,
+    category: Category,
+    detail: (&str, String),
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let mut params = json!({"claim_id": view.id, "benefit": view.benefit_name});
+    params[detail.0] = json!(detail.1);
+    notify(conn, claimant_id, category, params, now)?;
+    Ok(())
 }
 
 /// Takes a claim (a submitted one, or over from another reviewer).
@@ -399,7 +406,7 @@ pub async fn assign(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<C
                     assigned_to: Some(Some(staff_id.clone())),
                     ..Change::default()
                 };
-                let (_, d) = decide(
+                let (_, view) = decide(
                     &ctx2,
                     conn,
                     &actor,
@@ -413,7 +420,7 @@ pub async fn assign(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<C
                     None,
                     now,
                 )?;
-                Ok(d.view)
+                Ok(view)
             })
         })
         .await
@@ -451,7 +458,7 @@ pub async fn return_claim(
                     waiting_since: Some(None),
                     ..Change::default()
                 };
-                let (_, d) = decide(
+                let (_, view) = decide(
                     &ctx2,
                     conn,
                     &actor,
@@ -465,15 +472,15 @@ pub async fn return_claim(
                     None,
                     now,
                 )?;
-                let benefit = benefit_name(conn, &claim)?;
-                notify(
+                tell_claimant(
                     conn,
+                    &view,
                     &claim.claimant_id,
                     Category::ClaimReturned,
-                    json!({"claim_id": claim.id, "benefit": benefit, "reason": sentence}),
+                    ("reason", sentence),
                     now,
                 )?;
-                Ok(d.view)
+                Ok(view)
             })
         })
         .await
@@ -528,7 +535,7 @@ pub async fn approve(
                     ..Change::default()
                 };
                 let reason = body.reason_code.map(|r| r.as_str());
-                let (to, d) = decide(
+                let (to, view) = decide(
                     &ctx2,
                     conn,
                     &actor,
@@ -545,9 +552,9 @@ pub async fn approve(
                     now,
                 )?;
                 if to == ClaimStatus::Approved {
-                    notify_approved(conn, &claim, amount, now)?;
+                    notify_approved(conn, &view, &claim.claimant_id, amount, now)?;
                 }
-                Ok(d.view)
+                Ok(view)
             })
         })
         .await
@@ -555,19 +562,20 @@ pub async fn approve(
 
 fn notify_approved(
     conn: &mut DbConnection,
-    claim: &Claim,
+    view: &ClaimView,
+    claimant_id: &str,
     amount: i64,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let benefit = benefit_name(conn, claim)?;
-    notify(
+    let amount = from_fen(amount).to_string();
+    tell_claimant(
         conn,
-        &claim.claimant_id,
+        view,
+        claimant_id,
         Category::ClaimApproved,
-        json!({"claim_id": claim.id, "benefit": benefit, "amount": from_fen(amount).to_string()}),
+        ("amount", amount),
         now,
-    )?;
-    Ok(())
+    )
 }
 
 /// Confirms a large approval: a finance approver in scope who is not the approver.
@@ -601,7 +609,7 @@ pub async fn confirm(
                     ..Change::default()
                 };
                 let amount = claim.approved_fen;
-                let (_, d) = decide(
+                let (_, view) = decide(
                     &ctx2,
                     conn,
                     &actor,
@@ -615,8 +623,8 @@ pub async fn confirm(
                     amount,
                     now,
                 )?;
-                notify_approved(conn, &claim, amount.unwrap_or(0), now)?;
-                Ok(d.view)
+                notify_approved(conn, &view, &claim.claimant_id, amount.unwrap_or(0), now)?;
+                Ok(view)
             })
         })
         .await
@@ -661,7 +669,7 @@ pub async fn reject(
                     decided_at: Some(Some(now.naive_utc())),
                     ..Change::default()
                 };
-                let (_, d) = decide(
+                let (_, view) = decide(
                     &ctx2,
                     conn,
                     &actor,
@@ -676,15 +684,15 @@ pub async fn reject(
                     now,
                 )?;
                 db::release_invoices(conn, &claim.id)?;
-                let benefit = benefit_name(conn, &claim)?;
-                notify(
+                tell_claimant(
                     conn,
+                    &view,
                     &claim.claimant_id,
                     Category::ClaimRejected,
-                    json!({"claim_id": claim.id, "benefit": benefit, "reason": sentence}),
+                    ("reason", sentence),
                     now,
                 )?;
-                Ok(d.view)
+                Ok(view)
             })
         })
         .await
