@@ -39,6 +39,7 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "plans", description = "Protection plans: eligibility, one-tap enrollment, my protection"),
         (name = "claims", description = "Benefit claims: filing, documents, submission, following, withdrawal"),
         (name = "claims-review", description = "Reviewing and deciding claims (claims reviewers and finance approvers, scoped), confirm thresholds"),
+        (name = "payouts", description = "Paying approved claims: payouts, two-person batches, WeChat Pay transfers and callbacks, bank files and results, the rider's confirmation"),
         (name = "plans-admin", description = "Writing, publishing, versioning and closing protection plans (union admins of the sponsoring subtree)"),
     )
 )]

@@ -31,6 +31,7 @@ pub mod membership;
 pub mod migrate;
 pub mod notifications;
 pub mod orgs;
+pub mod payouts;
 pub mod personal;
 pub mod plans;
 pub mod pool;

@@ -79,6 +79,11 @@ const CLAIM_RECORD: &str = "a claim's money record — what was claimed and paid
     account are erased";
 const CLAIM_READS: &str = "the record of which staff member read which claim document and \
     when is kept for accountability (PIPL art. 54–55); it names no content";
+const PAYOUT_RECORD: &str = "a payout's money record — amount, the numbers it was sent under \
+    (out_bill_no, WeChat's transfer bill number), its states and dates, the masked payee — is kept \
+    with the claim's for the retention period finance must keep (ADR 019); the openid, the \
+    encrypted name sent with it and unmasked accounts are erased";
+const OF_PAYOUTS: &str = "payout_id IN (SELECT id FROM payouts WHERE claimant_id = {p})";
 const OF_CLAIMS: &str = "claim_id IN (SELECT id FROM claims WHERE claimant_id = {p})";
 
 /// Every table and column. Order matters: rows are erased in this order (children first).
@@ -533,6 +538,134 @@ pub const REGISTRY: &[TableEntry] = &[
             "bytes",
             "uploaded_by",
             "created_at",
+        ],
+    ),
+    TableEntry {
+        table: "payout_attempts",
+        owner: Owner::Where(OF_PAYOUTS),
+        personal: &[
+            ("openid", Anonymize("NULL")),
+            ("user_name_enc", Anonymize("NULL")),
+            ("package_info", Anonymize("NULL")),
+            ("out_bill_no", Keep(PAYOUT_RECORD)),
+            ("transfer_bill_no", Keep(PAYOUT_RECORD)),
+            ("amount_fen", Keep(PAYOUT_RECORD)),
+        ],
+        plain: &[
+            "id",
+            "payout_id",
+            "channel",
+            "appid",
+            "remark",
+            "state",
+            "outcome_unknown",
+            "sends",
+            "fail_reason",
+            "expires_at",
+            "next_check_at",
+            "sent_at",
+            "final_at",
+            "created_at",
+            "updated_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "payout_events",
+        owner: Owner::Where(OF_PAYOUTS),
+        // A note may say why the payee changed in the rider's words; the codes stay.
+        personal: &[("note", Anonymize("NULL"))],
+        plain: &[
+            "id",
+            "payout_id",
+            "attempt_id",
+            "at",
+            "actor_kind",
+            "actor_id",
+            "action",
+            "from_status",
+            "to_status",
+            "reason_code",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "payout_payee_requests",
+        owner: Owner::Where(OF_PAYOUTS),
+        personal: &[
+            ("holder_enc", Anonymize("NULL")),
+            ("account_enc", Anonymize("NULL")),
+            ("reason", Anonymize("''")),
+            ("account_masked", Keep(PAYOUT_RECORD)),
+            ("bank", Keep(PAYOUT_RECORD)),
+        ],
+        plain: &[
+            "id",
+            "payout_id",
+            "payee_kind",
+            "status",
+            "requested_by",
+            "requested_at",
+            "decided_by",
+            "decided_at",
+        ],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "payouts",
+        owner: Owner::Account("claimant_id"),
+        personal: &[("amount_fen", Keep(PAYOUT_RECORD))],
+        plain: &[
+            "id",
+            "claim_id",
+            "claimant_id",
+            "org_id",
+            "org_path",
+            "status",
+            "payee_kind",
+            "payee_claim_id",
+            "payee_request_id",
+            "batch_id",
+            "open_attempt_id",
+            "attempts",
+            "failure_code",
+            "failure_detail",
+            "paid_at",
+            "created_at",
+            "updated_at",
+            "revision",
+        ],
+        also_set: &[],
+    },
+    plain(
+        "payout_batches",
+        "batches: which finance staff built and approved them, counts and totals",
+        &[
+            "id",
+            "org_id",
+            "org_path",
+            "channel",
+            "status",
+            "payouts",
+            "total_fen",
+            "created_by",
+            "approved_by",
+            "created_at",
+            "approved_at",
+            "file_taken_by",
+            "file_taken_at",
+            "results_imported_at",
+        ],
+    ),
+    plain(
+        "payout_settings",
+        "each org's bank file templates",
+        &[
+            "org_id",
+            "bank_template",
+            "result_template",
+            "updated_by",
+            "updated_at",
         ],
     ),
     TableEntry {

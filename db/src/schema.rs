@@ -673,6 +673,119 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payouts (id) {
+        id -> Text,
+        claim_id -> Text,
+        claimant_id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        amount_fen -> BigInt,
+        status -> Text,
+        payee_kind -> Text,
+        payee_claim_id -> Text,
+        payee_request_id -> Nullable<Text>,
+        batch_id -> Nullable<Text>,
+        open_attempt_id -> Nullable<Text>,
+        attempts -> Integer,
+        failure_code -> Nullable<Text>,
+        failure_detail -> Nullable<Text>,
+        paid_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        revision -> Integer,
+    }
+}
+
+diesel::table! {
+    payout_attempts (id) {
+        id -> Text,
+        payout_id -> Text,
+        out_bill_no -> Text,
+        channel -> Text,
+        amount_fen -> BigInt,
+        appid -> Nullable<Text>,
+        openid -> Nullable<Text>,
+        user_name_enc -> Nullable<Text>,
+        remark -> Text,
+        state -> Text,
+        outcome_unknown -> Bool,
+        sends -> Integer,
+        transfer_bill_no -> Nullable<Text>,
+        package_info -> Nullable<Text>,
+        fail_reason -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        next_check_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        final_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payout_batches (id) {
+        id -> Text,
+        org_id -> Text,
+        org_path -> Text,
+        channel -> Text,
+        status -> Text,
+        payouts -> Integer,
+        total_fen -> BigInt,
+        created_by -> Text,
+        approved_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        approved_at -> Nullable<Timestamp>,
+        file_taken_by -> Nullable<Text>,
+        file_taken_at -> Nullable<Timestamp>,
+        results_imported_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payout_events (id) {
+        id -> Text,
+        payout_id -> Text,
+        attempt_id -> Nullable<Text>,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        reason_code -> Nullable<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    payout_payee_requests (id) {
+        id -> Text,
+        payout_id -> Text,
+        payee_kind -> Text,
+        holder_enc -> Nullable<Text>,
+        bank -> Nullable<Text>,
+        account_enc -> Nullable<Text>,
+        account_masked -> Nullable<Text>,
+        reason -> Text,
+        status -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payout_settings (org_id) {
+        org_id -> Text,
+        bank_template -> Text,
+        result_template -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(notification_deliveries -> notifications (notification_id));
 diesel::joinable!(memberships -> orgs (org_id));
 diesel::joinable!(claim_details -> claims (claim_id));
@@ -697,6 +810,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     claim_document_reads,
     claim_events,
     claim_settings,
+    payouts,
+    payout_attempts,
+    payout_batches,
+    payout_events,
+    payout_payee_requests,
+    payout_settings,
     platform_starts,
     roster_imports,
     roster_import_errors,

@@ -1,6 +1,7 @@
 //! Pure domain rules of Gongyou. Nothing here touches a database, the network or the
 //! process environment, so every rule can be unit-tested directly.
 
+pub mod bank_file;
 pub mod claim;
 pub mod clock;
 pub mod geo;

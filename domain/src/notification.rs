@@ -25,10 +25,18 @@ pub enum Category {
     ClaimRejected,
     /// To claims reviewers: claims in their scope have waited too long (staff inbox only).
     ClaimReviewOverdue,
+    /// A WeChat transfer waits for the member to confirm receipt in the mini-program.
+    PayoutAwaitingConfirmation,
+    /// The member's claim was paid.
+    PayoutPaid,
+    /// A payment did not go through (refused, not confirmed in time, cancelled).
+    PayoutFailed,
+    /// Finance changed where the member's claim is paid to.
+    PayoutPayeeChanged,
 }
 
 impl Category {
-    pub const ALL: [Category; 13] = [
+    pub const ALL: [Category; 17] = [
         Category::MembershipApproved,
         Category::MembershipRejected,
         Category::MembershipSuspended,
@@ -42,6 +50,10 @@ impl Category {
         Category::ClaimApproved,
         Category::ClaimRejected,
         Category::ClaimReviewOverdue,
+        Category::PayoutAwaitingConfirmation,
+        Category::PayoutPaid,
+        Category::PayoutFailed,
+        Category::PayoutPayeeChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +71,10 @@ impl Category {
             Category::ClaimApproved => "claim_approved",
             Category::ClaimRejected => "claim_rejected",
             Category::ClaimReviewOverdue => "claim_review_overdue",
+            Category::PayoutAwaitingConfirmation => "payout_awaiting_confirmation",
+            Category::PayoutPaid => "payout_paid",
+            Category::PayoutFailed => "payout_failed",
+            Category::PayoutPayeeChanged => "payout_payee_changed",
         }
     }
 
@@ -233,6 +249,42 @@ pub fn render(category: Category, params: &serde_json::Value) -> Rendered {
                 field(params, "count"),
                 field(params, "hours"),
                 field(params, "oldest")
+            ),
+        ),
+        Category::PayoutAwaitingConfirmation => (
+            "理赔款待您确认收款".to_owned(),
+            format!(
+                "您的{}理赔款 {} 元已发出，请在 {} 前打开小程序“我的理赔款”确认收款，逾期将退回。",
+                field(params, "benefit"),
+                field(params, "amount"),
+                field(params, "expires")
+            ),
+        ),
+        Category::PayoutPaid => (
+            "理赔款已到账".to_owned(),
+            format!(
+                "您的{}理赔款 {} 元已支付到{}。",
+                field(params, "benefit"),
+                field(params, "amount"),
+                field(params, "payee")
+            ),
+        ),
+        Category::PayoutFailed => (
+            "理赔款支付未成功".to_owned(),
+            format!(
+                "您的{}理赔款 {} 元支付未成功：{}。工会财务将重新安排支付，如需更换收款账户请联系所在工会。",
+                field(params, "benefit"),
+                field(params, "amount"),
+                field(params, "reason")
+            ),
+        ),
+        Category::PayoutPayeeChanged => (
+            "理赔款收款账户已变更".to_owned(),
+            format!(
+                "工会财务已将您的{}理赔款的收款账户改为{}，原因：{}。如非本人要求，请立即联系所在工会。",
+                field(params, "benefit"),
+                field(params, "payee"),
+                field(params, "reason")
             ),
         ),
     };

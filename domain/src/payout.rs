@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Where a payout is: `pending → sending → (awaiting_confirmation →) paid | failed |
 /// cancelled`; a failed or cancelled payout may be retried (a new attempt, back to
 /// `pending`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutStatus {
@@ -121,6 +122,7 @@ pub fn transfer_remark(text: &str) -> String {
 }
 
 /// How a payout goes: a WeChat transfer, or the union's bank file.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {

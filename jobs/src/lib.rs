@@ -33,11 +33,13 @@ pub fn registry() -> Registry {
     registry.job(handlers::dispatch::run);
     registry.job(handlers::roster_import::run);
     registry.job(handlers::claim_reminders::run);
+    registry.job(handlers::payouts::send);
+    registry.job(handlers::payouts::check);
     registry
 }
 
-/// Gongyou's periodic jobs: housekeeping, the dispatcher as a safety net, and the
-/// reminders of claims waiting on reviewers.
+/// Gongyou's periodic jobs: housekeeping, the dispatcher as a safety net, the reminders of
+/// claims waiting on reviewers, and the check of payouts in flight.
 pub fn periodic(config: &Config) -> Result<Vec<Periodic>, DbError> {
     Ok(vec![
         Periodic::of(
@@ -51,6 +53,10 @@ pub fn periodic(config: &Config) -> Result<Vec<Periodic>, DbError> {
         Periodic::of(
             &handlers::claim_reminders::ClaimReminders {},
             Schedule::Every(Duration::from_secs(3600)),
+        )?,
+        Periodic::of(
+            &gongyou_services::payouts::CheckPayouts::default(),
+            Schedule::Every(config.payout_check_interval),
         )?,
     ])
 }

@@ -16,17 +16,21 @@ pub mod jpush;
 pub mod sms;
 pub mod subscribe_fields;
 pub mod wechat;
+pub mod wechatpay;
 
 use files::{FileStore, FileStoreSettings};
 use jpush::{JpushClient, JpushSettings};
 use sms::{SmsGateway, SmsSettings};
 use wechat::{WechatClient, WechatSettings};
+use wechatpay::{WechatPayClient, WechatPaySettings};
 
 /// What the providers are configured with (each optional one unset = not configured).
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
     pub sms: Option<SmsSettings>,
     pub wechat: Option<WechatSettings>,
+    /// WeChat Pay merchant transfers (payouts), when configured.
+    pub wechatpay: Option<WechatPaySettings>,
     pub jpush: Option<JpushSettings>,
     pub files: FileStoreSettings,
 }
@@ -38,6 +42,8 @@ pub struct Providers {
     pub sms: Option<SmsGateway>,
     /// The WeChat mini-program's server API, when configured.
     pub wechat: Option<WechatClient>,
+    /// WeChat Pay merchant transfers, when configured.
+    pub wechatpay: Option<WechatPayClient>,
     /// JPush, when configured.
     pub jpush: Option<JpushClient>,
     /// Uploaded files.
@@ -56,7 +62,12 @@ impl Providers {
             wechat: settings
                 .wechat
                 .clone()
-                .map(|w| WechatClient::new(w, http.clone(), kv)),
+                .map(|w| WechatClient::new(w, http.clone(), kv.clone())),
+            wechatpay: settings
+                .wechatpay
+                .clone()
+                .map(|w| WechatPayClient::new(w, http.clone(), kv.clone()))
+                .transpose()?,
             jpush: settings
                 .jpush
                 .clone()

@@ -206,6 +206,11 @@ impl WechatClient {
         Self { settings, http, kv }
     }
 
+    /// The mini-program's app id (openids are per app).
+    pub fn appid(&self) -> &str {
+        &self.settings.appid
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.settings.base_url.trim_end_matches('/'))
     }

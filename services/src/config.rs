@@ -20,6 +20,7 @@ use gongyou_providers::files::FileStoreSettings;
 use gongyou_providers::jpush::JpushSettings;
 use gongyou_providers::sms::{SmsProvider, SmsSettings};
 use gongyou_providers::wechat::WechatSettings;
+use gongyou_providers::wechatpay::WechatPaySettings;
 use gongyou_providers::ProviderSettings;
 
 /// Why the configuration cannot be used. Messages name the variable to fix.
@@ -33,6 +34,83 @@ pub enum ConfigError {
     ProductionRefusal(String),
     #[error("cannot keep generated dev secrets in {path}: {reason}")]
     DevSecrets { path: String, reason: String },
+}
+
+/// A PEM given inline (it starts with `-----BEGIN`) or as the path of a file holding it.
+fn pem_of(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    if value.starts_with("-----BEGIN") {
+        return Ok(value.to_owned());
+    }
+    std::fs::read_to_string(value)
+        .map_err(|e| invalid(var, format!("reading the PEM file {value}: {e}")))
+}
+
+/// WeChat Pay (merchant transfers): all of mch id, serial, private key, APIv3 key, keys and
+/// notify URL, or none.
+fn wechatpay_settings(
+    raw: &RawSettings,
+    login_appid: Option<String>,
+) -> Result<Option<WechatPaySettings>, ConfigError> {
+    let Some(mch_id) = raw.wechatpay_mch_id.clone().filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
+    const VAR: &str = "GONGYOU_WECHATPAY_MCH_ID";
+    let need = |v: Option<String>, name: &str| {
+        v.filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| invalid(VAR, format!("{name} is required with a merchant id")))
+    };
+    let appid = need(
+        raw.wechatpay_appid.clone().or(login_appid),
+        "GONGYOU_WECHATPAY_APPID (or GONGYOU_WECHAT_APPID)",
+    )?;
+    let serial = need(raw.wechatpay_serial_no.clone(), "GONGYOU_WECHATPAY_SERIAL_NO")?;
+    let private_key = raw
+        .wechatpay_private_key
+        .as_ref()
+        .map(|k| pem_of("GONGYOU_WECHATPAY_PRIVATE_KEY", k.expose_secret()))
+        .transpose()?
+        .ok_or_else(|| invalid(VAR, "GONGYOU_WECHATPAY_PRIVATE_KEY is required with a merchant id"))?;
+    let apiv3_key = raw
+        .wechatpay_apiv3_key
+        .clone()
+        .filter(|k| k.expose_secret().len() == 32)
+        .ok_or_else(|| invalid("GONGYOU_WECHATPAY_APIV3_KEY", "the APIv3 key is 32 characters"))?;
+    let keys_text = need(raw.wechatpay_keys.clone(), "GONGYOU_WECHATPAY_KEYS")?;
+    let mut keys = Vec::new();
+    for item in keys_text.split(';').filter(|s| !s.trim().is_empty()) {
+        let (id, pem) = item.split_once('=').ok_or_else(|| {
+            invalid(
+                "GONGYOU_WECHATPAY_KEYS",
+                "each key is `ID=PEM or path`, separated by `;`",
+            )
+        })?;
+        keys.push((id.trim().to_owned(), pem_of("GONGYOU_WECHATPAY_KEYS", pem)?));
+    }
+    let mut scene_infos = Vec::new();
+    for item in raw.wechatpay_scene_infos.split('|').filter(|s| !s.trim().is_empty()) {
+        let (k, v) = item.split_once('=').ok_or_else(|| {
+            invalid(
+                "GONGYOU_WECHATPAY_SCENE_INFOS",
+                "each report item is `info_type=info_content`, separated by `|`",
+            )
+        })?;
+        scene_infos.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    let notify_url = need(raw.wechatpay_notify_url.clone(), "GONGYOU_WECHATPAY_NOTIFY_URL")?;
+    Ok(Some(WechatPaySettings {
+        base_url: raw.wechatpay_base_url.clone(),
+        mch_id,
+        appid,
+        merchant_serial_no: serial,
+        merchant_private_key_pem: SecretString::from(private_key),
+        apiv3_key,
+        wechatpay_keys: keys,
+        transfer_scene_id: raw.wechatpay_scene_id.clone(),
+        scene_report_infos: scene_infos,
+        notify_url,
+        requests_per_second: raw.wechatpay_rate_per_sec.clamp(1, 10_000),
+    }))
 }
 
 fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -101,6 +179,19 @@ struct RawSettings {
     wechat_appid: Option<String>,
     wechat_secret: Option<SecretString>,
     wechat_base_url: String,
+    wechatpay_mch_id: Option<String>,
+    wechatpay_appid: Option<String>,
+    wechatpay_serial_no: Option<String>,
+    wechatpay_private_key: Option<SecretString>,
+    wechatpay_apiv3_key: Option<SecretString>,
+    wechatpay_keys: Option<String>,
+    wechatpay_base_url: String,
+    wechatpay_scene_id: String,
+    wechatpay_scene_infos: String,
+    wechatpay_notify_url: Option<String>,
+    wechatpay_rate_per_sec: u32,
+    payout_wechat_limit_yuan: u32,
+    payout_check_secs: u64,
     jpush_app_key: Option<String>,
     jpush_master_secret: Option<SecretString>,
     jpush_base_url: Option<String>,
@@ -175,6 +266,19 @@ impl Default for RawSettings {
             wechat_appid: None,
             wechat_secret: None,
             wechat_base_url: "https://api.weixin.qq.com".into(),
+            wechatpay_mch_id: None,
+            wechatpay_appid: None,
+            wechatpay_serial_no: None,
+            wechatpay_private_key: None,
+            wechatpay_apiv3_key: None,
+            wechatpay_keys: None,
+            wechatpay_base_url: "https://api.mch.weixin.qq.com".into(),
+            wechatpay_scene_id: "1000".into(),
+            wechatpay_scene_infos: "活动名称=工会互助保障理赔|奖励说明=理赔款支付".into(),
+            wechatpay_notify_url: None,
+            wechatpay_rate_per_sec: 100,
+            payout_wechat_limit_yuan: 5000,
+            payout_check_secs: 30,
             jpush_app_key: None,
             jpush_master_secret: None,
             jpush_base_url: None,
@@ -332,6 +436,11 @@ pub struct Config {
     /// Years the money record of an erased person's claim is kept after its last change
     /// (会计档案管理办法: accounting vouchers 30 years), then housekeeping deletes it.
     pub claim_retention_years: u32,
+    /// The per-transfer limit of WeChat transfers (the merchant's scene setting): a payout
+    /// above it goes by bank, never split.
+    pub payout_wechat_limit_fen: i64,
+    /// How often attempts in flight are checked (due ones only are queried).
+    pub payout_check_interval: Duration,
     /// Roster rows per transaction of an import (each batch moves the checkpoint).
     pub roster_batch_rows: usize,
     /// How often each process catches its station index up with the database.
@@ -375,6 +484,8 @@ impl Config {
     fn parse(raw: RawSettings) -> Result<Self, ConfigError> {
         let production = raw.env == Environment::Production;
         let sms = sms_settings(&raw)?;
+        let wechatpay =
+            wechatpay_settings(&raw, raw.wechat_appid.clone().filter(|s| !s.is_empty()))?;
         let http_addr = raw
             .http_addr
             .parse()
@@ -635,9 +746,13 @@ impl Config {
             providers: ProviderSettings {
                 sms,
                 wechat,
+                wechatpay,
                 jpush,
                 files,
             },
+            payout_check_interval: Duration::from_secs(raw.payout_check_secs.clamp(1, 3600)),
+            payout_wechat_limit_fen: i64::from(raw.payout_wechat_limit_yuan.clamp(1, 1_000_000))
+                * 100,
             jpush_rate_per_sec: raw.jpush_rate_per_sec.max(1),
             campaign_batch: raw.campaign_batch.clamp(1, 1_000_000),
             delivery_lease_secs: raw.delivery_lease_secs.clamp(5, 86_400),

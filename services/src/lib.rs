@@ -27,6 +27,7 @@ pub mod notifications;
 pub mod ops;
 pub mod orgs;
 pub mod page;
+pub mod payouts;
 pub mod plans;
 pub mod queue;
 pub mod schema;

@@ -76,6 +76,8 @@ text_kinds! {
     ClaimDiagnosis = TextRule::text(0, 500);
     /// A reviewer's or approver's note on a decision, shown to the claimant.
     ReviewNote = TextRule::text(0, 500);
+    /// Why finance changes a payout's payee (told to the rider).
+    PayeeReason = TextRule::text(2, 200);
     /// A bank account holder's name.
     PayeeHolder = TextRule::line(1, 50);
     /// A bank and branch.

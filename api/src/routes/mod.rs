@@ -12,6 +12,7 @@ pub mod membership;
 pub mod notifications;
 pub mod ops;
 pub mod orgs;
+pub mod payouts;
 pub mod plans;
 pub mod staff;
 pub mod stations;
@@ -105,6 +106,25 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(claims::confirm_claim)
             .service(claims::get_claim_settings)
             .service(claims::put_claim_settings)
+            // Payouts
+            .service(payouts::list_payouts)
+            .service(payouts::get_payout)
+            .service(payouts::payout_events)
+            .service(payouts::retry_payout)
+            .service(payouts::cancel_payout)
+            .service(payouts::switch_payee)
+            .service(payouts::request_payee)
+            .service(payouts::decide_payee_request)
+            .service(payouts::create_batch)
+            .service(payouts::list_batches)
+            .service(payouts::get_batch)
+            .service(payouts::approve_batch)
+            .service(payouts::bank_file)
+            .service(payouts::bank_results)
+            .service(payouts::get_payout_settings)
+            .service(payouts::put_payout_settings)
+            .service(payouts::my_payouts)
+            .service(payouts::wechatpay_webhook)
             // Notifications
             .service(notifications::inbox)
             .service(notifications::unread_count)

@@ -6,4 +6,5 @@ pub mod claim_reminders;
 pub mod dispatch;
 pub mod fan_out;
 pub mod housekeeping;
+pub mod payouts;
 pub mod roster_import;

@@ -779,3 +779,8 @@ pub(crate) fn record(
     )?;
     Ok(())
 }
+
+/// The name of the benefit a claim is on (for payout notices).
+pub(crate) fn benefit_name(conn: &mut DbConnection, c: &Claim) -> ServiceResult<String> {
+    Ok(covered(conn, c)?.benefit.name.clone())
+}

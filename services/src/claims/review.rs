@@ -553,6 +553,7 @@ pub async fn approve(
                 )?;
                 if to == ClaimStatus::Approved {
                     notify_approved(conn, &view, &claim.claimant_id, amount, now)?;
+                    crate::payouts::open_for_claim(conn, &claim, amount, now)?;
                 }
                 Ok(view)
             })
@@ -623,7 +624,9 @@ pub async fn confirm(
                     amount,
                     now,
                 )?;
-                notify_approved(conn, &view, &claim.claimant_id, amount.unwrap_or(0), now)?;
+                let amount = amount.unwrap_or(0);
+                notify_approved(conn, &view, &claim.claimant_id, amount, now)?;
+                crate::payouts::open_for_claim(conn, &claim, amount, now)?;
                 Ok(view)
             })
         })

@@ -1,0 +1,468 @@
+//! Bank payouts (批量代发): each union sets its bank's templates (the transfer file's columns,
+//! order, separator and encoding; the result file's layout), the file of an approved bank
+//! batch is served once to a finance approver, and the bank's result file settles the batch.
+//!
+//! Account numbers leave the system only in that file: taking it opens one attempt per payout
+//! (its `out_bill_no` is the file's reference) and is logged (who, when, how many rows; never
+//! an account). A payee whose name the file's encoding cannot write is refused for that payout
+//! with the reason, never written mangled.
+
+use chrono::{DateTime, Utc};
+use gongyou_db::payouts::{self as db, Attempt, Change, Settings};
+use gongyou_db::{orgs, write_tx, DbConnection};
+use gongyou_domain::bank_file::{
+    parse_results, write_transfer_file, BankOutcome, BankResultTemplate, BankRow, BankTemplate,
+};
+use gongyou_domain::org::OrgPath;
+use gongyou_domain::payout::{out_bill_no, PayoutStatus};
+use gongyou_domain::staff::Role;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::batches::batch_in_scope;
+use super::{apply_move, bank_account, follow_claim, internal, status_of, Move, Who};
+use crate::actor::Actor;
+use crate::authz;
+use crate::error::{ServiceError, ServiceResult};
+use crate::Context;
+
+/// The most a bank result file may be.
+pub const RESULT_FILE_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// The templates that apply to an org: its own, else its nearest ancestor's, else the
+/// default; with the org whose setting it is (None: the default).
+fn templates_for(
+    conn: &mut DbConnection,
+    org_path: &str,
+) -> ServiceResult<(BankTemplate, BankResultTemplate, Option<String>)> {
+    let ids: Vec<String> = OrgPath::from_stored(org_path.to_owned())
+        .ids()
+        .map(str::to_owned)
+        .collect();
+    for id in ids.iter().rev() {
+        if let Some(s) = db::settings(conn, id)? {
+            let bank = serde_json::from_str(&s.bank_template)
+                .map_err(|e| internal(&format!("bank template: {e}")))?;
+            let result = serde_json::from_str(&s.result_template)
+                .map_err(|e| internal(&format!("result template: {e}")))?;
+            return Ok((bank, result, Some(id.clone())));
+        }
+    }
+    Ok((BankTemplate::default(), BankResultTemplate::default(), None))
+}
+
+/// A bank transfer file, served once.
+#[derive(Debug, Clone)]
+pub struct BankFile {
+    pub filename: String,
+    /// `text/csv; charset=GBK` or `…=UTF-8`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub rows: usize,
+    /// Payouts left out (a name the encoding cannot write, a separator in a cell…), each
+    /// failed with its reason.
+    pub refused: usize,
+}
+
+/// The transfer file of an approved bank batch, to a finance approver in scope, once: every
+/// payout in it gets its attempt (the reference column), payouts refused by the template
+/// fail with the reason.
+pub async fn bank_file(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<BankFile> {
+    let staff_id = actor.staff_id()?;
+    let now = ctx.now();
+    let (ctx2, actor) = (ctx.clone(), actor.clone());
+    let file = ctx
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ServiceResult<BankFile> {
+                let b = batch_in_scope(conn, &actor, &id)?;
+                if b.channel != "bank" {
+                    return Err(ServiceError::rule(
+                        "batch.not_bank",
+                        "这是微信转账批次，没有银行文件",
+                    ));
+                }
+                if b.status != "approved" {
+                    return Err(ServiceError::rule(
+                        "batch.not_approved",
+                        "批次须经另一位财务审批人审批后才能导出银行文件",
+                    ));
+                }
+                if !db::take_file(conn, &b.id, &staff_id, now.naive_utc())? {
+                    return Err(ServiceError::conflict(
+                        "batch.file_taken",
+                        "银行文件只能导出一次，已被导出",
+                    ));
+                }
+                let (template, _, _) = templates_for(conn, &b.org_path)?;
+                let mut attempts = Vec::new();
+                let mut accounts = Vec::new();
+                for p in db::of_batch(conn, &b.id)? {
+                    if status_of(&p)? != PayoutStatus::Pending || p.payee_kind != "bank" {
+                        continue;
+                    }
+                    let (holder, bank, account) = bank_account(&ctx2, conn, &p)?;
+                    let attempt_id = uuid::Uuid::now_v7();
+                    let a = Attempt {
+                        id: attempt_id.to_string(),
+                        payout_id: p.id.clone(),
+                        out_bill_no: out_bill_no(&attempt_id),
+                        channel: "bank".into(),
+                        amount_fen: p.amount_fen,
+                        appid: None,
+                        openid: None,
+                        user_name_enc: None,
+                        remark: "工会理赔款".into(),
+                        state: "EXPORTED".into(),
+                        outcome_unknown: false,
+                        sends: 1,
+                        transfer_bill_no: None,
+                        package_info: None,
+                        fail_reason: None,
+                        expires_at: None,
+                        next_check_at: None,
+                        sent_at: Some(now.naive_utc()),
+                        final_at: None,
+                        created_at: now.naive_utc(),
+                        updated_at: now.naive_utc(),
+                    };
+                    accounts.push((holder, bank, account));
+                    attempts.push((p, a));
+                }
+                let rows: Vec<BankRow<'_>> = attempts
+                    .iter()
+                    .zip(&accounts)
+                    .map(|((_, a), (holder, bank, account))| BankRow {
+                        reference: &a.out_bill_no,
+                        payee_name: holder,
+                        account,
+                        bank,
+                        amount_fen: a.amount_fen,
+                        remark: &a.remark,
+                        phone: "",
+                    })
+                    .collect();
+                let written = write_transfer_file(&template, &rows).map_err(|e| {
+                    ServiceError::rule("payout.bank_template_invalid", e.message.clone())
+                })?;
+                for (p, a) in &attempts {
+                    db::insert_attempt(conn, a)?;
+                    let refused = written.refused.iter().find(|r| r.reference == a.out_bill_no);
+                    let moved = match refused {
+                        None => apply_move(
+                            conn,
+                            Move {
+                                payout: p,
+                                to: PayoutStatus::Sending,
+                                change: Change {
+                                    open_attempt_id: Some(Some(a.id.clone())),
+                                    attempts: Some(p.attempts + 1),
+                                    ..Change::default()
+                                },
+                                who: Who::Staff(staff_id.clone()),
+                                action: "export",
+                                attempt_id: Some(a.id.clone()),
+                                reason_code: None,
+                                note: None,
+                            },
+                            now,
+                        )?,
+                        Some(r) => {
+                            db::update_attempt(
+                                conn,
+                                &a.id,
+                                &db::AttemptChange {
+                                    state: Some("FAIL".into()),
+                                    fail_reason: Some(Some(r.reason_code.to_owned())),
+                                    final_at: Some(Some(now.naive_utc())),
+                                    ..db::AttemptChange::default()
+                                },
+                                now.naive_utc(),
+                            )?;
+                            let code = format!("bank_file_{}", r.reason_code);
+                            let moved = apply_move(
+                                conn,
+                                Move {
+                                    payout: p,
+                                    to: PayoutStatus::Failed,
+                                    change: Change {
+                                        open_attempt_id: Some(Some(a.id.clone())),
+                                        attempts: Some(p.attempts + 1),
+                                        failure_code: Some(Some(code.clone())),
+                                        failure_detail: Some(Some(r.detail.clone())),
+                                        ..Change::default()
+                                    },
+                                    who: Who::Staff(staff_id.clone()),
+                                    action: "export_refused",
+                                    attempt_id: Some(a.id.clone()),
+                                    reason_code: Some(code.clone()),
+                                    note: Some(r.detail.clone()),
+                                },
+                                now,
+                            )?;
+                            if moved {
+                                let p = db::get(conn, &p.id)?.ok_or_else(|| internal("payout"))?;
+                                follow_claim(&ctx2, conn, &p, PayoutStatus::Failed, Some(&code), now)?;
+                            }
+                            moved
+                        }
+                    };
+                    if !moved {
+                        return Err(ServiceError::conflict(
+                            "payout.changed",
+                            "批次中的支付记录刚被处理，请重试",
+                        ));
+                    }
+                }
+                let charset = match template.encoding {
+                    gongyou_domain::bank_file::FileEncoding::Gbk => "GBK",
+                    gongyou_domain::bank_file::FileEncoding::Utf8 => "UTF-8",
+                };
+                tracing::info!(
+                    batch = %b.id, staff = %staff_id, rows = written.rows,
+                    refused = written.refused.len(), "bank transfer file taken"
+                );
+                Ok(BankFile {
+                    filename: format!("payouts-{}.csv", b.id),
+                    content_type: format!("text/csv; charset={charset}"),
+                    bytes: written.bytes,
+                    rows: written.rows,
+                    refused: written.refused.len(),
+                })
+            })
+        })
+        .await?;
+    Ok(file)
+}
+
+/// What an imported result file did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BankImportReport {
+    pub paid: usize,
+    pub failed: usize,
+    /// Lines about payouts already settled (a file imported twice changes nothing).
+    pub unchanged: usize,
+    /// Lines not applied, with why (zh-CN).
+    pub errors: Vec<BankLineError>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BankLineError {
+    pub line: usize,
+    pub detail: String,
+}
+
+/// Settles a bank batch from the bank's result file: each line's reference is an attempt of
+/// this batch; paid or failed as the bank says (a differing amount is an error, not applied).
+pub async fn import_bank_results(
+    ctx: &Context,
+    actor: &Actor,
+    id: String,
+    bytes: Vec<u8>,
+) -> ServiceResult<BankImportReport> {
+    if bytes.len() > RESULT_FILE_MAX_BYTES {
+        return Err(ServiceError::new(
+            crate::Kind::TooLarge,
+            "batch.results_too_large",
+            "结果文件不能超过 8 MB",
+        ));
+    }
+    let now = ctx.now();
+    let (ctx2, actor) = (ctx.clone(), actor.clone());
+    ctx.db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ServiceResult<BankImportReport> {
+                let b = batch_in_scope(conn, &actor, &id)?;
+                let staff_id = actor.staff_id()?;
+                if b.channel != "bank" || b.file_taken_at.is_none() {
+                    return Err(ServiceError::rule(
+                        "batch.no_file",
+                        "该批次尚未导出银行文件，没有可对应的结果",
+                    ));
+                }
+                let (_, template, _) = templates_for(conn, &b.org_path)?;
+                let (results, line_errors) = parse_results(&template, &bytes).map_err(|e| {
+                    ServiceError::rule("payout.result_template_invalid", e.message.clone())
+                })?;
+                let mut report = BankImportReport {
+                    paid: 0,
+                    failed: 0,
+                    unchanged: 0,
+                    errors: line_errors
+                        .into_iter()
+                        .map(|e| BankLineError {
+                            line: e.line,
+                            detail: e.detail,
+                        })
+                        .collect(),
+                };
+                let who = Who::Staff(staff_id.clone());
+                for r in results {
+                    let a = db::attempt_by_bill(conn, &r.reference)?;
+                    let payout = match &a {
+                        Some(a) => db::get(conn, &a.payout_id)?,
+                        None => None,
+                    };
+                    let (Some(a), Some(p)) = (a, payout) else {
+                        report.errors.push(BankLineError {
+                            line: r.line,
+                            detail: format!("业务参考号 {} 不属于这个批次", r.reference),
+                        });
+                        continue;
+                    };
+                    if p.batch_id.as_deref() != Some(b.id.as_str()) || a.channel != "bank" {
+                        report.errors.push(BankLineError {
+                            line: r.line,
+                            detail: format!("业务参考号 {} 不属于这个批次", r.reference),
+                        });
+                        continue;
+                    }
+                    if let Some(fen) = r.amount_fen {
+                        if fen != a.amount_fen {
+                            report.errors.push(BankLineError {
+                                line: r.line,
+                                detail: format!(
+                                    "业务参考号 {} 的金额 {} 元与应付 {} 元不符，未处理",
+                                    r.reference,
+                                    gongyou_domain::money::from_fen(fen),
+                                    gongyou_domain::money::from_fen(a.amount_fen)
+                                ),
+                            });
+                            continue;
+                        }
+                    }
+                    let (paid, reason) = match &r.outcome {
+                        BankOutcome::Paid => (true, None),
+                        BankOutcome::Failed { reason } => (false, Some(reason.as_str())),
+                    };
+                    let reason = reason.filter(|s| !s.is_empty());
+                    if super::send::settle_bank(&ctx2, conn, &a, paid, reason, &who, now)? {
+                        if paid {
+                            report.paid += 1;
+                        } else {
+                            report.failed += 1;
+                        }
+                    } else {
+                        report.unchanged += 1;
+                    }
+                }
+                db::results_imported(conn, &b.id, now.naive_utc())?;
+                Ok(report)
+            })
+        })
+        .await
+}
+
+/// A union's bank templates.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PayoutSettingsView {
+    pub org_id: String,
+    /// The transfer file: `columns` (each `{field, header}`; `field` one of `payee_name`,
+    /// `account`, `bank`, `amount_yuan`, `purpose`, `reference`, `remark`, `phone`, or
+    /// `literal` with a `value`), `separator`, `encoding` (`gbk` | `utf8`), `header_row`,
+    /// `line_ending` (`crlf` | `lf`), `purpose`.
+    #[schema(value_type = Object)]
+    pub bank_template: serde_json::Value,
+    /// The bank's result file: `encoding`, `separator`, `skip_rows`, `reference_column`,
+    /// `status_column`, `amount_column`, `reason_column` (0-based), `success_values`,
+    /// `failure_values`.
+    #[schema(value_type = Object)]
+    pub result_template: serde_json::Value,
+    /// The org whose setting applies (this one or an ancestor); absent: the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub set_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutSettingsBody {
+    /// As in the view; omitted fields take the default.
+    #[schema(value_type = Object)]
+    pub bank_template: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub result_template: serde_json::Value,
+}
+
+fn finance_org(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org_id: &str,
+) -> ServiceResult<gongyou_db::orgs::Org> {
+    let hidden = || ServiceError::not_found("org.not_found", "组织不存在");
+    authz::scopes(actor, Role::FinanceApprover)?;
+    let org = orgs::get(conn, org_id)?.ok_or_else(hidden)?;
+    authz::require(
+        actor,
+        Role::FinanceApprover,
+        &OrgPath::from_stored(org.path.clone()),
+        hidden,
+    )?;
+    Ok(org)
+}
+
+fn settings_view(conn: &mut DbConnection, org: &gongyou_db::orgs::Org) -> ServiceResult<PayoutSettingsView> {
+    let (bank, result, set_at) = templates_for(conn, &org.path)?;
+    Ok(PayoutSettingsView {
+        org_id: org.id.clone(),
+        bank_template: serde_json::to_value(bank).map_err(ServiceError::internal)?,
+        result_template: serde_json::to_value(result).map_err(ServiceError::internal)?,
+        set_at,
+    })
+}
+
+/// The bank templates that apply to an org (finance approvers in scope).
+pub async fn payout_settings(
+    ctx: &Context,
+    actor: &Actor,
+    org_id: String,
+) -> ServiceResult<PayoutSettingsView> {
+    let actor = actor.clone();
+    ctx.db
+        .run(move |conn| {
+            let org = finance_org(conn, &actor, &org_id)?;
+            settings_view(conn, &org)
+        })
+        .await
+}
+
+/// Sets an org's bank templates (checked: a template that cannot make a file is refused).
+pub async fn put_payout_settings(
+    ctx: &Context,
+    actor: &Actor,
+    org_id: String,
+    body: PayoutSettingsBody,
+) -> ServiceResult<PayoutSettingsView> {
+    let staff_id = actor.staff_id()?;
+    let bad = |what: &str, e: String| {
+        ServiceError::invalid("payout.invalid_template", format!("{what}无效：{e}"))
+    };
+    let bank: BankTemplate = serde_json::from_value(body.bank_template)
+        .map_err(|e| bad("银行文件模板", e.to_string()))?;
+    bank.validate().map_err(|e| bad("银行文件模板", e.message))?;
+    let result: BankResultTemplate = serde_json::from_value(body.result_template)
+        .map_err(|e| bad("结果文件格式", e.to_string()))?;
+    result.validate().map_err(|e| bad("结果文件格式", e.message))?;
+    let now: DateTime<Utc> = ctx.now();
+    let actor = actor.clone();
+    ctx.db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ServiceResult<PayoutSettingsView> {
+                let org = finance_org(conn, &actor, &org_id)?;
+                db::put_settings(
+                    conn,
+                    &Settings {
+                        org_id: org.id.clone(),
+                        bank_template: serde_json::to_string(&bank)
+                            .map_err(ServiceError::internal)?,
+                        result_template: serde_json::to_string(&result)
+                            .map_err(ServiceError::internal)?,
+                        updated_by: staff_id.clone(),
+                        updated_at: now.naive_utc(),
+                    },
+                )?;
+                settings_view(conn, &org)
+            })
+        })
+        .await
+}
