@@ -9,8 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::schema::{
-    payout_attempts, payout_batches, payout_events, payout_payee_requests, payout_settings,
-    payouts,
+    payout_attempts, payout_batches, payout_events, payout_payee_requests, payout_settings, payouts,
 };
 use crate::{DbConnection, DbError};
 
@@ -163,7 +162,9 @@ pub struct Settings {
 }
 
 pub fn insert(conn: &mut DbConnection, p: &Payout) -> Result<(), DbError> {
-    diesel::insert_into(payouts::table).values(p).execute(conn)?;
+    diesel::insert_into(payouts::table)
+        .values(p)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -568,10 +569,7 @@ pub fn pending_payee_request(
         .optional()?)
 }
 
-pub fn payee_request(
-    conn: &mut DbConnection,
-    id: &str,
-) -> Result<Option<PayeeRequest>, DbError> {
+pub fn payee_request(conn: &mut DbConnection, id: &str) -> Result<Option<PayeeRequest>, DbError> {
     Ok(payout_payee_requests::table
         .find(id)
         .select(PayeeRequest::as_select())

@@ -143,7 +143,7 @@ pub struct DemoLogin {
 }
 
 /// (username, display name, home org, role and scope)
-const DEMO_STAFF: [(&str, &str, &str, Option<Role>, &str); 5] = [
+const DEMO_STAFF: [(&str, &str, &str, Option<Role>, &str); 6] = [
     (
         "demo-admin",
         "演示·全国管理员",
@@ -178,6 +178,13 @@ const DEMO_STAFF: [(&str, &str, &str, Option<Role>, &str); 5] = [
         "四川省总工会",
         Some(Role::FinanceApprover),
         "finance_approver of 四川省总工会",
+    ),
+    (
+        "demo-finance",
+        "演示·财务制单",
+        "四川省总工会",
+        Some(Role::FinanceApprover),
+        "finance_approver of 四川省总工会: builds payout batches that demo-approver approves",
     ),
 ];
 

@@ -52,7 +52,11 @@ fn wechatpay_settings(
     raw: &RawSettings,
     login_appid: Option<String>,
 ) -> Result<Option<WechatPaySettings>, ConfigError> {
-    let Some(mch_id) = raw.wechatpay_mch_id.clone().filter(|s| !s.trim().is_empty()) else {
+    let Some(mch_id) = raw
+        .wechatpay_mch_id
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+    else {
         return Ok(None);
     };
     const VAR: &str = "GONGYOU_WECHATPAY_MCH_ID";
@@ -64,18 +68,31 @@ fn wechatpay_settings(
         raw.wechatpay_appid.clone().or(login_appid),
         "GONGYOU_WECHATPAY_APPID (or GONGYOU_WECHAT_APPID)",
     )?;
-    let serial = need(raw.wechatpay_serial_no.clone(), "GONGYOU_WECHATPAY_SERIAL_NO")?;
+    let serial = need(
+        raw.wechatpay_serial_no.clone(),
+        "GONGYOU_WECHATPAY_SERIAL_NO",
+    )?;
     let private_key = raw
         .wechatpay_private_key
         .as_ref()
         .map(|k| pem_of("GONGYOU_WECHATPAY_PRIVATE_KEY", k.expose_secret()))
         .transpose()?
-        .ok_or_else(|| invalid(VAR, "GONGYOU_WECHATPAY_PRIVATE_KEY is required with a merchant id"))?;
+        .ok_or_else(|| {
+            invalid(
+                VAR,
+                "GONGYOU_WECHATPAY_PRIVATE_KEY is required with a merchant id",
+            )
+        })?;
     let apiv3_key = raw
         .wechatpay_apiv3_key
         .clone()
         .filter(|k| k.expose_secret().len() == 32)
-        .ok_or_else(|| invalid("GONGYOU_WECHATPAY_APIV3_KEY", "the APIv3 key is 32 characters"))?;
+        .ok_or_else(|| {
+            invalid(
+                "GONGYOU_WECHATPAY_APIV3_KEY",
+                "the APIv3 key is 32 characters",
+            )
+        })?;
     let keys_text = need(raw.wechatpay_keys.clone(), "GONGYOU_WECHATPAY_KEYS")?;
     let mut keys = Vec::new();
     for item in keys_text.split(';').filter(|s| !s.trim().is_empty()) {
@@ -88,7 +105,11 @@ fn wechatpay_settings(
         keys.push((id.trim().to_owned(), pem_of("GONGYOU_WECHATPAY_KEYS", pem)?));
     }
     let mut scene_infos = Vec::new();
-    for item in raw.wechatpay_scene_infos.split('|').filter(|s| !s.trim().is_empty()) {
+    for item in raw
+        .wechatpay_scene_infos
+        .split('|')
+        .filter(|s| !s.trim().is_empty())
+    {
         let (k, v) = item.split_once('=').ok_or_else(|| {
             invalid(
                 "GONGYOU_WECHATPAY_SCENE_INFOS",
@@ -97,7 +118,10 @@ fn wechatpay_settings(
         })?;
         scene_infos.push((k.trim().to_owned(), v.trim().to_owned()));
     }
-    let notify_url = need(raw.wechatpay_notify_url.clone(), "GONGYOU_WECHATPAY_NOTIFY_URL")?;
+    let notify_url = need(
+        raw.wechatpay_notify_url.clone(),
+        "GONGYOU_WECHATPAY_NOTIFY_URL",
+    )?;
     Ok(Some(WechatPaySettings {
         base_url: raw.wechatpay_base_url.clone(),
         mch_id,

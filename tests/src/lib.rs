@@ -183,8 +183,12 @@ pub fn test_env(overrides: EnvOverrides) -> TestEnv {
 
 /// Starts the application with test defaults plus `overrides` (`GONGYOU_*` variables).
 pub async fn spawn_app_with(overrides: EnvOverrides) -> TestApp {
+    spawn_app_on(overrides, ManualClock::starting_now()).await
+}
+
+/// [`spawn_app_with`] on a clock the test already shares (e.g. with a fake provider).
+pub async fn spawn_app_on(overrides: EnvOverrides, clock: ManualClock) -> TestApp {
     let t = test_env(overrides);
-    let clock = ManualClock::starting_now();
     start(t.env, clock, t.database, t.redis_prefix, t.data_dir).await
 }
 

@@ -4,13 +4,13 @@
 
 use actix_web::http::header;
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
-use gongyou_services::payouts::{NotificationError, NotificationHeaders};
 use gongyou_services::page::Page;
 use gongyou_services::payouts::{
     self, BankImportReport, BatchBody, BatchView, BatchesQuery, MyPayoutView, PayeeDecisionBody,
     PayeeRequestBody, PayeeRequestView, PayoutEventView, PayoutSettingsBody, PayoutSettingsView,
     PayoutView, PayoutsQuery, RetryBody, SwitchPayeeBody,
 };
+use gongyou_services::payouts::{NotificationError, NotificationHeaders};
 use serde::Serialize;
 
 use crate::auth::Caller;
@@ -217,8 +217,7 @@ pub async fn decide_payee_request(
     body: web::Json<PayeeDecisionBody>,
 ) -> ApiResult<web::Json<PayoutView>> {
     Ok(web::Json(
-        payouts::decide_payee_request(&state, &caller, id.into_inner(), body.into_inner())
-            .await?,
+        payouts::decide_payee_request(&state, &caller, id.into_inner(), body.into_inner()).await?,
     ))
 }
 
@@ -457,8 +456,7 @@ pub async fn put_payout_settings(
     body: web::Json<PayoutSettingsBody>,
 ) -> ApiResult<web::Json<PayoutSettingsView>> {
     Ok(web::Json(
-        payouts::put_payout_settings(&state, &caller, id.into_inner(), body.into_inner())
-            .await?,
+        payouts::put_payout_settings(&state, &caller, id.into_inner(), body.into_inner()).await?,
     ))
 }
 
@@ -527,7 +525,10 @@ pub async fn wechatpay_webhook(
 ) -> HttpResponse {
     use actix_web::http::StatusCode;
     let Some(pay) = state.providers.wechatpay.clone() else {
-        return fail(StatusCode::SERVICE_UNAVAILABLE, "payments not configured".into());
+        return fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "payments not configured".into(),
+        );
     };
     let h = |name: &str| {
         req.headers()
@@ -560,7 +561,10 @@ pub async fn wechatpay_webhook(
         Ok(()) => HttpResponse::NoContent().finish(),
         Err(e) => {
             tracing::warn!(error = %e, "wechat pay callback not applied");
-            fail(StatusCode::INTERNAL_SERVER_ERROR, "not applied, send again".into())
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "not applied, send again".into(),
+            )
         }
     }
 }

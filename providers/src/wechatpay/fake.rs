@@ -87,6 +87,10 @@ pub struct FakeConfig {
     pub callback_attempts: u32,
     /// Wait before the first redelivery (doubling after).
     pub callback_retry_delay: Duration,
+    /// The clock of bills' times and of callbacks' timestamps (a test's manual clock, so the
+    /// receiver's 300 s window holds); `None`: the system clock. Requests and answers are
+    /// always signed and checked on the system clock, as the client does.
+    pub clock: Option<gongyou_domain::clock::SharedClock>,
 }
 
 impl Default for FakeConfig {
@@ -101,6 +105,7 @@ impl Default for FakeConfig {
             per_transfer_limit_fen: None,
             callback_attempts: 4,
             callback_retry_delay: Duration::from_millis(200),
+            clock: None,
         }
     }
 }
@@ -201,6 +206,9 @@ struct State {
     corrupt_next_answer: bool,
     deliveries: Vec<FakeDelivery>,
     seq: u64,
+    /// Where callbacks go instead of each bill's `notify_url` (a test app's port is known
+    /// only after it started with its settings).
+    callback_target: Option<String>,
 }
 
 struct Inner {
@@ -287,6 +295,7 @@ impl FakeWechatPay {
                 corrupt_next_answer: false,
                 deliveries: Vec::new(),
                 seq: 0,
+                callback_target: None,
             }),
             config,
         });
@@ -378,6 +387,11 @@ impl FakeWechatPay {
     /// Creates above `limit_fen` are refused (`403 QUOTA_EXCEED`); `None`: no limit.
     pub fn set_per_transfer_limit(&self, limit_fen: Option<i64>) {
         self.inner.set_per_transfer_limit(limit_fen)
+    }
+
+    /// Sends every callback to `url` instead of the bill's `notify_url`.
+    pub fn deliver_callbacks_to(&self, url: &str) {
+        self.inner.lock().callback_target = Some(url.to_owned());
     }
 
     /// Callbacks once (the default), twice, or never.
@@ -592,7 +606,7 @@ impl Inner {
             .ok()?;
         let signer = tweak.signer.unwrap_or_else(|| self.lock().signer);
         let headers = self
-            .sign_headers(signer, &body, tweak.timestamp.unwrap_or_else(Utc::now))
+            .sign_headers(signer, &body, tweak.timestamp.unwrap_or_else(|| self.now()))
             .ok()?;
         Some((headers, body))
     }
@@ -688,6 +702,14 @@ struct ReportInfoIn {
 
 /// The server's side.
 impl Inner {
+    /// Now on the fake's clock (bills, callbacks).
+    fn now(&self) -> DateTime<Utc> {
+        match &self.config.clock {
+            Some(c) => c.now(),
+            None => Utc::now(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
@@ -820,7 +842,7 @@ impl Inner {
         if needs_user_name(amount_fen) && user_name.is_none() {
             return bad("转账金额>=2000元时，收款用户姓名必填");
         }
-        let now = Utc::now();
+        let now = self.now();
         let mut state = self.lock();
         state.seq += 1;
         let candidate = FakeBill {
@@ -920,7 +942,7 @@ impl Inner {
             | TransferState::WaitUserConfirm => {
                 bill.state = TransferState::Cancelled;
                 bill.package_info = None;
-                bill.update_time = Utc::now();
+                bill.update_time = self.now();
                 TransferState::Canceling
             }
             TransferState::Canceling | TransferState::Cancelled => bill.state,
@@ -968,7 +990,7 @@ impl Inner {
             bill.state = to;
             bill.fail_reason = reason.map(str::to_owned);
             bill.package_info = None;
-            bill.update_time = Utc::now();
+            bill.update_time = self.now();
             bill.clone()
         };
         self.clone().spawn_callbacks(bill, 0);
@@ -1000,12 +1022,16 @@ impl Inner {
     async fn deliver(&self, bill: &FakeBill, notification_id: &str, body: &[u8]) {
         let mut delay = self.config.callback_retry_delay;
         for attempt in 1..=self.config.callback_attempts.max(1) {
-            let signer = self.lock().signer;
-            let status = match self.sign_headers(signer, body, Utc::now()) {
+            let (signer, target) = {
+                let state = self.lock();
+                (state.signer, state.callback_target.clone())
+            };
+            let url = target.unwrap_or_else(|| bill.notify_url.clone());
+            let status = match self.sign_headers(signer, body, self.now()) {
                 Ok(headers) => {
                     let mut request = self
                         .http
-                        .post(&bill.notify_url)
+                        .post(&url)
                         .header("Content-Type", "application/json")
                         .header(
                             "Request-ID",
@@ -1083,7 +1109,7 @@ impl Inner {
         );
         let body = serde_json::json!({
             "id": id,
-            "create_time": wechat_time(Utc::now()),
+            "create_time": wechat_time(self.now()),
             "resource_type": "encrypt-resource",
             "event_type": "MCHTRANSFER.BILL.FINISHED",
             "summary": "商家转账单据终态通知",

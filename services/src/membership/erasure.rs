@@ -92,9 +92,7 @@ pub(crate) fn erase_unless_claims_open(
     if payouts > 0 {
         return Err(crate::error::ServiceError::conflict(
             "membership.payouts_open",
-            format!(
-                "您有 {payouts} 笔理赔款尚未支付完成，支付完成后才能删除个人信息"
-            ),
+            format!("您有 {payouts} 笔理赔款尚未支付完成，支付完成后才能删除个人信息"),
         ));
     }
     let open = gongyou_db::claims::open_of_claimant(conn, user_id)?;

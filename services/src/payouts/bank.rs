@@ -147,7 +147,10 @@ pub async fn bank_file(ctx: &Context, actor: &Actor, id: String) -> ServiceResul
                 })?;
                 for (p, a) in &attempts {
                     db::insert_attempt(conn, a)?;
-                    let refused = written.refused.iter().find(|r| r.reference == a.out_bill_no);
+                    let refused = written
+                        .refused
+                        .iter()
+                        .find(|r| r.reference == a.out_bill_no);
                     let moved = match refused {
                         None => apply_move(
                             conn,
@@ -202,7 +205,14 @@ pub async fn bank_file(ctx: &Context, actor: &Actor, id: String) -> ServiceResul
                             )?;
                             if moved {
                                 let p = db::get(conn, &p.id)?.ok_or_else(|| internal("payout"))?;
-                                follow_claim(&ctx2, conn, &p, PayoutStatus::Failed, Some(&code), now)?;
+                                follow_claim(
+                                    &ctx2,
+                                    conn,
+                                    &p,
+                                    PayoutStatus::Failed,
+                                    Some(&code),
+                                    now,
+                                )?;
                             }
                             moved
                         }
@@ -401,7 +411,10 @@ fn finance_org(
     Ok(org)
 }
 
-fn settings_view(conn: &mut DbConnection, org: &gongyou_db::orgs::Org) -> ServiceResult<PayoutSettingsView> {
+fn settings_view(
+    conn: &mut DbConnection,
+    org: &gongyou_db::orgs::Org,
+) -> ServiceResult<PayoutSettingsView> {
     let (bank, result, set_at) = templates_for(conn, &org.path)?;
     Ok(PayoutSettingsView {
         org_id: org.id.clone(),
@@ -439,10 +452,13 @@ pub async fn put_payout_settings(
     };
     let bank: BankTemplate = serde_json::from_value(body.bank_template)
         .map_err(|e| bad("银行文件模板", e.to_string()))?;
-    bank.validate().map_err(|e| bad("银行文件模板", e.message))?;
+    bank.validate()
+        .map_err(|e| bad("银行文件模板", e.message))?;
     let result: BankResultTemplate = serde_json::from_value(body.result_template)
         .map_err(|e| bad("结果文件格式", e.to_string()))?;
-    result.validate().map_err(|e| bad("结果文件格式", e.message))?;
+    result
+        .validate()
+        .map_err(|e| bad("结果文件格式", e.message))?;
     let now: DateTime<Utc> = ctx.now();
     let actor = actor.clone();
     ctx.db

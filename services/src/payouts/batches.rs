@@ -297,7 +297,11 @@ pub async fn create_batch(
                                     .contains(&OrgPath::from_stored(p.org_path.clone()))
                             });
                             let Some(p) = p else {
-                                refused.push(refusal(id, "not_found", "支付记录不存在或不属于该组织"));
+                                refused.push(refusal(
+                                    id,
+                                    "not_found",
+                                    "支付记录不存在或不属于该组织",
+                                ));
                                 continue;
                             };
                             match unfit(&ctx2, conn, &p, body.channel)? {
@@ -417,10 +421,7 @@ pub async fn approve_batch(ctx: &Context, actor: &Actor, id: String) -> ServiceR
                     ));
                 }
                 if b.status != "draft" {
-                    return Err(ServiceError::conflict(
-                        "batch.not_draft",
-                        "该批次已审批",
-                    ));
+                    return Err(ServiceError::conflict("batch.not_draft", "该批次已审批"));
                 }
                 if !db::set_batch_status(
                     conn,
@@ -478,7 +479,10 @@ pub async fn batches(
         .as_deref()
         .is_some_and(|c| uuid::Uuid::parse_str(c).is_err())
     {
-        return Err(ServiceError::invalid("request.invalid_query", "cursor 无效"));
+        return Err(ServiceError::invalid(
+            "request.invalid_query",
+            "cursor 无效",
+        ));
     }
     ctx.db
         .run(move |conn| -> ServiceResult<Page<BatchView>> {

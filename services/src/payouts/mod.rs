@@ -20,8 +20,8 @@ mod send;
 pub use bank::{bank_file, import_bank_results, payout_settings, put_payout_settings};
 pub use bank::{BankFile, BankImportReport, PayoutSettingsBody, PayoutSettingsView};
 pub use batches::{
-    approve_batch, batch, batches, create_batch, BatchBody, BatchChannel, BatchView,
-    BatchesQuery, StatusSum,
+    approve_batch, batch, batches, create_batch, BatchBody, BatchChannel, BatchView, BatchesQuery,
+    StatusSum,
 };
 /// What a WeChat Pay callback carries and why one is refused (the API reads the headers).
 pub use gongyou_providers::wechatpay::{NotificationError, NotificationHeaders};
@@ -393,7 +393,12 @@ fn seal_request(ctx: &Context, id: &str, field: &str, text: &str) -> ServiceResu
     Ok(format!("{}:{}", sealed.key_id, sealed.ciphertext))
 }
 
-fn unseal_request(ctx: &Context, id: &str, field: &str, stored: Option<&str>) -> ServiceResult<String> {
+fn unseal_request(
+    ctx: &Context,
+    id: &str,
+    field: &str,
+    stored: Option<&str>,
+) -> ServiceResult<String> {
     let stored = stored.ok_or_else(|| internal("payee request erased"))?;
     let (key_id, ciphertext) = stored
         .split_once(':')
@@ -466,8 +471,7 @@ pub(crate) fn channel_of(
     } else if payee_openid(ctx, conn, &p.claimant_id)?.is_none() {
         blockers.push(Blocker::NoWechatOpenid);
     }
-    if channel_for_wechat_payee(p.amount_fen, ctx.config.payout_wechat_limit_fen) == Channel::Bank
-    {
+    if channel_for_wechat_payee(p.amount_fen, ctx.config.payout_wechat_limit_fen) == Channel::Bank {
         blockers.push(Blocker::AboveWechatLimit);
     }
     Ok((Channel::Wechat, blockers))
@@ -580,7 +584,11 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
-pub(crate) fn view(ctx: &Context, conn: &mut DbConnection, p: &Payout) -> ServiceResult<PayoutView> {
+pub(crate) fn view(
+    ctx: &Context,
+    conn: &mut DbConnection,
+    p: &Payout,
+) -> ServiceResult<PayoutView> {
     let status = status_of(p)?;
     let (channel, blockers) = channel_of(ctx, conn, p)?;
     let blockers = if status == PayoutStatus::Pending || !status.in_flight() {
@@ -661,9 +669,9 @@ pub(crate) fn note_of(note: Option<String>) -> ServiceResult<Option<String>> {
 }
 
 fn reason_of(reason: &str) -> ServiceResult<String> {
-    PayeeReason::RULE
-        .check(reason)
-        .ok_or_else(|| ServiceError::invalid("payout.invalid_reason", "请填写原因（2 至 200 个字符）"))
+    PayeeReason::RULE.check(reason).ok_or_else(|| {
+        ServiceError::invalid("payout.invalid_reason", "请填写原因（2 至 200 个字符）")
+    })
 }
 
 fn invalid_query(detail: &'static str) -> ServiceError {
@@ -672,15 +680,17 @@ fn invalid_query(detail: &'static str) -> ServiceError {
 
 fn query_id(s: Option<String>, what: &'static str) -> ServiceResult<Option<String>> {
     match s {
-        Some(v) if uuid::Uuid::parse_str(&v).is_err() || v.len() != 36 => {
-            Err(invalid_query(what))
-        }
+        Some(v) if uuid::Uuid::parse_str(&v).is_err() || v.len() != 36 => Err(invalid_query(what)),
         other => Ok(other),
     }
 }
 
 /// Payouts in the caller's finance scope, newest first.
-pub async fn payouts(ctx: &Context, actor: &Actor, q: PayoutsQuery) -> ServiceResult<Page<PayoutView>> {
+pub async fn payouts(
+    ctx: &Context,
+    actor: &Actor,
+    q: PayoutsQuery,
+) -> ServiceResult<Page<PayoutView>> {
     let within = authz::scope_paths(actor, Role::FinanceApprover)?;
     let page = PageRequest::new(q.cursor.clone(), q.limit)?;
     let status = match q.status.as_deref() {
@@ -799,7 +809,10 @@ pub async fn retry(
                 if !matches!(status, PayoutStatus::Failed | PayoutStatus::Cancelled) {
                     return Err(ServiceError::rule(
                         "payout.not_retryable",
-                        format!("{}的支付不能重新发起：只有支付失败或已撤销的可以", status_zh(status)),
+                        format!(
+                            "{}的支付不能重新发起：只有支付失败或已撤销的可以",
+                            status_zh(status)
+                        ),
                     ));
                 }
                 if let Some(open) = &p.open_attempt_id {
@@ -876,9 +889,11 @@ pub async fn cancel(
             }
         })
         .await?;
-    let pay = ctx2.providers.wechatpay.clone().ok_or_else(|| {
-        unavailable("payout.wechatpay_unavailable", "本服务未配置微信支付")
-    })?;
+    let pay = ctx2
+        .providers
+        .wechatpay
+        .clone()
+        .ok_or_else(|| unavailable("payout.wechatpay_unavailable", "本服务未配置微信支付"))?;
     let bill = pay
         .cancel(&attempt.out_bill_no)
         .await
@@ -1072,12 +1087,12 @@ pub async fn request_payee(
             "银行账号须为 8 至 30 位数字",
         ));
     }
-    let holder = PayeeHolder::RULE
-        .check(&body.holder)
-        .ok_or_else(|| ServiceError::invalid("payout.invalid_holder", "请填写开户名（不超过 50 个字符）"))?;
-    let bank = PayeeBank::RULE
-        .check(&body.bank)
-        .ok_or_else(|| ServiceError::invalid("payout.invalid_bank", "请填写开户行（不超过 60 个字符）"))?;
+    let holder = PayeeHolder::RULE.check(&body.holder).ok_or_else(|| {
+        ServiceError::invalid("payout.invalid_holder", "请填写开户名（不超过 50 个字符）")
+    })?;
+    let bank = PayeeBank::RULE.check(&body.bank).ok_or_else(|| {
+        ServiceError::invalid("payout.invalid_bank", "请填写开户行（不超过 60 个字符）")
+    })?;
     let staff_id = actor.staff_id()?;
     let now = ctx.now();
     let (ctx2, actor) = (ctx.clone(), actor.clone());
@@ -1175,7 +1190,11 @@ pub async fn decide_payee_request(
                     Change {
                         payee_kind: Some("bank".into()),
                         payee_request_id: Some(Some(r.id.clone())),
-                        batch_id: if st == PayoutStatus::Pending { Some(None) } else { None },
+                        batch_id: if st == PayoutStatus::Pending {
+                            Some(None)
+                        } else {
+                            None
+                        },
                         ..Change::default()
                     }
                 } else {
@@ -1188,7 +1207,11 @@ pub async fn decide_payee_request(
                         to: st,
                         change,
                         who: Who::of(&actor),
-                        action: if body.approve { "approve_payee" } else { "refuse_payee" },
+                        action: if body.approve {
+                            "approve_payee"
+                        } else {
+                            "refuse_payee"
+                        },
                         attempt_id: None,
                         reason_code: None,
                         note: Some(r.reason.clone()),

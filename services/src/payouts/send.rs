@@ -106,8 +106,14 @@ pub(crate) fn provider_error(e: &WechatPayError) -> ServiceError {
         WechatPayError::NotFound => {
             ServiceError::rule("payout.provider_not_found", "微信支付查无此单")
         }
-        other => super::unavailable("payout.provider_unavailable", "微信支付暂时无法处理，请稍后重试")
-        .with_detail(format!("微信支付暂时无法处理，请稍后重试（{}）", kind_of(other))),
+        other => super::unavailable(
+            "payout.provider_unavailable",
+            "微信支付暂时无法处理，请稍后重试",
+        )
+        .with_detail(format!(
+            "微信支付暂时无法处理，请稍后重试（{}）",
+            kind_of(other)
+        )),
     }
 }
 
@@ -122,9 +128,10 @@ fn kind_of(e: &WechatPayError) -> &'static str {
 }
 
 fn client(ctx: &Context) -> ServiceResult<WechatPayClient> {
-    ctx.providers.wechatpay.clone().ok_or_else(|| {
-        super::unavailable("payout.wechatpay_unavailable", "本服务未配置微信支付")
-    })
+    ctx.providers
+        .wechatpay
+        .clone()
+        .ok_or_else(|| super::unavailable("payout.wechatpay_unavailable", "本服务未配置微信支付"))
 }
 
 /// The send job: every payout of the batch (or the one payout) that is still to be sent or
@@ -284,7 +291,8 @@ fn start_attempt(
         now,
     )?;
     if !moved {
-        return Err(ServiceError::conflict("payout.changed", "支付记录刚被处理").retry_after(Duration::from_secs(1)));
+        return Err(ServiceError::conflict("payout.changed", "支付记录刚被处理")
+            .retry_after(Duration::from_secs(1)));
     }
     Ok(Some(a))
 }
@@ -302,7 +310,11 @@ fn unseal_name(ctx: &Context, attempt_id: &str, stored: &str) -> ServiceResult<S
         .split_once(':')
         .ok_or_else(|| internal("sealed name without a key id"))?;
     ctx.crypto
-        .decrypt(key_id, ciphertext, &format!("payout_attempt:{attempt_id}:user_name"))
+        .decrypt(
+            key_id,
+            ciphertext,
+            &format!("payout_attempt:{attempt_id}:user_name"),
+        )
         .map_err(ServiceError::internal)
 }
 
@@ -310,7 +322,10 @@ fn unseal_name(ctx: &Context, attempt_id: &str, stored: &str) -> ServiceResult<S
 fn request_of(ctx: &Context, a: &Attempt) -> ServiceResult<TransferRequest> {
     Ok(TransferRequest {
         out_bill_no: a.out_bill_no.clone(),
-        openid: a.openid.clone().ok_or_else(|| internal("attempt without openid"))?,
+        openid: a
+            .openid
+            .clone()
+            .ok_or_else(|| internal("attempt without openid"))?,
         amount_fen: a.amount_fen,
         remark: a.remark.clone(),
         user_name: a
@@ -400,7 +415,11 @@ async fn send(ctx: &Context, pay: &WechatPayClient, a: Attempt) -> ServiceResult
             Err(WechatPayError::Retry { .. }) if round + 1 < SENDS_PER_RUN => {
                 tokio::time::sleep(Duration::from_millis(200 * (1 << round))).await;
             }
-            Err(e @ (WechatPayError::Retry { .. } | WechatPayError::Unknown(_) | WechatPayError::NotFound)) => {
+            Err(
+                e @ (WechatPayError::Retry { .. }
+                | WechatPayError::Unknown(_)
+                | WechatPayError::NotFound),
+            ) => {
                 // Left `outcome_unknown` with a check due: the check queries before anything.
                 return Err(transient(&e));
             }
@@ -461,7 +480,11 @@ pub async fn apply_notice(ctx: &Context, notice: TransferNotice) -> ServiceResul
 }
 
 /// When to look at an attempt next, by its state.
-fn next_check(state: TransferState, now: DateTime<Utc>, expires: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+fn next_check(
+    state: TransferState,
+    now: DateTime<Utc>,
+    expires: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
     match state {
         s if s.is_final() => None,
         TransferState::WaitUserConfirm => {
@@ -515,7 +538,12 @@ fn apply_bill_in(
     }
     if let Some(amount) = bill.amount_fen {
         if amount != a.amount_fen {
-            tracing::error!(out_bill_no, amount, expected = a.amount_fen, "bill amount differs from the attempt");
+            tracing::error!(
+                out_bill_no,
+                amount,
+                expected = a.amount_fen,
+                "bill amount differs from the attempt"
+            );
             return Err(ServiceError::internal(anyhow::anyhow!(
                 "bill {out_bill_no}: amount {amount} differs from {}",
                 a.amount_fen
@@ -662,6 +690,14 @@ pub(crate) fn settle_bank(
         amount_fen: None,
         openid: None,
     };
-    apply_bill_in(ctx, conn, &a.out_bill_no, &bill, who, reason.map(str::to_owned), now)?;
+    apply_bill_in(
+        ctx,
+        conn,
+        &a.out_bill_no,
+        &bill,
+        who,
+        reason.map(str::to_owned),
+        now,
+    )?;
     Ok(true)
 }

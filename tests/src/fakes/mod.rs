@@ -6,6 +6,7 @@
 pub mod jpush;
 pub mod sms;
 pub mod wechat;
+pub mod wechatpay;
 
 use std::sync::{Mutex, MutexGuard};
 

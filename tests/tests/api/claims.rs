@@ -10,7 +10,7 @@ use gongyou_tests::session::{id_number, Session, DEMO_PASSWORD};
 use gongyou_tests::{spawn_app, spawn_app_with, TestApp};
 use serde_json::{json, Value};
 
-fn shanghai(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+pub(crate) fn shanghai(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Shanghai
         .with_ymd_and_hms(y, m, d, h, 0, 0)
         .single()
@@ -18,14 +18,14 @@ fn shanghai(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-async fn body(response: reqwest::Response) -> (u16, Value) {
+pub(crate) async fn body(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or_default())
 }
 
-const PLAN: &str = "claims-2026";
+pub(crate) const PLAN: &str = "claims-2026";
 
-fn terms() -> Value {
+pub(crate) fn terms() -> Value {
     json!({
         "name": "理赔测试计划",
         "description": "测试用保障计划",
@@ -48,8 +48,8 @@ fn terms() -> Value {
     })
 }
 
-struct Fixture {
-    app: TestApp,
+pub(crate) struct Fixture {
+    pub(crate) app: TestApp,
 }
 
 /// A published plan; members enroll on 2026-03-01 (cover from 03-02); the clock then
@@ -58,7 +58,7 @@ async fn fixture() -> Fixture {
     fixture_on(spawn_app().await).await
 }
 
-async fn fixture_on(app: TestApp) -> Fixture {
+pub(crate) async fn fixture_on(app: TestApp) -> Fixture {
     app.seed().await;
     app.clock.set(shanghai(2026, 3, 1, 10));
     let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
@@ -87,7 +87,7 @@ async fn fixture_on(app: TestApp) -> Fixture {
 }
 
 /// A PNG of a few pixels.
-fn png() -> Vec<u8> {
+pub(crate) fn png() -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(8, 6, image::Rgb([200, 30, 30])))
         .write_to(&mut out, image::ImageFormat::Png)
@@ -115,7 +115,7 @@ const PDF: &[u8] =
 impl Fixture {
     /// Members of 锦江区 (phone, ID sequence) enrolled on 2026-03-01, signed in again on
     /// 2026-04-20, where the clock then stands (call once per test: the clock only moves on).
-    async fn members(&self, who: &[(&str, &str)]) -> Vec<Session> {
+    pub(crate) async fn members(&self, who: &[(&str, &str)]) -> Vec<Session> {
         let app = &self.app;
         for (phone, seq) in who {
             let (worker, _) = app
@@ -140,18 +140,18 @@ impl Fixture {
         out
     }
 
-    async fn member(&self, phone: &str, seq: &str) -> Session {
+    pub(crate) async fn member(&self, phone: &str, seq: &str) -> Session {
         self.members(&[(phone, seq)]).await.remove(0)
     }
 
     /// Signs the worker in again (the clock moved past their session), past the resend
     /// limit of one SMS a minute, which is not under test here.
-    async fn fresh_session(&self, phone: &str) -> Session {
+    pub(crate) async fn fresh_session(&self, phone: &str) -> Session {
         self.allow_sms(phone).await;
         self.app.sign_in_worker(phone).await
     }
 
-    async fn allow_sms(&self, phone: &str) {
+    pub(crate) async fn allow_sms(&self, phone: &str) {
         self.app
             .state
             .kv
@@ -160,16 +160,16 @@ impl Fixture {
             .unwrap();
     }
 
-    async fn enrollment_id(&self, worker: &Session) -> String {
+    pub(crate) async fn enrollment_id(&self, worker: &Session) -> String {
         let (_, list) = body(self.app.get_as(worker, "/api/v1/me/enrollments").await).await;
         list[0]["id"].as_str().unwrap().to_owned()
     }
 
-    async fn staff(&self, username: &str) -> Session {
+    pub(crate) async fn staff(&self, username: &str) -> Session {
         self.app.sign_in_staff(username, DEMO_PASSWORD).await
     }
 
-    async fn file(&self, worker: &Session, claim: Value) -> (u16, Value) {
+    pub(crate) async fn file(&self, worker: &Session, claim: Value) -> (u16, Value) {
         body(
             self.app
                 .post_json_as(worker, "/api/v1/claims", &claim)
@@ -178,15 +178,15 @@ impl Fixture {
         .await
     }
 
-    async fn post(&self, who: &Session, path: &str, b: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, who: &Session, path: &str, b: Value) -> (u16, Value) {
         body(self.app.post_json_as(who, path, &b).await).await
     }
 
-    async fn get(&self, who: &Session, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, who: &Session, path: &str) -> (u16, Value) {
         body(self.app.get_as(who, path).await).await
     }
 
-    async fn upload(
+    pub(crate) async fn upload(
         &self,
         who: &Session,
         claim_id: &str,
@@ -226,7 +226,7 @@ impl Fixture {
         .await
     }
 
-    async fn step_up(&self, worker: &Session, phone: &str) -> String {
+    pub(crate) async fn step_up(&self, worker: &Session, phone: &str) -> String {
         self.allow_sms(phone).await;
         let code = self.app.sms_code(phone, "step_up").await;
         let (status, proof) = self
@@ -238,7 +238,7 @@ impl Fixture {
 
     /// A hospital-allowance claim (accident on 04-10, in hospital 04-10 to 04-15),
     /// documented and submitted.
-    async fn submitted(&self, worker: &Session) -> String {
+    pub(crate) async fn submitted(&self, worker: &Session) -> String {
         let enrollment = self.enrollment_id(worker).await;
         let (status, claim) = self
             .file(
@@ -276,7 +276,7 @@ impl Fixture {
     }
 }
 
-async fn claim_owner(app: &TestApp, claim_id: &str) -> String {
+pub(crate) async fn claim_owner(app: &TestApp, claim_id: &str) -> String {
     let id = claim_id.to_owned();
     app.state
         .db
@@ -287,7 +287,7 @@ async fn claim_owner(app: &TestApp, claim_id: &str) -> String {
         .claimant_id
 }
 
-fn hospital_claim(enrollment: &str, payee: Value) -> Value {
+pub(crate) fn hospital_claim(enrollment: &str, payee: Value) -> Value {
     json!({
         "enrollment_id": enrollment,
         "benefit_code": "hospital_daily",
@@ -313,7 +313,7 @@ fn codes(failures: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn inbox_categories(app: &TestApp, who: &Session) -> Vec<String> {
+pub(crate) async fn inbox_categories(app: &TestApp, who: &Session) -> Vec<String> {
     let (_, inbox) = body(app.get_as(who, "/api/v1/me/notifications").await).await;
     inbox["items"]
         .as_array()
@@ -676,7 +676,7 @@ async fn a_claim_goes_from_the_phone_to_payable_with_every_step_on_record() {
     assert_eq!(after["payee"]["holder"], "张*龙", "masked for staff");
 }
 
-async fn staff_id(app: &TestApp, username: &str) -> String {
+pub(crate) async fn staff_id(app: &TestApp, username: &str) -> String {
     let username = username.to_owned();
     app.state
         .db

@@ -13,6 +13,7 @@ mod notifications;
 mod openapi;
 mod ops;
 mod orgs;
+mod payouts;
 mod plans;
 mod roster;
 mod schema;
