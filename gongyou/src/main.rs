@@ -10,6 +10,7 @@ use gongyou::seed::{self, DemoLogin};
 use gongyou_api::startup::Application;
 use gongyou_db::Db;
 use gongyou_domain::clock::{SharedClock, SystemClock};
+use gongyou_providers::wechatpay::fake::{FakeConfig, FakeWechatPay};
 use gongyou_services::config::Config;
 use gongyou_services::metrics::Metrics;
 use gongyou_services::Context;
@@ -108,6 +109,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(config, clock, None).await,
         Command::Demo => {
+            let mut config = config;
+            // Payouts go through a local fake WeChat Pay unless a real one is configured.
+            let fake_pay = if config.providers.wechatpay.is_none() {
+                let fake = FakeWechatPay::start(FakeConfig::default())
+                    .await
+                    .context("starting the fake WeChat Pay")?;
+                config.providers.wechatpay = Some(fake.settings_for_client(DEMO_NOTIFY_URL));
+                Some(fake)
+            } else {
+                None
+            };
             migrate(&config).await?;
             let mut logins = seed(&config, &clock).await?;
             let db = open_db(&config)?;
@@ -137,7 +149,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "demo claims not seeded"),
             }
-            serve(config, clock, Some(logins)).await
+            serve(config, clock, Some((logins, fake_pay))).await
         }
         Command::Worker => work(config, clock).await,
         Command::Migrate => migrate(&config).await,
@@ -208,12 +220,20 @@ fn print_logins(config: &Config, logins: &[DemoLogin]) {
     println!("  Workers: POST /api/v1/auth/sms-codes {{\"phone\":\"13800138000\",\"purpose\":\"sign_in\"}} returns dev_code in dev.\n");
 }
 
-/// Serves; with demo logins, also runs the worker in-process and prints how to try it.
+/// Where the demo tells the fake WeChat Pay to call back until it knows its port.
+const DEMO_NOTIFY_URL: &str = "https://gongyou.invalid/api/v1/webhooks/wechatpay";
+
+/// Serves; with demo logins (and the demo's fake WeChat Pay), also runs the worker
+/// in-process and prints how to try it.
 async fn serve(
     config: Config,
     clock: SharedClock,
-    demo: Option<Vec<DemoLogin>>,
+    demo: Option<(Vec<DemoLogin>, Option<FakeWechatPay>)>,
 ) -> anyhow::Result<()> {
+    let (demo, fake_pay) = match demo {
+        Some((logins, fake)) => (Some(logins), fake),
+        None => (None, None),
+    };
     let with_worker = demo.is_some();
     let app = Application::build(config, clock.clone()).await?;
     let state = app.state().clone();
@@ -225,6 +245,15 @@ async fn serve(
             "  Try: curl http://{addr}/healthz   ·   API contract: http://{addr}/openapi.yaml\n"
         );
         print_logins(&state.config, logins);
+        if let Some(fake) = &fake_pay {
+            fake.deliver_callbacks_to(&format!("http://{addr}/api/v1/webhooks/wechatpay"));
+            println!(
+                "  Payouts go to a local fake WeChat Pay at {} (a rider confirms a transfer with\n    curl -X POST {}/fake/bills/<out_bill_no>/confirm   (GET {}/fake/bills lists them))\n",
+                fake.base_url(),
+                fake.base_url(),
+                fake.base_url()
+            );
+        }
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = if with_worker {
