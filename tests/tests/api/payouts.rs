@@ -871,3 +871,120 @@ async fn finance_elsewhere_sees_nothing_and_a_batch_takes_only_what_fits() {
     assert_eq!(status, 422, "{empty}");
     assert_eq!(empty["code"], "batch.empty");
 }
+
+#[tokio::test]
+async fn finance_switches_only_to_a_payee_the_rider_entered_and_anything_else_needs_a_second_approver(
+) {
+    let p = pay().await;
+    let workers =
+        p.f.members(&[("13900000821", "821"), ("13900000822", "822")])
+            .await;
+    let (worker, other) = (&workers[0], &workers[1]);
+    let (_, payout) = p.approved(worker).await;
+    // A bank account the rider entered (under a fresh step-up) on a draft claim, and one of
+    // another member's.
+    let own = bank_draft(&p, worker, "13900000821").await;
+    let theirs = bank_draft(&p, other, "13900000822").await;
+    let finance = p.f.staff("demo-finance").await;
+    let approver = p.f.staff("demo-approver").await;
+
+    let (status, refused) =
+        p.f.post(
+            &finance,
+            &format!("/api/v1/finance/payouts/{payout}/payee"),
+            json!({"kind": "bank", "from_claim_id": theirs, "reason": "骑手来电要求改为银行卡"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["code"], "payout.payee_not_entered");
+    let (status, switched) =
+        p.f.post(
+            &finance,
+            &format!("/api/v1/finance/payouts/{payout}/payee"),
+            json!({"kind": "bank", "from_claim_id": own, "reason": "骑手来电要求改为银行卡"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{switched}");
+    assert_eq!(switched["channel"], "bank");
+    assert_eq!(switched["payee"]["account_masked"], "6216***********7010");
+    assert!(inbox_categories(&p.f.app, worker)
+        .await
+        .contains(&"payout_payee_changed".to_owned()));
+
+    // An account the rider never entered: asked by one, decided by another.
+    let (status, asked) =
+        p.f.post(
+            &finance,
+            &format!("/api/v1/finance/payouts/{payout}/payee-request"),
+            json!({"holder": "王五", "bank": "招商银行成都分行", "account": "6225 8802 1234 5678",
+                   "reason": "原银行卡已注销，骑手到工会现场提供新卡"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{asked}");
+    assert_eq!(asked["status"], "pending");
+    let (_, blocked) =
+        p.f.get(&finance, &format!("/api/v1/finance/payouts/{payout}"))
+            .await;
+    assert_eq!(blocked["blockers"], json!(["payee_change_pending"]));
+    let (status, same) =
+        p.f.post(
+            &finance,
+            &format!("/api/v1/finance/payouts/{payout}/payee-request/decide"),
+            json!({"approve": true}),
+        )
+        .await;
+    assert_eq!(status, 403, "{same}");
+    assert_eq!(same["code"], "payout.same_person");
+    let (status, decided) =
+        p.f.post(
+            &approver,
+            &format!("/api/v1/finance/payouts/{payout}/payee-request/decide"),
+            json!({"approve": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided["payee"]["bank"], "招商银行成都分行");
+    assert_eq!(decided["payee"]["account_masked"], "6225********5678");
+    assert_eq!(decided["payee"]["entered_by_finance"], true);
+    assert_eq!(decided["blockers"], json!([]));
+    let events = p.events(&payout).await;
+    assert!(events.ends_with(&[
+        "switch_payee".to_owned(),
+        "request_payee".to_owned(),
+        "approve_payee".to_owned()
+    ]));
+    let changed = inbox_categories(&p.f.app, worker)
+        .await
+        .iter()
+        .filter(|c| *c == "payout_payee_changed")
+        .count();
+    assert_eq!(changed, 2);
+}
+
+/// A draft claim of `who` naming a bank account (set under a fresh step-up); its id.
+async fn bank_draft(p: &Pay, who: &Session, phone: &str) -> String {
+    let enrollment = p.f.enrollment_id(who).await;
+    let proof = p.f.step_up(who, phone).await;
+    let mut claim = hospital_claim(
+        &enrollment,
+        json!({"kind": "bank", "holder": "王五", "bank": "中国银行成都分行",
+               "account": "6216610200016587010"}),
+    );
+    claim["incident"]["occurred_on"] = json!("2026-04-18");
+    claim["incident"]["admitted_on"] = json!("2026-04-18");
+    claim["incident"]["discharged_on"] = json!("2026-04-19");
+    let (status, c) = body(
+        p.f.app
+            .client
+            .post(p.f.app.url("/api/v1/claims"))
+            .header("Authorization", who.bearer())
+            .header("X-Step-Up-Token", proof)
+            .json(&claim)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{c}");
+    c["id"].as_str().unwrap().to_owned()
+}
