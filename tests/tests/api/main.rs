@@ -14,6 +14,7 @@ mod openapi;
 mod ops;
 mod orgs;
 mod payouts;
+mod payouts_crash;
 mod plans;
 mod roster;
 mod schema;
