@@ -2,10 +2,7 @@
 //! what WeChat Pay's transfer states mean for it, and which failures may be retried under
 //! the same number (facts: `shared/providers/wechatpay-transfers.md`).
 //!
-//! Everything here is pure. Money is fen.
-//!
-//! Status: the foundation of issue 14. Storage, batches, the WeChat Pay client, callbacks,
-//! bank files and the rider's side build on it and are not written yet.
+//! Everything here is pure. Money is fen. The services' payouts (ADR 019) build on it.
 
 use serde::{Deserialize, Serialize};
 

@@ -37,7 +37,7 @@ use gongyou_domain::claim::{transition, Action, ClaimStatus};
 use gongyou_domain::money::{from_fen, parse_fen};
 use gongyou_domain::notification::Category;
 use gongyou_domain::org::OrgPath;
-use gongyou_domain::payout::{channel_for_wechat_payee, Channel, PayoutStatus};
+use gongyou_domain::payout::{channel_for_wechat_payee, Channel, PayoutStatus, MIN_TRANSFER_FEN};
 use gongyou_domain::staff::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -417,6 +417,8 @@ pub enum Blocker {
     NoWechatOpenid,
     /// Above the per-transfer limit of WeChat transfers: it goes by bank, never split.
     AboveWechatLimit,
+    /// Below WeChat Pay's smallest transfer (0.10 yuan): it goes by bank.
+    BelowWechatMinimum,
     /// WeChat Pay is not configured on this server.
     WechatPayUnavailable,
     /// A payee change waits on a second finance approver.
@@ -428,6 +430,7 @@ impl Blocker {
         match self {
             Blocker::NoWechatOpenid => "收款人尚未通过小程序登录，无法转账到微信零钱：请提醒其在小程序登录，或改用其已填写的银行账户",
             Blocker::AboveWechatLimit => "金额超过微信单笔转账限额，须改用银行账户支付（不拆分）",
+            Blocker::BelowWechatMinimum => "金额低于微信转账的最低额 0.10 元，须改用银行账户支付",
             Blocker::WechatPayUnavailable => "本服务未配置微信支付",
             Blocker::PayeeChangePending => "收款人变更正等待另一位财务审批人确认",
         }
@@ -473,6 +476,9 @@ pub(crate) fn channel_of(
     }
     if channel_for_wechat_payee(p.amount_fen, ctx.config.payout_wechat_limit_fen) == Channel::Bank {
         blockers.push(Blocker::AboveWechatLimit);
+    }
+    if p.amount_fen < MIN_TRANSFER_FEN {
+        blockers.push(Blocker::BelowWechatMinimum);
     }
     Ok((Channel::Wechat, blockers))
 }

@@ -304,3 +304,33 @@ async fn a_worker_killed_in_the_middle_of_a_batch_leaves_every_payout_paid_exact
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scratch_race_experiment() {
+    const N: usize = 20;
+    let p = pay().await;
+    let who: Vec<(String, String)> = (1..=N)
+        .map(|i| (format!("139000009{i:02}"), format!("9{i:02}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = who.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let workers = p.f.members(&refs).await;
+    let mut ids = Vec::new();
+    for worker in &workers {
+        ids.push(p.approved(worker).await.1);
+    }
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    p.fake.set_auto_confirm(true);
+    let batch = p.approved_batch("wechat", &ids).await;
+    p.run_jobs().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let done = batch_payouts(&p, &batch).await;
+    for (payout, attempts) in &done {
+        eprintln!(
+            "SCRATCH {} {} {:?}",
+            payout.status,
+            payout.revision,
+            attempts.iter().map(|a| a.state.clone()).collect::<Vec<_>>()
+        );
+    }
+    eprintln!("SCRATCH {}", statuses(&done));
+}
