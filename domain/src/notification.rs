@@ -33,10 +33,13 @@ pub enum Category {
     PayoutFailed,
     /// Finance changed where the member's claim is paid to.
     PayoutPayeeChanged,
+    /// A payout to the member's WeChat balance needs them to sign in through the mini-program
+    /// once (no openid of the paying app yet).
+    PayoutSignInNeeded,
 }
 
 impl Category {
-    pub const ALL: [Category; 17] = [
+    pub const ALL: [Category; 18] = [
         Category::MembershipApproved,
         Category::MembershipRejected,
         Category::MembershipSuspended,
@@ -54,6 +57,7 @@ impl Category {
         Category::PayoutPaid,
         Category::PayoutFailed,
         Category::PayoutPayeeChanged,
+        Category::PayoutSignInNeeded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +79,7 @@ impl Category {
             Category::PayoutPaid => "payout_paid",
             Category::PayoutFailed => "payout_failed",
             Category::PayoutPayeeChanged => "payout_payee_changed",
+            Category::PayoutSignInNeeded => "payout_sign_in_needed",
         }
     }
 
@@ -285,6 +290,14 @@ pub fn render(category: Category, params: &serde_json::Value) -> Rendered {
                 field(params, "benefit"),
                 field(params, "payee"),
                 field(params, "reason")
+            ),
+        ),
+        Category::PayoutSignInNeeded => (
+            "请登录小程序领取理赔款".to_owned(),
+            format!(
+                "您的{}理赔款 {} 元将转入微信零钱，请先在工友小程序中登录一次；也可联系所在工会改用您填写过的银行账户。",
+                field(params, "benefit"),
+                field(params, "amount")
             ),
         ),
     };

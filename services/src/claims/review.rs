@@ -553,7 +553,7 @@ pub async fn approve(
                 )?;
                 if to == ClaimStatus::Approved {
                     notify_approved(conn, &view, &claim.claimant_id, amount, now)?;
-                    crate::payouts::open_for_claim(conn, &claim, amount, now)?;
+                    crate::payouts::open_for_claim(&ctx2, conn, &claim, amount, now)?;
                 }
                 Ok(view)
             })
@@ -626,7 +626,7 @@ pub async fn confirm(
                 )?;
                 let amount = amount.unwrap_or(0);
                 notify_approved(conn, &view, &claim.claimant_id, amount, now)?;
-                crate::payouts::open_for_claim(conn, &claim, amount, now)?;
+                crate::payouts::open_for_claim(&ctx2, conn, &claim, amount, now)?;
                 Ok(view)
             })
         })

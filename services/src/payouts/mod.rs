@@ -172,8 +172,10 @@ pub(crate) fn apply_move(
     Ok(true)
 }
 
-/// Opens the payout of a claim that just became payable (in the approval's transaction).
+/// Opens the payout of a claim that just became payable (in the approval's transaction). A
+/// rider to be paid in WeChat who never signed in through the mini-program is told to.
 pub(crate) fn open_for_claim(
+    ctx: &Context,
     conn: &mut DbConnection,
     claim: &Claim,
     amount_fen: i64,
@@ -223,6 +225,20 @@ pub(crate) fn open_for_claim(
             note: None,
         },
     )?;
+    if p.payee_kind == "wechat"
+        && ctx.providers.wechatpay.is_some()
+        && payee_openid(ctx, conn, &p.claimant_id)?.is_none()
+    {
+        let benefit = crate::claims::benefit_name(conn, claim)?;
+        notify(
+            conn,
+            &p.claimant_id,
+            Category::PayoutSignInNeeded,
+            json!({"claim_id": p.claim_id, "payout_id": p.id, "benefit": benefit,
+                   "amount": from_fen(p.amount_fen).to_string()}),
+            now,
+        )?;
+    }
     Ok(())
 }
 

@@ -988,3 +988,52 @@ async fn bank_draft(p: &Pay, who: &Session, phone: &str) -> String {
     assert_eq!(status, 201, "{c}");
     c["id"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn a_rider_without_an_openid_of_the_paying_app_is_told_to_sign_in_and_is_not_batched() {
+    let p = pay().await;
+    let worker = p.f.member("13900000831", "831").await;
+    let claim = p.f.submitted(&worker).await;
+    // The WeChat account was unlinked after filing (e.g. the rider merged accounts).
+    let user = crate::claims::claim_owner(&p.f.app, &claim).await;
+    p.f.app
+        .state
+        .db
+        .run(move |conn| {
+            gongyou_db::accounts::set_wechat(
+                conn,
+                &user,
+                None,
+                None,
+                chrono::Utc::now().naive_utc(),
+            )
+        })
+        .await
+        .unwrap();
+    let payout = p.approve(&claim).await;
+    assert!(inbox_categories(&p.f.app, &worker)
+        .await
+        .contains(&"payout_sign_in_needed".to_owned()));
+    let (_, mine) = p.f.get(&worker, "/api/v1/me/payouts").await;
+    assert!(
+        mine[0]["action_needed"]
+            .as_str()
+            .unwrap()
+            .contains("小程序"),
+        "{mine}"
+    );
+    let finance = p.f.staff("demo-finance").await;
+    let (_, listed) =
+        p.f.get(&finance, &format!("/api/v1/finance/payouts/{payout}"))
+            .await;
+    assert_eq!(listed["blockers"], json!(["no_wechat_openid"]));
+    let (status, refused) = p
+        .create_batch(
+            &finance,
+            &uuid::Uuid::now_v7().to_string(),
+            json!({"channel": "wechat", "payout_ids": [payout]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["errors"][0]["code"], "no_wechat_openid");
+}
