@@ -53,3 +53,18 @@ pub fn require_visible(actor: &Actor, role: Role, path: &OrgPath) -> ServiceResu
         ServiceError::forbidden("auth.out_of_scope", "超出您的管理范围")
     })
 }
+
+/// The org `org_id` when the actor holds `role` over it: 403 without the role anywhere, 404
+/// `org.not_found` for an org outside its scope (or none).
+pub fn org_in_scope(
+    conn: &mut gongyou_db::DbConnection,
+    actor: &Actor,
+    role: Role,
+    org_id: &str,
+) -> ServiceResult<gongyou_db::orgs::Org> {
+    let hidden = || ServiceError::not_found("org.not_found", "组织不存在");
+    scopes(actor, role)?;
+    let org = gongyou_db::orgs::get(conn, org_id)?.ok_or_else(hidden)?;
+    require(actor, role, &OrgPath::from_stored(org.path.clone()), hidden)?;
+    Ok(org)
+}

@@ -135,6 +135,18 @@ impl DataCrypto {
         })
     }
 
+    /// [`DataCrypto::encrypt`] as one stored string, `key_id:ciphertext`.
+    pub fn seal_text(&self, plaintext: &str, aad: &str) -> Result<String, CryptoError> {
+        let sealed = self.encrypt(plaintext, aad)?;
+        Ok(format!("{}:{}", sealed.key_id, sealed.ciphertext))
+    }
+
+    /// Opens what [`DataCrypto::seal_text`] stored, with the same `aad`.
+    pub fn unseal_text(&self, stored: &str, aad: &str) -> Result<String, CryptoError> {
+        let (key_id, ciphertext) = stored.split_once(':').ok_or(CryptoError::Invalid)?;
+        self.decrypt(key_id, ciphertext, aad)
+    }
+
     /// Decrypts what [`DataCrypto::encrypt`] sealed under `key_id` (current or previous)
     /// with the same `aad`.
     pub fn decrypt(

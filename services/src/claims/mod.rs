@@ -96,19 +96,14 @@ pub(crate) fn seal(
     field: &str,
     text: &str,
 ) -> ServiceResult<String> {
-    let sealed = ctx
-        .crypto
-        .encrypt(text, &format!("claim:{claim_id}:{field}"))
-        .map_err(ServiceError::internal)?;
-    Ok(format!("{}:{}", sealed.key_id, sealed.ciphertext))
+    ctx.crypto
+        .seal_text(text, &format!("claim:{claim_id}:{field}"))
+        .map_err(ServiceError::internal)
 }
 
 pub fn unseal(ctx: &Context, claim_id: &str, field: &str, stored: &str) -> ServiceResult<String> {
-    let (key_id, ciphertext) = stored
-        .split_once(':')
-        .ok_or_else(|| internal("sealed field without a key id"))?;
     ctx.crypto
-        .decrypt(key_id, ciphertext, &format!("claim:{claim_id}:{field}"))
+        .unseal_text(stored, &format!("claim:{claim_id}:{field}"))
         .map_err(ServiceError::internal)
 }
 

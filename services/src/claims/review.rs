@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use gongyou_db::claims::{self as db, Change, Claim, QueueFilter};
-use gongyou_db::{orgs, write_tx, DbConnection};
+use gongyou_db::{write_tx, DbConnection};
 use gongyou_domain::claim::{self as rules, transition, Action, ClaimStatus};
 use gongyou_domain::money::{from_fen, parse_fen};
 use gongyou_domain::notification::Category;
@@ -721,23 +721,6 @@ pub struct ClaimSettingsBody {
     pub confirm_threshold: String,
 }
 
-fn admin_org(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    org_id: &str,
-) -> ServiceResult<gongyou_db::orgs::Org> {
-    let hidden = || ServiceError::not_found("org.not_found", "组织不存在");
-    authz::scopes(actor, Role::UnionAdmin)?;
-    let org = orgs::get(conn, org_id)?.ok_or_else(hidden)?;
-    authz::require(
-        actor,
-        Role::UnionAdmin,
-        &OrgPath::from_stored(org.path.clone()),
-        hidden,
-    )?;
-    Ok(org)
-}
-
 fn settings_view(
     conn: &mut DbConnection,
     org: &gongyou_db::orgs::Org,
@@ -758,7 +741,7 @@ pub async fn claim_settings(
     let actor = actor.clone();
     ctx.db
         .run(move |conn| -> ServiceResult<ClaimSettingsView> {
-            let org = admin_org(conn, &actor, &org_id)?;
+            let org = authz::org_in_scope(conn, &actor, Role::UnionAdmin, &org_id)?;
             settings_view(conn, &org)
         })
         .await
@@ -779,7 +762,7 @@ pub async fn put_claim_settings(
     ctx.db
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<ClaimSettingsView> {
-                let org = admin_org(conn, &actor, &org_id)?;
+                let org = authz::org_in_scope(conn, &actor, Role::UnionAdmin, &org_id)?;
                 db::set_threshold(conn, &org.id, fen, &staff_id, now)?;
                 settings_view(conn, &org)
             })

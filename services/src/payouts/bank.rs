@@ -8,13 +8,13 @@
 //! with the reason, never written mangled.
 
 use chrono::{DateTime, Utc};
-use gongyou_db::payouts::{self as db, Attempt, Change, Settings};
-use gongyou_db::{orgs, write_tx, DbConnection};
+use gongyou_db::payouts::{self as db, Change, Settings};
+use gongyou_db::{write_tx, DbConnection};
 use gongyou_domain::bank_file::{
     parse_results, write_transfer_file, BankOutcome, BankResultTemplate, BankRow, BankTemplate,
 };
 use gongyou_domain::org::OrgPath;
-use gongyou_domain::payout::{out_bill_no, PayoutStatus};
+use gongyou_domain::payout::{Channel, PayoutStatus};
 use gongyou_domain::staff::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -102,30 +102,10 @@ pub async fn bank_file(ctx: &Context, actor: &Actor, id: String) -> ServiceResul
                         continue;
                     }
                     let (holder, bank, account) = bank_account(&ctx2, conn, &p)?;
-                    let attempt_id = uuid::Uuid::now_v7();
-                    let a = Attempt {
-                        id: attempt_id.to_string(),
-                        payout_id: p.id.clone(),
-                        out_bill_no: out_bill_no(&attempt_id),
-                        channel: "bank".into(),
-                        amount_fen: p.amount_fen,
-                        appid: None,
-                        openid: None,
-                        user_name_enc: None,
-                        remark: "工会理赔款".into(),
-                        state: "EXPORTED".into(),
-                        outcome_unknown: false,
-                        sends: 1,
-                        transfer_bill_no: None,
-                        package_info: None,
-                        fail_reason: None,
-                        expires_at: None,
-                        next_check_at: None,
-                        sent_at: Some(now.naive_utc()),
-                        final_at: None,
-                        created_at: now.naive_utc(),
-                        updated_at: now.naive_utc(),
-                    };
+                    let mut a = super::new_attempt(&p, Channel::Bank, now);
+                    a.state = "EXPORTED".into();
+                    a.sends = 1;
+                    a.sent_at = Some(now.naive_utc());
                     accounts.push((holder, bank, account));
                     attempts.push((p, a));
                 }
@@ -394,23 +374,6 @@ pub struct PayoutSettingsBody {
     pub result_template: serde_json::Value,
 }
 
-fn finance_org(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    org_id: &str,
-) -> ServiceResult<gongyou_db::orgs::Org> {
-    let hidden = || ServiceError::not_found("org.not_found", "组织不存在");
-    authz::scopes(actor, Role::FinanceApprover)?;
-    let org = orgs::get(conn, org_id)?.ok_or_else(hidden)?;
-    authz::require(
-        actor,
-        Role::FinanceApprover,
-        &OrgPath::from_stored(org.path.clone()),
-        hidden,
-    )?;
-    Ok(org)
-}
-
 fn settings_view(
     conn: &mut DbConnection,
     org: &gongyou_db::orgs::Org,
@@ -433,7 +396,7 @@ pub async fn payout_settings(
     let actor = actor.clone();
     ctx.db
         .run(move |conn| {
-            let org = finance_org(conn, &actor, &org_id)?;
+            let org = authz::org_in_scope(conn, &actor, Role::FinanceApprover, &org_id)?;
             settings_view(conn, &org)
         })
         .await
@@ -464,7 +427,7 @@ pub async fn put_payout_settings(
     ctx.db
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<PayoutSettingsView> {
-                let org = finance_org(conn, &actor, &org_id)?;
+                let org = authz::org_in_scope(conn, &actor, Role::FinanceApprover, &org_id)?;
                 db::put_settings(
                     conn,
                     &Settings {

@@ -37,7 +37,9 @@ use gongyou_domain::claim::{transition, Action, ClaimStatus};
 use gongyou_domain::money::{from_fen, parse_fen};
 use gongyou_domain::notification::Category;
 use gongyou_domain::org::OrgPath;
-use gongyou_domain::payout::{channel_for_wechat_payee, Channel, PayoutStatus, MIN_TRANSFER_FEN};
+use gongyou_domain::payout::{
+    channel_for_wechat_payee, out_bill_no, transfer_remark, Channel, PayoutStatus, MIN_TRANSFER_FEN,
+};
 use gongyou_domain::staff::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -309,6 +311,41 @@ pub(crate) fn follow_claim(
     Ok(())
 }
 
+/// What a transfer says to its payee (WeChat shows it; banks print it as the remark).
+const REMARK: &str = "工会理赔款";
+
+/// A new attempt at paying `p` by `channel`, numbered by its own UUIDv7 (32 hex digits),
+/// not sent yet.
+pub(crate) fn new_attempt(p: &Payout, channel: Channel, now: DateTime<Utc>) -> Attempt {
+    let id = uuid::Uuid::now_v7();
+    Attempt {
+        id: id.to_string(),
+        payout_id: p.id.clone(),
+        out_bill_no: out_bill_no(&id),
+        channel: match channel {
+            Channel::Wechat => "wechat".into(),
+            Channel::Bank => "bank".into(),
+        },
+        amount_fen: p.amount_fen,
+        appid: None,
+        openid: None,
+        user_name_enc: None,
+        remark: transfer_remark(REMARK),
+        state: "CREATED".into(),
+        outcome_unknown: false,
+        sends: 0,
+        transfer_bill_no: None,
+        package_info: None,
+        fail_reason: None,
+        expires_at: None,
+        next_check_at: None,
+        sent_at: None,
+        final_at: None,
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+    }
+}
+
 /// Where a payout goes, as shown (the account masked).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PayoutPayee {
@@ -402,11 +439,9 @@ pub(crate) fn bank_account(
 }
 
 fn seal_request(ctx: &Context, id: &str, field: &str, text: &str) -> ServiceResult<String> {
-    let sealed = ctx
-        .crypto
-        .encrypt(text, &format!("payee_request:{id}:{field}"))
-        .map_err(ServiceError::internal)?;
-    Ok(format!("{}:{}", sealed.key_id, sealed.ciphertext))
+    ctx.crypto
+        .seal_text(text, &format!("payee_request:{id}:{field}"))
+        .map_err(ServiceError::internal)
 }
 
 fn unseal_request(
@@ -416,11 +451,8 @@ fn unseal_request(
     stored: Option<&str>,
 ) -> ServiceResult<String> {
     let stored = stored.ok_or_else(|| internal("payee request erased"))?;
-    let (key_id, ciphertext) = stored
-        .split_once(':')
-        .ok_or_else(|| internal("sealed field without a key id"))?;
     ctx.crypto
-        .decrypt(key_id, ciphertext, &format!("payee_request:{id}:{field}"))
+        .unseal_text(stored, &format!("payee_request:{id}:{field}"))
         .map_err(ServiceError::internal)
 }
 

@@ -15,9 +15,7 @@ use gongyou_db::payouts::{self as db, Attempt, AttemptChange, Change};
 use gongyou_db::{write_tx, DbConnection};
 use gongyou_domain::money::from_fen;
 use gongyou_domain::notification::Category;
-use gongyou_domain::payout::{
-    needs_user_name, out_bill_no, transfer_remark, Channel, PayoutStatus, TransferState,
-};
+use gongyou_domain::payout::{needs_user_name, Channel, PayoutStatus, TransferState};
 use gongyou_providers::wechatpay::{
     TransferBill, TransferNotice, TransferRequest, WechatPayClient, WechatPayError,
 };
@@ -238,39 +236,17 @@ fn start_attempt(
     let pay = client(ctx)?;
     let openid = super::payee_openid(ctx, conn, &p.claimant_id)?
         .ok_or_else(|| internal("openid vanished"))?;
-    let attempt_id = uuid::Uuid::now_v7();
-    let id = attempt_id.to_string();
-    let user_name_enc = if needs_user_name(p.amount_fen) {
+    let mut a = super::new_attempt(&p, Channel::Wechat, now);
+    let id = a.id.clone();
+    if needs_user_name(p.amount_fen) {
         let claim = gongyou_db::claims::get(conn, &p.claim_id)?.ok_or_else(|| internal("claim"))?;
         let member = gongyou_db::membership::membership(conn, &claim.membership_id)?
             .ok_or_else(|| internal("membership"))?;
-        Some(seal_name(ctx, &id, &member.real_name)?)
-    } else {
-        None
-    };
-    let a = Attempt {
-        id: id.clone(),
-        payout_id: p.id.clone(),
-        out_bill_no: out_bill_no(&attempt_id),
-        channel: "wechat".into(),
-        amount_fen: p.amount_fen,
-        appid: Some(pay.appid().to_owned()),
-        openid: Some(openid),
-        user_name_enc,
-        remark: transfer_remark("工会理赔款"),
-        state: "CREATED".into(),
-        outcome_unknown: false,
-        sends: 0,
-        transfer_bill_no: None,
-        package_info: None,
-        fail_reason: None,
-        expires_at: None,
-        next_check_at: Some((now + Span::seconds(30)).naive_utc()),
-        sent_at: None,
-        final_at: None,
-        created_at: now.naive_utc(),
-        updated_at: now.naive_utc(),
-    };
+        a.user_name_enc = Some(seal_name(ctx, &id, &member.real_name)?);
+    }
+    a.appid = Some(pay.appid().to_owned());
+    a.openid = Some(openid);
+    a.next_check_at = Some((now + Span::seconds(30)).naive_utc());
     db::insert_attempt(conn, &a)?;
     let moved = apply_move(
         conn,
@@ -298,23 +274,14 @@ fn start_attempt(
 }
 
 fn seal_name(ctx: &Context, attempt_id: &str, name: &str) -> ServiceResult<String> {
-    let sealed = ctx
-        .crypto
-        .encrypt(name, &format!("payout_attempt:{attempt_id}:user_name"))
-        .map_err(ServiceError::internal)?;
-    Ok(format!("{}:{}", sealed.key_id, sealed.ciphertext))
+    ctx.crypto
+        .seal_text(name, &format!("payout_attempt:{attempt_id}:user_name"))
+        .map_err(ServiceError::internal)
 }
 
 fn unseal_name(ctx: &Context, attempt_id: &str, stored: &str) -> ServiceResult<String> {
-    let (key_id, ciphertext) = stored
-        .split_once(':')
-        .ok_or_else(|| internal("sealed name without a key id"))?;
     ctx.crypto
-        .decrypt(
-            key_id,
-            ciphertext,
-            &format!("payout_attempt:{attempt_id}:user_name"),
-        )
+        .unseal_text(stored, &format!("payout_attempt:{attempt_id}:user_name"))
         .map_err(ServiceError::internal)
 }
 
