@@ -143,6 +143,11 @@ pub(crate) fn apply_move(
     m: Move<'_>,
     now: DateTime<Utc>,
 ) -> ServiceResult<bool> {
+    // A paid payout is never moved again (a late answer or a race must not reopen it).
+    if m.payout.status == PayoutStatus::Paid.as_str() && m.to != PayoutStatus::Paid {
+        tracing::error!(payout = %m.payout.id, to = m.to.as_str(), "refused to move a paid payout");
+        return Ok(false);
+    }
     let mut change = m.change;
     change.status = Some(m.to.as_str().to_owned());
     if !db::apply(

@@ -496,6 +496,9 @@ fn apply_bill_in(
     note: Option<String>,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
+    // One outcome of an attempt at a time: a create's answer and a callback for the same
+    // bill can arrive together, and the later must see what the earlier wrote.
+    gongyou_db::lock(conn, &format!("payout_attempt:{out_bill_no}"))?;
     let Some(a) = db::attempt_by_bill(conn, out_bill_no)? else {
         tracing::warn!(out_bill_no, "a bill for no attempt of ours");
         return Ok(());
@@ -526,7 +529,7 @@ fn apply_bill_in(
         _ => None,
     };
     let final_at = state.is_final().then_some(now.naive_utc());
-    db::update_attempt(
+    let updated = db::update_attempt(
         conn,
         &a.id,
         &AttemptChange {
@@ -542,6 +545,10 @@ fn apply_bill_in(
         },
         now.naive_utc(),
     )?;
+    if !updated {
+        // Final meanwhile: what came first stands.
+        return Ok(());
+    }
     let p = db::get(conn, &a.payout_id)?.ok_or_else(|| internal("payout"))?;
     if p.open_attempt_id.as_deref() != Some(a.id.as_str()) {
         return Ok(());

@@ -1037,3 +1037,40 @@ async fn a_rider_without_an_openid_of_the_paying_app_is_told_to_sign_in_and_is_n
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["errors"][0]["code"], "no_wechat_openid");
 }
+
+#[tokio::test]
+async fn a_create_answer_racing_its_callback_never_reopens_a_paid_payout() {
+    // Found by a crash test on PostgreSQL: the send job applied a create's ACCEPTED while
+    // the callback applied SUCCESS; both passed the "not final yet" check and the payout
+    // went back from paid to sending. Twenty at once make the race likely.
+    let p = pay().await;
+    let who: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("139000008{:02}", 40 + i), format!("{}", 840 + i)))
+        .collect();
+    let refs: Vec<(&str, &str)> = who.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let workers = p.f.members(&refs).await;
+    let mut payouts = Vec::new();
+    for w in &workers {
+        payouts.push(p.approved(w).await.1);
+    }
+    p.fake.set_auto_confirm(true);
+    let ids: Vec<&str> = payouts.iter().map(String::as_str).collect();
+    p.approved_batch("wechat", &ids).await;
+    p.run_jobs().await;
+    for id in &payouts {
+        let paid = p.until(id, "paid").await;
+        assert_eq!(paid["attempts"].as_array().unwrap().len(), 1);
+    }
+    // Callbacks still in flight change nothing.
+    tokio::time::sleep(StdDuration::from_millis(500)).await;
+    for id in &payouts {
+        assert_eq!(p.payout(id).await["status"], "paid");
+        let events = p.events(id).await;
+        assert_eq!(
+            events.iter().filter(|e| *e == "paid").count(),
+            1,
+            "{events:?}"
+        );
+    }
+    assert_eq!(p.fake.total_paid_fen(), 100_000 * 20);
+}

@@ -164,6 +164,7 @@ fn statuses(payouts: &[PayoutRow]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_killed_in_the_middle_of_a_batch_leaves_every_payout_paid_exactly_once() {
     const N: usize = 12;
+    gongyou_binary(); // before the setup: fail fast when it is not built
     let p = pay().await;
     let who: Vec<(String, String)> = (1..=N)
         .map(|i| (format!("139000008{i:02}"), format!("8{i:02}")))
