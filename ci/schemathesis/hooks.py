@@ -26,7 +26,10 @@ What it does:
    the hook's admin session approves some (members to suspend, reinstate, read, transfer),
    leaves others pending (to approve or reject), suspends some, has members request transfers;
    workers report problems at stations; the admin uploads a real PNG, creates a campaign and
-   staff accounts. Ids come from the API's answers.
+   staff accounts. Ids come from the API's answers. Admin run: payouts in every state the
+   finance operations need (demo members' claims approved, WeChat and bank batches built by
+   demo-finance and approved by demo-approver, the demo's fake WeChat Pay told to refuse or
+   confirm a transfer), see setup_payouts.
 
 3. Real values in requests. In every other positive test case of an operation (a counter per
    operation, so the choice is deterministic for a given seed; no random numbers), the hook
@@ -76,6 +79,7 @@ WITHDRAW = "POST /api/v1/me/membership/withdrawal"
 ROTATE_CODE = "POST /api/v1/stations/{id}/code-rotations"
 WITHDRAW_APPLICATION = "POST /api/v1/membership/applications/{id}/withdrawal"
 UPDATE_STAFF = "PATCH /api/v1/admin/staff/{id}"
+CREATE_BATCH = "POST /api/v1/finance/payout-batches"
 EXPIRY_MARGIN = 90  # renew an access token this many seconds before it expires (they last 900 s)
 # Workers with a step-up: [0] for GET /me/data-export, [1:3] for DELETE /me (one account
 # closed per 2xx), [3:] give their codes to POST /auth/step-up.
@@ -655,6 +659,8 @@ def setup_claims() -> None:
                                     files={"file": ("other.png", PNG, "image/png")}, expect=201)
             DATA.removable_documents.append((cid, extra["id"]))
     setup_demo_claimants()
+    if ROLE == "admin":
+        setup_payouts()  # before the threshold below: its claims are approved at once
     # Every approval in 四川 waits for confirmation (threshold 0.00), so the demo's few claims
     # in review feed confirm and reject as well as approve.
     sichuan = next((o["id"] for o in DATA.orgs if o.get("name") == "四川省总工会"), None)
@@ -715,6 +721,218 @@ def setup_demo_claimants() -> None:
             pool.append((claim["id"], session))
 
 
+# --- payouts (admin run): payouts of new claims of the demo's members, in every state the
+# finance operations need, built through the API before fuzzing starts.
+
+FINANCE = "demo-finance"  # builds batches, asks for payee changes
+APPROVER = "demo-approver"  # approves demo-finance's batches, decides its payee requests
+PAYOUT_MEMBERS = ("13900000002", "13900000003")  # 王芳, 张伟: no hospital allowance yet
+PAYOUT_CLAIMS_PER_MEMBER = 5
+BANK_PAYEE = {"holder": "王芳", "bank": "中国建设银行成都春熙路支行", "account": "6217 0038 1000 1234 567",
+              "reason": "收款人来电更换银行卡"}
+
+
+@dataclass
+class PayoutData:
+    fake: str | None = None  # the demo's fake WeChat Pay (its control surface)
+    staff_ids: dict[str, str] = field(default_factory=dict)  # username -> staff id
+    members: list[Session] = field(default_factory=list)  # demo members with payouts
+    all: list[str] = field(default_factory=list)  # every payout id
+    free: list[str] = field(default_factory=list)  # pending, unbatched (POST …/payout-batches)
+    awaiting: list[str] = field(default_factory=list)  # waiting for the rider (…/cancel)
+    requestable: list[str] = field(default_factory=list)  # for …/payee-request
+    batches: list[str] = field(default_factory=list)  # every batch id
+    drafts: list[str] = field(default_factory=list)  # draft batches by demo-finance (…/approve)
+    file_ready: list[str] = field(default_factory=list)  # approved bank batches (…/bank-file)
+    results: dict[str, str] = field(default_factory=dict)  # batch with its file taken -> result CSV
+    replay: tuple[str, dict] | None = None  # (Idempotency-Key, body) of a batch demo-finance built
+    settings_orgs: list[str] = field(default_factory=list)  # orgs for …/payout-settings
+
+
+PAY = PayoutData()
+
+
+def fake_pay_url() -> str | None:
+    """The fake WeChat Pay's base URL, from the demo's log ("fake wechat pay listening")."""
+    path = os.environ.get("GONGYOU_FUZZ_SERVER_LOG") or (
+        os.path.join(os.path.dirname(LOG), f"{ROLE}.server.log") if LOG else None
+    )
+    if not path or not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8", errors="replace") as fd:
+        for line in fd:
+            if '"fake wechat pay listening"' in line:
+                try:
+                    return "http://" + json.loads(line)["addr"]
+                except (ValueError, KeyError):
+                    return None
+    return None
+
+
+def finance_payouts(**params) -> list[dict]:
+    status, page, _ = HTTP.call("GET", "/finance/payouts", staff_token(FINANCE), params={"limit": 200, **params})
+    return page.get("items", []) if status == 200 and isinstance(page, dict) else []
+
+
+def finance_payout(pid: str) -> dict | None:
+    status, view, _ = HTTP.call("GET", f"/finance/payouts/{pid}", staff_token(FINANCE))
+    return view if status == 200 else None
+
+
+def finance_batch(bid: str) -> dict | None:
+    status, view, _ = HTTP.call("GET", f"/finance/payout-batches/{bid}", staff_token(FINANCE))
+    return view if status == 200 else None
+
+
+def wait_payouts(ids: list[str], wanted: tuple[str, ...], seconds: float = 30.0) -> dict[str, dict]:
+    """Polls until every payout is in one of `wanted` (the job worker and callbacks run in the
+    demo's process); returns the last views."""
+    deadline = time.monotonic() + seconds
+    while True:
+        views = {p: finance_payout(p) or {} for p in ids}
+        if all(v.get("status") in wanted for v in views.values()) or time.monotonic() > deadline:
+            if not all(v.get("status") in wanted for v in views.values()):
+                log("payouts_not_settled", wanted=wanted, got={p: v.get("status") for p, v in views.items()})
+            return views
+        time.sleep(0.3)
+
+
+def new_batch(channel: str, ids: list[str], key: str) -> str:
+    body = {"channel": channel, "payout_ids": ids}
+    _, batch, _ = HTTP.call("POST", "/finance/payout-batches", staff_token(FINANCE), json=body,
+                            headers={"Idempotency-Key": key}, expect=201)
+    PAY.batches.append(batch["id"])
+    return batch["id"]
+
+
+def approve_batch(bid: str) -> None:
+    HTTP.call("POST", f"/finance/payout-batches/{bid}/approve", staff_token(APPROVER), expect=200)
+
+
+def to_bank(pid: str) -> None:
+    """A payee change to a bank account: asked by demo-finance, accepted by demo-approver."""
+    HTTP.call("POST", f"/finance/payouts/{pid}/payee-request", staff_token(FINANCE), json=BANK_PAYEE, expect=201)
+    HTTP.call("POST", f"/finance/payouts/{pid}/payee-request/decide", staff_token(APPROVER),
+              json={"approve": True}, expect=200)
+
+
+def result_csv(views: list[dict], outcome: str = "F") -> str:
+    """The bank's result file in the default layout (GBK; ASCII here): the transfer file's six
+    columns, then 处理结果 and 失败原因. `F` fails each payout, which a retry sends again."""
+    lines = ["name,account,bank,amount,purpose,reference,status,reason"]
+    for v in views:
+        attempt = (v.get("attempts") or [{}])[-1]
+        lines.append(f"X,00000000,B,{attempt.get('amount', v['amount'])},P,{attempt.get('out_bill_no', '')},"
+                     f"{outcome},ACCOUNT_CLOSED")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def demo_hospital_claim(session: Session, enrollment: str, k: int) -> str | None:
+    """A one-night stay of a demo member 45 days ago or later (accident: no waiting period),
+    with its documents, submitted, taken and approved by demo-reviewer (confirmed by
+    demo-approver when it waits for that): its payout opens."""
+    day = lambda ago: time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600 - ago * 86400))  # noqa: E731
+    admitted = 45 - 4 * k
+    body = {
+        "enrollment_id": enrollment,
+        "benefit_code": "hospital_daily",
+        "incident": {"type": "accident", "occurred_on": day(admitted), "place": "成都市青羊区人民中路",
+                     "admitted_on": day(admitted), "discharged_on": day(admitted - 1),
+                     "hospital": "成都市第三人民医院", "diagnosis": "配送途中摔倒致左腕扭伤"},
+        "payee": {"kind": "wechat_balance"},
+    }
+    status, claim, r = HTTP.call("POST", "/claims", session.access, json=body)
+    if status != 201:
+        log("payout_claim_not_filed", status=status, body=r.text[:300])
+        return None
+    cid = claim["id"]
+    for kind in ("id_front", "id_back", "medical_record_front_page", "discharge_summary"):
+        HTTP.call("POST", f"/claims/{cid}/documents", session.access, data={"kind": kind},
+                  files={"file": (f"{kind}.png", PNG, "image/png")}, expect=201)
+    HTTP.call("POST", f"/claims/{cid}/submit", session.access, expect=200)
+    HTTP.call("POST", f"/review/claims/{cid}/assign", staff_token("demo-reviewer"), expect=200)
+    _, approved, _ = HTTP.call("POST", f"/review/claims/{cid}/approve", staff_token("demo-reviewer"), json={},
+                               expect=200)
+    if approved.get("status") == "awaiting_confirmation":
+        HTTP.call("POST", f"/review/claims/{cid}/confirm", staff_token(APPROVER), json={}, expect=200)
+    return cid
+
+
+def setup_payouts() -> None:
+    """Ten payouts of 200.00 (WeChat, payable), then:
+    [0..3] a WeChat batch built by demo-finance, approved by demo-approver and sent: [0], [3]
+           wait for the rider (cancel), [1] refused by WeChat Pay (failed: retry, switch
+           payee), [2] confirmed by the rider (paid);
+    [4]    switched to a bank account (payee request + decision), in an approved bank batch
+           whose file the hook takes (bank-results);
+    [5]    the same, the file not taken (bank-file);
+    [6], [9] pending, unbatched (a new batch; payee switching);
+    [7]    in a draft batch by demo-finance (approve; its Idempotency-Key is replayed);
+    [8]    pending, unbatched, for a payee request and its decision."""
+    PAY.fake = fake_pay_url()
+    for who in (FINANCE, APPROVER):
+        _, me, _ = HTTP.call("GET", "/me", staff_token(who), expect=200)
+        PAY.staff_ids[who] = me["id"]
+    claims = []
+    for phone in PAYOUT_MEMBERS:
+        session = demo_member_session(phone)
+        if session is None:
+            raise SetupError(f"demo member {phone} cannot sign in")
+        PAY.members.append(session)
+        _, covers, _ = HTTP.call("GET", "/me/enrollments", session.access, expect=200)
+        enrollment = next(e["id"] for e in covers if e.get("plan_code") == DEMO_PLAN)
+        for k in range(PAYOUT_CLAIMS_PER_MEMBER):
+            cid = demo_hospital_claim(session, enrollment, k)
+            if cid:
+                claims.append(cid)
+    by_claim = {p["claim_id"]: p for p in finance_payouts()}
+    payouts = [by_claim[c]["id"] for c in claims if c in by_claim]
+    PAY.all = list(payouts)
+    blocked = {p: by_claim[c]["blockers"] for c in claims if c in by_claim and by_claim[c]["blockers"]}
+    if len(payouts) < 10 or blocked:
+        raise SetupError(f"payouts: {len(payouts)} of {len(claims)} claims, blocked: {blocked}")
+    p = payouts
+    # WeChat: sent, then each attempt taken where it is needed.
+    approve_batch(new_batch("wechat", p[0:4], "fuzz-setup-wechat-1"))
+    views = wait_payouts(p[0:4], ("awaiting_confirmation",))
+    if PAY.fake:
+        bill = lambda pid: views[pid]["attempts"][-1]["out_bill_no"]  # noqa: E731
+        HTTP.call("POST", f"{PAY.fake}/fake/bills/{bill(p[1])}/fail", params={"reason": "NAME_NOT_CORRECT"}, expect=200)
+        HTTP.call("POST", f"{PAY.fake}/fake/bills/{bill(p[2])}/confirm", expect=200)
+        wait_payouts([p[1]], ("failed",))
+        wait_payouts([p[2]], ("paid",))
+    else:
+        log("payouts_no_fake_wechatpay")
+    PAY.awaiting = [p[0], p[3]]
+    # Bank: two payouts switched to a bank account, each in an approved bank batch.
+    to_bank(p[4])
+    to_bank(p[5])
+    taken = new_batch("bank", [p[4]], "fuzz-setup-bank-1")
+    approve_batch(taken)
+    HTTP.call("GET", f"/finance/payout-batches/{taken}/bank-file", staff_token(FINANCE), expect=200)
+    PAY.results[taken] = result_csv([finance_payout(p[4])])
+    ready = new_batch("bank", [p[5]], "fuzz-setup-bank-2")
+    approve_batch(ready)
+    PAY.file_ready = [ready]
+    # A draft for the second approver, and what is left for new batches and payee requests.
+    draft_body = {"channel": "wechat", "payout_ids": [p[7]]}
+    PAY.drafts = [new_batch("wechat", [p[7]], "fuzz-setup-draft-1")]
+    PAY.replay = ("fuzz-setup-draft-1", draft_body)
+    PAY.free = [p[6], p[9]]
+    PAY.requestable = [p[8]]
+    # Payout settings: orgs in demo-finance's scope (四川) that hold none of these payouts,
+    # so that a template set there leaves the bank batches above alone.
+    sichuan = next((o["id"] for o in DATA.orgs if o.get("name") == "四川省总工会"), None)
+    held = set()
+    for view in finance_payouts():
+        held.add(view["org_id"])
+        held.update(next((o.get("ancestor_ids") or [] for o in DATA.orgs if o["id"] == view["org_id"]), []))
+    PAY.settings_orgs = [o["id"] for o in DATA.orgs
+                         if sichuan in (o.get("ancestor_ids") or []) and o["id"] not in held][:3]
+    log("payouts_ready", payouts=len(PAY.all), batches=len(PAY.batches),
+        states=sorted(v["status"] for v in finance_payouts()), fake=bool(PAY.fake))
+
+
 def setup() -> None:
     started = time.monotonic()
     try:
@@ -738,6 +956,8 @@ def setup() -> None:
         "photos": len(DATA.photos),
         "claims": len(DATA.claims),
         "review_queue": sorted(DATA.review_status.values()),
+        "payouts": len(PAY.all),
+        "payout_batches": len(PAY.batches),
     }
     if ROLE == "admin":
         counts.update(
@@ -955,8 +1175,12 @@ def inject_apply(case, n):
         return
     w = DATA.applicants.pop(0)
     _as(case, w.session.access)
-    body = ACCOUNTS.application_body()
-    _set_body(case, id_number=body["id_number"], region_code=body["region_code"])
+    # A whole valid application (the ID number, region, platform dates tie fields together),
+    # under a key of its own: the generated Idempotency-Key was used before with another body.
+    case.body = ACCOUNTS.application_body()
+    headers = dict(case.headers or {})
+    headers["Idempotency-Key"] = f"fuzz-apply-{w.phone}"
+    case.headers = headers
 
 
 def inject_get_application(case, n):
@@ -1166,7 +1390,186 @@ def inject_claim_settings(case, n):
         _set_path(case, id=org)
 
 
+# --- payouts
+#
+# Finance operations go out as demo-finance (or, where the two-person rule wants the other
+# one, demo-approver). Each injection reads the payouts' state from the API first and picks
+# one in the state its operation needs; when none is left it sends the case as generated.
+
+def _finance(case, n: int = 0) -> None:
+    _as(case, staff_token([FINANCE, APPROVER][n % 2]))
+
+
+def _body_or(case, fallback: dict) -> dict:
+    return dict(case.body) if isinstance(case.body, dict) else dict(fallback)
+
+
+def _pick_payout(pool: list[str], ok) -> dict | None:
+    for pid in pool:
+        view = finance_payout(pid)
+        if view and ok(view):
+            return view
+    return None
+
+
+def _pending_request(v: dict) -> bool:
+    return "payee_change_pending" in (v.get("blockers") or [])
+
+
+def inject_finance_list(case, n):
+    _finance(case, n)
+
+
+def inject_finance_payout(case, n):
+    _finance(case, n)
+    pid = pick(PAY.all, n)
+    if pid:
+        _set_path(case, id=pid)
+
+
+def inject_finance_batch(case, n):
+    _finance(case, n)
+    bid = pick(PAY.batches, n)
+    if bid:
+        _set_path(case, id=bid)
+
+
+def inject_create_batch(case, n):
+    headers = dict(case.headers or {})
+    view = _pick_payout(PAY.free, lambda v: v["status"] == "pending" and not v.get("batch_id") and not v["blockers"])
+    if view is not None:
+        headers["Idempotency-Key"] = f"fuzz-batch-{n}-{view['id']}"
+        case.body = {"channel": view["channel"], "payout_ids": [view["id"]]}
+    elif PAY.replay:
+        # Nothing left to batch: a repeat of a batch demo-finance built answers it as it is.
+        headers["Idempotency-Key"], body = PAY.replay
+        case.body = dict(body)
+    else:
+        return
+    case.headers = headers
+    _as(case, staff_token(FINANCE))
+
+
+def inject_approve_batch(case, n):
+    for bid in PAY.drafts:
+        view = finance_batch(bid)
+        if view and view["status"] == "draft":
+            creator = next((u for u, i in PAY.staff_ids.items() if i == view["created_by"]), FINANCE)
+            _as(case, staff_token(APPROVER if creator == FINANCE else FINANCE))
+            _set_path(case, id=bid)
+            return
+
+
+def inject_bank_file(case, n):
+    for bid in PAY.file_ready:
+        view = finance_batch(bid)
+        if view and view["status"] == "approved" and not view.get("file_taken_at"):
+            _as(case, staff_token(FINANCE))
+            _set_path(case, id=bid)
+            return
+
+
+def inject_bank_results(case, n):
+    item = pick(list(PAY.results.items()), n)
+    if item:
+        _finance(case, n)
+        _set_path(case, id=item[0])
+        case.body = item[1]
+
+
+def inject_cancel_payout(case, n):
+    view = _pick_payout(PAY.awaiting, lambda v: v["status"] == "awaiting_confirmation")
+    if view:
+        _as(case, staff_token(FINANCE))
+        _set_path(case, id=view["id"])
+        case.body = _body_or(case, {})
+
+
+def inject_retry_payout(case, n):
+    view = _pick_payout(PAY.all, lambda v: v["status"] in ("failed", "cancelled") and not v["blockers"]
+                        and all(a.get("final_at") for a in v.get("attempts") or []))
+    if view:
+        _as(case, staff_token(FINANCE))
+        _set_path(case, id=view["id"])
+        case.body = _body_or(case, {})
+
+
+def inject_switch_payee(case, n):
+    view = _pick_payout(
+        PAY.free + PAY.all,
+        lambda v: v["payee"]["kind"] == "wechat_balance" and not _pending_request(v)
+        and ((v["status"] == "pending" and not v.get("batch_id")) or v["status"] in ("failed", "cancelled")),
+    )
+    if view:
+        _finance(case, n)
+        _set_path(case, id=view["id"])
+        body = _body_or(case, {})
+        body.pop("from_claim_id", None)
+        body["kind"] = "wechat_balance"
+        body.setdefault("reason", "收款人要求转入微信零钱")
+        case.body = body
+
+
+def inject_payee_request(case, n):
+    view = _pick_payout(
+        PAY.requestable + PAY.all,
+        lambda v: v["status"] in ("pending", "failed", "cancelled") and not _pending_request(v)
+        and v["payee"]["kind"] == "wechat_balance",
+    )
+    if view:
+        _as(case, staff_token(FINANCE))
+        _set_path(case, id=view["id"])
+        body = _body_or(case, BANK_PAYEE)
+        body.update(account=BANK_PAYEE["account"])
+        case.body = body
+
+
+def inject_decide_payee(case, n):
+    # The hook's payee requests are demo-finance's: demo-approver decides.
+    view = _pick_payout(PAY.requestable + PAY.all, _pending_request)
+    if view:
+        _as(case, staff_token(APPROVER))
+        _set_path(case, id=view["id"])
+        case.body = _body_or(case, {"approve": True})
+
+
+def inject_payout_settings(case, n):
+    org = pick(PAY.settings_orgs, n)
+    if not org:
+        return
+    _finance(case, n)
+    _set_path(case, id=org)
+    if case.operation.method.upper() == "PUT":
+        # The templates that apply there now, as the view shows them (a round trip).
+        status, view, _ = HTTP.call("GET", f"/finance/orgs/{org}/payout-settings", staff_token(FINANCE))
+        if status == 200:
+            case.body = {"bank_template": view["bank_template"], "result_template": view["result_template"]}
+
+
+def inject_my_payouts(case, n):
+    session = pick(PAY.members, n)
+    if session is not None:
+        _as(case, session.access)
+
+
 INJECT = {
+    "GET /api/v1/finance/payouts": inject_finance_list,
+    "GET /api/v1/finance/payouts/{id}": inject_finance_payout,
+    "GET /api/v1/finance/payouts/{id}/events": inject_finance_payout,
+    "POST /api/v1/finance/payouts/{id}/retry": inject_retry_payout,
+    "POST /api/v1/finance/payouts/{id}/cancel": inject_cancel_payout,
+    "POST /api/v1/finance/payouts/{id}/payee": inject_switch_payee,
+    "POST /api/v1/finance/payouts/{id}/payee-request": inject_payee_request,
+    "POST /api/v1/finance/payouts/{id}/payee-request/decide": inject_decide_payee,
+    CREATE_BATCH: inject_create_batch,
+    "GET /api/v1/finance/payout-batches": inject_finance_list,
+    "GET /api/v1/finance/payout-batches/{id}": inject_finance_batch,
+    "POST /api/v1/finance/payout-batches/{id}/approve": inject_approve_batch,
+    "GET /api/v1/finance/payout-batches/{id}/bank-file": inject_bank_file,
+    "POST /api/v1/finance/payout-batches/{id}/bank-results": inject_bank_results,
+    "GET /api/v1/finance/orgs/{id}/payout-settings": inject_payout_settings,
+    "PUT /api/v1/finance/orgs/{id}/payout-settings": inject_payout_settings,
+    "GET /api/v1/me/payouts": inject_my_payouts,
     "POST /api/v1/claims": inject_create_claim,
     "PUT /api/v1/claims/{id}": inject_edit_claim,
     "GET /api/v1/claims/{id}": inject_read_claim,
@@ -1320,6 +1723,15 @@ def after_call(context, case, response):
             _claim_seen(label, params, access, response.json())
         except Exception as exc:  # noqa: BLE001 - bookkeeping must never break the run
             log("claim_tracking_failed", op=label, error=repr(exc))
+    if ok and label == CREATE_BATCH:
+        try:
+            batch = response.json()
+            if batch["id"] not in PAY.batches:
+                PAY.batches.append(batch["id"])
+                if batch.get("status") == "draft":
+                    PAY.drafts.append(batch["id"])
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must never break the run
+            log("batch_tracking_failed", error=repr(exc))
     if ok:
         if label.endswith("/applications/{id}/approve") or label.endswith("/applications/{id}/reject"):
             _forget(DATA.pending_apps, params.get("id"))

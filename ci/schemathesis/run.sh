@@ -112,6 +112,7 @@ for role in $ROLES; do
   (
     cd "$OUT/$role.work" &&
     GONGYOU_FUZZ_BASE_URL="$DEMO_URL" GONGYOU_FUZZ_ROLE="$role" GONGYOU_FUZZ_LOG="$OUT/$role.hook.log" \
+    GONGYOU_FUZZ_SERVER_LOG="$OUT/$role.server.log" \
     SCHEMATHESIS_HOOKS="$HERE/hooks.py" \
     timeout -s INT -k 30 "$RUN_TIMEOUT" \
       "$VENV/bin/st" --config-file "$HERE/schemathesis.toml" run "$OUT/openapi.yaml" \

@@ -61,6 +61,10 @@ pub const MAX_COLUMNS: usize = 30;
 pub const MAX_HEADER_CHARS: usize = 64;
 /// Characters of a fixed text (a literal column or the purpose), at most.
 pub const MAX_FIXED_CHARS: usize = 128;
+/// Columns of a result file a template may name (0-based, below this).
+pub const MAX_RESULT_COLUMNS: usize = 256;
+/// Lines at the top of a result file a template may skip, at most.
+pub const MAX_SKIP_ROWS: usize = 100;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -487,6 +491,13 @@ impl BankResultTemplate {
     /// lists non-empty, without blank values, and disjoint.
     pub fn validate(&self) -> Result<(), TemplateError> {
         check_separator(self.separator)?;
+        if self.skip_rows > MAX_SKIP_ROWS {
+            return Err(TemplateError::new(
+                "too_many_skip_rows",
+                None,
+                format!("跳过的行数最多{MAX_SKIP_ROWS}行"),
+            ));
+        }
         let mut columns = vec![
             (self.reference_column, "业务参考号"),
             (self.status_column, "处理结果"),
@@ -494,6 +505,13 @@ impl BankResultTemplate {
         columns.extend(self.amount_column.map(|c| (c, "金额")));
         columns.extend(self.reason_column.map(|c| (c, "失败原因")));
         for (i, &(column, name)) in columns.iter().enumerate() {
+            if column >= MAX_RESULT_COLUMNS {
+                return Err(TemplateError::new(
+                    "column_out_of_range",
+                    Some(column),
+                    format!("“{name}”的列号须在 0 至 {} 之间", MAX_RESULT_COLUMNS - 1),
+                ));
+            }
             if let Some(&(_, other)) = columns[..i].iter().find(|(c, _)| *c == column) {
                 return Err(TemplateError::new(
                     "duplicate_column",
@@ -1523,6 +1541,20 @@ mod tests {
             check(&|t| t.failure_values.push("S".into())),
             ("ambiguous_status_value", Some(6))
         );
+        assert_eq!(
+            check(&|t| t.amount_column = Some(MAX_RESULT_COLUMNS)),
+            ("column_out_of_range", Some(MAX_RESULT_COLUMNS))
+        );
+        assert_eq!(
+            check(&|t| t.skip_rows = MAX_SKIP_ROWS + 1),
+            ("too_many_skip_rows", None)
+        );
+        let edge = BankResultTemplate {
+            skip_rows: MAX_SKIP_ROWS,
+            reason_column: Some(MAX_RESULT_COLUMNS - 1),
+            ..BankResultTemplate::default()
+        };
+        assert!(edge.validate().is_ok());
     }
 
     fn simple_result_template() -> BankResultTemplate {

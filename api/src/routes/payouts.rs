@@ -149,12 +149,12 @@ pub async fn cancel_payout(
     request_body = SwitchPayeeBody,
     responses(
         (status = 200, body = PayoutView),
-        (status = 400, description = "`payout.invalid_reason`, `payout.payee_source_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`payout.invalid_reason`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`payout.not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`payout.changed`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`payout.payee_locked`, `payout.payee_not_entered`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`payout.payee_locked`, `payout.payee_not_entered`, `payout.payee_source_required`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/finance/payouts/{id}/payee")]
@@ -236,7 +236,7 @@ pub async fn decide_payee_request(
         (status = 403, description = "`auth.staff_only`, `auth.role_required`, `auth.out_of_scope`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`org.not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`idempotency.*`, `batch.changed`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`batch.empty`, `batch.payouts_unfit` (`errors`: each payout with its code and detail)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`batch.empty`, `batch.invalid_payouts` (`payout_ids` with `max_count` or `max_amount`), `batch.payouts_unfit` (`errors`: each payout with its code and detail)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/finance/payout-batches")]
@@ -446,6 +446,7 @@ pub async fn get_payout_settings(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`org.not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`payout.unusable_template` (a rule across fields: required columns, distinct headers and columns, status values in one list)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/finance/orgs/{id}/payout-settings")]

@@ -351,12 +351,12 @@ pub struct PayoutSettingsView {
     /// `account`, `bank`, `amount_yuan`, `purpose`, `reference`, `remark`, `phone`, or
     /// `literal` with a `value`), `separator`, `encoding` (`gbk` | `utf8`), `header_row`,
     /// `line_ending` (`crlf` | `lf`), `purpose`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = BankTemplateSchema)]
     pub bank_template: serde_json::Value,
     /// The bank's result file: `encoding`, `separator`, `skip_rows`, `reference_column`,
     /// `status_column`, `amount_column`, `reason_column` (0-based), `success_values`,
     /// `failure_values`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = ResultTemplateSchema)]
     pub result_template: serde_json::Value,
     /// The org whose setting applies (this one or an ancestor); absent: the default.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -367,10 +367,14 @@ pub struct PayoutSettingsView {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayoutSettingsBody {
-    /// As in the view; omitted fields take the default.
-    #[schema(value_type = Object)]
+    /// As in the view; omitted fields take the default. Besides the schema: the columns
+    /// name `payee_name`, `account`, `amount_yuan` and `reference` exactly once each, headers
+    /// are distinct and hold neither the separator nor quotes (422 `payout.unusable_template`).
+    #[schema(value_type = BankTemplateSchema)]
     pub bank_template: serde_json::Value,
-    #[schema(value_type = Object)]
+    /// Besides the schema: the named columns are distinct and no status value is in both
+    /// lists (422 `payout.unusable_template`).
+    #[schema(value_type = ResultTemplateSchema)]
     pub result_template: serde_json::Value,
 }
 
@@ -385,6 +389,22 @@ fn settings_view(
         result_template: serde_json::to_value(result).map_err(ServiceError::internal)?,
         set_at,
     })
+}
+
+/// Whole numbers written as floats (`5.0`) as integers, as JSON Schema's `integer` allows.
+fn integral_numbers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *v = serde_json::Value::from(f as i64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// The bank templates that apply to an org (finance approvers in scope).
@@ -410,18 +430,24 @@ pub async fn put_payout_settings(
     body: PayoutSettingsBody,
 ) -> ServiceResult<PayoutSettingsView> {
     let staff_id = actor.staff_id()?;
-    let bad = |what: &str, e: String| {
+    let malformed = |what: &str, e: String| {
         ServiceError::invalid("payout.invalid_template", format!("{what}无效：{e}"))
     };
-    let bank: BankTemplate = serde_json::from_value(body.bank_template)
-        .map_err(|e| bad("银行文件模板", e.to_string()))?;
+    let unusable = |what: &str, e: String| {
+        ServiceError::rule("payout.unusable_template", format!("{what}不可用：{e}"))
+    };
+    let (mut bank_json, mut result_json) = (body.bank_template, body.result_template);
+    integral_numbers(&mut bank_json);
+    integral_numbers(&mut result_json);
+    let bank: BankTemplate =
+        serde_json::from_value(bank_json).map_err(|e| malformed("银行文件模板", e.to_string()))?;
     bank.validate()
-        .map_err(|e| bad("银行文件模板", e.message))?;
-    let result: BankResultTemplate = serde_json::from_value(body.result_template)
-        .map_err(|e| bad("结果文件格式", e.to_string()))?;
+        .map_err(|e| unusable("银行文件模板", e.message))?;
+    let result: BankResultTemplate = serde_json::from_value(result_json)
+        .map_err(|e| malformed("结果文件格式", e.to_string()))?;
     result
         .validate()
-        .map_err(|e| bad("结果文件格式", e.message))?;
+        .map_err(|e| unusable("结果文件格式", e.message))?;
     let now: DateTime<Utc> = ctx.now();
     let actor = actor.clone();
     ctx.db
@@ -445,3 +471,138 @@ pub async fn put_payout_settings(
         })
         .await
 }
+
+/// A separator: a tab, or ASCII punctuation other than `"` and `.`.
+const SEPARATOR_PATTERN: &str = r#"^[\t!#$%&'()*+,\-/:;<=>?@\[\\\]^_`{|}~]$"#;
+
+fn string_enum(values: &[&str]) -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().map(|v| (*v).to_owned())))
+}
+
+fn separator_schema() -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(1))
+        .pattern(Some(SEPARATOR_PATTERN))
+}
+
+/// The JSON of a transfer-file template (`gongyou_domain::bank_file::BankTemplate`).
+pub struct BankTemplateSchema;
+
+impl utoipa::PartialSchema for BankTemplateSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use gongyou_domain::bank_file::{MAX_COLUMNS, MAX_FIXED_CHARS, MAX_HEADER_CHARS};
+        use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, Type};
+        let text = |max: usize| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(max))
+                .pattern(Some(r#"^[^\x00-\x1F\x7F"]*$"#))
+        };
+        let column = ObjectBuilder::new()
+            .property(
+                "field",
+                string_enum(&[
+                    "payee_name",
+                    "account",
+                    "bank",
+                    "amount_yuan",
+                    "purpose",
+                    "reference",
+                    "remark",
+                    "phone",
+                    "literal",
+                ]),
+            )
+            .property("header", text(MAX_HEADER_CHARS).min_length(Some(1)))
+            .property(
+                "value",
+                text(MAX_FIXED_CHARS)
+                    .description(Some("The fixed text of a `literal` column (only there).")),
+            )
+            .required("field")
+            .required("header")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        ObjectBuilder::new()
+            .description(Some(
+                "A bank transfer file's layout; omitted fields take the default (收款人姓名, 收款账号, 开户行, 金额(元), 用途, 业务参考号; comma; GBK; CRLF; a header row; purpose 报销).",
+            ))
+            .property(
+                "columns",
+                ArrayBuilder::new()
+                    .items(column)
+                    .min_items(Some(4))
+                    .max_items(Some(MAX_COLUMNS)),
+            )
+            .property("separator", separator_schema())
+            .property("encoding", string_enum(&["gbk", "utf8"]))
+            .property(
+                "header_row",
+                ObjectBuilder::new().schema_type(Type::Boolean),
+            )
+            .property("line_ending", string_enum(&["crlf", "lf"]))
+            .property("purpose", text(MAX_FIXED_CHARS))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BankTemplateSchema {}
+
+/// The JSON of a bank result-file layout (`gongyou_domain::bank_file::BankResultTemplate`).
+pub struct ResultTemplateSchema;
+
+impl utoipa::PartialSchema for ResultTemplateSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use gongyou_domain::bank_file::{MAX_RESULT_COLUMNS, MAX_SKIP_ROWS};
+        use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, Type};
+        let index = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(MAX_RESULT_COLUMNS - 1))
+        };
+        let optional_index = || {
+            ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::Integer,
+                    Type::Null,
+                ]))
+                .minimum(Some(0))
+                .maximum(Some(MAX_RESULT_COLUMNS - 1))
+        };
+        let values = || {
+            ArrayBuilder::new().min_items(Some(1)).items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"\S")),
+            )
+        };
+        ObjectBuilder::new()
+            .description(Some(
+                "A bank result file's layout (0-based columns); omitted fields take the default (the default transfer file echoed with 处理结果 and 失败原因 appended; one header line).",
+            ))
+            .property("encoding", string_enum(&["gbk", "utf8"]))
+            .property("separator", separator_schema())
+            .property(
+                "skip_rows",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(MAX_SKIP_ROWS)),
+            )
+            .property("reference_column", index())
+            .property("status_column", index())
+            .property("amount_column", optional_index())
+            .property("reason_column", optional_index())
+            .property("success_values", values())
+            .property("failure_values", values())
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ResultTemplateSchema {}

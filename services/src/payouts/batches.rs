@@ -17,6 +17,7 @@ use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
 use crate::page::{Page, PageRequest};
+use crate::schema::Integral;
 use crate::Context;
 
 /// The most payouts one batch takes.
@@ -60,16 +61,20 @@ pub struct BatchBody {
     pub channel: BatchChannel,
     /// The union whose payouts it takes (in the caller's finance scope); absent: the caller's
     /// finance scope when it is one union.
-    #[schema(pattern = "^[0-9a-f-]{36}$", nullable = false)]
+    #[schema(
+        pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        nullable = false
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
-    /// Exactly these payouts (each payable, in no batch, of this channel).
+    /// Exactly these payouts (each payable, in no batch, of this channel); not with
+    /// `max_count` or `max_amount` (422 `batch.invalid_payouts`).
     #[schema(min_items = 1, max_items = 1000, nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payout_ids: Option<Vec<String>>,
-    #[schema(minimum = 1, maximum = 1000, nullable = false)]
+    #[schema(value_type = Option<i32>, minimum = 1, maximum = 1000, nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_count: Option<u32>,
+    pub max_count: Option<Integral>,
     /// At most this much in all (yuan).
     #[schema(pattern = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$", nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +228,10 @@ pub async fn create_batch(
 ) -> ServiceResult<BatchView> {
     let staff_id = actor.staff_id()?;
     let scopes = authz::scopes(actor, Role::FinanceApprover)?;
-    let max_count = body.max_count.unwrap_or(BATCH_DEFAULT);
+    let max_count = body
+        .max_count
+        .map_or(Some(BATCH_DEFAULT), |Integral(n)| u32::try_from(n).ok())
+        .unwrap_or(0);
     if !(1..=BATCH_MAX).contains(&max_count) {
         return Err(ServiceError::invalid(
             "batch.invalid_count",
@@ -247,7 +255,7 @@ pub async fn create_batch(
             ));
         }
         if body.max_count.is_some() || body.max_amount.is_some() {
-            return Err(ServiceError::invalid(
+            return Err(ServiceError::rule(
                 "batch.invalid_payouts",
                 "指定 payout_ids 时不能同时给出 max_count 或 max_amount",
             ));
@@ -460,7 +468,7 @@ pub async fn batch(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<Ba
 #[into_params(parameter_in = Query)]
 pub struct BatchesQuery {
     /// From the previous page's `next_cursor`.
-    #[param(pattern = "^[0-9a-f-]{36}$")]
+    #[param(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,

@@ -702,11 +702,11 @@ pub struct PayoutsQuery {
     /// Where it goes: `wechat` or `bank` (the payee's kind).
     #[param(pattern = "^(wechat|bank)$")]
     pub channel: Option<String>,
-    #[param(pattern = "^[0-9a-f-]{36}$")]
+    #[param(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub batch_id: Option<String>,
     /// Only payouts in no batch yet (what a new batch can take).
     pub unbatched: Option<bool>,
-    #[param(pattern = "^[0-9a-f-]{36}$")]
+    #[param(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub claim_id: Option<String>,
     /// At least (yuan).
     #[param(pattern = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$")]
@@ -715,7 +715,7 @@ pub struct PayoutsQuery {
     #[param(pattern = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$")]
     pub max_amount: Option<String>,
     /// From the previous page's `next_cursor`.
-    #[param(pattern = "^[0-9a-f-]{36}$")]
+    #[param(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -965,10 +965,11 @@ pub async fn cancel(
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchPayeeBody {
-    /// `wechat`: the rider's WeChat balance; `bank`: the bank account the rider entered on
-    /// the claim `from_claim_id` (one of their own claims).
+    /// `wechat_balance`: the rider's WeChat balance; `bank`: the bank account the rider
+    /// entered on the claim `from_claim_id` (one of their own claims; required with `bank`,
+    /// else 422 `payout.payee_source_required`).
     pub kind: PayeeKind,
-    #[schema(pattern = "^[0-9a-f-]{36}$")]
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub from_claim_id: Option<String>,
     /// Why (kept in the trail and told to the rider).
     #[schema(value_type = PayeeReason, inline)]
@@ -1008,7 +1009,7 @@ pub async fn switch_payee(
                     PayeeKind::WechatBalance => ("wechat", p.claim_id.clone()),
                     PayeeKind::Bank => {
                         let from = body.from_claim_id.clone().ok_or_else(|| {
-                            ServiceError::invalid(
+                            ServiceError::rule(
                                 "payout.payee_source_required",
                                 "改用银行账户时须指明该账户所在的理赔申请（from_claim_id）",
                             )
@@ -1094,7 +1095,7 @@ pub struct PayeeRequestBody {
     #[schema(value_type = PayeeBank, inline)]
     pub bank: String,
     /// Digits only (spaces are dropped), 8 to 30.
-    #[schema(pattern = r"^[0-9 ]{8,40}$")]
+    #[schema(pattern = r"^ *(?:[0-9] *){8,30}$")]
     pub account: String,
     /// Why (kept in the trail and told to the rider).
     #[schema(value_type = PayeeReason, inline)]
