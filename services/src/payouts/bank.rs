@@ -502,30 +502,41 @@ impl utoipa::PartialSchema for BankTemplateSchema {
                 .max_length(Some(max))
                 .pattern(Some(r#"^[^\x00-\x1F\x7F"]*$"#))
         };
-        let column = ObjectBuilder::new()
-            .property(
-                "field",
-                string_enum(&[
-                    "payee_name",
-                    "account",
-                    "bank",
-                    "amount_yuan",
-                    "purpose",
-                    "reference",
-                    "remark",
-                    "phone",
-                    "literal",
-                ]),
+        // A literal column carries its text in `value`; no other column has one.
+        let column = utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property(
+                        "field",
+                        string_enum(&[
+                            "payee_name",
+                            "account",
+                            "bank",
+                            "amount_yuan",
+                            "purpose",
+                            "reference",
+                            "remark",
+                            "phone",
+                        ]),
+                    )
+                    .property("header", text(MAX_HEADER_CHARS).min_length(Some(1)))
+                    .required("field")
+                    .required("header")
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
             )
-            .property("header", text(MAX_HEADER_CHARS).min_length(Some(1)))
-            .property(
-                "value",
-                text(MAX_FIXED_CHARS)
-                    .description(Some("The fixed text of a `literal` column (only there).")),
-            )
-            .required("field")
-            .required("header")
-            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            .item(
+                ObjectBuilder::new()
+                    .property("field", string_enum(&["literal"]))
+                    .property("header", text(MAX_HEADER_CHARS).min_length(Some(1)))
+                    .property(
+                        "value",
+                        text(MAX_FIXED_CHARS).description(Some("The fixed text on every row.")),
+                    )
+                    .required("field")
+                    .required("header")
+                    .required("value")
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            );
         ObjectBuilder::new()
             .description(Some(
                 "A bank transfer file's layout; omitted fields take the default (收款人姓名, 收款账号, 开户行, 金额(元), 用途, 业务参考号; comma; GBK; CRLF; a header row; purpose 报销).",
