@@ -896,6 +896,9 @@ pub async fn retry(
                             open_attempt_id: Some(None),
                             failure_code: Some(None),
                             failure_detail: Some(None),
+                            // A bank payout goes out again in a new bank batch (its old
+                            // batch's file is taken), approved by two people like any.
+                            batch_id: (p.payee_kind == "bank").then_some(None),
                             ..Change::default()
                         },
                         who: Who::of(&actor),
@@ -909,7 +912,9 @@ pub async fn retry(
                 if !moved {
                     return Err(changed());
                 }
-                send::enqueue_payout(conn, &p.id, now)?;
+                if p.payee_kind == "wechat" {
+                    send::enqueue_payout(conn, &p.id, now)?;
+                }
                 let p = db::get(conn, &p.id)?.ok_or_else(not_found)?;
                 view(&ctx2, conn, &p)
             })

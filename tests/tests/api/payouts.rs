@@ -722,6 +722,17 @@ async fn a_bank_batch_goes_out_in_the_unions_gbk_template_and_its_result_file_se
     let refused = p.payout(&odd).await;
     assert_eq!(refused["status"], "failed", "{refused}");
     assert!(refused["failure_detail"].as_str().unwrap().contains('𠮷'));
+    // Retried, it waits for a new bank batch (this one's file is gone), approved by two.
+    let (status, retried) =
+        p.f.post(
+            &finance,
+            &format!("/api/v1/finance/payouts/{odd}/retry"),
+            json!({"note": "结算模板改为 UTF-8 后重发"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(retried["status"], "pending");
+    assert!(retried.get("batch_id").is_none(), "{retried}");
     // Served once.
     let again =
         p.f.app
