@@ -14,6 +14,7 @@ pub mod org;
 pub mod payout;
 pub mod phone;
 pub mod plan;
+pub mod reconcile;
 pub mod region;
 pub mod roster;
 pub mod staff;
