@@ -330,6 +330,30 @@ pub fn fail(
     Ok(changed == 1)
 }
 
+/// "Not yet": the job looks again at `at` (a statement not published yet, a window not open),
+/// and this attempt does not count against its attempts.
+pub fn later(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    note: &str,
+    at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(held_by!(id, worker))
+        .set((
+            jobs::status.eq(QUEUED),
+            jobs::run_at.eq(at),
+            jobs::attempts.eq(jobs::attempts - 1),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<NaiveDateTime>),
+            jobs::last_error.eq(note),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?
+        == 1)
+}
+
 /// Gives a claimed job back untouched (graceful shutdown): the attempt does not count.
 pub fn release(
     conn: &mut DbConnection,

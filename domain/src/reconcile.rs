@@ -382,7 +382,10 @@ mod tests {
         );
         // Paid on the 5th: a, b, d, e, f2.
         assert_eq!(totals.our_paid_count, 5);
-        assert_eq!(totals.our_paid_fen, 100_000 + 20_000 + 40_000 + 50_000 + 60_000);
+        assert_eq!(
+            totals.our_paid_fen,
+            100_000 + 20_000 + 40_000 + 50_000 + 60_000
+        );
         assert!(!totals.agree());
     }
 

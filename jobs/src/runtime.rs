@@ -33,6 +33,13 @@ pub enum JobError {
     /// Never going to work (bad payload, a provider's permanent refusal): dead at once.
     #[error("{0:#}")]
     Permanent(anyhow::Error),
+    /// Not yet (a statement not published, a window not open): look again at `at`. Not a
+    /// failure: the attempt does not count, however often it comes.
+    #[error("not yet, again at {at}: {reason}")]
+    Later {
+        at: chrono::DateTime<chrono::Utc>,
+        reason: String,
+    },
 }
 
 impl From<DbError> for JobError {
@@ -389,6 +396,20 @@ impl Worker {
                     .run(move |conn| store::complete(conn, &id, &worker, now))
                     .await,
             ),
+            Err(JobError::Later { at, reason }) => {
+                tracing::info!(job = %job.id, name = %job.name, at = %at, reason = %reason, "job not due yet; looks again later");
+                let note = format!("not yet: {reason}")
+                    .chars()
+                    .take(2000)
+                    .collect::<String>();
+                let at = at.naive_utc().max(now);
+                (
+                    "later",
+                    self.db
+                        .run(move |conn| store::later(conn, &id, &worker, &note, at, now))
+                        .await,
+                )
+            }
             Err(e) => {
                 let last = job.attempts >= job.max_attempts || matches!(e, JobError::Permanent(_));
                 let retry_at = (!last).then(|| {

@@ -41,6 +41,22 @@ fn registry() -> Registry {
             Ok(())
         }
     });
+    r.register("not_ready", |ctx, _payload| async move {
+        let runs = {
+            let mut all = RUNS.lock().unwrap();
+            let n = all.entry(ctx.job_id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        if runs < 5 {
+            Err(JobError::Later {
+                at: ctx.services.now() + chrono::Duration::minutes(10),
+                reason: format!("statement not published yet (look {runs})"),
+            })
+        } else {
+            Ok(())
+        }
+    });
     r.register("broken", |_ctx, _payload| async move {
         Err(JobError::Permanent(anyhow::anyhow!("payload is not valid")))
     });
@@ -510,4 +526,37 @@ async fn on_postgresql_an_enqueued_job_wakes_an_idle_worker_at_once() {
     );
     stop.send(true).unwrap();
     w.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_job_not_due_yet_looks_again_later_without_spending_its_attempts() {
+    let app = spawn_app().await;
+    let w = worker(&app, config());
+    // Three attempts, looked at five times: "not yet" is not a failure.
+    let id = enqueue(&app, "not_ready", json!({}), 3, None)
+        .await
+        .unwrap();
+    assert_eq!(w.drain().await.unwrap(), 1);
+    let waiting = job(&app, &id).await;
+    assert_eq!(waiting.status, "queued");
+    assert_eq!(waiting.attempts, 0);
+    assert_eq!(
+        waiting.run_at,
+        (app.clock_now() + Span::minutes(10)).naive_utc()
+    );
+    assert!(waiting
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("not published yet"));
+    // Not before its time.
+    assert_eq!(w.drain().await.unwrap(), 0);
+    for _ in 0..4 {
+        app.clock.advance(Span::minutes(10));
+        assert_eq!(w.drain().await.unwrap(), 1);
+    }
+    let done = job(&app, &id).await;
+    assert_eq!(done.status, "done");
+    assert_eq!(done.attempts, 1);
+    assert_eq!(runs_of(&id), 5);
 }
