@@ -111,6 +111,27 @@ pub async fn data_export(
                     "created_at": c.created_at.and_utc(),
                 }));
             }
+            let mut payouts = Vec::new();
+            for p in gongyou_db::payouts::of_claimant(conn, &user_id)? {
+                let attempts: Vec<_> = gongyou_db::payouts::attempts_of(conn, &p.id)?
+                    .into_iter()
+                    .map(|a| serde_json::json!({
+                        "out_bill_no": a.out_bill_no, "channel": a.channel, "state": a.state,
+                        "amount": crate::claims::money(Some(a.amount_fen)),
+                        "transfer_bill_no": a.transfer_bill_no, "fail_reason": a.fail_reason,
+                        "sent_at": a.sent_at.map(|t| t.and_utc()), "final_at": a.final_at.map(|t| t.and_utc()),
+                    }))
+                    .collect();
+                // A payee erased meanwhile is left out rather than failing the export.
+                let payee = crate::payouts::payee_view(&services, conn, &p).ok();
+                payouts.push(serde_json::json!({
+                    "id": p.id, "claim_id": p.claim_id, "status": p.status,
+                    "amount": crate::claims::money(Some(p.amount_fen)),
+                    "payee": payee, "attempts": attempts,
+                    "failure_detail": p.failure_detail, "paid_at": p.paid_at.map(|t| t.and_utc()),
+                    "created_at": p.created_at.and_utc(),
+                }));
+            }
             Ok(serde_json::json!({
                 "exported_at": now,
                 "account": user.map(|u| serde_json::json!({
@@ -122,6 +143,7 @@ pub async fn data_export(
                 "transfers": transfers,
                 "enrollments": enrollments,
                 "claims": claims,
+                "payouts": payouts,
                 "history": events,
             }))
         })

@@ -122,6 +122,8 @@ fn kind_of(e: &WechatPayError) -> &'static str {
         WechatPayError::NotFound => "查无此单",
         WechatPayError::Refused { .. } => "被拒绝",
         WechatPayError::Config(_) => "配置错误",
+        WechatPayError::NotReady { .. } => "账单未生成",
+        WechatPayError::HashMismatch { .. } => "账单校验失败",
     }
 }
 
@@ -385,7 +387,9 @@ async fn send(ctx: &Context, pay: &WechatPayClient, a: Attempt) -> ServiceResult
             Err(
                 e @ (WechatPayError::Retry { .. }
                 | WechatPayError::Unknown(_)
-                | WechatPayError::NotFound),
+                | WechatPayError::NotFound
+                | WechatPayError::NotReady { .. }
+                | WechatPayError::HashMismatch { .. }),
             ) => {
                 // Left `outcome_unknown` with a check due: the check queries before anything.
                 return Err(transient(&e));

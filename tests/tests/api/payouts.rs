@@ -802,6 +802,25 @@ async fn a_person_with_a_payout_not_yet_paid_cannot_erase_and_after_payment_only
     p.approved_batch("wechat", &[&payout]).await;
     p.run_jobs().await;
     let paid = p.until(&payout, "paid").await;
+    // The rider's export holds the payout and its attempt.
+    let export: Value =
+        p.f.app
+            .client
+            .get(p.f.app.url("/api/v1/me/data-export"))
+            .header("Authorization", worker.bearer())
+            .header("X-Step-Up-Token", &proof)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(export["payouts"][0]["id"], payout.as_str(), "{export}");
+    assert_eq!(export["payouts"][0]["amount"], "1000.00");
+    assert_eq!(
+        export["payouts"][0]["attempts"][0]["out_bill_no"],
+        bill_no(&paid, 0).as_str()
+    );
     let (status, erased) = erase(proof).await;
     assert_eq!(status, 204, "{erased}");
     // The money record stays (amount, numbers, outcome); the openid and the name go.
