@@ -22,3 +22,4 @@ pub mod station;
 pub mod status;
 pub mod text;
 pub mod time;
+pub mod wechat_bill;

@@ -1,24 +1,38 @@
 //! The WeChat Pay APIv3 merchant-transfer client (see the module documentation of
 //! [`super`]).
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use flate2::write::MultiGzDecoder;
 use gongyou_db::kv::{Kv, Rate, RateDecision};
 use gongyou_domain::payout::{transfer_remark, valid_out_bill_no, TransferState};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
 
 use super::crypto::{self, MerchantKey, WechatPayKey};
 use super::{
-    mask, NotificationError, NotificationHeaders, TransferBill, TransferNotice, TransferRequest,
-    WechatPayError, WechatPaySettings,
+    mask, BillLocation, NotificationError, NotificationHeaders, TransferBill, TransferNotice,
+    TransferRequest, WechatPayError, WechatPaySettings,
 };
 use crate::{read_capped, transport_message, MAX_ANSWER_BYTES, PROVIDER_TIMEOUT};
 
 /// The transfer API's paths.
 const TRANSFER_BILLS: &str = "/v3/fund-app/mch-transfer/transfer-bills";
+
+/// The fund-flow bill API (where a day's bill is downloaded from).
+const FUND_FLOW_BILL: &str = "/v3/bill/fundflowbill";
+
+/// How long a bill download may take in all. The shared HTTP client allows 5 s per request,
+/// right for JSON answers, not for a bill of a busy day; this applies to the download only.
+pub const BILL_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The first two bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// The only callback event this client accepts.
 pub const EVENT_TYPE: &str = "MCHTRANSFER.BILL.FINISHED";
@@ -41,6 +55,10 @@ enum Bucket {
     Create,
     Query,
     Cancel,
+    /// The fund-flow bill: its location (where "not ready" is a distinct answer).
+    Bill,
+    /// A bill's download.
+    Download,
 }
 
 impl Bucket {
@@ -49,6 +67,7 @@ impl Bucket {
             Bucket::Create => "create",
             Bucket::Query => "query",
             Bucket::Cancel => "cancel",
+            Bucket::Bill | Bucket::Download => "bill",
         }
     }
 }
@@ -110,6 +129,14 @@ pub(crate) struct BillBody {
     transfer_amount: Option<i64>,
     openid: Option<String>,
     mch_id: Option<String>,
+}
+
+/// The answer of `GET /v3/bill/fundflowbill`.
+#[derive(Deserialize)]
+struct BillLocationBody {
+    download_url: Option<String>,
+    hash_type: Option<String>,
+    hash_value: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -312,6 +339,132 @@ impl WechatPayClient {
         result
     }
 
+    /// `GET /v3/bill/fundflowbill?bill_date=…&account_type=OPERATION&tar_type=GZIP`: where the
+    /// operating account's fund-flow bill of `bill_date` (a Beijing-time day) is, and its
+    /// SHA-1. The answer is signed and verified like every other. A bill not ready yet (or no
+    /// longer kept) is [`WechatPayError::NotReady`].
+    pub async fn fund_flow_bill(
+        &self,
+        bill_date: NaiveDate,
+    ) -> Result<BillLocation, WechatPayError> {
+        let date = bill_date.format("%Y-%m-%d").to_string();
+        let path =
+            format!("{FUND_FLOW_BILL}?bill_date={date}&account_type=OPERATION&tar_type=GZIP");
+        let (status, bytes) = match self
+            .call_json("GET", &path, String::new(), None, Bucket::Bill)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e @ WechatPayError::NotReady { .. }) => {
+                tracing::info!(bill_date = %date, error = %e, "wechat pay fund-flow bill not ready");
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::warn!(bill_date = %date, error = %e, "wechat pay fund-flow bill not located");
+                return Err(e);
+            }
+        };
+        let unreadable =
+            |what: &str| WechatPayError::Unknown(format!("HTTP {status}: bill answer {what}"));
+        let answer: BillLocationBody =
+            serde_json::from_slice(&bytes).map_err(|_| unreadable("unreadable"))?;
+        let field = |value: Option<String>, name: &str| {
+            value
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| unreadable(&format!("without {name}")))
+        };
+        let location = BillLocation {
+            download_url: field(answer.download_url, "download_url")?,
+            hash_type: field(answer.hash_type, "hash_type")?,
+            hash_value: field(answer.hash_value, "hash_value")?,
+        };
+        tracing::info!(bill_date = %date, "wechat pay fund-flow bill located");
+        Ok(location)
+    }
+
+    /// Downloads a bill found by [`WechatPayClient::fund_flow_bill`]: a signed GET of its
+    /// `download_url` (the signature covers the URL's path and query), whose answer is not
+    /// signed. Refused before sending: a URL not on the configured base URL's scheme, host and
+    /// port (our `Authorization` goes nowhere else), and a hash that is not a SHA-1.
+    ///
+    /// The answer is streamed: read it with [`BillDownload::next_chunk`] (or
+    /// [`BillDownload::into_stream`]), then [`BillDownload::finish`] checks the hash. The
+    /// download may take up to [`BILL_DOWNLOAD_TIMEOUT`] in all.
+    pub async fn download_bill(
+        &self,
+        location: &BillLocation,
+    ) -> Result<BillDownload, WechatPayError> {
+        if !location.hash_type.trim().eq_ignore_ascii_case("SHA1") {
+            return Err(WechatPayError::Unknown(format!(
+                "bill hash_type {:?} is not SHA1",
+                location.hash_type
+            )));
+        }
+        let expected = location.hash_value.trim().to_ascii_lowercase();
+        if expected.len() != 40 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(WechatPayError::Unknown(
+                "bill hash_value is not a SHA-1 in hex".into(),
+            ));
+        }
+        let url = self.download_url(&location.download_url)?;
+        let mut signed_path = url.path().to_owned();
+        if let Some(query) = url.query() {
+            signed_path.push('?');
+            signed_path.push_str(query);
+        }
+        self.take_rate(Bucket::Download).await;
+        let response = self
+            .send_signed(
+                "GET",
+                url.to_string(),
+                &signed_path,
+                String::new(),
+                None,
+                BILL_DOWNLOAD_TIMEOUT,
+                "*/*",
+            )
+            .await?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let headers = answer_headers(&response);
+            let bytes = read_capped(response, MAX_ANSWER_BYTES)
+                .await
+                .map_err(WechatPayError::Unknown)?;
+            let error = self.error_answer("GET", status, &headers, &bytes, Bucket::Download);
+            tracing::warn!(error = %error, "wechat pay bill download refused");
+            return Err(error);
+        }
+        Ok(BillDownload::new(response, expected))
+    }
+
+    /// A download URL we may send our `Authorization` to: on the base URL's scheme, host and
+    /// port, without credentials; its fragment dropped.
+    fn download_url(&self, download_url: &str) -> Result<reqwest::Url, WechatPayError> {
+        let base = reqwest::Url::parse(&self.inner.settings.base_url)
+            .map_err(|_| WechatPayError::Config("base_url is not an URL".into()))?;
+        let refuse = |why: &str| {
+            tracing::warn!(why, "wechat pay bill download URL refused");
+            WechatPayError::Refused {
+                status: 400,
+                code: "PARAM_ERROR".into(),
+                message: format!("download_url {why} (checked before sending)"),
+            }
+        };
+        let mut url = reqwest::Url::parse(download_url.trim())
+            .map_err(|_| refuse("is not an absolute URL"))?;
+        if url.scheme() != base.scheme()
+            || url.host_str() != base.host_str()
+            || url.port_or_known_default() != base.port_or_known_default()
+        {
+            return Err(refuse("is not on the configured WeChat Pay host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refuse("carries credentials"));
+        }
+        url.set_fragment(None);
+        Ok(url)
+    }
+
     /// Verifies a callback and opens it (see [`NotificationError`] for what is refused). The
     /// nonce is recorded only once the signature verified, so a forgery cannot burn a genuine
     /// callback's nonce.
@@ -461,7 +614,7 @@ impl WechatPayClient {
         }
     }
 
-    /// Signs and sends one request, verifies and reads the answer.
+    /// Signs and sends one request, verifies and reads the answer as a bill.
     async fn call(
         &self,
         method: &'static str,
@@ -470,14 +623,73 @@ impl WechatPayClient {
         wechatpay_serial: Option<&str>,
         bucket: Bucket,
     ) -> Result<TransferBill, WechatPayError> {
+        let (status, bytes) = self
+            .call_json(method, &path, body, wechatpay_serial, bucket)
+            .await?;
+        let bill: BillBody = serde_json::from_slice(&bytes)
+            .map_err(|_| WechatPayError::Unknown(format!("HTTP {status}: unreadable answer")))?;
+        bill.into_bill(None)
+            .map_err(|e| WechatPayError::Unknown(format!("HTTP {status}: {e}")))
+    }
+
+    /// Signs and sends one request to `path` (with its query) on the base URL; a 2xx answer
+    /// whose signature verifies is `(status, body)`, anything else the error it means.
+    async fn call_json(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: String,
+        wechatpay_serial: Option<&str>,
+        bucket: Bucket,
+    ) -> Result<(u16, Vec<u8>), WechatPayError> {
         self.take_rate(bucket).await;
+        let url = format!(
+            "{}{path}",
+            self.inner.settings.base_url.trim_end_matches('/')
+        );
+        let response = self
+            .send_signed(
+                method,
+                url,
+                path,
+                body,
+                wechatpay_serial,
+                PROVIDER_TIMEOUT,
+                "application/json",
+            )
+            .await?;
+        let status = response.status().as_u16();
+        let headers = answer_headers(&response);
+        let bytes = read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(WechatPayError::Unknown)?;
+        if (200..300).contains(&status) {
+            self.verify_answer(&headers, &bytes, true)?;
+            return Ok((status, bytes));
+        }
+        Err(self.error_answer(method, status, &headers, &bytes, bucket))
+    }
+
+    /// Sends one request to `url`, signed over `signed_path` (the URL's path and query, as
+    /// sent), waiting at most `timeout` for the whole of it.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_signed(
+        &self,
+        method: &'static str,
+        url: String,
+        signed_path: &str,
+        body: String,
+        wechatpay_serial: Option<&str>,
+        timeout: Duration,
+        accept: &'static str,
+    ) -> Result<reqwest::Response, WechatPayError> {
         let settings = &self.inner.settings;
         let timestamp = Utc::now().timestamp();
         let nonce = crypto::new_nonce();
         let signature = self
             .inner
             .signer
-            .sign(crypto::request_message(method, &path, timestamp, &nonce, &body).as_bytes())
+            .sign(crypto::request_message(method, signed_path, timestamp, &nonce, &body).as_bytes())
             .map_err(|e| WechatPayError::Config(format!("signing: {e}")))?;
         let authorization = crypto::authorization(
             &settings.mch_id,
@@ -486,51 +698,50 @@ impl WechatPayClient {
             timestamp,
             &settings.merchant_serial_no,
         );
-        let url = format!("{}{path}", settings.base_url.trim_end_matches('/'));
         let mut request = match method {
             "GET" => self.inner.http.get(url),
             _ => self.inner.http.post(url).body(body),
         }
-        .timeout(PROVIDER_TIMEOUT)
+        .timeout(timeout)
         .header(reqwest::header::AUTHORIZATION, authorization)
-        .header(reqwest::header::ACCEPT, "application/json")
+        .header(reqwest::header::ACCEPT, accept)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(reqwest::header::USER_AGENT, USER_AGENT);
         if let Some(serial) = wechatpay_serial {
             request = request.header(NotificationHeaders::SERIAL, serial);
         }
-        let response = request.send().await.map_err(|e| {
+        request.send().await.map_err(|e| {
             let message = transport_message(e);
             tracing::warn!(method, error = %message, "wechat pay unreachable");
             WechatPayError::Unknown(message)
-        })?;
-        let status = response.status().as_u16();
-        let headers = NotificationHeaders::from_lookup(|name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        });
-        let bytes = read_capped(response, MAX_ANSWER_BYTES)
-            .await
-            .map_err(WechatPayError::Unknown)?;
-        if (200..300).contains(&status) {
-            self.verify_answer(&headers, &bytes, true)?;
-            let bill: BillBody = serde_json::from_slice(&bytes).map_err(|_| {
-                WechatPayError::Unknown(format!("HTTP {status}: unreadable answer"))
-            })?;
-            return bill
-                .into_bill(None)
-                .map_err(|e| WechatPayError::Unknown(format!("HTTP {status}: {e}")));
-        }
-        // An error answer: a signature that is there must verify; WeChat Pay's gateway may
-        // send some errors unsigned.
+        })
+    }
+
+    /// What an error answer means.
+    fn error_answer(
+        &self,
+        method: &'static str,
+        status: u16,
+        headers: &NotificationHeaders,
+        bytes: &[u8],
+        bucket: Bucket,
+    ) -> WechatPayError {
+        // A signature that is there must verify; WeChat Pay's gateway may send some errors
+        // unsigned.
         if headers.signature.is_some() {
-            self.verify_answer(&headers, &bytes, false)?;
+            if let Err(e) = self.verify_answer(headers, bytes, false) {
+                return e;
+            }
         }
-        let Ok(error) = serde_json::from_slice::<ErrorBody>(&bytes) else {
-            return Err(if status >= 500 {
+        let Ok(error) = serde_json::from_slice::<ErrorBody>(bytes) else {
+            if status == 404 && matches!(bucket, Bucket::Bill) {
+                return WechatPayError::NotReady {
+                    status,
+                    code: String::new(),
+                    message: "no bill (an answer without a body)".into(),
+                };
+            }
+            return if status >= 500 {
                 WechatPayError::Retry {
                     status,
                     code: String::new(),
@@ -538,10 +749,10 @@ impl WechatPayClient {
                 }
             } else {
                 WechatPayError::Unknown(format!("HTTP {status} with an unreadable answer"))
-            });
+            };
         };
         tracing::warn!(method, status, code = %error.code, message = %error.message, "wechat pay refused");
-        Err(classify(status, error.code, error.message, bucket))
+        classify(status, error.code, error.message, bucket)
     }
 
     /// Checks an answer's signature with the key its `Wechatpay-Serial` names.
@@ -581,8 +792,20 @@ impl WechatPayClient {
 /// An error answer's meaning (see [`WechatPayError`]).
 fn classify(status: u16, code: String, message: String, bucket: Bucket) -> WechatPayError {
     let is_query = matches!(bucket, Bucket::Query);
+    let is_bill = matches!(bucket, Bucket::Bill);
     match code.as_str() {
         "NOT_FOUND" | "RESOURCE_NOT_EXISTS" if is_query => WechatPayError::NotFound,
+        // Not confirmed by WeChat Pay's documentation (see `WechatPayError::NotReady`).
+        "NO_STATEMENT_EXIST" | "STATEMENT_CREATING" if is_bill => WechatPayError::NotReady {
+            status,
+            code,
+            message,
+        },
+        _ if is_bill && status == 404 => WechatPayError::NotReady {
+            status,
+            code,
+            message,
+        },
         "SYSTEM_ERROR" | "FREQUENCY_LIMITED" | "NOT_ENOUGH" => WechatPayError::Retry {
             status,
             code,
@@ -599,6 +822,17 @@ fn classify(status: u16, code: String, message: String, bucket: Bucket) -> Wecha
             message,
         },
     }
+}
+
+/// The signature headers of an answer (`None` when absent).
+fn answer_headers(response: &reqwest::Response) -> NotificationHeaders {
+    NotificationHeaders::from_lookup(|name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
 }
 
 /// A bill or transfer number goes into a URL path: 1–32 letters and digits only (a
@@ -648,4 +882,227 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// A bill being downloaded ([`WechatPayClient::download_bill`]): the uncompressed file, chunk by
+/// chunk, as it arrives. A gzip answer (asked for with `tar_type=GZIP`) is decompressed on the
+/// fly; one that is not gzip (its first bytes say so) passes as it is. The SHA-1 of the
+/// uncompressed bytes is computed as they go by, and [`BillDownload::finish`] compares it with
+/// the announced one: nothing read may be acted on before that returned `Ok`.
+///
+/// Memory stays small whatever the bill's size: one network chunk in, at most about 32 KiB of
+/// output per step.
+pub struct BillDownload {
+    response: reqwest::Response,
+    /// Received bytes not yet given to the decoder.
+    input: Bytes,
+    decoder: Decoder,
+    hasher: Sha1,
+    /// The announced SHA-1, lower-case hex.
+    expected: String,
+    uncompressed: u64,
+    state: ReadState,
+}
+
+enum Decoder {
+    /// The first bytes, until there are two to tell gzip from plain.
+    Sniffing(Vec<u8>),
+    /// Decompressed output lands in the inner `Vec`, taken after each step.
+    Gzip(Box<MultiGzDecoder<Vec<u8>>>),
+    Plain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadState {
+    Reading,
+    /// The whole file was read (and the gzip trailer checked).
+    Done,
+    Failed,
+}
+
+impl std::fmt::Debug for BillDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let decoder = match self.decoder {
+            Decoder::Sniffing(_) => "sniffing",
+            Decoder::Gzip(_) => "gzip",
+            Decoder::Plain => "plain",
+        };
+        f.debug_struct("BillDownload")
+            .field("decoder", &decoder)
+            .field("expected", &self.expected)
+            .field("uncompressed", &self.uncompressed)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BillDownload {
+    fn new(response: reqwest::Response, expected: String) -> Self {
+        Self {
+            response,
+            input: Bytes::new(),
+            decoder: Decoder::Sniffing(Vec::new()),
+            hasher: Sha1::new(),
+            expected,
+            uncompressed: 0,
+            state: ReadState::Reading,
+        }
+    }
+
+    /// The next chunk of the uncompressed file; `None` once it was read to its end. A
+    /// transport error, a timeout or a damaged gzip stream is [`WechatPayError::Unknown`], and
+    /// every later call fails too.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, WechatPayError> {
+        let result = self.step().await;
+        if result.is_err() {
+            self.state = ReadState::Failed;
+        }
+        result
+    }
+
+    /// How many uncompressed bytes were handed out so far.
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.uncompressed
+    }
+
+    /// After the last chunk: whether the file is the one announced (its SHA-1, compared in
+    /// hex whatever the case). [`WechatPayError::HashMismatch`] when not; an error too when the
+    /// file was not read to its end.
+    pub fn finish(self) -> Result<(), WechatPayError> {
+        if self.state != ReadState::Done {
+            return Err(WechatPayError::Unknown(
+                "bill download not read to its end".into(),
+            ));
+        }
+        let actual = hex::encode(self.hasher.finalize());
+        if actual.eq_ignore_ascii_case(&self.expected) {
+            tracing::info!(
+                bytes = self.uncompressed,
+                "wechat pay bill downloaded, hash verified"
+            );
+            Ok(())
+        } else {
+            tracing::warn!(
+                expected = %self.expected,
+                actual = %actual,
+                "wechat pay bill hash mismatch"
+            );
+            Err(WechatPayError::HashMismatch {
+                expected: self.expected,
+                actual,
+            })
+        }
+    }
+
+    /// The uncompressed chunks as a stream, which ends with an `Err` item (and nothing after)
+    /// when the download fails or the hash does not match: only a stream that ended without an
+    /// error is the announced file.
+    pub fn into_stream(
+        self,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, WechatPayError>> + Send {
+        futures_util::stream::unfold(Some(self), |download| async move {
+            let mut download = download?;
+            match download.next_chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(download))),
+                Ok(None) => download.finish().err().map(|e| (Err(e), None)),
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+    }
+
+    async fn step(&mut self) -> Result<Option<Bytes>, WechatPayError> {
+        loop {
+            match self.state {
+                ReadState::Done => return Ok(None),
+                ReadState::Failed => {
+                    return Err(WechatPayError::Unknown(
+                        "bill download failed earlier".into(),
+                    ))
+                }
+                ReadState::Reading => {}
+            }
+            if let Some(chunk) = self.feed()? {
+                return Ok(Some(self.emit(chunk)));
+            }
+            if !self.input.is_empty() {
+                continue;
+            }
+            let next = self.response.chunk().await.map_err(|e| {
+                let message = transport_message(e);
+                tracing::warn!(error = %message, "wechat pay bill download interrupted");
+                WechatPayError::Unknown(format!("bill download: {message}"))
+            })?;
+            match next {
+                Some(chunk) => self.input = chunk,
+                None => {
+                    let rest = self.end()?;
+                    self.state = ReadState::Done;
+                    if rest.is_empty() {
+                        return Ok(None);
+                    }
+                    return Ok(Some(self.emit(rest)));
+                }
+            }
+        }
+    }
+
+    /// Gives (some of) the received bytes to the decoder; the output it made, if any.
+    fn feed(&mut self) -> Result<Option<Bytes>, WechatPayError> {
+        if self.input.is_empty() {
+            return Ok(None);
+        }
+        if let Decoder::Sniffing(seen) = &mut self.decoder {
+            seen.extend_from_slice(&self.input);
+            self.input = Bytes::new();
+            if seen.len() < GZIP_MAGIC.len() {
+                return Ok(None);
+            }
+            let seen = Bytes::from(std::mem::take(seen));
+            if seen.starts_with(&GZIP_MAGIC) {
+                self.decoder = Decoder::Gzip(Box::new(MultiGzDecoder::new(Vec::new())));
+                self.input = seen;
+                return Ok(None);
+            }
+            self.decoder = Decoder::Plain;
+            return Ok(Some(seen));
+        }
+        match &mut self.decoder {
+            Decoder::Sniffing(_) => Ok(None),
+            Decoder::Plain => Ok(Some(std::mem::take(&mut self.input))),
+            Decoder::Gzip(decoder) => {
+                // One step decompresses at most the decoder's 32 KiB buffer.
+                let taken = decoder.write(&self.input).map_err(damaged)?;
+                if taken == 0 {
+                    return Err(damaged(std::io::Error::other("the gzip stream stalled")));
+                }
+                self.input = self.input.slice(taken..);
+                let output = std::mem::take(decoder.get_mut());
+                Ok((!output.is_empty()).then(|| Bytes::from(output)))
+            }
+        }
+    }
+
+    /// At the end of the answer: the decoder's last output, its trailer checked.
+    fn end(&mut self) -> Result<Bytes, WechatPayError> {
+        match &mut self.decoder {
+            Decoder::Sniffing(seen) => Ok(Bytes::from(std::mem::take(seen))),
+            Decoder::Plain => Ok(Bytes::new()),
+            Decoder::Gzip(decoder) => {
+                decoder.try_finish().map_err(damaged)?;
+                Ok(Bytes::from(std::mem::take(decoder.get_mut())))
+            }
+        }
+    }
+
+    fn emit(&mut self, chunk: Bytes) -> Bytes {
+        self.hasher.update(&chunk);
+        self.uncompressed += chunk.len() as u64;
+        chunk
+    }
+}
+
+/// A gzip stream that does not decode (damaged, cut short).
+fn damaged(error: std::io::Error) -> WechatPayError {
+    tracing::warn!(error = %error, "wechat pay bill download is not a sound gzip stream");
+    WechatPayError::Unknown(format!("bill download: gzip stream damaged: {error}"))
 }

@@ -35,22 +35,55 @@
 //! | `GET /fake/bills`, `GET /fake/bills/{out_bill_no}` | the bills (JSON) |
 //! | `GET /fake/creates/{out_bill_no}` | `{"creates": n}`: create calls for that number |
 //! | `GET /fake/stats` | `{"bills", "creates", "total_paid_fen", "callbacks"}` |
+//! | `POST /fake/statements/{date}/not-ready?on=true\|false` | that day's bill: `400 NO_STATEMENT_EXIST` |
+//! | `POST /fake/statements/{date}/corrupt-hash?on=true\|false` | that day's bill announces a wrong SHA-1 |
+//! | `GET /fake/statements/{date}` | that day's bill, uncompressed (`text/csv`) |
+//! | `GET /fake/statement-downloads` | the bill downloads served (JSON) |
+//! | `GET /fake/ledger` | every line of the ledger (JSON) |
+//! | `POST /fake/ledger/unexpected?date=D&fen=N` | money out we did not send: a 支出 line at noon on `D` (JSON line) |
+//! | `POST /fake/ledger/{out_bill_no}/amount?fen=N` | the transfer's 支出 line says `N` fen |
+//! | `POST /fake/ledger/{out_bill_no}/duplicate` | the transfer's 支出 line twice (another 资金流水单号) |
+//! | `POST /fake/ledger/{out_bill_no}/drop` | the transfer's 支出 line is missing |
+//! | `POST /fake/ledger/{out_bill_no}/refund[?fen=N]` | a 收入 line: the money came back (default all of it), now |
+//!
+//! ## Fund-flow bills
+//!
+//! The fake keeps a ledger of the operating account: a 支出 line per transfer when it reaches
+//! `SUCCESS` (at its `update_time`; failures move no money here), plus the lines tests inject
+//! or change. `GET /v3/bill/fundflowbill?bill_date=…&account_type=OPERATION[&tar_type=GZIP]`
+//! (signed, checked) answers `{download_url, hash_type: "SHA1", hash_value}` for any day not
+//! marked not ready (no "from 10:00 the next day" rule: tests decide); `download_url` is
+//! `/v3/billdownload/file?token=…` on the fake's own host, a GET whose `Authorization` is
+//! checked too and whose answer is not signed, gzip when asked. The bill of a day is rendered
+//! when located (for its hash) and again when downloaded (a ledger changed in between shows as
+//! a hash mismatch), from the lines whose 记账时间 falls on that day in Beijing time
+//! ([`FakeWechatPay::statement`]): UTF-8 with a BOM, the documented header, every cell
+//! prefixed with a backtick, amounts in yuan with 2 decimals, 账户结余 running from
+//! [`FAKE_OPENING_BALANCE_FEN`], rows ended by CR LF, then the summary header and its values
+//! (counts written `2.0`). NOT CONFIRMED by the documentation, so only the fake's choices:
+//! the labels of transfer rows (业务名称 [`BILL_BUSINESS_NAME`], 业务类型
+//! [`BILL_TYPE_TRANSFER`] / [`BILL_TYPE_RETURN`]), 业务凭证号 holding `out_bill_no`, CR and LF
+//! in a cell written as the two characters `\r` and `\n`, and a cell holding a comma or a
+//! double quote quoted as in RFC 4180.
 //!
 //! Its keys are fixed TEST keys committed beside it (`vectors/fake_*.pem`), never secret.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use flate2::write::GzEncoder;
 use gongyou_domain::payout::{needs_user_name, valid_out_bill_no, TransferState, MIN_TRANSFER_FEN};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
 
 use super::crypto::{self, FakeKey, WechatPayKey};
 use super::{NotificationHeaders, WechatPaySettings};
@@ -68,7 +101,22 @@ const MERCHANT_KEY_PEM: &str = include_str!("vectors/fake_merchant_key.pem");
 const MERCHANT_PUB_PEM: &str = include_str!("vectors/fake_merchant_pub.pem");
 
 const TRANSFER_BILLS: &str = "/v3/fund-app/mch-transfer/transfer-bills";
+const FUND_FLOW_BILL: &str = "/v3/bill/fundflowbill";
+const BILL_DOWNLOAD: &str = "/v3/billdownload/file";
 const MAX_BODY: usize = 1024 * 1024;
+
+/// 业务名称 of the fake's transfer rows (the real label is not confirmed).
+pub const BILL_BUSINESS_NAME: &str = "商家转账";
+/// 业务类型 of a transfer paid out (not confirmed).
+pub const BILL_TYPE_TRANSFER: &str = "商家转账";
+/// 业务类型 of money that came back from a transfer (not confirmed).
+pub const BILL_TYPE_RETURN: &str = "商家转账退回";
+/// 账户结余 before the first line of the ledger: 1,000,000.00 yuan.
+pub const FAKE_OPENING_BALANCE_FEN: i64 = 100_000_000;
+/// The bill's column header, as documented.
+pub const BILL_HEADER: &str = "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),账户结余(元),资金变更提交申请人,备注,业务凭证号";
+/// The header of the bill's summary row, as documented.
+pub const BILL_SUMMARY_HEADER: &str = "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额";
 
 /// How the fake starts.
 #[derive(Debug, Clone)]
@@ -175,6 +223,69 @@ pub struct FakeDelivery {
     pub status: Option<u16>,
 }
 
+/// Which way a ledger line moves money (收支类型).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum FakeFlow {
+    /// 收入: money in (e.g. a transfer that came back).
+    Income,
+    /// 支出: money out (a transfer paid).
+    Expense,
+}
+
+impl FakeFlow {
+    /// The bill's label: `收入` or `支出`.
+    pub fn label(self) -> &'static str {
+        match self {
+            FakeFlow::Income => "收入",
+            FakeFlow::Expense => "支出",
+        }
+    }
+}
+
+/// One line of the fake's fund-flow ledger: one row of the bill of its 记账时间's day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FakeLedgerLine {
+    /// 记账时间 (the bill it is in: its day in Beijing time).
+    pub time: DateTime<Utc>,
+    /// 微信支付业务单号: the transfer's `transfer_bill_no`.
+    pub business_no: String,
+    /// 资金流水单号: one per line.
+    pub flow_no: String,
+    /// 业务名称.
+    pub business_name: String,
+    /// 业务类型.
+    pub business_type: String,
+    /// 收支类型.
+    pub flow: FakeFlow,
+    /// 收支金额, in fen (written in yuan).
+    pub amount_fen: i64,
+    /// 资金变更提交申请人.
+    pub applicant: String,
+    /// 备注: the transfer's remark.
+    pub remark: String,
+    /// 业务凭证号: the transfer's `out_bill_no`.
+    pub voucher_no: String,
+}
+
+/// One bill download the fake served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FakeStatementDownload {
+    pub bill_date: NaiveDate,
+    pub account_type: String,
+    /// Whether it was sent gzip-compressed.
+    pub gzip: bool,
+    /// The bytes sent (compressed when `gzip`).
+    pub bytes: usize,
+}
+
+/// What a download token stands for.
+#[derive(Debug, Clone)]
+struct StatementRequest {
+    bill_date: NaiveDate,
+    account_type: String,
+    gzip: bool,
+}
+
 /// What the next create does instead of the normal.
 #[derive(Debug, Clone, Copy)]
 enum CreateFault {
@@ -209,6 +320,50 @@ struct State {
     /// Where callbacks go instead of each bill's `notify_url` (a test app's port is known
     /// only after it started with its settings).
     callback_target: Option<String>,
+    /// The operating account's fund flow, in the order it was recorded.
+    ledger: Vec<FakeLedgerLine>,
+    ledger_seq: u64,
+    not_ready: BTreeSet<NaiveDate>,
+    corrupt_hash: BTreeSet<NaiveDate>,
+    /// Download tokens handed out.
+    statement_tokens: HashMap<String, StatementRequest>,
+    statement_downloads: Vec<FakeStatementDownload>,
+}
+
+impl State {
+    /// A fresh 资金流水单号 (28 digits: merchant, day, sequence).
+    fn next_flow_no(&mut self, mch_id: &str, time: DateTime<Utc>) -> String {
+        self.ledger_seq += 1;
+        format!(
+            "{mch_id}{}{:010}",
+            beijing(time).format("%Y%m%d"),
+            self.ledger_seq
+        )
+    }
+
+    /// The 支出 line of a transfer that reached SUCCESS.
+    fn record_paid(&mut self, bill: &FakeBill, mch_id: &str) {
+        let flow_no = self.next_flow_no(mch_id, bill.update_time);
+        self.ledger.push(FakeLedgerLine {
+            time: bill.update_time,
+            business_no: bill.transfer_bill_no.clone(),
+            flow_no,
+            business_name: BILL_BUSINESS_NAME.to_owned(),
+            business_type: BILL_TYPE_TRANSFER.to_owned(),
+            flow: FakeFlow::Expense,
+            amount_fen: bill.amount_fen,
+            applicant: "system".to_owned(),
+            remark: bill.remark.clone(),
+            voucher_no: bill.out_bill_no.clone(),
+        });
+    }
+
+    /// The first 支出 line of the transfer `out_bill_no`.
+    fn paid_line(&mut self, out_bill_no: &str) -> Option<usize> {
+        self.ledger
+            .iter()
+            .position(|l| l.flow == FakeFlow::Expense && l.voucher_no == out_bill_no)
+    }
 }
 
 struct Inner {
@@ -296,6 +451,12 @@ impl FakeWechatPay {
                 deliveries: Vec::new(),
                 seq: 0,
                 callback_target: None,
+                ledger: Vec::new(),
+                ledger_seq: 0,
+                not_ready: BTreeSet::new(),
+                corrupt_hash: BTreeSet::new(),
+                statement_tokens: HashMap::new(),
+                statement_downloads: Vec::new(),
             }),
             config,
         });
@@ -468,6 +629,65 @@ impl FakeWechatPay {
     ) -> Option<(NotificationHeaders, Vec<u8>)> {
         self.inner.signed_notification_with(out_bill_no, tweak)
     }
+
+    /// The bill of `date` is not ready (true: `400 NO_STATEMENT_EXIST`) or is (false).
+    pub fn set_statement_not_ready(&self, date: NaiveDate, not_ready: bool) {
+        self.inner.set_statement_not_ready(date, not_ready)
+    }
+
+    /// The bill of `date` announces a SHA-1 that is not its own (true) or its own (false).
+    pub fn corrupt_statement_hash(&self, date: NaiveDate, corrupt: bool) {
+        self.inner.corrupt_statement_hash(date, corrupt)
+    }
+
+    /// The operating account's bill of `date` (a Beijing-time day), uncompressed, as a
+    /// download would serve it now.
+    pub fn statement(&self, date: NaiveDate) -> Vec<u8> {
+        self.inner.statement(date, "OPERATION")
+    }
+
+    /// Every bill download served so far.
+    pub fn statement_downloads(&self) -> Vec<FakeStatementDownload> {
+        self.inner.lock().statement_downloads.clone()
+    }
+
+    /// Every line of the ledger, in the order recorded.
+    pub fn ledger(&self) -> Vec<FakeLedgerLine> {
+        self.inner.lock().ledger.clone()
+    }
+
+    /// Adds any line (its `flow_no` kept as given: make it unique).
+    pub fn inject_line(&self, line: FakeLedgerLine) {
+        self.inner.lock().ledger.push(line);
+    }
+
+    /// Money out we did not send: a 支出 line of `amount_fen` at noon (Beijing) on `date`,
+    /// with numbers of a transfer nobody made. Returns the line.
+    pub fn inject_unexpected_line(&self, date: NaiveDate, amount_fen: i64) -> FakeLedgerLine {
+        self.inner.inject_unexpected_line(date, amount_fen)
+    }
+
+    /// The 支出 line of the transfer `out_bill_no` says `amount_fen`. False without one.
+    pub fn change_line_amount(&self, out_bill_no: &str, amount_fen: i64) -> bool {
+        self.inner.change_line_amount(out_bill_no, amount_fen)
+    }
+
+    /// The 支出 line of the transfer `out_bill_no` appears twice (the copy with its own
+    /// 资金流水单号, just after it). False without one.
+    pub fn duplicate_line(&self, out_bill_no: &str) -> bool {
+        self.inner.duplicate_line(out_bill_no)
+    }
+
+    /// The 支出 line of the transfer `out_bill_no` is missing from the bill. False without one.
+    pub fn drop_line(&self, out_bill_no: &str) -> bool {
+        self.inner.drop_line(out_bill_no)
+    }
+
+    /// The money of the transfer `out_bill_no` came back: a 收入 line of `amount_fen` (default:
+    /// the whole amount) now, on the fake's clock. False if the transfer has no 支出 line.
+    pub fn refund_line(&self, out_bill_no: &str, amount_fen: Option<i64>) -> bool {
+        self.inner.refund_line(out_bill_no, amount_fen)
+    }
 }
 
 /// The controls and views, shared by the handle's methods and the `/fake/…` surface.
@@ -612,6 +832,296 @@ impl Inner {
     }
 }
 
+/// The fund-flow bill's controls and rendering.
+impl Inner {
+    fn set_statement_not_ready(&self, date: NaiveDate, not_ready: bool) {
+        let mut state = self.lock();
+        if not_ready {
+            state.not_ready.insert(date);
+        } else {
+            state.not_ready.remove(&date);
+        }
+    }
+
+    fn corrupt_statement_hash(&self, date: NaiveDate, corrupt: bool) {
+        let mut state = self.lock();
+        if corrupt {
+            state.corrupt_hash.insert(date);
+        } else {
+            state.corrupt_hash.remove(&date);
+        }
+    }
+
+    fn inject_unexpected_line(&self, date: NaiveDate, amount_fen: i64) -> FakeLedgerLine {
+        let time = beijing_noon(date);
+        let mut state = self.lock();
+        let flow_no = state.next_flow_no(&self.config.mch_id, time);
+        let line = FakeLedgerLine {
+            time,
+            business_no: format!("1330000071199{:027}", state.ledger_seq),
+            flow_no,
+            business_name: BILL_BUSINESS_NAME.to_owned(),
+            business_type: BILL_TYPE_TRANSFER.to_owned(),
+            flow: FakeFlow::Expense,
+            amount_fen,
+            applicant: "system".to_owned(),
+            remark: "不是我们发的".to_owned(),
+            voucher_no: format!("UNEXPECTED{:022}", state.ledger_seq),
+        };
+        state.ledger.push(line.clone());
+        line
+    }
+
+    fn change_line_amount(&self, out_bill_no: &str, amount_fen: i64) -> bool {
+        let mut state = self.lock();
+        let Some(at) = state.paid_line(out_bill_no) else {
+            return false;
+        };
+        if let Some(line) = state.ledger.get_mut(at) {
+            line.amount_fen = amount_fen;
+        }
+        true
+    }
+
+    fn duplicate_line(&self, out_bill_no: &str) -> bool {
+        let mut state = self.lock();
+        let Some(at) = state.paid_line(out_bill_no) else {
+            return false;
+        };
+        let Some(mut copy) = state.ledger.get(at).cloned() else {
+            return false;
+        };
+        copy.flow_no = state.next_flow_no(&self.config.mch_id, copy.time);
+        state.ledger.insert(at + 1, copy);
+        true
+    }
+
+    fn drop_line(&self, out_bill_no: &str) -> bool {
+        let mut state = self.lock();
+        let Some(at) = state.paid_line(out_bill_no) else {
+            return false;
+        };
+        state.ledger.remove(at);
+        true
+    }
+
+    fn refund_line(&self, out_bill_no: &str, amount_fen: Option<i64>) -> bool {
+        let now = self.now();
+        let mut state = self.lock();
+        let Some(paid) = state
+            .paid_line(out_bill_no)
+            .and_then(|at| state.ledger.get(at).cloned())
+        else {
+            return false;
+        };
+        let flow_no = state.next_flow_no(&self.config.mch_id, now);
+        state.ledger.push(FakeLedgerLine {
+            time: now,
+            flow_no,
+            business_type: BILL_TYPE_RETURN.to_owned(),
+            flow: FakeFlow::Income,
+            amount_fen: amount_fen.unwrap_or(paid.amount_fen),
+            ..paid
+        });
+        true
+    }
+
+    /// The bill of `date` for `account_type` (only `OPERATION` has lines), uncompressed.
+    fn statement(&self, date: NaiveDate, account_type: &str) -> Vec<u8> {
+        let mut lines = if account_type == "OPERATION" {
+            self.lock().ledger.clone()
+        } else {
+            Vec::new()
+        };
+        // Stable: lines of the same time stay in the order recorded.
+        lines.sort_by_key(|l| l.time);
+        let mut out = String::from("\u{feff}");
+        out.push_str(BILL_HEADER);
+        out.push_str("\r\n");
+        let mut balance = FAKE_OPENING_BALANCE_FEN;
+        let (mut income, mut income_fen, mut expense, mut expense_fen) = (0u64, 0i64, 0u64, 0i64);
+        for line in &lines {
+            match line.flow {
+                FakeFlow::Income => balance += line.amount_fen,
+                FakeFlow::Expense => balance -= line.amount_fen,
+            }
+            if beijing(line.time).date_naive() != date {
+                continue;
+            }
+            match line.flow {
+                FakeFlow::Income => {
+                    income += 1;
+                    income_fen += line.amount_fen;
+                }
+                FakeFlow::Expense => {
+                    expense += 1;
+                    expense_fen += line.amount_fen;
+                }
+            }
+            let time = beijing(line.time).format("%Y-%m-%d %H:%M:%S").to_string();
+            let cells = [
+                time.as_str(),
+                &line.business_no,
+                &line.flow_no,
+                &line.business_name,
+                &line.business_type,
+                line.flow.label(),
+                &yuan(line.amount_fen),
+                &yuan(balance),
+                &line.applicant,
+                &line.remark,
+                &line.voucher_no,
+            ];
+            push_row(&mut out, &cells);
+        }
+        out.push_str(BILL_SUMMARY_HEADER);
+        out.push_str("\r\n");
+        push_row(
+            &mut out,
+            &[
+                &format!("{}.0", income + expense),
+                &format!("{income}.0"),
+                &yuan(income_fen),
+                &format!("{expense}.0"),
+                &yuan(expense_fen),
+            ],
+        );
+        out.into_bytes()
+    }
+
+    /// `GET /v3/bill/fundflowbill`.
+    fn fund_flow_bill(&self, query: &HashMap<String, String>) -> Answer {
+        let bad = |message: &str| self.error(StatusCode::BAD_REQUEST, "PARAM_ERROR", message);
+        let Some(bill_date) = query
+            .get("bill_date")
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            return bad("bill_date格式错误");
+        };
+        let account_type = query
+            .get("account_type")
+            .cloned()
+            .unwrap_or_else(|| "BASIC".to_owned());
+        if !["BASIC", "OPERATION", "FEES"].contains(&account_type.as_str()) {
+            return bad("account_type取值错误");
+        }
+        let gzip = match query.get("tar_type").map(String::as_str) {
+            None => false,
+            Some("GZIP") => true,
+            Some(_) => return bad("tar_type取值错误"),
+        };
+        let (not_ready, corrupt) = {
+            let state = self.lock();
+            (
+                state.not_ready.contains(&bill_date),
+                state.corrupt_hash.contains(&bill_date),
+            )
+        };
+        if not_ready {
+            return self.error(
+                StatusCode::BAD_REQUEST,
+                "NO_STATEMENT_EXIST",
+                "账单尚未生成，请稍后再试",
+            );
+        }
+        let mut file = self.statement(bill_date, &account_type);
+        if corrupt {
+            file.extend_from_slice(b"not this bill");
+        }
+        let hash_value = hex::encode(Sha1::digest(&file));
+        let token = format!("{:032x}", rand::random::<u128>());
+        self.lock().statement_tokens.insert(
+            token.clone(),
+            StatementRequest {
+                bill_date,
+                account_type,
+                gzip,
+            },
+        );
+        self.answer(
+            StatusCode::OK,
+            serde_json::json!({
+                "download_url": format!("{}{BILL_DOWNLOAD}?token={token}", self.base_url),
+                "hash_type": "SHA1",
+                "hash_value": hash_value,
+            }),
+        )
+    }
+
+    /// `GET /v3/billdownload/file?token=…`: the bill, not signed.
+    fn bill_download(&self, query: &HashMap<String, String>) -> Answer {
+        let request = query
+            .get("token")
+            .and_then(|t| self.lock().statement_tokens.get(t).cloned());
+        let Some(request) = request else {
+            return self.error(StatusCode::NOT_FOUND, "NOT_FOUND", "下载链接无效或已过期");
+        };
+        let file = self.statement(request.bill_date, &request.account_type);
+        let body = if request.gzip {
+            let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
+            match encoder.write_all(&file).and_then(|()| encoder.finish()) {
+                Ok(compressed) => compressed,
+                Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "fake: gzip failed"),
+            }
+        } else {
+            file
+        };
+        self.lock().statement_downloads.push(FakeStatementDownload {
+            bill_date: request.bill_date,
+            account_type: request.account_type,
+            gzip: request.gzip,
+            bytes: body.len(),
+        });
+        Response::builder()
+            .status(StatusCode::OK)
+            .header("Content-Type", "application/octet-stream")
+            .header(
+                "Request-ID",
+                format!("fake-{:032x}", rand::random::<u128>()),
+            )
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "fake: bad answer"))
+    }
+}
+
+/// One bill row: every cell prefixed with a backtick; CR and LF written `\r` and `\n`; a cell
+/// with a comma or a double quote quoted (RFC 4180); ended by CR LF.
+fn push_row(out: &mut String, cells: &[&str]) {
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let cell = format!("`{}", cell.replace('\r', "\\r").replace('\n', "\\n"));
+        if cell.contains([',', '"']) {
+            out.push('"');
+            out.push_str(&cell.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&cell);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+/// Fen as yuan with two decimals (`-0.05`, `12.34`).
+fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+/// A time in Beijing (Asia/Shanghai: UTC+8, no daylight saving since 1991).
+fn beijing(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    let offset = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::Offset::fix(&Utc));
+    t.with_timezone(&offset)
+}
+
+/// Noon of `date` in Beijing.
+fn beijing_noon(date: NaiveDate) -> DateTime<Utc> {
+    let noon = date.and_time(NaiveTime::MIN) + chrono::Duration::hours(12);
+    (noon - chrono::Duration::hours(8)).and_utc()
+}
+
 async fn accept_loop(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
     loop {
         let (stream, _) = match listener.accept().await {
@@ -664,6 +1174,11 @@ async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Result<Answer,
     {
         tracing::info!(why, "fake wechat pay: request signature refused");
         return Ok(inner.error(StatusCode::UNAUTHORIZED, "SIGN_ERROR", "签名错误"));
+    }
+    match (method.as_str(), path) {
+        ("GET", FUND_FLOW_BILL) => return Ok(inner.fund_flow_bill(&query)),
+        ("GET", BILL_DOWNLOAD) => return Ok(inner.bill_download(&query)),
+        _ => {}
     }
     let rest = path.strip_prefix(TRANSFER_BILLS).unwrap_or("/unknown");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
@@ -891,6 +1406,9 @@ impl Inner {
         }
         state.order.push(out_bill_no.clone());
         state.bills.insert(out_bill_no, bill.clone());
+        if auto {
+            state.record_paid(&bill, &self.config.mch_id);
+        }
         drop(state);
         if auto {
             self.clone().spawn_callbacks(bill.clone(), 0);
@@ -991,7 +1509,11 @@ impl Inner {
             bill.fail_reason = reason.map(str::to_owned);
             bill.package_info = None;
             bill.update_time = self.now();
-            bill.clone()
+            let bill = bill.clone();
+            if to == TransferState::Success {
+                state.record_paid(&bill, &self.config.mch_id);
+            }
+            bill
         };
         self.clone().spawn_callbacks(bill, 0);
         true
@@ -1311,6 +1833,77 @@ impl Inner {
                         "callbacks": callbacks,
                     }),
                 )
+            }
+            ("POST", ["statements", date, switch @ ("not-ready" | "corrupt-hash")]) => {
+                let Ok(date) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
+                    return bad("the date must be YYYY-MM-DD");
+                };
+                let on = match param("on") {
+                    None | Some("true") => true,
+                    Some("false") => false,
+                    _ => return bad("on must be true or false"),
+                };
+                if *switch == "not-ready" {
+                    handle.set_statement_not_ready(date, on);
+                } else {
+                    handle.corrupt_statement_hash(date, on);
+                }
+                ok()
+            }
+            ("GET", ["statements", date]) => {
+                let Ok(date) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
+                    return bad("the date must be YYYY-MM-DD");
+                };
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("Content-Type", "text/csv; charset=utf-8")
+                    .body(Full::new(Bytes::from(handle.statement(date, "OPERATION"))))
+                    .unwrap_or_else(|_| {
+                        plain(StatusCode::INTERNAL_SERVER_ERROR, "fake: bad answer")
+                    })
+            }
+            ("GET", ["statement-downloads"]) => json(
+                StatusCode::OK,
+                serde_json::json!(self.lock().statement_downloads.clone()),
+            ),
+            ("GET", ["ledger"]) => json(
+                StatusCode::OK,
+                serde_json::json!(self.lock().ledger.clone()),
+            ),
+            ("POST", ["ledger", "unexpected"]) => {
+                let date =
+                    param("date").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+                let fen = param("fen").and_then(|f| f.parse::<i64>().ok());
+                match (date, fen) {
+                    (Some(date), Some(fen)) => json(
+                        StatusCode::OK,
+                        serde_json::json!(handle.inject_unexpected_line(date, fen)),
+                    ),
+                    _ => bad("date (YYYY-MM-DD) and fen are required"),
+                }
+            }
+            ("POST", ["ledger", number, action]) => {
+                let fen = match param("fen").map(str::parse::<i64>) {
+                    None => None,
+                    Some(Ok(fen)) => Some(fen),
+                    Some(Err(_)) => return bad("fen must be a number"),
+                };
+                let done = match (*action, fen) {
+                    ("amount", Some(fen)) => handle.change_line_amount(number, fen),
+                    ("amount", None) => return bad("fen is required"),
+                    ("duplicate", _) => handle.duplicate_line(number),
+                    ("drop", _) => handle.drop_line(number),
+                    ("refund", fen) => handle.refund_line(number, fen),
+                    _ => return bad("action must be amount, duplicate, drop or refund"),
+                };
+                if done {
+                    ok()
+                } else {
+                    json(
+                        StatusCode::CONFLICT,
+                        serde_json::json!({ "error": "no paid line for that transfer" }),
+                    )
+                }
             }
             _ => json(
                 StatusCode::NOT_FOUND,

@@ -10,6 +10,9 @@
 //!   store.
 //! - [`WechatPayClient::verify_notification`] checks a callback's signature, age and nonce and
 //!   decrypts its `resource` with the APIv3 key (AEAD_AES_256_GCM).
+//! - [`WechatPayClient::fund_flow_bill`] finds the operating account's fund-flow bill of a day
+//!   ([`BillLocation`]) and [`WechatPayClient::download_bill`] streams it ([`BillDownload`]):
+//!   gunzipped as it arrives, its SHA-1 checked at the end, never held whole in memory.
 //! - [`crypto`] holds the primitives, checked against vectors made with Python's
 //!   `cryptography` (`vectors/gen_vectors.py`).
 //! - [`fake::FakeWechatPay`] is a local HTTP server that behaves like the documented API, for
@@ -25,7 +28,7 @@ use chrono::{DateTime, Utc};
 use gongyou_domain::payout::TransferState;
 use secrecy::SecretString;
 
-pub use client::WechatPayClient;
+pub use client::{BillDownload, WechatPayClient, BILL_DOWNLOAD_TIMEOUT};
 pub use fake::{FakeConfig, FakeWechatPay};
 
 /// The merchant's WeChat Pay credentials, WeChat Pay's keys, and the transfer scene.
@@ -181,29 +184,80 @@ pub enum WechatPayError {
     /// The client is configured wrongly (a key that cannot sign or encrypt).
     #[error("wechat pay misconfigured: {0}")]
     Config(String),
+    /// The fund-flow bill asked for is not there (yet): not a failure, ask again later (bills
+    /// come from about 10:00 the next day, Beijing time, and are kept three months — a bill
+    /// older than that answers the same, so the caller needs a deadline).
+    ///
+    /// Which answer WeChat Pay gives is NOT confirmed by its documentation: this is any
+    /// `400 NO_STATEMENT_EXIST` or `400 STATEMENT_CREATING` (the codes its bill APIs are
+    /// reported to use), and any 404, to `GET /v3/bill/fundflowbill`. Other errors keep their
+    /// usual meaning.
+    #[error("wechat pay bill not ready (HTTP {status} {code}): {message}")]
+    NotReady {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// A downloaded bill's SHA-1 (of the uncompressed file) is not the one WeChat Pay
+    /// announced: the file is damaged or not the bill; nothing read from it may be trusted.
+    #[error("wechat pay bill hash mismatch: announced {expected}, downloaded {actual}")]
+    HashMismatch { expected: String, actual: String },
 }
 
 impl WechatPayError {
     /// The HTTP status WeChat Pay answered with, when it answered.
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            WechatPayError::Retry { status, .. } | WechatPayError::Refused { status, .. } => {
-                Some(*status)
-            }
+            WechatPayError::Retry { status, .. }
+            | WechatPayError::Refused { status, .. }
+            | WechatPayError::NotReady { status, .. } => Some(*status),
             WechatPayError::NotFound => Some(404),
-            WechatPayError::Unknown(_) | WechatPayError::Config(_) => None,
+            WechatPayError::Unknown(_)
+            | WechatPayError::Config(_)
+            | WechatPayError::HashMismatch { .. } => None,
         }
     }
 
     /// WeChat Pay's error code, when it gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
-            WechatPayError::Retry { code, .. } | WechatPayError::Refused { code, .. } => {
+            WechatPayError::Retry { code, .. }
+            | WechatPayError::Refused { code, .. }
+            | WechatPayError::NotReady { code, .. } => {
                 Some(code.as_str()).filter(|c| !c.is_empty())
             }
             WechatPayError::NotFound => Some("NOT_FOUND"),
-            WechatPayError::Unknown(_) | WechatPayError::Config(_) => None,
+            WechatPayError::Unknown(_)
+            | WechatPayError::Config(_)
+            | WechatPayError::HashMismatch { .. } => None,
         }
+    }
+}
+
+/// Where a day's fund-flow bill can be downloaded, as `GET /v3/bill/fundflowbill` answered.
+/// The URL is valid for a few minutes only: download at once, ask again if it expired.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BillLocation {
+    /// An URL on WeChat Pay's API host (`…/v3/billdownload/file?token=…`); the token in it is a
+    /// credential of sorts, so it is not shown by `Debug`.
+    pub download_url: String,
+    /// `SHA1` (the only type WeChat Pay documents, and the only one checked).
+    pub hash_type: String,
+    /// The hash of the UNCOMPRESSED file, in hex.
+    pub hash_value: String,
+}
+
+impl std::fmt::Debug for BillLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self
+            .download_url
+            .split_once('?')
+            .map_or(self.download_url.as_str(), |(path, _)| path);
+        f.debug_struct("BillLocation")
+            .field("download_url", &format_args!("{shown}?…"))
+            .field("hash_type", &self.hash_type)
+            .field("hash_value", &self.hash_value)
+            .finish()
     }
 }
 
