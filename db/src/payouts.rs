@@ -72,6 +72,7 @@ pub struct Attempt {
     pub package_info: Option<String>,
     pub fail_reason: Option<String>,
     pub expires_at: Option<NaiveDateTime>,
+    pub reminded_at: Option<NaiveDateTime>,
     pub next_check_at: Option<NaiveDateTime>,
     pub sent_at: Option<NaiveDateTime>,
     pub final_at: Option<NaiveDateTime>,
@@ -402,6 +403,24 @@ pub fn update_attempt(
             .filter(payout_attempts::final_at.is_null()),
     )
     .set((change, payout_attempts::updated_at.eq(now)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Marks the rider reminded of an attempt still waiting for them; false when it was already
+/// (or it is final).
+pub fn mark_reminded(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        payout_attempts::table
+            .find(id)
+            .filter(payout_attempts::reminded_at.is_null())
+            .filter(payout_attempts::final_at.is_null()),
+    )
+    .set(payout_attempts::reminded_at.eq(now))
     .execute(conn)?;
     Ok(n == 1)
 }

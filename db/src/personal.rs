@@ -562,6 +562,7 @@ pub const REGISTRY: &[TableEntry] = &[
             "sends",
             "fail_reason",
             "expires_at",
+            "reminded_at",
             "next_check_at",
             "sent_at",
             "final_at",

@@ -715,6 +715,7 @@ diesel::table! {
         package_info -> Nullable<Text>,
         fail_reason -> Nullable<Text>,
         expires_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
         next_check_at -> Nullable<Timestamp>,
         sent_at -> Nullable<Timestamp>,
         final_at -> Nullable<Timestamp>,

@@ -343,6 +343,7 @@ pub(crate) fn new_attempt(p: &Payout, channel: Channel, now: DateTime<Utc>) -> A
         package_info: None,
         fail_reason: None,
         expires_at: None,
+        reminded_at: None,
         next_check_at: None,
         sent_at: None,
         final_at: None,

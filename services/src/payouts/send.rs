@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, Utc};
 use gongyou_db::jobs::Job;
-use gongyou_db::payouts::{self as db, Attempt, AttemptChange, Change};
+use gongyou_db::payouts::{self as db, Attempt, AttemptChange, Change, Payout};
 use gongyou_db::{write_tx, DbConnection};
 use gongyou_domain::money::from_fen;
 use gongyou_domain::notification::Category;
@@ -435,9 +435,12 @@ pub async fn check_due(ctx: &Context) -> ServiceResult<usize> {
         if a.channel != "wechat" {
             continue;
         }
-        let bill = a.out_bill_no.clone();
+        let (bill, id) = (a.out_bill_no.clone(), a.id.clone());
         if let Err(e) = drive(ctx, a).await {
             tracing::warn!(out_bill_no = %bill, error = %e, "payout check did not settle");
+        }
+        if let Err(e) = remind_if_due(ctx, &id).await {
+            tracing::warn!(out_bill_no = %bill, error = %e, "rider not reminded");
         }
         checked += 1;
     }
@@ -459,13 +462,18 @@ fn next_check(
     match state {
         s if s.is_final() => None,
         TransferState::WaitUserConfirm => {
+            // Hourly, and at the points that matter: the reminder, and just after the close.
             let hourly = now + Span::hours(1);
-            Some(match expires {
-                Some(e) if e + Span::minutes(10) < hourly && e + Span::minutes(10) > now => {
-                    e + Span::minutes(10)
-                }
-                _ => hourly,
-            })
+            let points = expires
+                .map(|e| [e - Span::hours(REMIND_BEFORE_HOURS), e + Span::minutes(10)])
+                .unwrap_or_default();
+            Some(
+                points
+                    .into_iter()
+                    .filter(|t| *t > now && *t < hourly)
+                    .min()
+                    .unwrap_or(hourly),
+            )
         }
         _ => Some(now + Span::seconds(60)),
     }
@@ -594,32 +602,77 @@ fn apply_bill_in(
             .retry_after(Duration::from_secs(1)));
     }
     match to {
-        PayoutStatus::AwaitingConfirmation => {
-            let claim =
-                gongyou_db::claims::get(conn, &p.claim_id)?.ok_or_else(|| internal("claim"))?;
-            let benefit = crate::claims::benefit_name(conn, &claim)?;
-            let expires = expires
-                .map(|e| {
-                    gongyou_domain::time::china_local(e)
-                        .format("%Y年%m月%d日 %H:%M")
-                        .to_string()
-                })
-                .unwrap_or_default();
-            notify(
-                conn,
-                &p.claimant_id,
-                Category::PayoutAwaitingConfirmation,
-                json!({"claim_id": p.claim_id, "payout_id": p.id, "benefit": benefit,
-                       "amount": from_fen(p.amount_fen).to_string(), "expires": expires}),
-                now,
-            )?;
-        }
+        PayoutStatus::AwaitingConfirmation => tell_awaiting(conn, &p, expires, now)?,
         PayoutStatus::Paid | PayoutStatus::Failed | PayoutStatus::Cancelled => {
             follow_claim(ctx, conn, &p, to, failure.as_deref(), now)?;
         }
         _ => {}
     }
     Ok(())
+}
+
+/// Tells the rider a transfer waits for their confirmation, and until when.
+fn tell_awaiting(
+    conn: &mut DbConnection,
+    p: &Payout,
+    expires: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let claim = gongyou_db::claims::get(conn, &p.claim_id)?.ok_or_else(|| internal("claim"))?;
+    let benefit = crate::claims::benefit_name(conn, &claim)?;
+    let expires = expires
+        .map(|e| {
+            gongyou_domain::time::china_local(e)
+                .format("%Y年%m月%d日 %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default();
+    notify(
+        conn,
+        &p.claimant_id,
+        Category::PayoutAwaitingConfirmation,
+        json!({"claim_id": p.claim_id, "payout_id": p.id, "benefit": benefit,
+               "amount": from_fen(p.amount_fen).to_string(), "expires": expires}),
+        now,
+    )?;
+    Ok(())
+}
+
+/// Within this of its window's end, a transfer still unconfirmed is brought up to its rider
+/// once more.
+const REMIND_BEFORE_HOURS: i64 = 3;
+
+/// Reminds the rider of a transfer still waiting for them when its window closes soon (once).
+async fn remind_if_due(ctx: &Context, attempt_id: &str) -> ServiceResult<bool> {
+    let now = ctx.now();
+    let id = attempt_id.to_owned();
+    ctx.db
+        .run(move |conn| {
+            write_tx(conn, |conn| -> ServiceResult<bool> {
+                let Some(a) = db::attempt(conn, &id)? else {
+                    return Ok(false);
+                };
+                let due = a.state == "WAIT_USER_CONFIRM"
+                    && a.reminded_at.is_none()
+                    && a.final_at.is_none()
+                    && a.expires_at.is_some_and(|e| {
+                        now.naive_utc() >= e - Span::hours(REMIND_BEFORE_HOURS)
+                            && now.naive_utc() < e
+                    });
+                if !due {
+                    return Ok(false);
+                }
+                let p = db::get(conn, &a.payout_id)?.ok_or_else(|| internal("payout"))?;
+                if p.open_attempt_id.as_deref() != Some(a.id.as_str())
+                    || !db::mark_reminded(conn, &a.id, now.naive_utc())?
+                {
+                    return Ok(false);
+                }
+                tell_awaiting(conn, &p, a.expires_at.map(|e| e.and_utc()), now)?;
+                Ok(true)
+            })
+        })
+        .await
 }
 
 fn action_of(to: PayoutStatus) -> &'static str {

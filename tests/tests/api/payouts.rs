@@ -413,6 +413,15 @@ async fn an_unconfirmed_transfer_is_reissued_only_after_it_closed() {
         .await;
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["code"], "payout.not_retryable");
+    // 22 hours on, still unconfirmed: the rider is reminded, once.
+    assert_eq!(reminders(&p, &worker).await, 1);
+    p.f.app.clock.advance(Duration::hours(22));
+    p.check().await;
+    p.check().await;
+    let worker = p.f.fresh_session("13900000741").await;
+    assert_eq!(reminders(&p, &worker).await, 2);
+    assert_eq!(p.payout(&payout).await["status"], "awaiting_confirmation");
+    let finance = p.f.staff("demo-finance").await;
     // 24 hours unconfirmed: WeChat Pay closes it (FAIL, OVERDUE_CLOSE) and says so.
     assert!(p.fake.expire(&first));
     let closed = p.until(&payout, "failed").await;
@@ -1103,4 +1112,13 @@ async fn a_create_answer_racing_its_callback_never_reopens_a_paid_payout() {
         );
     }
     assert_eq!(p.fake.total_paid_fen(), 100_000 * 20);
+}
+
+/// How often the rider was told a transfer waits for their confirmation.
+async fn reminders(p: &Pay, who: &Session) -> usize {
+    inbox_categories(&p.f.app, who)
+        .await
+        .iter()
+        .filter(|c| *c == "payout_awaiting_confirmation")
+        .count()
 }

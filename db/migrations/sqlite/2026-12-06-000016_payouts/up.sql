@@ -55,6 +55,8 @@ CREATE TABLE payout_attempts (
     package_info TEXT,
     fail_reason TEXT,
     expires_at TIMESTAMP,
+    -- When the rider was reminded that the transfer is about to close unconfirmed.
+    reminded_at TIMESTAMP,
     next_check_at TIMESTAMP,
     sent_at TIMESTAMP,
     final_at TIMESTAMP,
