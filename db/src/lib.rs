@@ -4,13 +4,18 @@
 
 /// Filters a boxed query (joined with `orgs`) to rows whose org lies under any of the paths
 /// in `$within` (a non-empty slice of materialized paths): "this subtree and below".
+/// `within_subtrees!(query, within, column)` filters on another path column (e.g. a row's
+/// frozen `org_path`).
 macro_rules! within_subtrees {
-    ($query:expr, $within:expr) => {{
+    ($query:expr, $within:expr) => {
+        crate::within_subtrees!($query, $within, crate::schema::orgs::path)
+    };
+    ($query:expr, $within:expr, $column:expr) => {{
         let within: &[String] = $within;
         let mut scope: Box<dyn diesel::BoxableExpression<_, _, SqlType = diesel::sql_types::Bool>> =
-            Box::new(crate::schema::orgs::path.like(format!("{}%", within[0])));
+            Box::new($column.like(format!("{}%", within[0])));
         for path in &within[1..] {
-            scope = Box::new(scope.or(crate::schema::orgs::path.like(format!("{path}%"))));
+            scope = Box::new(scope.or($column.like(format!("{path}%"))));
         }
         $query.filter(scope)
     }};

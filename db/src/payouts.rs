@@ -226,18 +226,11 @@ pub struct Filter {
 
 /// Payouts matching `filter`, newest first.
 pub fn list(conn: &mut DbConnection, f: &Filter, limit: i64) -> Result<Vec<Payout>, DbError> {
-    let mut q = payouts::table.select(Payout::as_select()).into_boxed();
-    if let Some((first, rest)) = f.within.split_first() {
-        let mut scope: Box<
-            dyn BoxableExpression<payouts::table, _, SqlType = diesel::sql_types::Bool>,
-        > = Box::new(payouts::org_path.like(format!("{first}%")));
-        for path in rest {
-            scope = Box::new(scope.or(payouts::org_path.like(format!("{path}%"))));
-        }
-        q = q.filter(scope);
-    } else {
+    if f.within.is_empty() {
         return Ok(Vec::new());
     }
+    let mut q = payouts::table.select(Payout::as_select()).into_boxed();
+    q = crate::within_subtrees!(q, &f.within, payouts::org_path);
     if let Some(s) = &f.status {
         q = q.filter(payouts::status.eq(s.clone()));
     }
@@ -425,19 +418,6 @@ pub fn mark_reminded(
     Ok(n == 1)
 }
 
-/// Clears personal request parameters of a settled attempt (erasure: the number, amount and
-/// outcome stay for finance).
-pub fn forget_attempt_person(conn: &mut DbConnection, payout_id: &str) -> Result<(), DbError> {
-    diesel::update(payout_attempts::table.filter(payout_attempts::payout_id.eq(payout_id)))
-        .set((
-            payout_attempts::openid.eq(None::<String>),
-            payout_attempts::user_name_enc.eq(None::<String>),
-            payout_attempts::package_info.eq(None::<String>),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
 /// Open attempts due a check at `now`, soonest first.
 pub fn due_checks(
     conn: &mut DbConnection,
@@ -475,19 +455,13 @@ pub fn batches(
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Batch>, DbError> {
-    let Some((first, rest)) = within.split_first() else {
+    if within.is_empty() {
         return Ok(Vec::new());
-    };
-    let mut scope: Box<
-        dyn BoxableExpression<payout_batches::table, _, SqlType = diesel::sql_types::Bool>,
-    > = Box::new(payout_batches::org_path.like(format!("{first}%")));
-    for path in rest {
-        scope = Box::new(scope.or(payout_batches::org_path.like(format!("{path}%"))));
     }
     let mut q = payout_batches::table
-        .filter(scope)
         .select(Batch::as_select())
         .into_boxed();
+    q = crate::within_subtrees!(q, within, payout_batches::org_path);
     if let Some(b) = before {
         q = q.filter(payout_batches::id.lt(b.to_owned()));
     }

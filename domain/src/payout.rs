@@ -70,6 +70,20 @@ pub enum TransferState {
 }
 
 impl TransferState {
+    /// The state as WeChat Pay writes it (and as attempts store it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "ACCEPTED",
+            Self::Processing => "PROCESSING",
+            Self::WaitUserConfirm => "WAIT_USER_CONFIRM",
+            Self::Transfering => "TRANSFERING",
+            Self::Success => "SUCCESS",
+            Self::Fail => "FAIL",
+            Self::Canceling => "CANCELING",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
     /// SUCCESS, FAIL and CANCELLED are final; every other state may still change.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Success | Self::Fail | Self::Cancelled)
@@ -192,8 +206,28 @@ pub fn encode_cell(text: &str, encoding: &'static encoding_rs::Encoding) -> Resu
 
 #[cfg(test)]
 mod tests {
+
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn transfer_states_are_written_as_wechat_pay_writes_them() {
+        for state in [
+            TransferState::Accepted,
+            TransferState::Processing,
+            TransferState::WaitUserConfirm,
+            TransferState::Transfering,
+            TransferState::Success,
+            TransferState::Fail,
+            TransferState::Canceling,
+            TransferState::Cancelled,
+        ] {
+            assert_eq!(
+                serde_json::to_value(state).ok(),
+                Some(serde_json::Value::String(state.as_str().to_owned()))
+            );
+        }
+    }
 
     #[test]
     fn states_round_trip_and_only_three_transfer_states_are_final() {

@@ -1435,7 +1435,7 @@ impl Inner {
             "out_bill_no": bill.out_bill_no,
             "transfer_bill_no": bill.transfer_bill_no,
             "appid": bill.appid,
-            "state": state_name(bill.state),
+            "state": bill.state.as_str().to_owned(),
             "transfer_amount": bill.amount_fen,
             "transfer_remark": bill.remark,
             "openid": bill.openid,
@@ -1483,7 +1483,7 @@ impl Inner {
             serde_json::json!({
                 "out_bill_no": bill.out_bill_no,
                 "transfer_bill_no": bill.transfer_bill_no,
-                "state": state_name(answered),
+                "state": answered.as_str().to_owned(),
                 "update_time": wechat_time(bill.update_time),
             }),
         )
@@ -1604,7 +1604,7 @@ impl Inner {
         let mut resource = serde_json::json!({
             "out_bill_no": bill.out_bill_no,
             "transfer_bill_no": bill.transfer_bill_no,
-            "state": state_name(bill.state),
+            "state": bill.state.as_str().to_owned(),
             "mch_id": mch_id.unwrap_or(&self.config.mch_id),
             "transfer_amount": bill.amount_fen,
             "openid": bill.openid,
@@ -1919,7 +1919,7 @@ fn create_answer(bill: &FakeBill, state: TransferState) -> serde_json::Value {
         "out_bill_no": bill.out_bill_no,
         "transfer_bill_no": bill.transfer_bill_no,
         "create_time": wechat_time(bill.create_time),
-        "state": state_name(state),
+        "state": state.as_str().to_owned(),
     });
     if state == TransferState::WaitUserConfirm {
         if let Some(package) = &bill.package_info {
@@ -1927,13 +1927,6 @@ fn create_answer(bill: &FakeBill, state: TransferState) -> serde_json::Value {
         }
     }
     answer
-}
-
-fn state_name(state: TransferState) -> String {
-    match serde_json::to_value(state) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => format!("{state:?}"),
-    }
 }
 
 /// A time as WeChat Pay writes it: RFC 3339 in Beijing time.

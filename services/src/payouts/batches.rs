@@ -2,7 +2,7 @@
 //! ones up to a count or an amount), a different finance approver approves it, and approval
 //! starts the sending (WeChat) or opens the bank file (bank).
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use gongyou_db::payouts::{self as db, Batch, Payout};
 use gongyou_db::{orgs, write_tx, DbConnection};
 use gongyou_domain::money::{from_fen, parse_fen};
@@ -123,10 +123,6 @@ pub struct BatchView {
     pub results_imported_at: Option<DateTime<Utc>>,
 }
 
-fn utc(t: NaiveDateTime) -> DateTime<Utc> {
-    t.and_utc()
-}
-
 pub(crate) fn batch_view(conn: &mut DbConnection, b: &Batch) -> ServiceResult<BatchView> {
     let sums = db::batch_sums(conn, &b.id)?;
     let mut by_status = Vec::new();
@@ -156,12 +152,12 @@ pub(crate) fn batch_view(conn: &mut DbConnection, b: &Batch) -> ServiceResult<Ba
         total: from_fen(b.total_fen).to_string(),
         by_status,
         created_by: b.created_by.clone(),
-        created_at: utc(b.created_at),
+        created_at: b.created_at.and_utc(),
         approved_by: b.approved_by.clone(),
-        approved_at: b.approved_at.map(utc),
+        approved_at: b.approved_at.map(|t| t.and_utc()),
         file_taken_by: b.file_taken_by.clone(),
-        file_taken_at: b.file_taken_at.map(utc),
-        results_imported_at: b.results_imported_at.map(utc),
+        file_taken_at: b.file_taken_at.map(|t| t.and_utc()),
+        results_imported_at: b.results_imported_at.map(|t| t.and_utc()),
     })
 }
 
@@ -209,15 +205,9 @@ fn unfit(
             },
         )));
     }
-    Ok(blockers.first().map(|b: &Blocker| {
-        (
-            serde_json::to_value(b)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            b.zh().to_owned(),
-        )
-    }))
+    Ok(blockers
+        .first()
+        .map(|b: &Blocker| (b.code().to_owned(), b.zh().to_owned())))
 }
 
 /// Builds a draft batch (Idempotency-Key at the edge).

@@ -480,6 +480,17 @@ pub enum Blocker {
 }
 
 impl Blocker {
+    /// Its code, as in the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            Blocker::NoWechatOpenid => "no_wechat_openid",
+            Blocker::AboveWechatLimit => "above_wechat_limit",
+            Blocker::BelowWechatMinimum => "below_wechat_minimum",
+            Blocker::WechatPayUnavailable => "wechat_pay_unavailable",
+            Blocker::PayeeChangePending => "payee_change_pending",
+        }
+    }
+
     pub fn zh(self) -> &'static str {
         match self {
             Blocker::NoWechatOpenid => "收款人尚未通过小程序登录，无法转账到微信零钱：请提醒其在小程序登录，或改用其已填写的银行账户",
@@ -1390,9 +1401,4 @@ pub async fn my_payouts(ctx: &Context, actor: &Actor) -> ServiceResult<Vec<MyPay
             Ok(out)
         })
         .await
-}
-
-/// Open payouts of a user (they block erasure).
-pub fn open_of_claimant(conn: &mut DbConnection, user_id: &str) -> ServiceResult<i64> {
-    Ok(db::open_of_claimant(conn, user_id)?)
 }

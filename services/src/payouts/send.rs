@@ -210,10 +210,7 @@ fn start_attempt(
     }
     if let Some(b) = blockers.first() {
         // The payee cannot be paid this way any more: finance switches it or retries.
-        let code = serde_json::to_value(b)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let code = b.code().to_owned();
         apply_move(
             conn,
             Move {
@@ -545,7 +542,7 @@ fn apply_bill_in(
         conn,
         &a.id,
         &AttemptChange {
-            state: Some(state_text(state)),
+            state: Some(state.as_str().to_owned()),
             outcome_unknown: Some(false),
             transfer_bill_no: bill.transfer_bill_no.clone().map(Some),
             package_info: bill.package_info.clone().map(Some),
@@ -684,13 +681,6 @@ fn action_of(to: PayoutStatus) -> &'static str {
         PayoutStatus::Sending => "accepted",
         PayoutStatus::Pending => "pending",
     }
-}
-
-fn state_text(s: TransferState) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// Settles a bank attempt from the bank's result file (in the import's transaction).
