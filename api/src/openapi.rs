@@ -40,6 +40,7 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "claims", description = "Benefit claims: filing, documents, submission, following, withdrawal"),
         (name = "claims-review", description = "Reviewing and deciding claims (claims reviewers and finance approvers, scoped), confirm thresholds"),
         (name = "payouts", description = "Paying approved claims: payouts, two-person batches, WeChat Pay transfers and callbacks, bank files and results, the rider's confirmation"),
+        (name = "reconciliation", description = "Proving payouts against the statements: the daily WeChat Pay bill, uploaded bank statements, runs, exceptions and their resolution"),
         (name = "plans-admin", description = "Writing, publishing, versioning and closing protection plans (union admins of the sponsoring subtree)"),
     )
 )]

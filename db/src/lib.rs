@@ -39,6 +39,7 @@ pub mod orgs;
 pub mod payouts;
 pub mod personal;
 pub mod plans;
+pub mod reconcile;
 pub mod pool;
 pub mod roster;
 pub mod schema;

@@ -160,6 +160,8 @@ pub struct Settings {
     pub result_template: String,
     pub updated_by: String,
     pub updated_at: NaiveDateTime,
+    /// The bank account statement's layout (reconciliation); `None`: the default.
+    pub statement_template: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, p: &Payout) -> Result<(), DbError> {

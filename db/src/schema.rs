@@ -54,6 +54,11 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        contact_phone_enc -> Nullable<Text>,
+        contact_phone_masked -> Nullable<Text>,
+        contact_phone_verified_at -> Nullable<Timestamp>,
+        contact_phone_pending_enc -> Nullable<Text>,
+        contact_phone_pending_at -> Nullable<Timestamp>,
     }
 }
 
@@ -784,6 +789,71 @@ diesel::table! {
         result_template -> Text,
         updated_by -> Text,
         updated_at -> Timestamp,
+        statement_template -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reconciliation_runs (id) {
+        id -> Text,
+        channel -> Text,
+        statement_date -> Date,
+        status -> Text,
+        source -> Nullable<Text>,
+        file_id -> Nullable<Text>,
+        uploaded_by -> Nullable<Text>,
+        statement_lines -> BigInt,
+        exceptions -> BigInt,
+        summary -> Nullable<Text>,
+        failure_code -> Nullable<Text>,
+        failure_detail -> Nullable<Text>,
+        tries -> Integer,
+        overdue_notified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reconciliation_items (run_id, seq) {
+        run_id -> Text,
+        seq -> BigInt,
+        item_key -> Text,
+        outcome -> Text,
+        line -> Nullable<BigInt>,
+        provider_no -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        direction -> Nullable<Text>,
+        statement_fen -> Nullable<BigInt>,
+        booked_at -> Nullable<Timestamp>,
+        attempt_id -> Nullable<Text>,
+        out_bill_no -> Nullable<Text>,
+        payout_id -> Nullable<Text>,
+        our_fen -> Nullable<BigInt>,
+        held -> Nullable<Text>,
+        org_path -> Text,
+    }
+}
+
+diesel::table! {
+    reconciliation_matches (run_id, line) {
+        run_id -> Text,
+        line -> BigInt,
+        out_bill_no -> Text,
+        direction -> Text,
+    }
+}
+
+diesel::table! {
+    reconciliation_resolutions (id) {
+        id -> Text,
+        run_id -> Text,
+        item_key -> Text,
+        note -> Text,
+        resolved_by -> Text,
+        resolved_at -> Timestamp,
     }
 }
 
@@ -817,6 +887,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_events,
     payout_payee_requests,
     payout_settings,
+    reconciliation_items,
+    reconciliation_matches,
+    reconciliation_resolutions,
+    reconciliation_runs,
     platform_starts,
     roster_imports,
     roster_import_errors,

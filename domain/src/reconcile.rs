@@ -1,9 +1,6 @@
 //! Reconciliation (对账), the pure part: matching one day's statement lines against what we
 //! believe we paid, line by line, into the outcomes finance resolves (issue 15).
 //!
-//! Status: the foundation of issue 15. Downloading bills, runs, storage, the API and the
-//! bank statement's layout build on it and are not written yet.
-//!
 //! A [`Matcher`] holds our attempts of the day (and the open ones old enough to be missed),
 //! takes statement entries one at a time — a statement never has to be in memory whole — and
 //! says for each what it is; [`Matcher::finish`] adds what the statement lacks and the
@@ -24,10 +21,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// Which way money moved on the statement.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -38,21 +36,22 @@ pub enum Direction {
 }
 
 /// One statement line, as the matcher needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<'a> {
     /// The statement's line (1-based), for finance to find it.
     pub line: usize,
     /// The provider's number of the transfer (WeChat Pay: 微信支付业务单号 = transfer_bill_no;
     /// a bank: its own reference), if any.
-    pub provider_no: Option<String>,
+    pub provider_no: Option<&'a str>,
     /// Our `out_bill_no`, where the statement carries it (WeChat's 业务凭证号, a bank's
     /// remark/reference column).
-    pub reference: Option<String>,
+    pub reference: Option<&'a str>,
     pub direction: Direction,
     pub amount_fen: i64,
 }
 
 /// What we believe of an attempt.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Held {
@@ -77,6 +76,7 @@ pub struct Attempt {
 }
 
 /// What a line (or an attempt without a line) is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -153,68 +153,190 @@ impl Totals {
     }
 }
 
-/// Matches one day's statement against our attempts.
+/// A 128-bit key of an identifier: the UUID itself when the text is a UUID written the way
+/// we write ours (lower-case, hyphenated or as 32 hexadecimal digits), else a hash of the
+/// text (kept beside, to give it back).
+fn key_of(text: &str, fallback: &mut HashMap<u128, String>) -> u128 {
+    if let Ok(u) = uuid::Uuid::try_parse(text) {
+        let same = if text.len() == 32 {
+            u.simple().to_string() == text
+        } else {
+            u.hyphenated().to_string() == text
+        };
+        if same {
+            return u.as_u128();
+        }
+    }
+    let k = hash128(text) | (1 << 127);
+    fallback.entry(k).or_insert_with(|| text.to_owned());
+    k
+}
+
+/// The text behind a key of [`key_of`]: `simple` says how a UUID was written.
+fn text_of(key: u128, simple: bool, fallback: &HashMap<u128, String>) -> String {
+    if let Some(t) = fallback.get(&key) {
+        return t.clone();
+    }
+    let u = uuid::Uuid::from_u128(key);
+    if simple {
+        u.simple().to_string()
+    } else {
+        u.hyphenated().to_string()
+    }
+}
+
+/// A 128-bit hash of a provider's number (two SipHash-1-3 halves with fixed keys: the same
+/// on every run; a collision among a day's million numbers has odds of about 10⁻²⁶).
+fn hash128(text: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        text.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
+}
+
+/// One of our attempts, compact (a day may hold a million): 56 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    out_bill_no: [u64; 2],
+    payout: [u64; 2],
+    amount_fen: i64,
+    /// Days since the epoch (Asia/Shanghai), `i32::MIN` when not final.
+    final_on: i32,
+    sent_on: i32,
+    held: Held,
+    seen: bool,
+}
+
+fn split(k: u128) -> [u64; 2] {
+    [(k >> 64) as u64, k as u64]
+}
+
+fn join(k: [u64; 2]) -> u128 {
+    (u128::from(k[0]) << 64) | u128::from(k[1])
+}
+
+fn day_number(d: NaiveDate) -> i32 {
+    d.num_days_from_ce()
+}
+
+/// Matches one day's statement against our attempts. Memory is about 110 bytes per
+/// attempt (a million attempts: about 110 MB), nothing per statement line.
 #[derive(Debug)]
 pub struct Matcher {
-    day: NaiveDate,
+    day: i32,
     open_days: u32,
-    attempts: Vec<Attempt>,
-    by_reference: HashMap<String, usize>,
-    by_provider: HashMap<String, usize>,
-    /// Attempts named by an entry out (index → seen).
-    seen: Vec<bool>,
-    /// Payouts with an attempt already matched as paid out by an entry.
-    paid_payouts: HashSet<String>,
+    /// Sorted by `out_bill_no` once built.
+    slots: Vec<Slot>,
+    /// (hash of the provider's number, slot), sorted.
+    by_provider: Vec<([u64; 2], u32)>,
+    /// Payouts with an attempt already named by an entry out.
+    paid_payouts: HashSet<u128>,
+    fallback: HashMap<u128, String>,
     totals: Totals,
+    sorted: bool,
 }
 
 impl Matcher {
-    /// `attempts`: ours that may appear on `day`'s statement (those final on the day, those
-    /// still open, and any whose provider number the statement may name); an attempt open
-    /// for `open_days` days or more is missing when no entry names it.
-    pub fn new(day: NaiveDate, attempts: Vec<Attempt>, open_days: u32) -> Self {
-        let mut by_reference = HashMap::with_capacity(attempts.len());
-        let mut by_provider = HashMap::with_capacity(attempts.len());
-        for (i, a) in attempts.iter().enumerate() {
-            by_reference.insert(a.out_bill_no.clone(), i);
-            if let Some(p) = &a.provider_no {
-                by_provider.insert(p.clone(), i);
+    /// A matcher for `day`'s statement; add our attempts with [`Matcher::add`]. An attempt
+    /// open for `open_days` days or more is missing when no entry names it.
+    pub fn new(day: NaiveDate, open_days: u32) -> Self {
+        Self {
+            day: day_number(day),
+            open_days,
+            slots: Vec::new(),
+            by_provider: Vec::new(),
+            paid_payouts: HashSet::new(),
+            fallback: HashMap::new(),
+            totals: Totals::default(),
+            sorted: true,
+        }
+    }
+
+    /// Adds one of ours that may appear on the statement (final on the day or around it,
+    /// or still open). Each `out_bill_no` is added once (it is unique).
+    pub fn add(&mut self, a: &Attempt) {
+        let out_bill_no = key_of(&a.out_bill_no, &mut self.fallback);
+        let payout = key_of(&a.payout_id, &mut self.fallback);
+        let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        if let Some(p) = &a.provider_no {
+            self.by_provider.push((split(hash128(p)), index));
+        }
+        let final_on = a.final_on.map_or(i32::MIN, day_number);
+        if a.held == Held::Paid && a.final_on.map(day_number) == Some(self.day) {
+            self.totals.our_paid_count += 1;
+            self.totals.our_paid_fen += a.amount_fen;
+        }
+        self.slots.push(Slot {
+            out_bill_no: split(out_bill_no),
+            payout: split(payout),
+            amount_fen: a.amount_fen,
+            final_on,
+            sent_on: day_number(a.sent_on),
+            held: a.held,
+            seen: false,
+        });
+        self.sorted = false;
+    }
+
+    /// How many attempts it holds.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn sort(&mut self) {
+        if self.sorted {
+            return;
+        }
+        // Slots move: remember each one's old index to renumber `by_provider`.
+        let mut order: Vec<u32> = (0..u32::try_from(self.slots.len()).unwrap_or(u32::MAX)).collect();
+        order.sort_by_key(|&i| self.slots[i as usize].out_bill_no);
+        let mut new_index = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old as usize] = u32::try_from(new).unwrap_or(u32::MAX);
+        }
+        let slots: Vec<Slot> = order.iter().map(|&i| self.slots[i as usize]).collect();
+        self.slots = slots;
+        for entry in &mut self.by_provider {
+            entry.1 = new_index[entry.1 as usize];
+        }
+        self.by_provider.sort_unstable();
+        self.sorted = true;
+    }
+
+    fn find(&self, e: &Entry<'_>) -> Option<usize> {
+        if let Some(p) = e.provider_no.filter(|p| !p.is_empty()) {
+            let h = split(hash128(p));
+            if let Ok(i) = self.by_provider.binary_search_by_key(&h, |e| e.0) {
+                return Some(self.by_provider[i].1 as usize);
             }
         }
-        let totals = Totals {
-            our_paid_count: attempts
-                .iter()
-                .filter(|a| a.held == Held::Paid && a.final_on == Some(day))
-                .count() as u64,
-            our_paid_fen: attempts
-                .iter()
-                .filter(|a| a.held == Held::Paid && a.final_on == Some(day))
-                .map(|a| a.amount_fen)
-                .sum(),
-            ..Totals::default()
+        let r = e.reference.filter(|r| !r.is_empty())?;
+        let k = if let Ok(u) = uuid::Uuid::try_parse(r) {
+            u.as_u128()
+        } else {
+            hash128(r) | (1 << 127)
         };
-        Self {
-            day,
-            open_days,
-            seen: vec![false; attempts.len()],
-            attempts,
-            by_reference,
-            by_provider,
-            paid_payouts: HashSet::new(),
-            totals,
-        }
+        self.slots
+            .binary_search_by_key(&split(k), |s| s.out_bill_no)
+            .ok()
     }
 
-    fn find(&self, e: &Entry) -> Option<usize> {
-        e.provider_no
-            .as_ref()
-            .and_then(|p| self.by_provider.get(p))
-            .or_else(|| e.reference.as_ref().and_then(|r| self.by_reference.get(r)))
-            .copied()
+    /// Whether an entry names one of the attempts held.
+    pub fn knows(&mut self, e: &Entry<'_>) -> bool {
+        self.sort();
+        self.find(e).is_some()
     }
 
-    /// What one statement entry is.
-    pub fn push(&mut self, e: &Entry) -> Item {
+    /// What one statement entry is (counted in the statement's totals).
+    pub fn push(&mut self, e: &Entry<'_>) -> Item {
         match e.direction {
             Direction::Out => {
                 self.totals.statement_out_count += 1;
@@ -225,15 +347,23 @@ impl Matcher {
                 self.totals.statement_in_fen += e.amount_fen;
             }
         }
+        self.judge(e)
+    }
+
+    /// What an entry already counted is, judged again (after [`Matcher::add`]ing attempts
+    /// its numbers named that were not held the first time).
+    pub fn judge(&mut self, e: &Entry<'_>) -> Item {
+        self.sort();
         // Money that names nothing of ours, out or back in (the caller passes the statement's
         // transfer lines only, not top-ups of the account).
         let Some(i) = self.find(e) else {
-            return item(Outcome::UnexpectedInStatement, Some(e), None);
+            return self.item(Outcome::UnexpectedInStatement, Some(e), None);
         };
-        let a = &self.attempts[i];
+        let a = self.slots[i];
+        let payout = join(a.payout);
         let outcome = match e.direction {
             Direction::Out => {
-                if self.seen[i] || self.paid_payouts.contains(&a.payout_id) {
+                if a.seen || self.paid_payouts.contains(&payout) {
                     Outcome::Duplicate
                 } else if a.held != Held::Paid {
                     Outcome::StatusMismatch
@@ -249,43 +379,44 @@ impl Matcher {
             Direction::In => Outcome::Matched,
         };
         if e.direction == Direction::Out {
-            self.seen[i] = true;
-            self.paid_payouts.insert(a.payout_id.clone());
+            self.slots[i].seen = true;
+            self.paid_payouts.insert(payout);
         }
-        item(outcome, Some(e), Some(a))
+        self.item(outcome, Some(e), Some(&a))
+    }
+
+    fn item(&self, outcome: Outcome, e: Option<&Entry<'_>>, a: Option<&Slot>) -> Item {
+        Item {
+            outcome,
+            line: e.map(|e| e.line),
+            out_bill_no: a.map(|a| text_of(join(a.out_bill_no), true, &self.fallback)),
+            payout_id: a.map(|a| text_of(join(a.payout), false, &self.fallback)),
+            statement_fen: e.map(|e| e.amount_fen),
+            our_fen: a.map(|a| a.amount_fen),
+            held: a.map(|a| a.held),
+            direction: e.map(|e| e.direction),
+        }
     }
 
     /// What no entry named (attempts paid on the day, or open for `open_days` or more), and
     /// both sides' totals.
-    pub fn finish(self) -> (Vec<Item>, Totals) {
+    pub fn finish(mut self) -> (Vec<Item>, Totals) {
+        self.sort();
         let mut missing = Vec::new();
-        for (a, seen) in self.attempts.iter().zip(&self.seen) {
-            if *seen {
+        for a in &self.slots {
+            if a.seen {
                 continue;
             }
             let due = match a.held {
-                Held::Paid => a.final_on == Some(self.day),
-                Held::Open => (self.day - a.sent_on).num_days() >= i64::from(self.open_days),
+                Held::Paid => a.final_on == self.day,
+                Held::Open => i64::from(self.day) - i64::from(a.sent_on) >= i64::from(self.open_days),
                 Held::Failed => false,
             };
             if due {
-                missing.push(item(Outcome::MissingFromStatement, None, Some(a)));
+                missing.push(self.item(Outcome::MissingFromStatement, None, Some(a)));
             }
         }
         (missing, self.totals)
-    }
-}
-
-fn item(outcome: Outcome, e: Option<&Entry>, a: Option<&Attempt>) -> Item {
-    Item {
-        outcome,
-        line: e.map(|e| e.line),
-        out_bill_no: a.map(|a| a.out_bill_no.clone()),
-        payout_id: a.map(|a| a.payout_id.clone()),
-        statement_fen: e.map(|e| e.amount_fen),
-        our_fen: a.map(|a| a.amount_fen),
-        held: a.map(|a| a.held),
-        direction: e.map(|e| e.direction),
     }
 }
 
@@ -309,10 +440,18 @@ mod tests {
         }
     }
 
-    fn out(line: usize, provider: &str, fen: i64) -> Entry {
+    fn matcher(d: NaiveDate, ours: Vec<Attempt>, open_days: u32) -> Matcher {
+        let mut m = Matcher::new(d, open_days);
+        for a in &ours {
+            m.add(a);
+        }
+        m
+    }
+
+    fn out(line: usize, provider: &str, fen: i64) -> Entry<'_> {
         Entry {
             line,
-            provider_no: Some(provider.into()),
+            provider_no: Some(provider),
             reference: None,
             direction: Direction::Out,
             amount_fen: fen,
@@ -335,11 +474,11 @@ mod tests {
             // Paid yesterday: not missing from today's statement.
             attempt("h", "p8", 80_000, Held::Paid, Some(4)),
         ];
-        let mut m = Matcher::new(day(5), ours, 3);
+        let mut m = matcher(day(5), ours, 3);
         let by_ref = Entry {
             line: 6,
             provider_no: None,
-            reference: Some("e".into()),
+            reference: Some("e"),
             direction: Direction::Out,
             amount_fen: 50_000,
         };
@@ -396,16 +535,16 @@ mod tests {
             attempt("k", "p9", 10_000, Held::Paid, Some(3)),
             attempt("m", "p10", 10_000, Held::Failed, Some(5)),
         ];
-        let mut m = Matcher::new(day(8), ours, 3);
-        let back = |no: &str| Entry {
+        let mut m = matcher(day(8), ours, 3);
+        let back = |no: &'static str| Entry {
             line: 2,
-            provider_no: Some(format!("w-{no}")),
+            provider_no: Some(no),
             reference: None,
             direction: Direction::In,
             amount_fen: 10_000,
         };
-        assert_eq!(m.push(&back("k")).outcome, Outcome::StatusMismatch);
-        assert_eq!(m.push(&back("m")).outcome, Outcome::Matched);
+        assert_eq!(m.push(&back("w-k")).outcome, Outcome::StatusMismatch);
+        assert_eq!(m.push(&back("w-m")).outcome, Outcome::Matched);
         let (missing, totals) = m.finish();
         assert_eq!(missing.len(), 1);
         assert_eq!(missing[0].out_bill_no.as_deref(), Some("g"));
@@ -420,7 +559,7 @@ mod tests {
             attempt("a", "p1", 100_000, Held::Paid, Some(5)),
             attempt("b", "p2", 20_000, Held::Paid, Some(5)),
         ];
-        let mut m = Matcher::new(day(5), ours, 3);
+        let mut m = matcher(day(5), ours, 3);
         assert!(!m.push(&out(2, "w-a", 100_000)).outcome.is_exception());
         assert!(!m.push(&out(3, "w-b", 20_000)).outcome.is_exception());
         let (missing, totals) = m.finish();

@@ -35,6 +35,8 @@ pub fn registry() -> Registry {
     registry.job(handlers::claim_reminders::run);
     registry.job(handlers::payouts::send);
     registry.job(handlers::payouts::check);
+    registry.job(handlers::reconcile::daily);
+    registry.job(handlers::reconcile::run);
     registry
 }
 
@@ -57,6 +59,13 @@ pub fn periodic(config: &Config) -> Result<Vec<Periodic>, DbError> {
         Periodic::of(
             &gongyou_services::payouts::CheckPayouts::default(),
             Schedule::Every(config.payout_check_interval),
+        )?,
+        Periodic::of(
+            &gongyou_services::reconcile::ReconcileDaily::default(),
+            Schedule::DailyAt {
+                hour: config.reconcile_hour,
+                minute: 0,
+            },
         )?,
     ])
 }

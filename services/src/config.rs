@@ -216,6 +216,10 @@ struct RawSettings {
     wechatpay_rate_per_sec: u32,
     payout_wechat_limit_yuan: u32,
     payout_check_secs: u64,
+    reconcile_hour: u32,
+    reconcile_deadline_hours: u32,
+    reconcile_retry_minutes: u32,
+    reconcile_open_days: u32,
     jpush_app_key: Option<String>,
     jpush_master_secret: Option<SecretString>,
     jpush_base_url: Option<String>,
@@ -303,6 +307,10 @@ impl Default for RawSettings {
             wechatpay_rate_per_sec: 100,
             payout_wechat_limit_yuan: 5000,
             payout_check_secs: 30,
+            reconcile_hour: 10,
+            reconcile_deadline_hours: 6,
+            reconcile_retry_minutes: 30,
+            reconcile_open_days: 3,
             jpush_app_key: None,
             jpush_master_secret: None,
             jpush_base_url: None,
@@ -465,6 +473,15 @@ pub struct Config {
     pub payout_wechat_limit_fen: i64,
     /// How often attempts in flight are checked (due ones only are queried).
     pub payout_check_interval: Duration,
+    /// When the daily reconciliation fetches yesterday's WeChat Pay bill (hour, Beijing
+    /// time; the bill is ready from about 10:00).
+    pub reconcile_hour: u32,
+    /// Hours after `reconcile_hour` by which a missing bill becomes an exception.
+    pub reconcile_deadline_hours: u32,
+    /// Minutes between looks for a bill not ready yet.
+    pub reconcile_retry_minutes: u32,
+    /// Days an attempt may stay open before reconciliation reports it missing.
+    pub reconcile_open_days: u32,
     /// Roster rows per transaction of an import (each batch moves the checkpoint).
     pub roster_batch_rows: usize,
     /// How often each process catches its station index up with the database.
@@ -775,6 +792,10 @@ impl Config {
                 files,
             },
             payout_check_interval: Duration::from_secs(raw.payout_check_secs.clamp(1, 3600)),
+            reconcile_hour: raw.reconcile_hour.min(23),
+            reconcile_deadline_hours: raw.reconcile_deadline_hours.clamp(1, 72),
+            reconcile_retry_minutes: raw.reconcile_retry_minutes.clamp(1, 1440),
+            reconcile_open_days: raw.reconcile_open_days.clamp(1, 90),
             payout_wechat_limit_fen: i64::from(raw.payout_wechat_limit_yuan.clamp(1, 1_000_000))
                 * 100,
             jpush_rate_per_sec: raw.jpush_rate_per_sec.max(1),

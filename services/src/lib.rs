@@ -30,6 +30,7 @@ pub mod page;
 pub mod payouts;
 pub mod plans;
 pub mod queue;
+pub mod reconcile;
 pub mod schema;
 pub mod staff;
 pub mod stations;

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod orgs;
 pub mod payouts;
 pub mod plans;
+pub mod reconcile;
 pub mod staff;
 pub mod stations;
 
@@ -38,6 +39,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(auth::step_up)
             .service(me::get_me)
             .service(me::bind_phone_wechat)
+            .service(me::put_contact_phone)
+            .service(me::verify_contact_phone)
+            .service(me::delete_contact_phone)
             // Orgs and staff
             .service(orgs::list_orgs)
             .service(orgs::create_org)
@@ -125,6 +129,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(payouts::put_payout_settings)
             .service(payouts::my_payouts)
             .service(payouts::wechatpay_webhook)
+            .service(reconcile::upload_statement)
+            .service(reconcile::list_runs)
+            .service(reconcile::get_run)
+            .service(reconcile::rerun)
+            .service(reconcile::list_items)
+            .service(reconcile::resolve_item)
+            .service(reconcile::exceptions_csv)
             // Notifications
             .service(notifications::inbox)
             .service(notifications::unread_count)

@@ -7,4 +7,5 @@ pub mod dispatch;
 pub mod fan_out;
 pub mod housekeeping;
 pub mod payouts;
+pub mod reconcile;
 pub mod roster_import;
