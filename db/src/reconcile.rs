@@ -656,3 +656,16 @@ pub fn matched_lines(
         ))
         .load(conn)?)
 }
+
+/// The org paths where active staff hold `role` (distinct).
+pub fn grant_paths(conn: &mut DbConnection, role: &str) -> Result<Vec<String>, DbError> {
+    use crate::schema::{orgs, role_grants, staff};
+    Ok(role_grants::table
+        .inner_join(orgs::table.on(orgs::id.eq(role_grants::org_id)))
+        .inner_join(staff::table.on(staff::id.eq(role_grants::staff_id)))
+        .filter(role_grants::role.eq(role))
+        .filter(staff::status.eq("active"))
+        .select(orgs::path)
+        .distinct()
+        .load(conn)?)
+}

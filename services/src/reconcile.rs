@@ -544,7 +544,7 @@ async fn fetch(ctx: &Context, run: Run) -> ServiceResult<Step> {
                     },
                 )?;
                 if notify {
-                    let root = root_path(conn)?;
+                    let root = account_path(conn)?;
                     for staff in gongyou_db::claims::staff_over(
                         conn,
                         Role::FinanceApprover.as_str(),
@@ -653,10 +653,29 @@ async fn download(
     Ok(stored.id)
 }
 
-fn root_path(conn: &mut DbConnection) -> ServiceResult<String> {
+/// The union that owns the paying accounts: the narrowest org over every finance approver
+/// (their grants' common ancestor), else the root. Statement lines naming no payout of ours
+/// (money out we did not send) belong to it: its finance approvers see and resolve them,
+/// and are told of them.
+fn account_path(conn: &mut DbConnection) -> ServiceResult<String> {
+    let paths = db::grant_paths(conn, Role::FinanceApprover.as_str())?;
+    if let Some(common) = common_ancestor(&paths) {
+        return Ok(common);
+    }
     Ok(gongyou_db::orgs::root(conn)?
         .map(|o| o.path)
         .unwrap_or_default())
+}
+
+/// The longest common ancestor of materialized paths (`/a/b/`), if they share one.
+fn common_ancestor(paths: &[String]) -> Option<String> {
+    let first: Vec<&str> = paths.first()?.split('/').filter(|s| !s.is_empty()).collect();
+    let mut keep = first.len();
+    for p in &paths[1..] {
+        let ids: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
+        keep = keep.min(first.iter().zip(&ids).take_while(|(a, b)| a == b).count());
+    }
+    (keep > 0).then(|| format!("/{}/", first[..keep].join("/")))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -858,7 +877,7 @@ fn reconcile(
     let template = match channel {
         StatementChannel::Bank => Some(
             {
-                let root = root_path(conn)?;
+                let root = account_path(conn)?;
                 crate::payouts::statement_template_for(conn, &root).map_err(Stop::Error)?
             },
         ),
@@ -1149,7 +1168,7 @@ fn reconcile(
         .into_iter()
         .map(|(bill, attempt, path)| (bill, (attempt, path)))
         .collect();
-    let root = root_path(conn)?;
+    let root = account_path(conn)?;
     let mut keys_seen: HashMap<String, u32> = HashMap::new();
     let mut next_seq = pass.last_line + 1;
     let mut items = Vec::with_capacity(all.len());
@@ -1443,7 +1462,7 @@ where
             let t = ctx
                 .db
                 .run(|conn| -> ServiceResult<StatementTemplate> {
-                    let root = root_path(conn)?;
+                    let root = account_path(conn)?;
                     crate::payouts::statement_template_for(conn, &root)
                 })
                 .await?;
@@ -1967,5 +1986,20 @@ fn outcome_zh(o: Outcome) -> &'static str {
         Outcome::MissingFromStatement => "账单缺失",
         Outcome::UnexpectedInStatement => "非系统发起",
         Outcome::Duplicate => "重复",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_belongs_to_the_finance_approvers_common_ancestor() {
+        let p = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(common_ancestor(&p(&["/a/b/"])), Some("/a/b/".into()));
+        assert_eq!(common_ancestor(&p(&["/a/b/c/", "/a/b/"])), Some("/a/b/".into()));
+        assert_eq!(common_ancestor(&p(&["/a/b/", "/a/c/"])), Some("/a/".into()));
+        assert_eq!(common_ancestor(&p(&["/a/b/", "/x/"])), None);
+        assert_eq!(common_ancestor(&[]), None);
     }
 }
