@@ -438,7 +438,11 @@ fn deadline_of(ctx: &Context, date: NaiveDate) -> DateTime<Utc> {
 /// Runs a run's job.
 pub async fn run_job(ctx: &Context, job: ReconcileRun) -> ServiceResult<Step> {
     let id = job.run_id.clone();
-    let Some(run) = ctx.db.run(move |conn| Ok::<_, ServiceError>(db::run(conn, &id)?)).await? else {
+    let Some(run) = ctx
+        .db
+        .run(move |conn| Ok::<_, ServiceError>(db::run(conn, &id)?))
+        .await?
+    else {
         return Ok(Step::Done);
     };
     match run.status.as_str() {
@@ -458,9 +462,8 @@ async fn fetch(ctx: &Context, run: Run) -> ServiceResult<Step> {
         return Ok(Step::Done);
     };
     let deadline = deadline_of(ctx, run.statement_date);
-    let give_up = from_china_local(
-        (run.statement_date + Span::days(GIVE_UP_DAYS)).and_time(NaiveTime::MIN),
-    );
+    let give_up =
+        from_china_local((run.statement_date + Span::days(GIVE_UP_DAYS)).and_time(NaiveTime::MIN));
     let retry = now + Span::minutes(i64::from(ctx.config.reconcile_retry_minutes));
     let not_yet = |code: &str, detail: String| (code.to_owned(), detail);
     let problem = match client.fund_flow_bill(run.statement_date).await {
@@ -545,11 +548,9 @@ async fn fetch(ctx: &Context, run: Run) -> ServiceResult<Step> {
                 )?;
                 if notify {
                     let root = account_path(conn)?;
-                    for staff in gongyou_db::claims::staff_over(
-                        conn,
-                        Role::FinanceApprover.as_str(),
-                        &root,
-                    )? {
+                    for staff in
+                        gongyou_db::claims::staff_over(conn, Role::FinanceApprover.as_str(), &root)?
+                    {
                         notify_staff(
                             conn,
                             channels,
@@ -669,7 +670,11 @@ fn account_path(conn: &mut DbConnection) -> ServiceResult<String> {
 
 /// The longest common ancestor of materialized paths (`/a/b/`), if they share one.
 fn common_ancestor(paths: &[String]) -> Option<String> {
-    let first: Vec<&str> = paths.first()?.split('/').filter(|s| !s.is_empty()).collect();
+    let first: Vec<&str> = paths
+        .first()?
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut keep = first.len();
     for p in &paths[1..] {
         let ids: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
@@ -725,7 +730,13 @@ struct Found {
 async fn process(ctx: &Context, run: Run) -> ServiceResult<()> {
     let now = ctx.now();
     let Some(file_id) = run.file_id.clone() else {
-        return fail(ctx, &run.id, "statement.file_missing", "对账单文件不存在，请重新上传").await;
+        return fail(
+            ctx,
+            &run.id,
+            "statement.file_missing",
+            "对账单文件不存在，请重新上传",
+        )
+        .await;
     };
     let id = run.id.clone();
     let started = ctx
@@ -750,8 +761,13 @@ async fn process(ctx: &Context, run: Run) -> ServiceResult<()> {
     let source = match ctx.sealed_files.open_blocking(&file_id).await {
         Ok(s) => s,
         Err(e) if e.kind() == Kind::NotFound => {
-            return fail(ctx, &run.id, "statement.file_missing", "对账单文件不存在，请重新上传")
-                .await;
+            return fail(
+                ctx,
+                &run.id,
+                "statement.file_missing",
+                "对账单文件不存在，请重新上传",
+            )
+            .await;
         }
         Err(e) => return Err(e),
     };
@@ -764,7 +780,9 @@ async fn process(ctx: &Context, run: Run) -> ServiceResult<()> {
         .db
         .run(move |conn| -> ServiceResult<Result<(), (String, String)>> {
             let outcome = write_tx(conn, |conn| -> Result<(), Stop> {
-                reconcile(conn, &run_id, channel, date, source, open_days, channels, now)
+                reconcile(
+                    conn, &run_id, channel, date, source, open_days, channels, now,
+                )
             });
             match outcome {
                 Ok(()) => Ok(Ok(())),
@@ -875,12 +893,10 @@ fn reconcile(
         |c| matcher.add(&attempt_of(&c)),
     )?;
     let template = match channel {
-        StatementChannel::Bank => Some(
-            {
-                let root = account_path(conn)?;
-                crate::payouts::statement_template_for(conn, &root).map_err(Stop::Error)?
-            },
-        ),
+        StatementChannel::Bank => Some({
+            let root = account_path(conn)?;
+            crate::payouts::statement_template_for(conn, &root).map_err(Stop::Error)?
+        }),
         StatementChannel::Wechat => None,
     };
     let mut pass = Pass {
@@ -907,7 +923,11 @@ fn reconcile(
                 pass.matched.push((
                     line,
                     entry.amount_fen,
-                    if entry.direction == Direction::Out { 1 } else { 0 },
+                    if entry.direction == Direction::Out {
+                        1
+                    } else {
+                        0
+                    },
                 ));
                 if pass.matched.len() > 1 << 16 {
                     // Only sums are needed: fold them.
@@ -1074,8 +1094,7 @@ fn reconcile(
             }
         }
         Ok(())
-    })
-    ?;
+    })?;
 
     // Lines naming attempts outside the window: look them up, judge them again.
     let unknown: Vec<usize> = pass
@@ -1163,7 +1182,10 @@ fn reconcile(
         reference: None,
         booked_at: None,
     }));
-    let bills: Vec<String> = all.iter().filter_map(|f| f.item.out_bill_no.clone()).collect();
+    let bills: Vec<String> = all
+        .iter()
+        .filter_map(|f| f.item.out_bill_no.clone())
+        .collect();
     let details: HashMap<String, (String, String)> = db::attempt_details(conn, &bills)?
         .into_iter()
         .map(|(bill, attempt, path)| (bill, (attempt, path)))
@@ -1186,17 +1208,16 @@ fn reconcile(
             f.provider_no.as_deref().unwrap_or(""),
             f.reference.as_deref().unwrap_or(""),
             f.item.out_bill_no.as_deref().unwrap_or(""),
-            f.item.statement_fen.map(|v| v.to_string()).unwrap_or_default(),
+            f.item
+                .statement_fen
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             f.item.direction.map(direction_text).unwrap_or(""),
         );
         let n = keys_seen.entry(base.clone()).or_insert(0);
         *n += 1;
         let item_key = format!("{base}|{n}");
-        let (attempt_id, org_path) = match f
-            .item
-            .out_bill_no
-            .as_ref()
-            .and_then(|b| details.get(b))
+        let (attempt_id, org_path) = match f.item.out_bill_no.as_ref().and_then(|b| details.get(b))
         {
             Some((a, p)) => (Some(a.clone()), p.clone()),
             None => (None, root.clone()),
@@ -1235,7 +1256,8 @@ fn reconcile(
             statement_lines: Some(i64::try_from(pass.lines).unwrap_or(i64::MAX)),
             exceptions: Some(exceptions),
             summary: Some(Some(
-                serde_json::to_string(&summary).map_err(|e| Stop::Error(ServiceError::internal(e)))?,
+                serde_json::to_string(&summary)
+                    .map_err(|e| Stop::Error(ServiceError::internal(e)))?,
             )),
             failure_code: Some(None),
             failure_detail: Some(None),
@@ -1417,7 +1439,7 @@ pub struct StatementQuery {
     #[param(pattern = "^(wechat|bank)$")]
     pub channel: String,
     /// The statement's day (Asia/Shanghai), over already.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(value_type = String, format = Date, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub date: String,
 }
 
@@ -1429,8 +1451,16 @@ fn parse_channel(s: &str) -> ServiceResult<StatementChannel> {
     StatementChannel::parse(s).ok_or_else(|| invalid_query("channel 须为 wechat 或 bank"))
 }
 
+/// A `YYYY-MM-DD` day: 400 when malformed, 422 `request.invalid_date` for a day that does
+/// not exist (2026-02-30), which the pattern cannot rule out.
 fn parse_date(s: &str) -> ServiceResult<NaiveDate> {
-    gongyou_domain::time::parse_date(s).map_err(|_| invalid_query("date 须为 YYYY-MM-DD 格式的日期"))
+    use gongyou_domain::time::TimestampError;
+    gongyou_domain::time::parse_date(s).map_err(|e| match e {
+        TimestampError::NoSuchTime => {
+            ServiceError::rule("request.invalid_date", format!("没有 {s} 这一天"))
+        }
+        TimestampError::Malformed => invalid_query("日期须为 YYYY-MM-DD 格式"),
+    })
 }
 
 /// Takes a statement upload: streamed into the sealed store while it is checked (a file
@@ -1531,7 +1561,10 @@ where
         .db
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<(Run, Option<String>)> {
-                gongyou_db::lock(conn, &format!("reconciliation-day:{}:{date}", channel.as_str()))?;
+                gongyou_db::lock(
+                    conn,
+                    &format!("reconciliation-day:{}:{date}", channel.as_str()),
+                )?;
                 let (run, old_file) = match db::run_of_day(conn, channel.as_str(), date)? {
                     Some(run) if run.status == RUNNING => {
                         return Err(ServiceError::conflict(
@@ -1603,15 +1636,17 @@ pub struct RunsQuery {
     #[param(pattern = "^(waiting|overdue|queued|running|done|failed)$")]
     pub status: Option<String>,
     /// Statement days from (inclusive).
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(value_type = Option<String>, format = Date, nullable = false, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub from: Option<String>,
     /// Statement days to (inclusive).
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    #[param(value_type = Option<String>, format = Date, nullable = false, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     pub to: Option<String>,
     /// Only runs with (true) or without (false) exceptions.
     pub with_exceptions: Option<bool>,
     /// From the previous page's `next_cursor`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    #[param(
+        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -1623,14 +1658,17 @@ pub async fn runs(ctx: &Context, actor: &Actor, q: RunsQuery) -> ServiceResult<P
     let page = PageRequest::new(q.cursor.clone(), q.limit)?;
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(
-            RunStatus::parse(s)
-                .map(|_| s.to_owned())
-                .ok_or_else(|| invalid_query("status 须为 waiting、overdue、queued、running、done 或 failed"))?,
-        ),
+        Some(s) => Some(RunStatus::parse(s).map(|_| s.to_owned()).ok_or_else(|| {
+            invalid_query("status 须为 waiting、overdue、queued、running、done 或 failed")
+        })?),
     };
     let filter = RunFilter {
-        channel: q.channel.as_deref().map(parse_channel).transpose()?.map(|c| c.as_str().to_owned()),
+        channel: q
+            .channel
+            .as_deref()
+            .map(parse_channel)
+            .transpose()?
+            .map(|c| c.as_str().to_owned()),
         status,
         from: q.from.as_deref().map(parse_date).transpose()?,
         to: q.to.as_deref().map(parse_date).transpose()?,
@@ -1639,8 +1677,10 @@ pub async fn runs(ctx: &Context, actor: &Actor, q: RunsQuery) -> ServiceResult<P
     let after = match page.cursor.as_deref() {
         None => None,
         Some(c) => {
-            let (d, id) = c.split_once('.').ok_or_else(|| invalid_query("cursor 无效"))?;
-            Some((parse_date(d).map_err(|_| invalid_query("cursor 无效"))?, id.to_owned()))
+            let (d, id) = c
+                .split_once('.')
+                .ok_or_else(|| invalid_query("cursor 无效"))?;
+            Some((parse_date(d)?, id.to_owned()))
         }
     };
     ctx.db
@@ -1734,7 +1774,9 @@ pub async fn rerun(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<Ru
 #[into_params(parameter_in = Query)]
 pub struct ItemsQuery {
     /// One outcome (`matched` lists the matched lines); none: every exception.
-    #[param(pattern = "^(matched|amount_mismatch|status_mismatch|missing_from_statement|unexpected_in_statement|duplicate)$")]
+    #[param(
+        pattern = "^(matched|amount_mismatch|status_mismatch|missing_from_statement|unexpected_in_statement|duplicate)$"
+    )]
     pub outcome: Option<String>,
     /// Only unresolved (true) or only resolved (false) exceptions.
     pub resolved: Option<bool>,
@@ -1855,10 +1897,16 @@ pub async fn resolve(
     authz::scopes(actor, Role::FinanceApprover)?;
     check_id(&id)?;
     let note = body.note.trim().to_owned();
-    if note.is_empty() || note.chars().count() > 500 {
+    if note.chars().count() > 500 {
         return Err(ServiceError::invalid(
             "reconciliation.invalid_note",
-            "处理说明须为 1 至 500 个字符",
+            "处理说明不超过 500 个字符",
+        ));
+    }
+    if note.is_empty() {
+        return Err(ServiceError::rule(
+            "reconciliation.blank_note",
+            "请写明处理说明（不能只有空白）",
         ));
     }
     let now = ctx.now();
@@ -1908,9 +1956,21 @@ pub async fn exceptions_csv(ctx: &Context, actor: &Actor, id: String) -> Service
             let run = db::run(conn, &id)?.ok_or_else(run_not_found)?;
             let mut w = csv::Writer::from_writer(Vec::from(b"\xEF\xBB\xBF".as_slice()));
             let header = [
-                "序号", "差异类型", "账单行", "微信支付业务单号", "业务凭证号", "收支", "账单金额(元)",
-                "记账时间", "理赔支付编号", "商户单号", "系统金额(元)", "系统状态", "处理说明",
-                "处理人", "处理时间",
+                "序号",
+                "差异类型",
+                "账单行",
+                "微信支付业务单号",
+                "业务凭证号",
+                "收支",
+                "账单金额(元)",
+                "记账时间",
+                "理赔支付编号",
+                "商户单号",
+                "系统金额(元)",
+                "系统状态",
+                "处理说明",
+                "处理人",
+                "处理时间",
             ];
             w.write_record(header).map_err(ServiceError::internal)?;
             let mut cursor = None;
@@ -1931,19 +1991,29 @@ pub async fn exceptions_csv(ctx: &Context, actor: &Actor, id: String) -> Service
                             Some("in") => "收入".to_owned(),
                             _ => String::new(),
                         },
-                        i.statement_fen.map(|f| from_fen(f).to_string()).unwrap_or_default(),
-                        i.booked_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+                        i.statement_fen
+                            .map(|f| from_fen(f).to_string())
+                            .unwrap_or_default(),
+                        i.booked_at
+                            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                            .unwrap_or_default(),
                         i.payout_id.unwrap_or_default(),
                         csv_text(i.out_bill_no.as_deref()),
-                        i.our_fen.map(|f| from_fen(f).to_string()).unwrap_or_default(),
+                        i.our_fen
+                            .map(|f| from_fen(f).to_string())
+                            .unwrap_or_default(),
                         match i.held.as_deref() {
                             Some("paid") => "已支付".to_owned(),
                             Some("failed") => "未成功".to_owned(),
                             Some("open") => "处理中".to_owned(),
                             _ => String::new(),
                         },
-                        r.as_ref().map(|r| csv_text(Some(&r.note))).unwrap_or_default(),
-                        r.as_ref().map(|r| r.resolved_by.clone()).unwrap_or_default(),
+                        r.as_ref()
+                            .map(|r| csv_text(Some(&r.note)))
+                            .unwrap_or_default(),
+                        r.as_ref()
+                            .map(|r| r.resolved_by.clone())
+                            .unwrap_or_default(),
                         r.as_ref()
                             .map(|r| china_time_text(utc(r.resolved_at)))
                             .unwrap_or_default(),
@@ -1997,7 +2067,10 @@ mod tests {
     fn the_account_belongs_to_the_finance_approvers_common_ancestor() {
         let p = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(common_ancestor(&p(&["/a/b/"])), Some("/a/b/".into()));
-        assert_eq!(common_ancestor(&p(&["/a/b/c/", "/a/b/"])), Some("/a/b/".into()));
+        assert_eq!(
+            common_ancestor(&p(&["/a/b/c/", "/a/b/"])),
+            Some("/a/b/".into())
+        );
         assert_eq!(common_ancestor(&p(&["/a/b/", "/a/c/"])), Some("/a/".into()));
         assert_eq!(common_ancestor(&p(&["/a/b/", "/x/"])), None);
         assert_eq!(common_ancestor(&[]), None);

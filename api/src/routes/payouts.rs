@@ -435,7 +435,9 @@ pub async fn get_payout_settings(
 }
 
 /// Sets an org's bank templates: the transfer file's columns, order, separator and encoding,
-/// and the layout of the bank's result file. A template that cannot make a file is refused.
+/// the layout of the bank's result file, and (optionally: absent, the stored one stays) the
+/// layout of the bank account statement reconciliation reads. A template that cannot make or
+/// read a file is refused.
 #[utoipa::path(
     tag = "payouts",
     security(("bearer" = [])),
@@ -446,7 +448,7 @@ pub async fn get_payout_settings(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`org.not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`payout.unusable_template` (a rule across fields: required columns, distinct headers and columns, status values in one list)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`payout.unusable_template` (a rule across fields: required columns, distinct headers and columns, status values in one list, a statement column named twice)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/finance/orgs/{id}/payout-settings")]

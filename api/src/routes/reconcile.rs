@@ -32,7 +32,7 @@ use crate::state::AppState;
         (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`reconciliation.running`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`statement.too_large` (over 512 MB)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`statement.day_not_over`, `statement.unreadable`, `statement.unusable_template`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`statement.day_not_over`, `statement.unreadable`, `statement.unusable_template`, `request.invalid_date`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/finance/statements")]
@@ -61,6 +61,7 @@ pub async fn upload_statement(
         (status = 400, description = "`request.invalid_query`, `request.invalid_limit`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`request.invalid_date` (a day that does not exist)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/finance/reconciliations")]
@@ -158,6 +159,7 @@ pub async fn list_items(
     responses(
         (status = 200, body = ItemView),
         (status = 400, description = "`request.invalid_body`, `reconciliation.invalid_note`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`reconciliation.blank_note`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`reconciliation.not_found`, `reconciliation.item_not_found` (also outside your scope)", body = Problem, content_type = "application/problem+json"),

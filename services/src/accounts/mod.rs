@@ -1,7 +1,9 @@
 //! Accounts: signing in (SMS codes, WeChat, staff passwords), sessions and their refresh
-//! tokens, step-up proofs, the caller's own view, binding a phone, and authentication (what
-//! a session stands for, cached briefly and invalidated on every change).
+//! tokens, step-up proofs, the caller's own view, binding a phone, a staff member's contact
+//! phone, and authentication (what a session stands for, cached briefly and invalidated on
+//! every change).
 
+pub mod contact_phone;
 pub mod password;
 pub mod principal;
 pub mod sessions;

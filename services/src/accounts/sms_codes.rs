@@ -44,20 +44,49 @@ impl Purpose {
     }
 }
 
+/// What a code proves, as its key and hash name it: one of the public [`Purpose`]s, or
+/// holding the number a staff member gave as their contact phone — bound to that staff
+/// member, and never issued through `POST /api/v1/auth/sms-codes`, so codes for signing in
+/// and for a contact phone never stand in for each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Public(Purpose),
+    StaffContactPhone { staff_id: &'a str },
+}
+
+impl Scope<'_> {
+    /// What the code is for, as logs name it.
+    fn label(self) -> &'static str {
+        match self {
+            Scope::Public(purpose) => purpose.as_str(),
+            Scope::StaffContactPhone { .. } => "staff_contact_phone",
+        }
+    }
+
+    /// For keys and hashes (the public purposes keep their names, so codes already issued
+    /// stay valid).
+    fn tag(self) -> String {
+        match self {
+            Scope::Public(purpose) => purpose.as_str().to_owned(),
+            Scope::StaffContactPhone { staff_id } => format!("staff_contact_phone:{staff_id}"),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct StoredCode {
     id: String,
     hash: String,
 }
 
-fn code_key(purpose: Purpose, phone: &Phone) -> String {
-    format!("sms:code:{}:{}", purpose.as_str(), phone.as_str())
+fn code_key(scope: Scope<'_>, phone: &Phone) -> String {
+    format!("sms:code:{}:{}", scope.tag(), phone.as_str())
 }
 
-fn code_hash(ctx: &Context, purpose: Purpose, phone: &Phone, code: &str) -> String {
+fn code_hash(ctx: &Context, scope: Scope<'_>, phone: &Phone, code: &str) -> String {
     hex::encode(
         ctx.tokens
-            .mac(&["sms-code", purpose.as_str(), phone.as_str(), code]),
+            .mac(&["sms-code", &scope.tag(), phone.as_str(), code]),
     )
 }
 
@@ -93,6 +122,16 @@ pub async fn issue(
     purpose: Purpose,
     ip: Option<IpAddr>,
 ) -> ServiceResult<Option<String>> {
+    issue_for(ctx, phone, Scope::Public(purpose), ip).await
+}
+
+/// [`issue`] for any [`Scope`], under the same limits and budget.
+pub async fn issue_for(
+    ctx: &Context,
+    phone: &Phone,
+    scope: Scope<'_>,
+    ip: Option<IpAddr>,
+) -> ServiceResult<Option<String>> {
     let limits = &ctx.config.limits;
     if let Some(ip) = ip {
         let network = ClientNetwork::of(ip);
@@ -125,14 +164,14 @@ pub async fn issue(
         )
         .with_detail("验证码发送过于频繁，请稍后再试"));
     }
-    let sent = send(ctx, phone, purpose).await;
+    let sent = send(ctx, phone, scope).await;
     if sent.is_err() {
         let _ = ctx.kv.delete(&minute_key).await;
     }
     sent
 }
 
-async fn send(ctx: &Context, phone: &Phone, purpose: Purpose) -> ServiceResult<Option<String>> {
+async fn send(ctx: &Context, phone: &Phone, scope: Scope<'_>) -> ServiceResult<Option<String>> {
     let limits = &ctx.config.limits;
     limit(
         ctx,
@@ -163,10 +202,10 @@ async fn send(ctx: &Context, phone: &Phone, purpose: Purpose) -> ServiceResult<O
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let stored = StoredCode {
         id: gongyou_domain::id::new_id(),
-        hash: code_hash(ctx, purpose, phone, &code),
+        hash: code_hash(ctx, scope, phone, &code),
     };
     let json = serde_json::to_string(&stored).map_err(ServiceError::internal)?;
-    let key = code_key(purpose, phone);
+    let key = code_key(scope, phone);
     ctx.kv.set(&key, &json, CODE_TTL).await?;
 
     if let Some(gateway) = &ctx.providers.sms {
@@ -188,10 +227,10 @@ async fn send(ctx: &Context, phone: &Phone, purpose: Purpose) -> ServiceResult<O
     }
     if ctx.config.sms_dev_echo {
         // Dev only (production refuses to start with echo on): the phone stays masked.
-        tracing::info!(phone = %phone.masked(), purpose = purpose.as_str(), dev_code = %code, "sms code issued (dev echo)");
+        tracing::info!(phone = %phone.masked(), purpose = scope.label(), dev_code = %code, "sms code issued (dev echo)");
         return Ok(Some(code));
     }
-    tracing::info!(phone = %phone.masked(), purpose = purpose.as_str(), "sms code issued");
+    tracing::info!(phone = %phone.masked(), purpose = scope.label(), "sms code issued");
     Ok(None)
 }
 
@@ -202,8 +241,18 @@ pub async fn verify(
     purpose: Purpose,
     code: &str,
 ) -> ServiceResult<()> {
+    verify_for(ctx, phone, Scope::Public(purpose), code).await
+}
+
+/// [`verify`] for any [`Scope`].
+pub async fn verify_for(
+    ctx: &Context,
+    phone: &Phone,
+    scope: Scope<'_>,
+    code: &str,
+) -> ServiceResult<()> {
     let invalid = || ServiceError::unauthenticated("auth.code_invalid", "验证码错误或已过期");
-    let key = code_key(purpose, phone);
+    let key = code_key(scope, phone);
     let Some(json) = ctx.kv.get(&key).await? else {
         return Err(invalid());
     };
@@ -216,7 +265,7 @@ pub async fn verify(
         let _ = ctx.kv.delete(&key).await;
         return Err(exhausted());
     }
-    let given = code_hash(ctx, purpose, phone, code.trim());
+    let given = code_hash(ctx, scope, phone, code.trim());
     if bool::from(given.as_bytes().ct_eq(stored.hash.as_bytes())) {
         // Single use: whoever deletes it first wins.
         return if ctx.kv.delete(&key).await? {

@@ -105,6 +105,28 @@ pub struct StaffMe {
     pub display_name: String,
     pub org: OrgRef,
     pub roles: Vec<RoleView>,
+    /// The verified contact phone that urgent staff notices go to by SMS (null when none
+    /// is verified; a number waiting for its code is not shown).
+    pub contact_phone: Option<ContactPhoneView>,
+}
+
+/// A staff member's verified contact phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ContactPhoneView {
+    /// Masked, e.g. `138****5678`.
+    #[schema(example = "138****5678")]
+    pub masked: String,
+    pub verified_at: DateTime<Utc>,
+}
+
+impl ContactPhoneView {
+    /// The verified phone of stored contact-phone columns, if there is one.
+    pub fn of(stored: &staff_db::ContactPhone) -> Option<Self> {
+        stored.verified().map(|(masked, at)| ContactPhoneView {
+            masked: masked.to_owned(),
+            verified_at: at.and_utc(),
+        })
+    }
 }
 
 pub fn worker_view(user: &accounts::User) -> WorkerView {
@@ -133,7 +155,7 @@ pub fn role_views(conn: &mut DbConnection, staff_id: &str) -> Result<Vec<RoleVie
         .collect())
 }
 
-/// The staff member's own view (roles with org names).
+/// The staff member's own view (roles with org names, the verified contact phone).
 pub fn staff_me(conn: &mut DbConnection, member: &staff_db::Staff) -> Result<StaffMe, DbError> {
     Ok(StaffMe {
         id: member.id.clone(),
@@ -141,6 +163,9 @@ pub fn staff_me(conn: &mut DbConnection, member: &staff_db::Staff) -> Result<Sta
         display_name: member.display_name.clone(),
         org: org_ref(conn, &member.org_id)?,
         roles: role_views(conn, &member.id)?,
+        contact_phone: staff_db::contact_phone(conn, &member.id)?
+            .as_ref()
+            .and_then(ContactPhoneView::of),
     })
 }
 

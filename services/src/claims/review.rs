@@ -24,7 +24,7 @@ use super::{
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
-use crate::notifications::outbox::{notify, notify_staff};
+use crate::notifications::outbox::{notify, notify_staff, StaffChannels};
 use crate::page::{Page, PageRequest};
 use crate::text::ReviewNote;
 use crate::Context;
@@ -779,6 +779,7 @@ pub async fn remind_overdue(ctx: &Context) -> ServiceResult<usize> {
     let hours = i64::from(ctx.config.claim_review_remind_hours);
     let before = (now - Duration::hours(hours)).naive_utc();
     let reminded_before = (now - Duration::hours(24)).naive_utc();
+    let staff_channels = StaffChannels::of(ctx);
     ctx.db
         .run(move |conn| {
             write_tx(conn, |conn| -> ServiceResult<usize> {
@@ -804,6 +805,7 @@ pub async fn remind_overdue(ctx: &Context) -> ServiceResult<usize> {
                         .to_string();
                     notify_staff(
                         conn,
+                        staff_channels,
                         staff,
                         Category::ClaimReviewOverdue,
                         json!({"count": count.to_string(), "hours": hours.to_string(), "oldest": oldest}),

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use gongyou_db::jobs::Job;
 use gongyou_db::notifications::{self as db, Notification};
-use gongyou_db::{DbConnection, DbError};
+use gongyou_db::{staff as staff_db, DbConnection, DbError};
 use gongyou_domain::notification::{render, Category, Channel};
 use serde::{Deserialize, Serialize};
 
@@ -77,25 +77,65 @@ pub fn configured_channels(ctx: &crate::Context, category: Category) -> Vec<&'st
                 ctx.providers.wechat.is_some()
                     && ctx.config.wechat_templates.contains_key(category.as_str())
             }
-            Channel::Sms => {
-                ctx.providers.sms.is_some() && ctx.config.sms_notice_template_id.is_some()
-            }
+            Channel::Sms => sms_notices_configured(ctx),
             Channel::Inbox => false,
         })
         .map(Channel::as_str)
         .collect()
 }
 
-/// Writes a notice to a staff member's inbox (in the caller's transaction). Staff notices
-/// go to the inbox only: staff accounts have no device, WeChat or phone on record.
+/// Whether notices can go by SMS: the gateway and the notice template are configured.
+fn sms_notices_configured(ctx: &crate::Context) -> bool {
+    ctx.providers.sms.is_some() && ctx.config.sms_notice_template_id.is_some()
+}
+
+/// What staff notices can reach beyond the inbox on this install, from its configuration.
+/// Take it before the transaction that calls [`notify_staff`] (which has no context).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaffChannels {
+    sms: bool,
+}
+
+impl StaffChannels {
+    /// The inbox only, whatever is configured.
+    pub const INBOX_ONLY: StaffChannels = StaffChannels { sms: false };
+
+    /// SMS when the gateway and the notice template are configured.
+    pub fn of(ctx: &crate::Context) -> Self {
+        Self {
+            sms: sms_notices_configured(ctx),
+        }
+    }
+}
+
+/// Writes a notice to a staff member (in the caller's transaction): to the inbox always,
+/// and by SMS too when the category goes by SMS to staff ([`Category::staff_sms`]), the
+/// staff member has a verified contact phone and `channels` has SMS. Staff accounts have no
+/// device or WeChat on record.
 pub fn notify_staff(
     conn: &mut DbConnection,
+    channels: StaffChannels,
     staff_id: &str,
     category: Category,
     params: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<String, DbError> {
-    write(conn, staff_id, category, params, now, &[])
+    let sms = channels.sms
+        && category.staff_sms()
+        && staff_db::has_verified_contact_phone(conn, staff_id)?;
+    if !sms {
+        return write(conn, staff_id, category, params, now, &[]);
+    }
+    let id = write(
+        conn,
+        staff_id,
+        category,
+        params,
+        now,
+        &[Channel::Sms.as_str()],
+    )?;
+    wake_dispatcher(conn, now)?;
+    Ok(id)
 }
 
 fn write(

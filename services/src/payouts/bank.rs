@@ -13,6 +13,7 @@ use gongyou_db::{write_tx, DbConnection};
 use gongyou_domain::bank_file::{
     parse_results, write_transfer_file, BankOutcome, BankResultTemplate, BankRow, BankTemplate,
 };
+use gongyou_domain::bank_statement::StatementTemplate;
 use gongyou_domain::org::OrgPath;
 use gongyou_domain::payout::{Channel, PayoutStatus};
 use gongyou_domain::staff::Role;
@@ -49,6 +50,25 @@ fn templates_for(
         }
     }
     Ok((BankTemplate::default(), BankResultTemplate::default(), None))
+}
+
+/// The bank statement layout that applies to an org (reconciliation): that of the nearest
+/// org, itself or an ancestor, whose setting has one; else the default.
+pub fn statement_template_for(
+    conn: &mut DbConnection,
+    org_path: &str,
+) -> ServiceResult<StatementTemplate> {
+    let ids: Vec<String> = OrgPath::from_stored(org_path.to_owned())
+        .ids()
+        .map(str::to_owned)
+        .collect();
+    for id in ids.iter().rev() {
+        if let Some(json) = db::settings(conn, id)?.and_then(|s| s.statement_template) {
+            return serde_json::from_str(&json)
+                .map_err(|e| internal(&format!("statement template: {e}")));
+        }
+    }
+    Ok(StatementTemplate::default())
 }
 
 /// A bank transfer file, served once.
@@ -358,6 +378,13 @@ pub struct PayoutSettingsView {
     /// `failure_values`.
     #[schema(value_type = ResultTemplateSchema)]
     pub result_template: serde_json::Value,
+    /// The bank account statement (对账单) reconciliation reads: `encoding`, `separator`,
+    /// `skip_rows`, `date_column`, `time_column`, `amounts` (`{kind: debit_credit,
+    /// debit_column, credit_column}` or `{kind: signed, amount_column}`),
+    /// `reference_columns`, `serial_column`, `counterparty_column` (0-based). The nearest
+    /// org's that set one (this one or an ancestor), else the default.
+    #[schema(value_type = StatementTemplateSchema)]
+    pub statement_template: serde_json::Value,
     /// The org whose setting applies (this one or an ancestor); absent: the default.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -376,6 +403,19 @@ pub struct PayoutSettingsBody {
     /// lists (422 `payout.unusable_template`).
     #[schema(value_type = ResultTemplateSchema)]
     pub result_template: serde_json::Value,
+    /// Optional: absent, the stored statement layout (or none) stays as it is. Besides the
+    /// schema: no column is named twice across fields (422 `payout.unusable_template`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = StatementTemplateSchema, required = false)]
+    pub statement_template: Option<serde_json::Value>,
+}
+
+/// A field that is present, whatever its value (`null` too, which is then refused as a
+/// template rather than taken for an absent field).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 fn settings_view(
@@ -383,10 +423,12 @@ fn settings_view(
     org: &gongyou_db::orgs::Org,
 ) -> ServiceResult<PayoutSettingsView> {
     let (bank, result, set_at) = templates_for(conn, &org.path)?;
+    let statement = statement_template_for(conn, &org.path)?;
     Ok(PayoutSettingsView {
         org_id: org.id.clone(),
         bank_template: serde_json::to_value(bank).map_err(ServiceError::internal)?,
         result_template: serde_json::to_value(result).map_err(ServiceError::internal)?,
+        statement_template: serde_json::to_value(statement).map_err(ServiceError::internal)?,
         set_at,
     })
 }
@@ -448,6 +490,18 @@ pub async fn put_payout_settings(
     result
         .validate()
         .map_err(|e| unusable("结果文件格式", e.message))?;
+    let statement = match body.statement_template {
+        None => None,
+        Some(mut json) => {
+            integral_numbers(&mut json);
+            let statement: StatementTemplate =
+                serde_json::from_value(json).map_err(|e| malformed("对账单格式", e.to_string()))?;
+            statement
+                .validate()
+                .map_err(|e| unusable("对账单格式", e.message))?;
+            Some(serde_json::to_string(&statement).map_err(ServiceError::internal)?)
+        }
+    };
     let now: DateTime<Utc> = ctx.now();
     let actor = actor.clone();
     ctx.db
@@ -464,6 +518,8 @@ pub async fn put_payout_settings(
                             .map_err(ServiceError::internal)?,
                         updated_by: staff_id.clone(),
                         updated_at: now.naive_utc(),
+                        // None leaves the stored layout as it is.
+                        statement_template: statement.clone(),
                     },
                 )?;
                 settings_view(conn, &org)
@@ -617,3 +673,116 @@ impl utoipa::PartialSchema for ResultTemplateSchema {
 }
 
 impl utoipa::ToSchema for ResultTemplateSchema {}
+
+/// A statement separator: a tab, or ASCII punctuation that stands in no date, time, amount
+/// or cell mark (`gongyou_domain::bank_statement::SEPARATORS`).
+const STATEMENT_SEPARATOR_PATTERN: &str = r#"^[\t!#$%&()*,;<>?@\[\\\]^_`{|}~]$"#;
+
+/// The JSON of a bank statement layout (`gongyou_domain::bank_statement::StatementTemplate`).
+pub struct StatementTemplateSchema;
+
+impl utoipa::PartialSchema for StatementTemplateSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use gongyou_domain::bank_file::MAX_SKIP_ROWS;
+        use gongyou_domain::bank_statement::{MAX_REFERENCE_COLUMNS, MAX_STATEMENT_COLUMNS};
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+        };
+        let index = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(MAX_STATEMENT_COLUMNS - 1))
+        };
+        let optional_index = || {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+                .minimum(Some(0))
+                .maximum(Some(MAX_STATEMENT_COLUMNS - 1))
+        };
+        let amounts = OneOfBuilder::new()
+            .description(Some(
+                "Where the amount is: 借方 (money out) and 贷方 (money in) columns, a line filling exactly one; or one signed column, negative when money went out.",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .property("kind", string_enum(&["debit_credit"]))
+                    .property("debit_column", index())
+                    .property("credit_column", index())
+                    .required("kind")
+                    .required("debit_column")
+                    .required("credit_column")
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .property("kind", string_enum(&["signed"]))
+                    .property("amount_column", index())
+                    .required("kind")
+                    .required("amount_column")
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            );
+        ObjectBuilder::new()
+            .description(Some(
+                "A bank account statement's layout (0-based columns); omitted fields take the default: GBK, comma, one header line, 0 交易日期, 1 交易时间, 2 借方发生额(支出), 3 贷方发生额(收入), 4 余额, 5 对方户名, 6 对方账号, 7 摘要, 8 用途/附言, 9 流水号 (our reference searched in 8, then 7). Dates read as 2026-12-05, 2026/12/05, 20261205 or 2026年12月05日, with a time or not.",
+            ))
+            .property("encoding", string_enum(&["gbk", "utf8"]))
+            .property(
+                "separator",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(1))
+                    .pattern(Some(STATEMENT_SEPARATOR_PATTERN)),
+            )
+            .property(
+                "skip_rows",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(MAX_SKIP_ROWS)),
+            )
+            .property("date_column", index())
+            .property("time_column", optional_index())
+            .property("amounts", amounts)
+            .property(
+                "reference_columns",
+                ArrayBuilder::new()
+                    .items(index())
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_REFERENCE_COLUMNS))
+                    .unique_items(true)
+                    .description(Some(
+                        "Cells searched, in this order, for the payout's out_bill_no (32 hexadecimal digits) in 用途/附言/摘要.",
+                    )),
+            )
+            .property("serial_column", optional_index())
+            .property("counterparty_column", optional_index())
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StatementTemplateSchema {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_statement_separator_pattern_lists_exactly_the_domains_separators() {
+        use gongyou_domain::bank_statement::SEPARATORS;
+        let mut class = String::new();
+        for c in SEPARATORS.chars() {
+            match c {
+                '\t' => class.push_str("\\t"),
+                '[' | ']' | '\\' => {
+                    class.push('\\');
+                    class.push(c);
+                }
+                c => class.push(c),
+            }
+        }
+        assert_eq!(STATEMENT_SEPARATOR_PATTERN, format!("^[{class}]$"));
+    }
+}

@@ -17,7 +17,9 @@ mod bank;
 mod batches;
 mod send;
 
-pub use bank::{bank_file, import_bank_results, payout_settings, put_payout_settings};
+pub use bank::{
+    bank_file, import_bank_results, payout_settings, put_payout_settings, statement_template_for,
+};
 pub use bank::{BankFile, BankImportReport, PayoutSettingsBody, PayoutSettingsView};
 pub use batches::{
     approve_batch, batch, batches, create_batch, BatchBody, BatchChannel, BatchView, BatchesQuery,
@@ -575,6 +577,19 @@ pub struct AttemptView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub final_at: Option<DateTime<Utc>>,
+    /// The reconciliation run whose statement proved this attempt paid (a matched line);
+    /// absent until one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub reconciled: Option<Reconciled>,
+}
+
+/// Where an attempt was proved by a statement.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Reconciled {
+    pub run_id: String,
+    /// The statement's day.
+    pub date: chrono::NaiveDate,
 }
 
 fn attempt_view(a: &Attempt) -> AttemptView {
@@ -590,6 +605,7 @@ fn attempt_view(a: &Attempt) -> AttemptView {
         expires_at: a.expires_at.map(utc),
         sent_at: a.sent_at.map(utc),
         final_at: a.final_at.map(utc),
+        reconciled: None,
     }
 }
 
@@ -686,7 +702,25 @@ pub(crate) fn view(
         batch_id: p.batch_id.clone(),
         failure_code: p.failure_code.clone(),
         failure_detail: p.failure_detail.clone(),
-        attempts: attempts.iter().map(attempt_view).collect(),
+        attempts: {
+            let bills: Vec<String> = attempts
+                .iter()
+                .filter(|a| a.final_at.is_some())
+                .map(|a| a.out_bill_no.clone())
+                .collect();
+            let proved: std::collections::HashMap<String, Reconciled> =
+                gongyou_db::reconcile::reconciled(conn, &bills)?
+                    .into_iter()
+                    .map(|(bill, run_id, date)| (bill, Reconciled { run_id, date }))
+                    .collect();
+            attempts
+                .iter()
+                .map(|a| AttemptView {
+                    reconciled: proved.get(&a.out_bill_no).cloned(),
+                    ..attempt_view(a)
+                })
+                .collect()
+        },
         paid_at: p.paid_at.map(utc),
         created_at: utc(p.created_at),
         updated_at: utc(p.updated_at),

@@ -539,9 +539,12 @@ fn apply_bill_in(
     };
     // Final when WeChat Pay says it became so (its update_time, the bill's 记账时间), so the
     // attempt belongs to the day whose statement carries it; else when we learnt it.
-    let final_at = state
-        .is_final()
-        .then_some(bill.update_time.filter(|t| *t <= now).unwrap_or(now).naive_utc());
+    let final_at = state.is_final().then_some(
+        bill.update_time
+            .filter(|t| *t <= now)
+            .unwrap_or(now)
+            .naive_utc(),
+    );
     let updated = db::update_attempt(
         conn,
         &a.id,

@@ -15,7 +15,7 @@ use super::{bad, managed, station_code_valid, station_not_found};
 use crate::actor::Actor;
 use crate::crypto::DataCrypto;
 use crate::error::{ServiceError, ServiceResult};
-use crate::notifications::outbox::notify_staff;
+use crate::notifications::outbox::{notify_staff, StaffChannels};
 use crate::page::{Page, PageRequest};
 use crate::text::ReportNote;
 use crate::Context;
@@ -291,6 +291,7 @@ pub async fn report(
         ));
     }
     let now = ctx.now();
+    let staff_channels = StaffChannels::of(ctx);
     let created = ctx
         .db
         .run(move |conn| {
@@ -331,6 +332,7 @@ pub async fn report(
                 for manager in db::managers(conn, &station.id)? {
                     notify_staff(
                         conn,
+                        staff_channels,
                         &manager,
                         Category::StationReportReceived,
                         serde_json::json!({

@@ -35,10 +35,9 @@ async fn sent(p: &Pay, phones: &[(&str, &str)]) -> Vec<(String, String)> {
     let finance = p.f.staff("demo-finance").await;
     let mut out = Vec::new();
     for id in payouts {
-        let (_, v) = p
-            .f
-            .get(&finance, &format!("/api/v1/finance/payouts/{id}"))
-            .await;
+        let (_, v) =
+            p.f.get(&finance, &format!("/api/v1/finance/payouts/{id}"))
+                .await;
         let bill = v["attempts"][0]["out_bill_no"].as_str().unwrap().to_owned();
         out.push((id, bill));
     }
@@ -47,7 +46,9 @@ async fn sent(p: &Pay, phones: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// The next morning: the daily job queues yesterday's run, the worker reconciles it.
 async fn reconcile_next_morning(p: &Pay) -> Value {
-    p.f.app.clock.set(shanghai(2026, 4, 21, 10) + Duration::minutes(30));
+    p.f.app
+        .clock
+        .set(shanghai(2026, 4, 21, 10) + Duration::minutes(30));
     gongyou_services::reconcile::daily(&p.f.app.state.services)
         .await
         .unwrap();
@@ -57,9 +58,8 @@ async fn reconcile_next_morning(p: &Pay) -> Value {
 
 async fn run_of(p: &Pay, channel: &str, date: NaiveDate) -> Value {
     let finance = p.f.staff("demo-finance").await;
-    let (status, runs) = p
-        .f
-        .get(
+    let (status, runs) =
+        p.f.get(
             &finance,
             &format!("/api/v1/finance/reconciliations?channel={channel}&from={date}&to={date}"),
         )
@@ -68,10 +68,9 @@ async fn run_of(p: &Pay, channel: &str, date: NaiveDate) -> Value {
     let items = runs["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "one run per channel and day: {runs}");
     let id = items[0]["id"].as_str().unwrap();
-    let (status, run) = p
-        .f
-        .get(&finance, &format!("/api/v1/finance/reconciliations/{id}"))
-        .await;
+    let (status, run) =
+        p.f.get(&finance, &format!("/api/v1/finance/reconciliations/{id}"))
+            .await;
     assert_eq!(status, 200, "{run}");
     run
 }
@@ -126,9 +125,9 @@ async fn a_bill_with_every_kind_of_exception_is_reconciled_item_by_item() {
     let payouts = sent(&p, &phones).await;
     let bill = |i: usize| payouts[i].1.clone();
     // Five riders confirm (paid); the sixth has not yet (we hold it open).
-    for i in 0..5 {
-        assert!(p.fake.confirm(&bill(i)));
-        p.until(&payouts[i].0, "paid").await;
+    for (id, number) in &payouts[..5] {
+        assert!(p.fake.confirm(number));
+        p.until(id, "paid").await;
     }
     // 0: matched. 1: the bill says another amount. 2: missing from the bill. 3: twice on
     // the bill. 4: paid, then the money came back. 5: on the bill as paid while we hold it
@@ -166,8 +165,7 @@ async fn a_bill_with_every_kind_of_exception_is_reconciled_item_by_item() {
     // Lines out: 0, 1, 3 twice, 4, 5, the stranger = 7; in: 4's return.
     assert_eq!(summary["statement_out"]["count"], 7, "{summary}");
     assert_eq!(
-        summary["statement_out"]["amount"],
-        "6122.45",
+        summary["statement_out"]["amount"], "6122.45",
         "1000 + 999 + 1000×2 + 1000 + 1000 + 123.45"
     );
     assert_eq!(summary["statement_in"]["count"], 1);
@@ -183,7 +181,10 @@ async fn a_bill_with_every_kind_of_exception_is_reconciled_item_by_item() {
     assert_eq!(counts["amount_mismatch"].0, 1);
     assert_eq!(counts["missing_from_statement"].0, 1);
     assert_eq!(counts["duplicate"].0, 1);
-    assert_eq!(counts["status_mismatch"].0, 2, "the return of 4, the line of 5");
+    assert_eq!(
+        counts["status_mismatch"].0, 2,
+        "the return of 4, the line of 5"
+    );
     assert_eq!(counts["unexpected_in_statement"], (1, "123.45".to_owned()));
     assert_eq!(run["exceptions"], 6);
     assert_eq!(run["unresolved"], 6);
@@ -241,19 +242,21 @@ async fn a_bill_with_every_kind_of_exception_is_reconciled_item_by_item() {
         .collect();
     assert_eq!(matched.len(), 3, "{matched:#?}");
     for i in [0, 3, 4] {
-        assert!(matched_bills.contains(&bill(i).as_str()), "{i}: {matched:#?}");
+        assert!(
+            matched_bills.contains(&bill(i).as_str()),
+            "{i}: {matched:#?}"
+        );
     }
 
     // The CSV of exceptions: a BOM, a header, one row each.
     let id = run["id"].as_str().unwrap();
-    let response = p
-        .f
-        .app
-        .get_as(
-            &approver,
-            &format!("/api/v1/finance/reconciliations/{id}/exceptions.csv"),
-        )
-        .await;
+    let response =
+        p.f.app
+            .get_as(
+                &approver,
+                &format!("/api/v1/finance/reconciliations/{id}/exceptions.csv"),
+            )
+            .await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -302,7 +305,12 @@ async fn the_same_day_reconciled_again_doubles_nothing_and_keeps_resolutions_in_
     let admin = p.f.staff("demo-sichuan-admin").await;
     let hangye = p.f.app.org_id("成都市新就业形态行业工会联合会").await;
     p.f.app
-        .create_staff(&admin, "fin-hangye", &hangye, &[("finance_approver", &hangye)])
+        .create_staff(
+            &admin,
+            "fin-hangye",
+            &hangye,
+            &[("finance_approver", &hangye)],
+        )
         .await;
     let other = p.f.staff("fin-hangye").await;
     assert!(items(&p, &other, &run, "").await.is_empty());
@@ -311,9 +319,8 @@ async fn the_same_day_reconciled_again_doubles_nothing_and_keeps_resolutions_in_
     assert_eq!(all.len(), 2);
     for item in &all {
         let seq = item["id"].as_i64().unwrap();
-        let (status, refused) = p
-            .f
-            .post(
+        let (status, refused) =
+            p.f.post(
                 &other,
                 &format!("/api/v1/finance/reconciliations/{id}/items/{seq}/resolve"),
                 json!({"note": "不是我们的"}),
@@ -324,9 +331,8 @@ async fn the_same_day_reconciled_again_doubles_nothing_and_keeps_resolutions_in_
     }
     // A rider's token, none of it.
     let worker = p.f.fresh_session("13900001511").await;
-    let (status, _) = p
-        .f
-        .post(
+    let (status, _) =
+        p.f.post(
             &worker,
             &format!(
                 "/api/v1/finance/reconciliations/{id}/items/{}/resolve",
@@ -344,17 +350,15 @@ async fn the_same_day_reconciled_again_doubles_nothing_and_keeps_resolutions_in_
         .unwrap();
     let seq = unexpected["id"].as_i64().unwrap();
     let path = format!("/api/v1/finance/reconciliations/{id}/items/{seq}/resolve");
-    let (status, resolved) = p
-        .f
-        .post(&approver, &path, json!({"note": "银行手续费，已入账"}))
-        .await;
+    let (status, resolved) =
+        p.f.post(&approver, &path, json!({"note": "银行手续费，已入账"}))
+            .await;
     assert_eq!(status, 200, "{resolved}");
     assert_eq!(resolved["resolution"]["note"], "银行手续费，已入账");
     let (status, again) = p.f.post(&approver, &path, json!({"note": "再次"})).await;
     assert_eq!(status, 409, "{again}");
-    let (status, blank) = p
-        .f
-        .post(
+    let (status, blank) =
+        p.f.post(
             &approver,
             &format!(
                 "/api/v1/finance/reconciliations/{id}/items/{}/resolve",
@@ -365,18 +369,16 @@ async fn the_same_day_reconciled_again_doubles_nothing_and_keeps_resolutions_in_
             json!({"note": "   "}),
         )
         .await;
-    assert_eq!(status, 400, "{blank}");
-    let (_, run) = p
-        .f
-        .get(&approver, &format!("/api/v1/finance/reconciliations/{id}"))
-        .await;
+    assert_eq!(status, 422, "{blank}");
+    let (_, run) =
+        p.f.get(&approver, &format!("/api/v1/finance/reconciliations/{id}"))
+            .await;
     assert_eq!(run["unresolved"], 1);
 
     // Reconciled again: the same run, the same items, the matched line once, the
     // resolution kept.
-    let (status, queued) = p
-        .f
-        .post(
+    let (status, queued) =
+        p.f.post(
             &approver,
             &format!("/api/v1/finance/reconciliations/{id}/rerun"),
             json!({}),
@@ -473,7 +475,9 @@ async fn a_bill_not_ready_is_looked_for_again_without_spending_attempts_then_ove
     let run = run_of(&p, "wechat", pay_day()).await;
     assert_eq!(run["status"], "waiting");
     // Past the deadline: overdue, and finance is told once.
-    p.f.app.clock.set(shanghai(2026, 4, 21, 16) + Duration::minutes(1));
+    p.f.app
+        .clock
+        .set(shanghai(2026, 4, 21, 16) + Duration::minutes(1));
     p.run_jobs().await;
     let run = run_of(&p, "wechat", pay_day()).await;
     assert_eq!(run["status"], "overdue", "{run}");
@@ -521,7 +525,9 @@ async fn a_bill_whose_hash_does_not_match_is_refused() {
     assert_eq!(run["exceptions"], 0);
     assert_eq!(run["summary"], Value::Null);
     let approver = p.f.staff("demo-approver").await;
-    assert!(items(&p, &approver, &run, "&outcome=matched").await.is_empty());
+    assert!(items(&p, &approver, &run, "&outcome=matched")
+        .await
+        .is_empty());
     // WeChat Pay serves the right file later: reconciled then.
     p.fake.corrupt_statement_hash(pay_day(), false);
     p.f.app.clock.advance(Duration::minutes(31));
@@ -559,10 +565,24 @@ async fn a_bill_uploaded_by_hand_is_read_as_written_and_a_bad_file_is_refused() 
     p.f.app.clock.set(shanghai(2026, 4, 21, 9));
     let finance = p.f.staff("demo-finance").await;
     // A day not over yet is refused; so is a file that is not a bill.
-    let (status, early) = upload(&p, &finance, "wechat", "2026-04-21", text.clone().into_bytes()).await;
+    let (status, early) = upload(
+        &p,
+        &finance,
+        "wechat",
+        "2026-04-21",
+        text.clone().into_bytes(),
+    )
+    .await;
     assert_eq!(status, 422, "{early}");
     assert_eq!(early["code"], "statement.day_not_over");
-    let (status, bad) = upload(&p, &finance, "wechat", "2026-04-20", b"a,b,c\r\n1,2,3\r\n".to_vec()).await;
+    let (status, bad) = upload(
+        &p,
+        &finance,
+        "wechat",
+        "2026-04-20",
+        b"a,b,c\r\n1,2,3\r\n".to_vec(),
+    )
+    .await;
     assert_eq!(status, 422, "{bad}");
     assert_eq!(bad["code"], "statement.unreadable");
     let (status, _) = p.f.get(&finance, "/api/v1/finance/reconciliations").await;
