@@ -213,9 +213,11 @@ pub fn runs(
     }
     if let Some((date, id)) = after {
         q = q.filter(
-            reconciliation_runs::statement_date.lt(date).or(reconciliation_runs::statement_date
-                .eq(date)
-                .and(reconciliation_runs::id.lt(id))),
+            reconciliation_runs::statement_date
+                .lt(date)
+                .or(reconciliation_runs::statement_date
+                    .eq(date)
+                    .and(reconciliation_runs::id.lt(id))),
         );
     }
     Ok(q.order((
@@ -232,10 +234,8 @@ pub fn runs(
 pub fn clear_results(conn: &mut DbConnection, run_id: &str) -> Result<(), DbError> {
     diesel::delete(reconciliation_items::table.filter(reconciliation_items::run_id.eq(run_id)))
         .execute(conn)?;
-    diesel::delete(
-        reconciliation_matches::table.filter(reconciliation_matches::run_id.eq(run_id)),
-    )
-    .execute(conn)?;
+    diesel::delete(reconciliation_matches::table.filter(reconciliation_matches::run_id.eq(run_id)))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -285,17 +285,16 @@ where
                         let mut sink = |(line, bill, direction): MatchRow<'_>| {
                             // Text format: no tab, newline or backslash in these values
                             // (an id, a number, 32 hex digits, a word).
-                            if [bill, direction]
-                                .iter()
-                                .any(|v| v.bytes().any(|b| b == b'\t' || b == b'\n' || b == b'\\' || b == b'\r'))
-                            {
+                            if [bill, direction].iter().any(|v| {
+                                v.bytes()
+                                    .any(|b| b == b'\t' || b == b'\n' || b == b'\\' || b == b'\r')
+                            }) {
                                 return Err(DbError::Payload(format!(
                                     "unexpected character in matched line {line}"
                                 )));
                             }
-                            writeln!(out, "{run_id}\t{line}\t{bill}\t{direction}").map_err(
-                                |e| DbError::Payload(format!("COPY write failed: {e}")),
-                            )?;
+                            writeln!(out, "{run_id}\t{line}\t{bill}\t{direction}")
+                                .map_err(|e| DbError::Payload(format!("COPY write failed: {e}")))?;
                             written.set(written.get() + 1);
                             Ok(())
                         };
@@ -346,7 +345,12 @@ where
             };
             {
                 let mut sink = |(line, bill, direction): MatchRow<'_>| -> Result<(), DbError> {
-                    buffer.push((run_id.to_owned(), line, bill.to_owned(), direction.to_owned()));
+                    buffer.push((
+                        run_id.to_owned(),
+                        line,
+                        bill.to_owned(),
+                        direction.to_owned(),
+                    ));
                     written += 1;
                     if buffer.len() >= INSERT_CHUNK {
                         if let Err(e) = flush(conn, &mut buffer) {
@@ -559,10 +563,7 @@ pub fn items(
     }
     Ok(q.order(reconciliation_items::seq.asc())
         .limit(limit)
-        .select((
-            Item::as_select(),
-            Option::<Resolution>::as_select(),
-        ))
+        .select((Item::as_select(), Option::<Resolution>::as_select()))
         .load(conn)?)
 }
 

@@ -2,6 +2,7 @@
 //! process environment, so every rule can be unit-tested directly.
 
 pub mod bank_file;
+pub mod bank_statement;
 pub mod claim;
 pub mod clock;
 pub mod geo;
