@@ -60,6 +60,9 @@ const CARD: &str = "the union's register and finance records reference the card 
 const STAFF: &str = "a staff member's work identity, not a worker's: kept while the staff \
     account exists (staff accounts are disabled, not erased, so the audit trail keeps naming \
     who acted)";
+const STAFF_PHONE: &str = "a staff member's own contact phone for urgent staff notices, \
+    sealed at rest and shown masked: not a worker's data, so worker erasure does not reach \
+    it; the staff member removes it themselves (DELETE /api/v1/me/contact-phone)";
 const VISITOR: &str = "a keyed hash of the account id (ADR 011), never the id itself; the \
     account keeps no identity after erasure, so visits remain as anonymous counts";
 const AUDIT: &str = "the record of who read whose identity and why is kept for \
@@ -381,6 +384,12 @@ pub const REGISTRY: &[TableEntry] = &[
             ("username", Keep(STAFF)),
             ("display_name", Keep(STAFF)),
             ("password_hash", Keep(STAFF)),
+            // Sealed (AES-256-GCM, `staff:<id>:contact_phone`), never a sign-in key.
+            ("contact_phone_enc", Keep(STAFF_PHONE)),
+            ("contact_phone_masked", Keep(STAFF_PHONE)),
+            ("contact_phone_verified_at", Keep(STAFF_PHONE)),
+            ("contact_phone_pending_enc", Keep(STAFF_PHONE)),
+            ("contact_phone_pending_at", Keep(STAFF_PHONE)),
         ],
         plain: &[
             "id",

@@ -139,3 +139,132 @@ pub fn list(
     }
     Ok(query.order(staff::id).limit(limit).load(conn)?)
 }
+
+/// A staff member's contact phone as stored: sealed (`key_id:ciphertext`), its masked form,
+/// when it was verified, and a number waiting for its code (sealed the same way).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = staff)]
+pub struct ContactPhone {
+    pub contact_phone_enc: Option<String>,
+    pub contact_phone_masked: Option<String>,
+    pub contact_phone_verified_at: Option<NaiveDateTime>,
+    pub contact_phone_pending_enc: Option<String>,
+    pub contact_phone_pending_at: Option<NaiveDateTime>,
+}
+
+impl ContactPhone {
+    /// The masked verified phone and when it was verified, if there is one.
+    pub fn verified(&self) -> Option<(&str, NaiveDateTime)> {
+        match (
+            &self.contact_phone_enc,
+            &self.contact_phone_masked,
+            self.contact_phone_verified_at,
+        ) {
+            (Some(_), Some(masked), Some(at)) => Some((masked.as_str(), at)),
+            _ => None,
+        }
+    }
+}
+
+/// The contact phone columns of a staff member (`None`: no such staff member).
+pub fn contact_phone(conn: &mut DbConnection, id: &str) -> Result<Option<ContactPhone>, DbError> {
+    Ok(staff::table
+        .find(id)
+        .select(ContactPhone::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Records `sealed` as the number waiting for its code (replacing any other waiting one);
+/// the verified phone, if any, stays until the new one is verified. False when there is no
+/// such staff member.
+pub fn set_pending_contact_phone(
+    conn: &mut DbConnection,
+    id: &str,
+    sealed: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(staff::table.find(id))
+        .set((
+            staff::contact_phone_pending_enc.eq(Some(sealed)),
+            staff::contact_phone_pending_at.eq(Some(now)),
+            staff::updated_at.eq(now),
+        ))
+        .execute(conn)?
+        == 1)
+}
+
+/// Makes the waiting number the verified contact phone, provided it is still `pending`
+/// (sealed as read before the code was checked): a number set meanwhile is not verified
+/// by the code of the one before. False when it changed.
+pub fn confirm_contact_phone(
+    conn: &mut DbConnection,
+    id: &str,
+    pending: &str,
+    masked: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(
+        staff::table
+            .find(id)
+            .filter(staff::contact_phone_pending_enc.eq(pending)),
+    )
+    .set((
+        staff::contact_phone_enc.eq(Some(pending)),
+        staff::contact_phone_masked.eq(Some(masked)),
+        staff::contact_phone_verified_at.eq(Some(now)),
+        staff::contact_phone_pending_enc.eq(None::<String>),
+        staff::contact_phone_pending_at.eq(None::<NaiveDateTime>),
+        staff::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Forgets the contact phone, verified and waiting alike.
+pub fn clear_contact_phone(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(staff::table.find(id))
+        .set((
+            staff::contact_phone_enc.eq(None::<String>),
+            staff::contact_phone_masked.eq(None::<String>),
+            staff::contact_phone_verified_at.eq(None::<NaiveDateTime>),
+            staff::contact_phone_pending_enc.eq(None::<String>),
+            staff::contact_phone_pending_at.eq(None::<NaiveDateTime>),
+            staff::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether the staff member has a verified contact phone.
+pub fn has_verified_contact_phone(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        staff::table
+            .find(id)
+            .filter(staff::contact_phone_enc.is_not_null())
+            .filter(staff::contact_phone_verified_at.is_not_null()),
+    ))
+    .get_result(conn)?)
+}
+
+/// The sealed verified contact phones of those of `ids` that are staff members with one:
+/// (staff id, `key_id:ciphertext`).
+pub fn verified_contact_phones(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, DbError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, Option<String>)> = staff::table
+            .filter(staff::id.eq_any(chunk))
+            .filter(staff::contact_phone_verified_at.is_not_null())
+            .select((staff::id, staff::contact_phone_enc))
+            .load(conn)?;
+        out.extend(rows.into_iter().filter_map(|(id, enc)| Some((id, enc?))));
+    }
+    Ok(out)
+}

@@ -36,10 +36,19 @@ pub enum Category {
     /// A payout to the member's WeChat balance needs them to sign in through the mini-program
     /// once (no openid of the paying app yet).
     PayoutSignInNeeded,
+    /// To finance approvers: a day's reconciliation found exceptions in their scope (staff
+    /// inbox only).
+    ReconciliationExceptions,
+    /// To finance approvers: money left the paying account that Gongyou did not send (staff
+    /// inbox, and SMS to a verified staff contact phone).
+    ReconciliationUnexpectedMoney,
+    /// To finance approvers: a day's statement is still missing past the deadline (staff
+    /// inbox only).
+    ReconciliationStatementMissing,
 }
 
 impl Category {
-    pub const ALL: [Category; 18] = [
+    pub const ALL: [Category; 21] = [
         Category::MembershipApproved,
         Category::MembershipRejected,
         Category::MembershipSuspended,
@@ -58,6 +67,9 @@ impl Category {
         Category::PayoutFailed,
         Category::PayoutPayeeChanged,
         Category::PayoutSignInNeeded,
+        Category::ReconciliationExceptions,
+        Category::ReconciliationUnexpectedMoney,
+        Category::ReconciliationStatementMissing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +92,9 @@ impl Category {
             Category::PayoutFailed => "payout_failed",
             Category::PayoutPayeeChanged => "payout_payee_changed",
             Category::PayoutSignInNeeded => "payout_sign_in_needed",
+            Category::ReconciliationExceptions => "reconciliation_exceptions",
+            Category::ReconciliationUnexpectedMoney => "reconciliation_unexpected_money",
+            Category::ReconciliationStatementMissing => "reconciliation_statement_missing",
         }
     }
 
@@ -97,13 +112,22 @@ impl Category {
     pub fn staff_only(self) -> bool {
         matches!(
             self,
-            Category::StationReportReceived | Category::ClaimReviewOverdue
+            Category::StationReportReceived
+                | Category::ClaimReviewOverdue
+                | Category::ReconciliationExceptions
+                | Category::ReconciliationUnexpectedMoney
+                | Category::ReconciliationStatementMissing
         )
     }
 
     /// Urgent categories also go by SMS.
     pub fn urgent(self) -> bool {
         matches!(self, Category::MembershipSuspended)
+    }
+
+    /// Staff categories that also go by SMS, to a staff member's verified contact phone.
+    pub fn staff_sms(self) -> bool {
+        matches!(self, Category::ReconciliationUnexpectedMoney)
     }
 }
 
@@ -298,6 +322,34 @@ pub fn render(category: Category, params: &serde_json::Value) -> Rendered {
                 "您的{}理赔款 {} 元将转入微信零钱，请先在工友小程序中登录一次；也可联系所在工会改用您填写过的银行账户。",
                 field(params, "benefit"),
                 field(params, "amount")
+            ),
+        ),
+        Category::ReconciliationExceptions => (
+            "对账发现差异待处理".to_owned(),
+            format!(
+                "{}{}对账发现 {} 项差异待处理（金额不符、状态不符、账单缺失、重复等），请在对账页面逐项核对并处理。",
+                field(params, "date"),
+                field(params, "channel"),
+                field(params, "count")
+            ),
+        ),
+        Category::ReconciliationUnexpectedMoney => (
+            "发现非本系统发起的资金支出".to_owned(),
+            format!(
+                "{}{}对账单中有 {} 笔共 {} 元支出不是工友系统发起的，请立即核查。",
+                field(params, "date"),
+                field(params, "channel"),
+                field(params, "count"),
+                field(params, "amount")
+            ),
+        ),
+        Category::ReconciliationStatementMissing => (
+            "对账单尚未取得".to_owned(),
+            format!(
+                "{}{}对账单截至 {} 仍未取得，当日支付尚未核对；请稍后重试或手工上传对账单。",
+                field(params, "date"),
+                field(params, "channel"),
+                field(params, "deadline")
             ),
         ),
     };
