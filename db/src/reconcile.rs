@@ -404,7 +404,8 @@ pub fn candidates(
     let mut n = 0u64;
     match conn {
         DbConnection::Pg(pg) => {
-            for row in query.load_iter::<Candidate, diesel::connection::DefaultLoadingMode>(pg)? {
+            // Row by row: libpq would otherwise hold the whole result (a million rows).
+            for row in query.load_iter::<Candidate, diesel::pg::PgRowByRowLoadingMode>(pg)? {
                 f(row?);
                 n += 1;
             }

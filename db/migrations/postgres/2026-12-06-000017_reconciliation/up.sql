@@ -59,9 +59,9 @@ CREATE TABLE reconciliation_matches (
     run_id TEXT NOT NULL,
     line BIGINT NOT NULL,
     out_bill_no TEXT NOT NULL,
-    direction TEXT NOT NULL
+    direction TEXT NOT NULL,
+    PRIMARY KEY (run_id, line)
 );
-CREATE INDEX reconciliation_matches_run_idx ON reconciliation_matches (run_id, line);
 CREATE INDEX reconciliation_matches_bill_idx ON reconciliation_matches (out_bill_no);
 
 -- Finance's resolutions, by item key: who, when, why.
