@@ -18,6 +18,7 @@ mod payouts;
 mod payouts_crash;
 mod plans;
 mod reconciliation;
+mod reconciliation_bank;
 mod roster;
 mod schema;
 mod scope;
