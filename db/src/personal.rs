@@ -690,6 +690,7 @@ pub const REGISTRY: &[TableEntry] = &[
             "source",
             "file_id",
             "uploaded_by",
+            "statement_template",
             "statement_lines",
             "exceptions",
             "summary",

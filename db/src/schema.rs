@@ -802,6 +802,7 @@ diesel::table! {
         source -> Nullable<Text>,
         file_id -> Nullable<Text>,
         uploaded_by -> Nullable<Text>,
+        statement_template -> Nullable<Text>,
         statement_lines -> BigInt,
         exceptions -> BigInt,
         summary -> Nullable<Text>,

@@ -183,7 +183,8 @@ pub struct RunSummary {
     pub unreadable_samples: Vec<LineError>,
 }
 
-/// Why a run failed or is overdue.
+/// Why a run failed or is overdue — or, on a run still `done`, why the last try to
+/// reconcile it again failed (its previous result stands).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunFailure {
     /// `statement.hash_mismatch`, `statement.unreadable`, `statement.not_ready`,
@@ -413,6 +414,7 @@ fn new_run(channel: StatementChannel, date: NaiveDate, status: &str, now: DateTi
         source: (status == WAITING).then(|| "download".to_owned()),
         file_id: None,
         uploaded_by: None,
+        statement_template: None,
         statement_lines: 0,
         exceptions: 0,
         summary: None,
@@ -518,7 +520,10 @@ async fn fetch(ctx: &Context, run: Run) -> ServiceResult<Step> {
     // once; after GIVE_UP_DAYS the job stops looking.
     let overdue = now >= deadline;
     let notify = overdue && run.overdue_notified_at.is_none();
-    let status = if code == "statement.hash_mismatch" {
+    let status = if run.summary.is_some() {
+        // Reconciled before: the result stands; `failure` says why the new look failed.
+        DONE
+    } else if code == "statement.hash_mismatch" {
         FAILED
     } else if overdue {
         OVERDUE
@@ -772,6 +777,14 @@ async fn process(ctx: &Context, run: Run) -> ServiceResult<()> {
         Err(e) => return Err(e),
     };
     let channel = StatementChannel::parse(&run.channel).unwrap_or(StatementChannel::Bank);
+    // The layout the file was accepted in (a rerun reads it the same way).
+    let accepted: Option<StatementTemplate> = match (channel, run.statement_template.as_deref()) {
+        (StatementChannel::Bank, Some(json)) => Some(
+            serde_json::from_str(json)
+                .map_err(|e| ServiceError::internal(anyhow::anyhow!("stored template: {e}")))?,
+        ),
+        _ => None,
+    };
     let open_days = ctx.config.reconcile_open_days;
     let channels = StaffChannels::of(ctx);
     let run_id = run.id.clone();
@@ -781,7 +794,7 @@ async fn process(ctx: &Context, run: Run) -> ServiceResult<()> {
         .run(move |conn| -> ServiceResult<Result<(), (String, String)>> {
             let outcome = write_tx(conn, |conn| -> Result<(), Stop> {
                 reconcile(
-                    conn, &run_id, channel, date, source, open_days, channels, now,
+                    conn, &run_id, channel, accepted, date, source, open_days, channels, now,
                 )
             });
             match outcome {
@@ -823,11 +836,14 @@ async fn fail(ctx: &Context, run_id: &str, code: &str, detail: &str) -> ServiceR
     tracing::warn!(run = %id, %code, "statement refused");
     ctx.db
         .run(move |conn| -> ServiceResult<()> {
+            // A day reconciled before keeps its result (and says why the last try failed);
+            // one never reconciled is failed.
+            let had_result = db::run(conn, &id)?.is_some_and(|r| r.summary.is_some());
             db::update_run(
                 conn,
                 &id,
                 &RunChange {
-                    status: Some(FAILED.into()),
+                    status: Some(if had_result { DONE } else { FAILED }.into()),
                     failure_code: Some(Some(code)),
                     failure_detail: Some(Some(detail)),
                     finished_at: Some(Some(now.naive_utc())),
@@ -875,6 +891,7 @@ fn reconcile(
     conn: &mut DbConnection,
     run_id: &str,
     channel: StatementChannel,
+    accepted: Option<StatementTemplate>,
     date: NaiveDate,
     mut source: SealedReader,
     open_days: u32,
@@ -892,12 +909,13 @@ fn reconcile(
         day_end + Span::days(WINDOW_DAYS),
         |c| matcher.add(&attempt_of(&c)),
     )?;
-    let template = match channel {
-        StatementChannel::Bank => Some({
+    let template = match (channel, accepted) {
+        (StatementChannel::Bank, Some(t)) => Some(t),
+        (StatementChannel::Bank, None) => {
             let root = account_path(conn)?;
-            crate::payouts::statement_template_for(conn, &root).map_err(Stop::Error)?
-        }),
-        StatementChannel::Wechat => None,
+            Some(crate::payouts::statement_template_for(conn, &root).map_err(Stop::Error)?)
+        }
+        (StatementChannel::Wechat, _) => None,
     };
     let mut pass = Pass {
         lines: 0,
@@ -1500,6 +1518,11 @@ where
         }
         StatementChannel::Wechat => None,
     };
+    let template_json = template
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(ServiceError::internal)?;
     let mut writer = ctx.sealed_files.begin("statement", None).await?;
     let mut bill = BillReader::new();
     let mut bank = template
@@ -1582,6 +1605,7 @@ where
                                 source: Some(Some("upload".into())),
                                 file_id: Some(Some(file_id.clone())),
                                 uploaded_by: Some(Some(staff_id.clone())),
+                                statement_template: Some(template_json.clone()),
                                 failure_code: Some(None),
                                 failure_detail: Some(None),
                                 updated_at: Some(now.naive_utc()),
@@ -1595,6 +1619,7 @@ where
                         run.source = Some("upload".into());
                         run.file_id = Some(file_id.clone());
                         run.uploaded_by = Some(staff_id.clone());
+                        run.statement_template = template_json.clone();
                         if !db::insert_run(conn, &run)? {
                             return Err(ServiceError::conflict(
                                 "reconciliation.running",

@@ -854,4 +854,41 @@ async fn the_account_owners_statement_layout_is_honoured_and_a_second_upload_rep
             r.name
         );
     }
+
+    // The owner goes back to the default layout: a rerun still reads the stored file in
+    // the layout it was accepted in, and finds the same.
+    let (_, view) = p.f.get(&finance, &settings(&sichuan)).await;
+    let (status, reset) = body(
+        p.f.app
+            .client
+            .put(p.f.app.url(&settings(&sichuan)))
+            .header("Authorization", finance.bearer())
+            .json(&json!({
+                "bank_template": view["bank_template"].clone(),
+                "result_template": view["result_template"].clone(),
+                "statement_template": {},
+            }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{reset}");
+    let (status, queued) =
+        p.f.post(
+            &finance,
+            &format!("/api/v1/finance/reconciliations/{run_id}/rerun"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    p.run_jobs().await;
+    let again = run_of_day(&p).await;
+    assert_eq!(again["status"], "done", "{again}");
+    assert_eq!(again["failure"], Value::Null, "{again}");
+    assert_eq!(again["summary"], run["summary"]);
+    assert_eq!(
+        items(&p, &finance, &again, "&outcome=matched").await.len(),
+        paid.len()
+    );
 }

@@ -12,6 +12,8 @@ CREATE TABLE reconciliation_runs (
     source TEXT,
     file_id TEXT,
     uploaded_by TEXT,
+    -- The bank statement layout the file was accepted in (JSON): a rerun reads it the same way.
+    statement_template TEXT,
     statement_lines BIGINT NOT NULL,
     exceptions BIGINT NOT NULL,
     -- The summary as JSON: both sides' totals, counts and sums by outcome, the bill's own
