@@ -22,6 +22,7 @@ use gongyou_db::{write_tx, DbConnection, DbError};
 use gongyou_domain::bank_statement::{StatementReader, StatementTemplate};
 use gongyou_domain::money::from_fen;
 use gongyou_domain::notification::Category;
+use gongyou_domain::org::OrgPath;
 use gongyou_domain::reconcile::{Attempt, Direction, Entry, Held, Item, Matcher, Outcome, Totals};
 use gongyou_domain::staff::Role;
 use gongyou_domain::time::{china_date, from_china_local};
@@ -671,6 +672,13 @@ fn account_path(conn: &mut DbConnection) -> ServiceResult<String> {
     Ok(gongyou_db::orgs::root(conn)?
         .map(|o| o.path)
         .unwrap_or_default())
+}
+
+/// Statements are of the union's accounts: only a finance approver over the account's
+/// union uploads them or reconciles a day again (403 `auth.out_of_scope` otherwise).
+async fn account_owner(ctx: &Context, actor: &Actor) -> ServiceResult<()> {
+    let path = ctx.db.run(|conn| account_path(conn)).await?;
+    authz::require_visible(actor, Role::FinanceApprover, &OrgPath::from_stored(path))
 }
 
 /// The longest common ancestor of materialized paths (`/a/b/`), if they share one.
@@ -1496,6 +1504,7 @@ where
 {
     let staff_id = actor.staff_id()?;
     authz::scopes(actor, Role::FinanceApprover)?;
+    account_owner(ctx, actor).await?;
     let channel = parse_channel(&q.channel)?;
     let date = parse_date(&q.date)?;
     let now = ctx.now();
@@ -1751,6 +1760,7 @@ pub async fn run(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<RunV
 /// Reconciles a day again from its stored statement (or fetches the bill again).
 pub async fn rerun(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<RunView> {
     authz::scopes(actor, Role::FinanceApprover)?;
+    account_owner(ctx, actor).await?;
     check_id(&id)?;
     let now = ctx.now();
     ctx.db

@@ -29,7 +29,7 @@ use crate::state::AppState;
         (status = 202, body = RunView),
         (status = 400, description = "`request.invalid_query`, `statement.upload_interrupted`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only`, `auth.role_required`, `auth.out_of_scope` (statements are uploaded by finance approvers over the union that owns the accounts)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`reconciliation.running`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`statement.too_large` (over 512 MB)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`statement.day_not_over`, `statement.unreadable`, `statement.unusable_template`, `request.invalid_date`", body = Problem, content_type = "application/problem+json"),
@@ -106,7 +106,7 @@ pub async fn get_run(
     responses(
         (status = 202, body = RunView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only`, `auth.role_required`, `auth.out_of_scope` (over the union that owns the accounts)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`reconciliation.not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`reconciliation.running`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`reconciliation.no_statement`", body = Problem, content_type = "application/problem+json"),

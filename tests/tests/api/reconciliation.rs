@@ -314,6 +314,25 @@ async fn the_same_day_reconciled_again_doubles_nothing_and_keeps_resolutions_in_
         .await;
     let other = p.f.staff("fin-hangye").await;
     assert!(items(&p, &other, &run, "").await.is_empty());
+    // Nor may they replace the union's statement or reconcile the day again.
+    let (status, refused) = upload(
+        &p,
+        &other,
+        "wechat",
+        "2026-04-20",
+        p.fake.statement(pay_day()),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["code"], "auth.out_of_scope");
+    let (status, refused) =
+        p.f.post(
+            &other,
+            &format!("/api/v1/finance/reconciliations/{id}/rerun"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 403, "{refused}");
     let approver = p.f.staff("demo-approver").await;
     let all = items(&p, &approver, &run, "").await;
     assert_eq!(all.len(), 2);
