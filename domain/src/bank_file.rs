@@ -903,7 +903,7 @@ fn split(text: &[u8], malformed: &[usize], separator: u8) -> Vec<Record> {
 }
 
 /// A cell as the template reads it: trimmed, a leading `'` and `="…"` dropped.
-fn clean_cell(text: &str) -> &str {
+pub(crate) fn clean_cell(text: &str) -> &str {
     let text = text.trim();
     if let Some(inner) = text
         .strip_prefix("=\"")
@@ -924,37 +924,43 @@ enum AmountFault {
 /// and one or two digits.
 fn parse_yuan(text: &str) -> Result<i64, AmountFault> {
     if let Some(rest) = text.strip_prefix('-') {
-        return match parse_yuan(rest) {
-            Ok(_) => Err(AmountFault::Negative),
-            Err(e) => Err(e),
+        return match unsigned_yuan(rest) {
+            Some(_) => Err(AmountFault::Negative),
+            None => Err(AmountFault::Invalid),
         };
     }
+    unsigned_yuan(text).ok_or(AmountFault::Invalid)
+}
+
+/// Unsigned yuan text to fen, exactly: digits (thousands commas in groups of three
+/// allowed), then optionally `.` and one or two digits; `None` for anything else or an
+/// amount beyond `i64` fen. Shared with the bank statement reader.
+pub(crate) fn unsigned_yuan(text: &str) -> Option<i64> {
     let (whole, frac) = match text.split_once('.') {
         Some((whole, frac)) if (1..=2).contains(&frac.len()) => (whole, frac),
-        Some(_) => return Err(AmountFault::Invalid),
+        Some(_) => return None,
         None => (text, ""),
     };
     if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AmountFault::Invalid);
+        return None;
     }
     if whole.contains(',') {
         let mut groups = whole.split(',');
         let first_ok = groups.next().is_some_and(|g| (1..=3).contains(&g.len()));
         if !first_ok || groups.any(|g| g.len() != 3) {
-            return Err(AmountFault::Invalid);
+            return None;
         }
     }
     let digits = whole.bytes().filter(|&b| b != b',');
     if whole.is_empty() || !digits.clone().all(|b| b.is_ascii_digit()) {
-        return Err(AmountFault::Invalid);
+        return None;
     }
-    let fen = digits
+    digits
         .chain(frac.bytes())
         .chain(std::iter::repeat_n(b'0', 2 - frac.len()))
         .try_fold(0i64, |acc, b| {
             acc.checked_mul(10)?.checked_add(i64::from(b - b'0'))
-        });
-    fen.ok_or(AmountFault::Invalid)
+        })
 }
 
 /// The bank's answer in `bytes`, read with `template` (see the module documentation): the

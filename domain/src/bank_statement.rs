@@ -371,17 +371,7 @@ type Sink<'s> = &'s mut dyn FnMut(Result<StatementLine, StatementLineError>);
 // Cells
 // ---------------------------------------------------------------------------------------
 
-/// A cell as the template reads it: trimmed, a leading `'` and `="…"` dropped.
-fn clean_cell(text: &str) -> &str {
-    let text = text.trim();
-    if let Some(inner) = text
-        .strip_prefix("=\"")
-        .and_then(|rest| rest.strip_suffix('"'))
-    {
-        return inner.trim();
-    }
-    text.strip_prefix('\'').map_or(text, str::trim)
-}
+use crate::bank_file::clean_cell;
 
 /// Why an amount cell cannot be read.
 #[derive(Debug, PartialEq, Eq)]
@@ -389,40 +379,14 @@ enum AmountFault {
     Invalid,
 }
 
-/// Yuan text to fen: an optional sign, digits, optionally grouped by thousands commas, then
-/// optionally `.` and one or two digits.
+/// Yuan text to fen: an optional sign, then what [`crate::bank_file`] reads as an amount.
 fn parse_yuan(text: &str) -> Result<i64, AmountFault> {
     let (negative, text) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let (whole, frac) = match text.split_once('.') {
-        Some((whole, frac)) if (1..=2).contains(&frac.len()) => (whole, frac),
-        Some(_) => return Err(AmountFault::Invalid),
-        None => (text, ""),
-    };
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AmountFault::Invalid);
-    }
-    if whole.contains(',') {
-        let mut groups = whole.split(',');
-        let first_ok = groups.next().is_some_and(|g| (1..=3).contains(&g.len()));
-        if !first_ok || groups.any(|g| g.len() != 3) {
-            return Err(AmountFault::Invalid);
-        }
-    }
-    let digits = whole.bytes().filter(|&b| b != b',');
-    if whole.is_empty() || !digits.clone().all(|b| b.is_ascii_digit()) {
-        return Err(AmountFault::Invalid);
-    }
-    let fen = digits
-        .chain(frac.bytes())
-        .chain(std::iter::repeat_n(b'0', 2 - frac.len()))
-        .try_fold(0i64, |acc, b| {
-            acc.checked_mul(10)?.checked_add(i64::from(b - b'0'))
-        })
-        .ok_or(AmountFault::Invalid)?;
+    let fen = crate::bank_file::unsigned_yuan(text).ok_or(AmountFault::Invalid)?;
     Ok(if negative { -fen } else { fen })
 }
 

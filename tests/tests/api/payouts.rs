@@ -617,18 +617,22 @@ async fn a_callback_that_comes_twice_is_applied_once() {
     assert_eq!(paid_notices, 1);
 }
 
-/// A claim with a bank payee (set under a fresh step-up), submitted and approved.
-async fn approved_to_bank(
+const ACCOUNT: &str = "6222020402001234567";
+
+/// A claim with a bank payee (set under a fresh step-up), submitted and approved: (claim
+/// id, payout id).
+pub(crate) async fn approved_to_bank(
     p: &Pay,
     worker: &Session,
     phone: &str,
     holder: &str,
+    account: &str,
 ) -> (String, String) {
     let worker = worker.clone();
     let enrollment = p.f.enrollment_id(&worker).await;
     let proof = p.f.step_up(&worker, phone).await;
     let payee = json!({"kind": "bank", "holder": holder, "bank": "中国工商银行成都春熙路支行",
-                       "account": "6222020402001234567"});
+                       "account": account});
     let (status, claim) = body(
         p.f.app
             .client
@@ -661,9 +665,9 @@ async fn a_bank_batch_goes_out_in_the_unions_gbk_template_and_its_result_file_se
     let workers =
         p.f.members(&[("13900000771", "771"), ("13900000772", "772")])
             .await;
-    let (claim, payout) = approved_to_bank(&p, &workers[0], "13900000771", "张三").await;
+    let (claim, payout) = approved_to_bank(&p, &workers[0], "13900000771", "张三", ACCOUNT).await;
     // 𠮷 is not in GBK: that payee is refused, never written mangled.
-    let (_, odd) = approved_to_bank(&p, &workers[1], "13900000772", "𠮷野").await;
+    let (_, odd) = approved_to_bank(&p, &workers[1], "13900000772", "𠮷野", ACCOUNT).await;
     let finance = p.f.staff("demo-finance").await;
     let sichuan = p.f.app.org_id("四川省总工会").await;
     let put = p

@@ -16,7 +16,7 @@ use crate::claims::{body, inbox_categories, shanghai};
 use crate::payouts::{pay, Pay};
 
 /// The day the fixture pays on (members() sets the clock to 2026-04-20 10:00, Beijing).
-fn pay_day() -> NaiveDate {
+pub(crate) fn pay_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 4, 20).unwrap()
 }
 
@@ -56,7 +56,7 @@ async fn reconcile_next_morning(p: &Pay) -> Value {
     run_of(p, "wechat", pay_day()).await
 }
 
-async fn run_of(p: &Pay, channel: &str, date: NaiveDate) -> Value {
+pub(crate) async fn run_of(p: &Pay, channel: &str, date: NaiveDate) -> Value {
     let finance = p.f.staff("demo-finance").await;
     let (status, runs) =
         p.f.get(
@@ -75,7 +75,7 @@ async fn run_of(p: &Pay, channel: &str, date: NaiveDate) -> Value {
     run
 }
 
-async fn items(p: &Pay, who: &Session, run: &Value, query: &str) -> Vec<Value> {
+pub(crate) async fn items(p: &Pay, who: &Session, run: &Value, query: &str) -> Vec<Value> {
     let id = run["id"].as_str().unwrap();
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -436,7 +436,13 @@ async fn the_same_day_reconciled_again_doubles_nothing_and_keeps_resolutions_in_
     assert_eq!(outcome_counts(&third)["matched"].0, 1);
 }
 
-async fn upload(p: &Pay, who: &Session, channel: &str, date: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn upload(
+    p: &Pay,
+    who: &Session,
+    channel: &str,
+    date: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
     body(
         p.f.app
             .client

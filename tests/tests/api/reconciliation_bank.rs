@@ -7,17 +7,12 @@
 //! owns the account sets (not one a union below sets) is the one a statement is read in, and
 //! a second upload of the day replaces the run in place.
 
-use chrono::NaiveDate;
 use gongyou_tests::session::Session;
 use serde_json::{json, Value};
 
-use crate::claims::{body, hospital_claim, inbox_categories, png, shanghai};
+use crate::claims::{body, inbox_categories, shanghai};
 use crate::payouts::{pay, Pay};
-
-/// The day the riders are paid (members() sets the clock to 2026-04-20 10:00, Beijing).
-fn pay_day() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 4, 20).unwrap()
-}
+use crate::reconciliation::{items, pay_day, run_of};
 
 /// A rider paid by bank.
 struct Paid {
@@ -36,8 +31,8 @@ async fn payout(p: &Pay, id: &str) -> Value {
     v
 }
 
-/// A hospital-allowance claim (1000.00) of `worker` to a bank account (entered under a fresh
-/// step-up), documented, submitted and approved by demo-reviewer: its payout's id.
+/// A hospital-allowance claim (1000.00) of `worker` to a bank account, approved: its
+/// payout's id (a bank payout of 1000.00).
 async fn approved_to_bank(
     p: &Pay,
     worker: &Session,
@@ -45,52 +40,11 @@ async fn approved_to_bank(
     holder: &str,
     account: &str,
 ) -> String {
-    let enrollment = p.f.enrollment_id(worker).await;
-    let proof = p.f.step_up(worker, phone).await;
-    let payee = json!({"kind": "bank", "holder": holder, "bank": "中国工商银行成都春熙路支行",
-                       "account": account});
-    let (status, claim) = body(
-        p.f.app
-            .client
-            .post(p.f.app.url("/api/v1/claims"))
-            .header("Authorization", worker.bearer())
-            .header("X-Step-Up-Token", proof)
-            .json(&hospital_claim(&enrollment, payee))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 201, "{claim}");
-    let id = claim["id"].as_str().unwrap().to_owned();
-    for kind in ["medical_record_front_page", "discharge_summary"] {
-        let (status, doc) = p.f.upload(worker, &id, kind, &png()).await;
-        assert_eq!(status, 201, "{doc}");
-    }
-    let (status, submitted) =
-        p.f.post(worker, &format!("/api/v1/claims/{id}/submit"), json!({}))
-            .await;
-    assert_eq!(status, 200, "{submitted}");
-    let reviewer = p.f.staff("demo-reviewer").await;
-    for step in ["assign", "approve"] {
-        let (status, v) =
-            p.f.post(
-                &reviewer,
-                &format!("/api/v1/review/claims/{id}/{step}"),
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, 200, "{step}: {v}");
-    }
-    let finance = p.f.staff("demo-finance").await;
-    let (status, list) =
-        p.f.get(&finance, &format!("/api/v1/finance/payouts?claim_id={id}"))
-            .await;
-    assert_eq!(status, 200, "{list}");
-    let payout = list["items"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(list["items"][0]["channel"], "bank", "{list}");
-    assert_eq!(list["items"][0]["amount"], "1000.00", "{list}");
-    payout
+    let (_, id) = crate::payouts::approved_to_bank(p, worker, phone, holder, account).await;
+    let v = payout(p, &id).await;
+    assert_eq!(v["channel"], "bank", "{v}");
+    assert_eq!(v["amount"], "1000.00", "{v}");
+    id
 }
 
 /// Four riders of 锦江 paid by bank on 2026-04-20: one bank batch built and approved, its
@@ -329,20 +283,7 @@ fn default_statement(paid: &[Paid]) -> String {
 }
 
 async fn upload(p: &Pay, who: &Session, date: &str, bytes: Vec<u8>) -> (u16, Value) {
-    body(
-        p.f.app
-            .client
-            .post(p.f.app.url(&format!(
-                "/api/v1/finance/statements?channel=bank&date={date}"
-            )))
-            .header("Authorization", who.bearer())
-            .header("Content-Type", "text/csv")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    crate::reconciliation::upload(p, who, "bank", date, bytes).await
 }
 
 /// The bank runs of the pay day.
@@ -361,35 +302,7 @@ async fn bank_runs(p: &Pay) -> Vec<Value> {
 
 /// The pay day's bank run, read whole.
 async fn run_of_day(p: &Pay) -> Value {
-    let runs = bank_runs(p).await;
-    assert_eq!(runs.len(), 1, "one run per channel and day: {runs:?}");
-    let finance = p.f.staff("demo-finance").await;
-    let id = runs[0]["id"].as_str().unwrap();
-    let (status, run) =
-        p.f.get(&finance, &format!("/api/v1/finance/reconciliations/{id}"))
-            .await;
-    assert_eq!(status, 200, "{run}");
-    run
-}
-
-/// Every item of a run (pages of two).
-async fn items(p: &Pay, who: &Session, run: &Value, query: &str) -> Vec<Value> {
-    let id = run["id"].as_str().unwrap();
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/api/v1/finance/reconciliations/{id}/items?limit=2{query}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let (status, page) = p.f.get(who, &path).await;
-        assert_eq!(status, 200, "{page}");
-        out.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
+    run_of(p, "bank", pay_day()).await
 }
 
 /// Each outcome's (count, statement amount, our amount).
