@@ -677,7 +677,7 @@ fn account_path(conn: &mut DbConnection) -> ServiceResult<String> {
 /// Statements are of the union's accounts: only a finance approver over the account's
 /// union uploads them or reconciles a day again (403 `auth.out_of_scope` otherwise).
 async fn account_owner(ctx: &Context, actor: &Actor) -> ServiceResult<()> {
-    let path = ctx.db.run(|conn| account_path(conn)).await?;
+    let path = ctx.db.run(account_path).await?;
     authz::require_visible(actor, Role::FinanceApprover, &OrgPath::from_stored(path))
 }
 
