@@ -933,6 +933,50 @@ def setup_payouts() -> None:
         states=sorted(v["status"] for v in finance_payouts()), fake=bool(PAY.fake))
 
 
+@dataclass
+class Reconciliation:
+    runs: list[str] = field(default_factory=list)
+    items: list[tuple[str, int]] = field(default_factory=list)  # (run, item id)
+    date: str = ""
+
+
+REC = Reconciliation()
+
+BILL_HEADER = "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),账户结余(元),资金变更提交申请人,备注,业务凭证号"
+BILL_SUMMARY = "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额"
+
+
+def setup_reconciliation() -> None:
+    """A reconciliation run with exceptions: a WeChat bill of a day long over (2026-01-05),
+    uploaded by demo-finance, with two lines out naming nothing of ours (items to read and
+    resolve) and a top-up."""
+    day = "2026-01-05"
+    compact = day.replace("-", "")
+    lines = [
+        f"`{day} 09:00:00,`4200000001{compact}0000000001,`1900000109{compact}0000000001,`充值,`充值,`收入,`500.00,`500.00,`finance,`充值,`",
+        f"`{day} 12:00:00,`1330000000{compact}0000000000000099,`1900000109{compact}0000000002,`商家转账,`商家转账,`支出,`88.00,`412.00,`system,`?,`",
+        f"`{day} 13:00:00,`1330000000{compact}0000000000000098,`1900000109{compact}0000000003,`商家转账,`商家转账,`支出,`12.00,`400.00,`system,`?,`",
+    ]
+    bill = "\ufeff" + BILL_HEADER + "\r\n" + "".join(line + "\r\n" for line in lines)
+    bill += BILL_SUMMARY + "\r\n" + "`3.0,`1.0,`500.00,`2.0,`100.00\r\n"
+    _, run, _ = HTTP.call("POST", "/finance/statements", staff_token(FINANCE),
+                          params={"channel": "wechat", "date": day}, data=bill.encode("utf-8"),
+                          headers={"Content-Type": "text/csv"}, expect=202)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _, view, _ = HTTP.call("GET", f"/finance/reconciliations/{run['id']}", staff_token(FINANCE), expect=200)
+        if view["status"] in ("done", "failed"):
+            break
+        time.sleep(0.3)
+    if view["status"] != "done":
+        raise SetupError(f"reconciliation run {run['id']} ended {view['status']}: {view.get('failure')}")
+    _, items, _ = HTTP.call("GET", f"/finance/reconciliations/{run['id']}/items", staff_token(FINANCE), expect=200)
+    REC.runs = [run["id"]]
+    REC.items = [(run["id"], item["id"]) for item in items["items"]]
+    REC.date = day
+    log("reconciliation_ready", run=run["id"], items=len(REC.items))
+
+
 def setup() -> None:
     started = time.monotonic()
     try:
@@ -947,6 +991,7 @@ def setup() -> None:
             IDENTITIES.prepare(spares=10)
             setup_worker_run()
         setup_claims()
+        setup_reconciliation()
     except SetupError as exc:
         log("setup_failed", error=str(exc))
         raise
@@ -958,6 +1003,7 @@ def setup() -> None:
         "review_queue": sorted(DATA.review_status.values()),
         "payouts": len(PAY.all),
         "payout_batches": len(PAY.batches),
+        "reconciliation_items": len(REC.items),
     }
     if ROLE == "admin":
         counts.update(
@@ -1477,6 +1523,24 @@ def inject_bank_results(case, n):
         case.body = item[1]
 
 
+def inject_reconciliation(case, n):
+    _finance(case, n)
+    rid = pick(REC.runs, n)
+    if rid:
+        _set_path(case, id=rid)
+
+
+def inject_resolve_item(case, n):
+    _finance(case, n)
+    item = pick(REC.items, n)
+    if item:
+        _set_path(case, id=item[0], item=item[1])
+
+
+def inject_upload_statement(case, n):
+    _finance(case, n)
+
+
 def inject_cancel_payout(case, n):
     view = _pick_payout(PAY.awaiting, lambda v: v["status"] == "awaiting_confirmation")
     if view:
@@ -1567,6 +1631,13 @@ INJECT = {
     "POST /api/v1/finance/payout-batches/{id}/approve": inject_approve_batch,
     "GET /api/v1/finance/payout-batches/{id}/bank-file": inject_bank_file,
     "POST /api/v1/finance/payout-batches/{id}/bank-results": inject_bank_results,
+    "GET /api/v1/finance/reconciliations": inject_finance_list,
+    "GET /api/v1/finance/reconciliations/{id}": inject_reconciliation,
+    "GET /api/v1/finance/reconciliations/{id}/items": inject_reconciliation,
+    "GET /api/v1/finance/reconciliations/{id}/exceptions.csv": inject_reconciliation,
+    "POST /api/v1/finance/reconciliations/{id}/rerun": inject_reconciliation,
+    "POST /api/v1/finance/reconciliations/{id}/items/{item}/resolve": inject_resolve_item,
+    "POST /api/v1/finance/statements": inject_upload_statement,
     "GET /api/v1/finance/orgs/{id}/payout-settings": inject_payout_settings,
     "PUT /api/v1/finance/orgs/{id}/payout-settings": inject_payout_settings,
     "GET /api/v1/me/payouts": inject_my_payouts,

@@ -729,7 +729,7 @@ pub const REGISTRY: &[TableEntry] = &[
     plain(
         "reconciliation_matches",
         "which statement line proved which attempt (by out_bill_no)",
-        &["run_id", "line", "out_bill_no", "direction"],
+        &["run_id", "out_bill_no", "line", "direction"],
     ),
     plain(
         "reconciliation_resolutions",

@@ -3,7 +3,6 @@
 //! day's statement may name.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -487,48 +486,42 @@ pub fn attempt_details(
     Ok(out)
 }
 
-/// Which of these `out_bill_no`s another run matched as paid out (a payout final late on
-/// one day whose line is on the next day's statement).
-pub fn matched_elsewhere(
+/// The runs of `channel` for the days `from..=to`.
+pub fn runs_between(
     conn: &mut DbConnection,
-    run_id: &str,
-    out_bill_nos: &[String],
-) -> Result<HashSet<String>, DbError> {
-    let mut out = HashSet::new();
-    for chunk in out_bill_nos.chunks(INSERT_CHUNK) {
-        out.extend(
-            reconciliation_matches::table
-                .filter(reconciliation_matches::out_bill_no.eq_any(chunk))
-                .filter(reconciliation_matches::run_id.ne(run_id))
-                .filter(reconciliation_matches::direction.eq("out"))
-                .select(reconciliation_matches::out_bill_no)
-                .load::<String>(conn)?,
-        );
-    }
-    Ok(out)
+    channel: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(String, NaiveDate)>, DbError> {
+    Ok(reconciliation_runs::table
+        .filter(reconciliation_runs::channel.eq(channel))
+        .filter(reconciliation_runs::statement_date.between(from, to))
+        .select((reconciliation_runs::id, reconciliation_runs::statement_date))
+        .load(conn)?)
 }
 
-/// Where each of these `out_bill_no`s was reconciled: `(out_bill_no, run_id, date)`.
-pub fn reconciled(
+/// Which of these `out_bill_no`s one of `runs` matched as paid out: `(out_bill_no, run)`.
+/// Each lookup is one of the key's (run, out_bill_no).
+pub fn matched_in(
     conn: &mut DbConnection,
+    runs: &[String],
     out_bill_nos: &[String],
-) -> Result<Vec<(String, String, NaiveDate)>, DbError> {
+) -> Result<Vec<(String, String)>, DbError> {
     let mut out = Vec::new();
+    if runs.is_empty() {
+        return Ok(out);
+    }
     for chunk in out_bill_nos.chunks(INSERT_CHUNK) {
         out.extend(
             reconciliation_matches::table
-                .inner_join(
-                    reconciliation_runs::table
-                        .on(reconciliation_runs::id.eq(reconciliation_matches::run_id)),
-                )
+                .filter(reconciliation_matches::run_id.eq_any(runs))
                 .filter(reconciliation_matches::out_bill_no.eq_any(chunk))
                 .filter(reconciliation_matches::direction.eq("out"))
                 .select((
                     reconciliation_matches::out_bill_no,
-                    reconciliation_runs::id,
-                    reconciliation_runs::statement_date,
+                    reconciliation_matches::run_id,
                 ))
-                .load::<(String, String, NaiveDate)>(conn)?,
+                .load::<(String, String)>(conn)?,
         );
     }
     Ok(out)
@@ -621,13 +614,13 @@ pub fn insert_resolution(conn: &mut DbConnection, r: &Resolution) -> Result<bool
     }
 }
 
-/// A run's matched lines after `after` (by line), with their attempts, within the org paths
-/// given (`None`: all).
+/// A run's matched lines after `after` (by `out_bill_no`, the key's order), with their
+/// attempts, within the org paths given (`None`: all).
 pub fn matched_lines(
     conn: &mut DbConnection,
     run_id: &str,
     within: Option<&[String]>,
-    after: Option<i64>,
+    after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<MatchedLine>, DbError> {
     let mut q = reconciliation_matches::table
@@ -639,7 +632,7 @@ pub fn matched_lines(
         .filter(reconciliation_matches::run_id.eq(run_id))
         .into_boxed();
     if let Some(a) = after {
-        q = q.filter(reconciliation_matches::line.gt(a));
+        q = q.filter(reconciliation_matches::out_bill_no.gt(a.to_owned()));
     }
     if let Some(within) = within {
         if within.is_empty() {
@@ -647,7 +640,7 @@ pub fn matched_lines(
         }
         q = crate::within_subtrees!(q, within, payouts::org_path);
     }
-    Ok(q.order(reconciliation_matches::line.asc())
+    Ok(q.order(reconciliation_matches::out_bill_no.asc())
         .limit(limit)
         .select((
             reconciliation_matches::line,

@@ -839,10 +839,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    reconciliation_matches (run_id, line) {
+    reconciliation_matches (run_id, out_bill_no) {
         run_id -> Text,
-        line -> BigInt,
         out_bill_no -> Text,
+        line -> BigInt,
         direction -> Text,
     }
 }

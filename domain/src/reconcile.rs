@@ -11,7 +11,7 @@
 //!   amount: **amount mismatch**; for an attempt we hold failed or still open: **status
 //!   mismatch**; money back (in) for an attempt we hold paid: **status mismatch**;
 //! - a second entry out for an attempt already seen, or money out for a second attempt of a
-//!   payout already paid by another: **duplicate**;
+//!   payout already paid by another, or the same attempt's money back twice: **duplicate**;
 //! - money out naming nothing of ours: **unexpected**;
 //! - an attempt we hold paid on the statement's day, or still open for `open_days` or more,
 //!   that no entry named: **missing from statement**. An attempt simply not final yet is not
@@ -209,6 +209,8 @@ struct Slot {
     sent_on: i32,
     held: Held,
     seen: bool,
+    /// Named by an entry in (money back) already.
+    returned: bool,
 }
 
 fn split(k: u128) -> [u64; 2] {
@@ -278,6 +280,7 @@ impl Matcher {
             sent_on: day_number(a.sent_on),
             held: a.held,
             seen: false,
+            returned: false,
         });
         self.sorted = false;
     }
@@ -374,14 +377,19 @@ impl Matcher {
                     Outcome::Matched
                 }
             }
+            // The same money back twice.
+            Direction::In if a.returned => Outcome::Duplicate,
             // Money back for an attempt we hold paid: it was not paid after all.
             Direction::In if a.held == Held::Paid => Outcome::StatusMismatch,
             // Money back for one we hold failed: the provider returned it, as it should.
             Direction::In => Outcome::Matched,
         };
-        if e.direction == Direction::Out {
-            self.slots[i].seen = true;
-            self.paid_payouts.insert(payout);
+        match e.direction {
+            Direction::Out => {
+                self.slots[i].seen = true;
+                self.paid_payouts.insert(payout);
+            }
+            Direction::In => self.slots[i].returned = true,
         }
         self.item(outcome, Some(e), Some(&a))
     }
@@ -579,6 +587,7 @@ mod tests {
         open_days: u32,
     ) -> Vec<Outcome> {
         let mut seen = vec![false; ours.len()];
+        let mut returned = vec![false; ours.len()];
         let mut paid_payouts: Vec<String> = Vec::new();
         let mut out = Vec::new();
         for e in entries {
@@ -604,12 +613,15 @@ mod tests {
                 Direction::Out if a.held != Held::Paid => Outcome::StatusMismatch,
                 Direction::Out if a.amount_fen != e.amount_fen => Outcome::AmountMismatch,
                 Direction::Out => Outcome::Matched,
+                Direction::In if returned[i] => Outcome::Duplicate,
                 Direction::In if a.held == Held::Paid => Outcome::StatusMismatch,
                 Direction::In => Outcome::Matched,
             });
             if e.direction == Direction::Out {
                 seen[i] = true;
                 paid_payouts.push(a.payout_id.clone());
+            } else {
+                returned[i] = true;
             }
         }
         for (a, seen) in ours.iter().zip(&seen) {

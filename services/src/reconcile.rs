@@ -795,6 +795,7 @@ async fn process(ctx: &Context, run: Run) -> ServiceResult<()> {
     };
     let open_days = ctx.config.reconcile_open_days;
     let channels = StaffChannels::of(ctx);
+    let clock = ctx.clock.clone();
     let run_id = run.id.clone();
     let date = run.statement_date;
     let result = ctx
@@ -802,7 +803,7 @@ async fn process(ctx: &Context, run: Run) -> ServiceResult<()> {
         .run(move |conn| -> ServiceResult<Result<(), (String, String)>> {
             let outcome = write_tx(conn, |conn| -> Result<(), Stop> {
                 reconcile(
-                    conn, &run_id, channel, accepted, date, source, open_days, channels, now,
+                    conn, &run_id, channel, accepted, date, source, open_days, channels, &clock,
                 )
             });
             match outcome {
@@ -904,7 +905,7 @@ fn reconcile(
     mut source: SealedReader,
     open_days: u32,
     channels: StaffChannels,
-    now: DateTime<Utc>,
+    clock: &gongyou_domain::clock::SharedClock,
 ) -> Result<(), Stop> {
     gongyou_db::lock(conn, &format!("reconciliation:{run_id}"))?;
     db::clear_results(conn, run_id)?;
@@ -1193,7 +1194,21 @@ fn reconcile(
         .iter()
         .filter_map(|i| i.out_bill_no.clone())
         .collect();
-    let elsewhere = db::matched_elsewhere(conn, run_id, &missing_bills)?;
+    let nearby: Vec<String> = db::runs_between(
+        conn,
+        channel.as_str(),
+        date - Span::days(WINDOW_DAYS),
+        date + Span::days(WINDOW_DAYS),
+    )?
+    .into_iter()
+    .map(|(id, _)| id)
+    .filter(|id| id != run_id)
+    .collect();
+    let elsewhere: std::collections::HashSet<String> =
+        db::matched_in(conn, &nearby, &missing_bills)?
+            .into_iter()
+            .map(|(bill, _)| bill)
+            .collect();
     missing.retain(|i| {
         i.out_bill_no
             .as_ref()
@@ -1273,6 +1288,7 @@ fn reconcile(
 
     fold_matched(&mut pass.matched);
     let summary = summarize(&pass, &items, totals);
+    let now = clock.now();
     let exceptions = i64::try_from(items.len()).unwrap_or(i64::MAX);
     db::update_run(
         conn,
@@ -1815,15 +1831,16 @@ pub struct ItemsQuery {
     pub outcome: Option<String>,
     /// Only unresolved (true) or only resolved (false) exceptions.
     pub resolved: Option<bool>,
-    /// From the previous page's `next_cursor`.
-    #[param(pattern = "^[1-9][0-9]{0,17}$")]
+    /// From the previous page's `next_cursor` (an item id; for `matched`, an out_bill_no).
+    #[param(pattern = "^([1-9][0-9]{0,17}|[0-9a-f]{32})$")]
     pub cursor: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 /// A run's items in the caller's scope (an item's scope is its payout's union; money that
-/// names no payout of ours belongs to the whole union), by line.
+/// names no payout of ours belongs to the account's union): exceptions by item id, matched
+/// lines by out_bill_no.
 pub async fn items(
     ctx: &Context,
     actor: &Actor,
@@ -1839,21 +1856,40 @@ pub async fn items(
             invalid_query("outcome 须为 matched、amount_mismatch、status_mismatch、missing_from_statement、unexpected_in_statement 或 duplicate")
         })?),
     };
-    let after = page
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| invalid_query("cursor 无效")))
-        .transpose()?;
+    // Exceptions page by item id (a number), matched lines by out_bill_no (their key).
+    let wrong_cursor = || {
+        ServiceError::rule(
+            "request.invalid_cursor",
+            "cursor 不是这个列表的（换了 outcome 请从第一页读起）",
+        )
+    };
+    let (after, after_bill) = match page.cursor.as_deref() {
+        None => (None, None),
+        Some(c) if outcome == Some(Outcome::Matched) => {
+            if c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()) {
+                (None, Some(c.to_ascii_lowercase()))
+            } else {
+                return Err(wrong_cursor());
+            }
+        }
+        Some(c) => (Some(c.parse::<i64>().map_err(|_| wrong_cursor())?), None),
+    };
     let resolved = q.resolved;
     ctx.db
         .run(move |conn| -> ServiceResult<Page<ItemView>> {
             let run = db::run(conn, &id)?.ok_or_else(run_not_found)?;
             if outcome == Some(Outcome::Matched) {
-                let rows = db::matched_lines(conn, &run.id, Some(&within), after, page.fetch())?;
+                let rows = db::matched_lines(
+                    conn,
+                    &run.id,
+                    Some(&within),
+                    after_bill.as_deref(),
+                    page.fetch(),
+                )?;
                 return Ok(Page::from_rows(
                     rows,
                     page.limit,
-                    |m| m.line.to_string(),
+                    |m| m.out_bill_no.clone(),
                     |m| ItemView {
                         id: m.line,
                         outcome: Outcome::Matched,

@@ -592,6 +592,41 @@ pub struct Reconciled {
     pub date: chrono::NaiveDate,
 }
 
+/// Where a statement proved these attempts paid: a matched line in a run of their channel
+/// for a day around their final day (each lookup one of the matched lines' key).
+fn reconciled(
+    conn: &mut DbConnection,
+    attempts: &[Attempt],
+) -> ServiceResult<std::collections::HashMap<String, Reconciled>> {
+    let mut out = std::collections::HashMap::new();
+    for a in attempts {
+        let Some(day) = a
+            .final_at
+            .map(|t| gongyou_domain::time::china_date(t.and_utc()))
+        else {
+            continue;
+        };
+        let runs = gongyou_db::reconcile::runs_between(
+            conn,
+            &a.channel,
+            day - chrono::Duration::days(3),
+            day + chrono::Duration::days(3),
+        )?;
+        let ids: Vec<String> = runs.iter().map(|(id, _)| id.clone()).collect();
+        let found =
+            gongyou_db::reconcile::matched_in(conn, &ids, std::slice::from_ref(&a.out_bill_no))?;
+        if let Some((_, run_id)) = found.into_iter().next() {
+            let date = runs
+                .iter()
+                .find(|(id, _)| *id == run_id)
+                .map(|(_, d)| *d)
+                .unwrap_or(day);
+            out.insert(a.out_bill_no.clone(), Reconciled { run_id, date });
+        }
+    }
+    Ok(out)
+}
+
 fn attempt_view(a: &Attempt) -> AttemptView {
     AttemptView {
         out_bill_no: a.out_bill_no.clone(),
@@ -703,16 +738,7 @@ pub(crate) fn view(
         failure_code: p.failure_code.clone(),
         failure_detail: p.failure_detail.clone(),
         attempts: {
-            let bills: Vec<String> = attempts
-                .iter()
-                .filter(|a| a.final_at.is_some())
-                .map(|a| a.out_bill_no.clone())
-                .collect();
-            let proved: std::collections::HashMap<String, Reconciled> =
-                gongyou_db::reconcile::reconciled(conn, &bills)?
-                    .into_iter()
-                    .map(|(bill, run_id, date)| (bill, Reconciled { run_id, date }))
-                    .collect();
+            let proved = reconciled(conn, &attempts)?;
             attempts
                 .iter()
                 .map(|a| AttemptView {

@@ -56,15 +56,16 @@ CREATE TABLE reconciliation_items (
 CREATE INDEX reconciliation_items_outcome_idx ON reconciliation_items (run_id, outcome, seq);
 
 -- The matched lines, narrow (a day may have a million): which attempt (by its
--- `out_bill_no`) a line proved. An attempt with a matched line out is reconciled.
+-- `out_bill_no`) a line proved; an attempt is matched at most once per run. An attempt with
+-- a matched line out is reconciled. One index only (the key): a payout's proof is found
+-- through the runs of the days around its final day.
 CREATE TABLE reconciliation_matches (
     run_id TEXT NOT NULL,
-    line BIGINT NOT NULL,
     out_bill_no TEXT NOT NULL,
+    line BIGINT NOT NULL,
     direction TEXT NOT NULL,
-    PRIMARY KEY (run_id, line)
+    PRIMARY KEY (run_id, out_bill_no)
 );
-CREATE INDEX reconciliation_matches_bill_idx ON reconciliation_matches (out_bill_no);
 
 -- Finance's resolutions, by item key: who, when, why.
 CREATE TABLE reconciliation_resolutions (
