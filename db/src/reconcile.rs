@@ -105,22 +105,6 @@ pub struct Candidate {
     pub sent_at: Option<NaiveDateTime>,
 }
 
-/// Rows per FETCH of the candidates' cursor (PostgreSQL).
-const CANDIDATE_BATCH: usize = 20_000;
-
-/// A candidate as the cursor gives it.
-#[derive(QueryableByName)]
-#[diesel(table_name = payout_attempts)]
-struct CandidateRow {
-    out_bill_no: String,
-    transfer_bill_no: Option<String>,
-    payout_id: String,
-    amount_fen: i64,
-    state: String,
-    final_at: Option<NaiveDateTime>,
-    sent_at: Option<NaiveDateTime>,
-}
-
 /// A matched line, for the items list.
 #[derive(Debug, Clone, PartialEq, Queryable)]
 pub struct MatchedLine {
@@ -399,68 +383,35 @@ pub fn candidates(
     hi: NaiveDateTime,
     mut f: impl FnMut(Candidate),
 ) -> Result<u64, DbError> {
+    let query = payout_attempts::table
+        .filter(payout_attempts::channel.eq(channel))
+        .filter(
+            payout_attempts::final_at
+                .ge(lo)
+                .and(payout_attempts::final_at.lt(hi))
+                .or(payout_attempts::final_at
+                    .is_null()
+                    .and(payout_attempts::sent_at.is_not_null())),
+        )
+        .select((
+            payout_attempts::out_bill_no,
+            payout_attempts::transfer_bill_no,
+            payout_attempts::payout_id,
+            payout_attempts::amount_fen,
+            payout_attempts::state,
+            payout_attempts::final_at,
+            payout_attempts::sent_at,
+        ));
     let mut n = 0u64;
     match conn {
         DbConnection::Pg(pg) => {
-            // Through a cursor, CANDIDATE_BATCH rows at a time: a plain query would have
-            // libpq hold the whole result (a million rows, ~270 MB), and row-by-row mode
-            // costs a round of libpq calls per row. The caller's transaction holds it.
-            if !channel.bytes().all(|b| b.is_ascii_lowercase()) {
-                return Err(DbError::Payload(format!("channel {channel:?}")));
+            // Row by row: libpq would otherwise hold the whole result (a million rows).
+            for row in query.load_iter::<Candidate, diesel::pg::PgRowByRowLoadingMode>(pg)? {
+                f(row?);
+                n += 1;
             }
-            let at = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
-            diesel::sql_query(format!(
-                "DECLARE reconcile_candidates NO SCROLL CURSOR FOR \
-                 SELECT out_bill_no, transfer_bill_no, payout_id, amount_fen, state, final_at, sent_at \
-                 FROM payout_attempts WHERE channel = '{channel}' \
-                 AND ((final_at >= '{}' AND final_at < '{}') OR (final_at IS NULL AND sent_at IS NOT NULL))",
-                at(lo),
-                at(hi)
-            ))
-            .execute(pg)?;
-            loop {
-                let rows: Vec<CandidateRow> =
-                    diesel::sql_query(format!("FETCH {CANDIDATE_BATCH} FROM reconcile_candidates"))
-                        .load(pg)?;
-                let fetched = rows.len();
-                for r in rows {
-                    f(Candidate {
-                        out_bill_no: r.out_bill_no,
-                        transfer_bill_no: r.transfer_bill_no,
-                        payout_id: r.payout_id,
-                        amount_fen: r.amount_fen,
-                        state: r.state,
-                        final_at: r.final_at,
-                        sent_at: r.sent_at,
-                    });
-                    n += 1;
-                }
-                if fetched < CANDIDATE_BATCH {
-                    break;
-                }
-            }
-            diesel::sql_query("CLOSE reconcile_candidates").execute(pg)?;
         }
         DbConnection::Sqlite(sqlite) => {
-            let query = payout_attempts::table
-                .filter(payout_attempts::channel.eq(channel))
-                .filter(
-                    payout_attempts::final_at
-                        .ge(lo)
-                        .and(payout_attempts::final_at.lt(hi))
-                        .or(payout_attempts::final_at
-                            .is_null()
-                            .and(payout_attempts::sent_at.is_not_null())),
-                )
-                .select((
-                    payout_attempts::out_bill_no,
-                    payout_attempts::transfer_bill_no,
-                    payout_attempts::payout_id,
-                    payout_attempts::amount_fen,
-                    payout_attempts::state,
-                    payout_attempts::final_at,
-                    payout_attempts::sent_at,
-                ));
             for row in
                 query.load_iter::<Candidate, diesel::connection::DefaultLoadingMode>(sqlite)?
             {
