@@ -242,7 +242,9 @@ pub struct ItemView {
     pub direction: Option<Direction>,
     /// What the statement says (yuan).
     pub statement_amount: Option<String>,
-    /// When the statement booked it (Asia/Shanghai wall clock, as written).
+    /// When the statement booked it: the Asia/Shanghai wall clock as written, without an
+    /// offset (`2026-04-20T10:06:40`).
+    #[schema(value_type = Option<String>, example = "2026-04-20T10:06:40", pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$")]
     pub booked_at: Option<NaiveDateTime>,
     pub payout_id: Option<String>,
     pub attempt_id: Option<String>,

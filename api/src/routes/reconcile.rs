@@ -134,6 +134,7 @@ pub async fn rerun(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`reconciliation.not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`request.invalid_cursor` (a cursor of the other listing: exceptions page by item id, matched lines by out_bill_no)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/finance/reconciliations/{id}/items")]
