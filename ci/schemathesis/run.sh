@@ -10,7 +10,7 @@
 # worker); 1 = failures; 2 = coverage too low; 3 = both; 4 = a run broke (no venv, the server
 # did not start, the hook's setup failed, schemathesis crashed or hit its timeout).
 #
-# Knobs (environment): MAX_EXAMPLES (25) SEED (42) RUN_TIMEOUT seconds per role (270)
+# Knobs (environment): MAX_EXAMPLES (25) SEED (42) RUN_TIMEOUT seconds per role (480)
 #   MIN_RATIO (0.9) ROLES ("admin worker") OUT (target/schemathesis/out, emptied first)
 #   VENV (target/schemathesis/venv) ST_EXTRA_ARGS (extra `st run` arguments)
 set -uo pipefail
@@ -20,7 +20,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 BIN=${1:-$REPO/target/debug/gongyou}
 MAX_EXAMPLES=${MAX_EXAMPLES:-25}
 SEED=${SEED:-42}
-RUN_TIMEOUT=${RUN_TIMEOUT:-270}
+RUN_TIMEOUT=${RUN_TIMEOUT:-480}
 MIN_RATIO=${MIN_RATIO:-0.9}
 ROLES=${ROLES:-admin worker}
 OUT=${OUT:-$REPO/target/schemathesis/out}
