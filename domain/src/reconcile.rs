@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which way money moved on the statement.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Money left the account (a transfer paid).
@@ -143,6 +143,9 @@ pub struct Totals {
     /// Our attempts paid on the day.
     pub our_paid_count: u64,
     pub our_paid_fen: i64,
+    /// Lines matched (out and back in), and the statement's sum of them.
+    pub matched_count: u64,
+    pub matched_fen: i64,
 }
 
 impl Totals {
@@ -211,6 +214,9 @@ struct Slot {
     seen: bool,
     /// Named by an entry in (money back) already.
     returned: bool,
+    /// The statement line that matched it (1-based), 0 while none did. It fits in the
+    /// padding: a slot stays 56 bytes.
+    matched_line: u32,
 }
 
 fn split(k: u128) -> [u64; 2] {
@@ -281,6 +287,7 @@ impl Matcher {
             held: a.held,
             seen: false,
             returned: false,
+            matched_line: 0,
         });
         self.sorted = false;
     }
@@ -391,6 +398,11 @@ impl Matcher {
             }
             Direction::In => self.slots[i].returned = true,
         }
+        if outcome == Outcome::Matched {
+            self.slots[i].matched_line = u32::try_from(e.line).unwrap_or(u32::MAX).max(1);
+            self.totals.matched_count += 1;
+            self.totals.matched_fen += e.amount_fen;
+        }
         self.item(outcome, Some(e), Some(&a))
     }
 
@@ -405,6 +417,25 @@ impl Matcher {
             held: a.map(|a| a.held),
             direction: e.map(|e| e.direction),
         }
+    }
+
+    /// The matched lines, `(out_bill_no, line, direction)`, in the order of `out_bill_no`
+    /// (a store's index on it then grows at its end instead of everywhere).
+    pub fn matched(&mut self) -> impl Iterator<Item = (String, usize, Direction)> + '_ {
+        self.sort();
+        self.slots.iter().filter(|a| a.matched_line != 0).map(|a| {
+            // Money out matches only what we hold paid; money back only what we do not.
+            let direction = if a.held == Held::Paid {
+                Direction::Out
+            } else {
+                Direction::In
+            };
+            (
+                text_of(join(a.out_bill_no), true, &self.fallback),
+                a.matched_line as usize,
+                direction,
+            )
+        })
     }
 
     /// What no entry named (attempts paid on the day, or open for `open_days` or more), and
@@ -519,7 +550,22 @@ mod tests {
                 Outcome::Duplicate,
             ]
         );
+        // (Names that are not UUIDs are listed in their hash's order: sorted here.)
+        let mut matched: Vec<(String, usize, Direction)> = m.matched().collect();
+        matched.sort();
+        assert_eq!(
+            matched,
+            [
+                ("a".to_owned(), 2, Direction::Out),
+                ("e".to_owned(), 6, Direction::Out),
+                ("f2".to_owned(), 8, Direction::Out),
+            ],
+            "the matched lines"
+        );
         let (missing, totals) = m.finish();
+        assert_eq!(totals.matched_count, 3);
+        assert_eq!(totals.matched_fen, 100_000 + 50_000 + 60_000);
+        assert_eq!(std::mem::size_of::<Slot>(), 56, "a slot stays compact");
         let missing: Vec<&str> = missing
             .iter()
             .map(|i| i.out_bill_no.as_deref().unwrap_or(""))
@@ -556,6 +602,8 @@ mod tests {
         };
         assert_eq!(m.push(&back("w-k")).outcome, Outcome::StatusMismatch);
         assert_eq!(m.push(&back("w-m")).outcome, Outcome::Matched);
+        let matched: Vec<(String, usize, Direction)> = m.matched().collect();
+        assert_eq!(matched, [("m".to_owned(), 2, Direction::In)]);
         let (missing, totals) = m.finish();
         assert_eq!(missing.len(), 1);
         assert_eq!(missing[0].out_bill_no.as_deref(), Some("g"));
@@ -673,7 +721,24 @@ mod tests {
                 .collect();
             let mut m = matcher(day(5), ours.clone(), 3);
             let mut got: Vec<Outcome> = entries.iter().map(|e| m.push(e).outcome).collect();
-            let (missing, _) = m.finish();
+            // Each matched line is listed once, with its attempt, in out_bill_no order.
+            let mut want_matched: Vec<(String, usize, Direction)> = Vec::new();
+            for (e, o) in entries.iter().zip(&got) {
+                if *o == Outcome::Matched {
+                    let i = e
+                        .provider_no
+                        .and_then(|p| ours.iter().position(|a| a.provider_no.as_deref() == Some(p)))
+                        .or_else(|| e.reference.and_then(|r| ours.iter().position(|a| a.out_bill_no == r)));
+                    if let Some(i) = i {
+                        want_matched.push((ours[i].out_bill_no.clone(), e.line, e.direction));
+                    }
+                }
+            }
+            want_matched.sort();
+            let listed: Vec<(String, usize, Direction)> = m.matched().collect();
+            proptest::prop_assert_eq!(&listed, &want_matched);
+            let (missing, totals) = m.finish();
+            proptest::prop_assert_eq!(totals.matched_count as usize, listed.len());
             got.extend(missing.iter().map(|i| i.outcome));
             let want = reference(day(5), &ours, &entries, 3);
             // Lines in order; what the statement lacks is a count (the matcher lists it in

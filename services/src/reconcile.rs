@@ -726,7 +726,6 @@ struct Pass {
     lines: u64,
     other_in: (u64, i64),
     exceptions: Vec<Found>,
-    matched: Vec<(i64, i64, i64)>,
     unreadable: u64,
     samples: Vec<LineError>,
     bill: Option<BillSummaryCheck>,
@@ -932,198 +931,145 @@ fn reconcile(
         lines: 0,
         other_in: (0, 0),
         exceptions: Vec::new(),
-        matched: Vec::new(),
         unreadable: 0,
         samples: Vec::new(),
         bill: None,
         last_line: 0,
     };
-    db::write_matches(conn, run_id, |sink| -> Result<(), Stop> {
-        let mut on_entry = |entry: Entry<'_>,
-                            booked_at: Option<NaiveDateTime>,
-                            pass: &mut Pass,
-                            sink: &mut dyn FnMut(db::MatchRow<'_>) -> Result<(), DbError>|
-         -> Result<(), DbError> {
-            let item = matcher.push(&entry);
-            let line = i64::try_from(entry.line).unwrap_or(i64::MAX);
-            if item.outcome == Outcome::Matched {
-                let bill = item.out_bill_no.as_deref().unwrap_or_default();
-                sink((line, bill, direction_text(entry.direction)))?;
-                pass.matched.push((
-                    line,
-                    entry.amount_fen,
-                    if entry.direction == Direction::Out {
-                        1
-                    } else {
-                        0
-                    },
-                ));
-                if pass.matched.len() > 1 << 16 {
-                    // Only sums are needed: fold them.
-                    fold_matched(&mut pass.matched);
+    // Matched lines are kept in the matcher (a line number in each attempt's slot) and
+    // written after the file is read, in out_bill_no order; exceptions are kept here.
+    let mut on_entry = |entry: Entry<'_>, booked_at: Option<NaiveDateTime>, pass: &mut Pass| {
+        let item = matcher.push(&entry);
+        if item.outcome != Outcome::Matched {
+            pass.exceptions.push(Found {
+                item,
+                provider_no: entry.provider_no.map(str::to_owned),
+                reference: entry.reference.map(str::to_owned),
+                booked_at,
+            });
+        }
+    };
+    let mut buf = vec![0u8; READ_CHUNK];
+    match template {
+        None => {
+            let mut reader = BillReader::new();
+            loop {
+                let n = source
+                    .read(&mut buf)
+                    .map_err(|e| Stop::Error(SealedReader::service_error(e)))?;
+                if n == 0 {
+                    break;
                 }
-            } else {
-                pass.exceptions.push(Found {
-                    item,
-                    provider_no: entry.provider_no.map(str::to_owned),
-                    reference: entry.reference.map(str::to_owned),
-                    booked_at,
-                });
-            }
-            Ok(())
-        };
-        let mut buf = vec![0u8; READ_CHUNK];
-        match template {
-            None => {
-                let mut reader = BillReader::new();
-                let mut failed: Option<DbError> = None;
-                loop {
-                    let n = source
-                        .read(&mut buf)
-                        .map_err(|e| Stop::Error(SealedReader::service_error(e)))?;
-                    if n == 0 {
-                        break;
-                    }
-                    let chunk = buf.get(..n).unwrap_or_default();
-                    reader
-                        .feed_with(chunk, |event| {
-                            if failed.is_some() {
-                                return;
-                            }
-                            match event {
-                                BillEvent::Line(l) => {
-                                    pass.lines += 1;
-                                    pass.last_line = pass.last_line.max(l.line as i64);
-                                    let direction = match l.direction {
-                                        BillDirection::Out => Direction::Out,
-                                        BillDirection::In => Direction::In,
-                                    };
-                                    // Money in that is not a transfer coming back (a
-                                    // top-up): not ours to match.
-                                    if direction == Direction::In && !l.is_merchant_transfer() {
-                                        pass.other_in.0 += 1;
-                                        pass.other_in.1 += l.amount_fen;
-                                        return;
-                                    }
-                                    let entry = Entry {
-                                        line: l.line,
-                                        provider_no: Some(l.wechat_bill_no)
-                                            .filter(|s| !s.is_empty()),
-                                        reference: l.out_bill_no(),
-                                        direction,
-                                        amount_fen: l.amount_fen,
-                                    };
-                                    if let Err(e) =
-                                        on_entry(entry, Some(l.booked_at), &mut pass, sink)
-                                    {
-                                        failed = Some(e);
-                                    }
-                                }
-                                BillEvent::Error(e) => {
-                                    pass.lines += 1;
-                                    pass.unreadable += 1;
-                                    if pass.samples.len() < LINE_ERROR_SAMPLES {
-                                        pass.samples.push(LineError {
-                                            line: e.line as u64,
-                                            message: e.to_string(),
-                                        });
-                                    }
-                                }
-                            }
-                        })
-                        .map_err(|e| Stop::Refused {
-                            code: "statement.unreadable",
-                            detail: format!("资金账单无法读取：{e}"),
-                        })?;
-                    if let Some(e) = failed.take() {
-                        return Err(e.into());
-                    }
-                }
-                let check = reader.finish().map_err(|e| Stop::Refused {
-                    code: "statement.unreadable",
-                    detail: format!("资金账单无法读取：{e}"),
-                })?;
-                pass.bill = Some(check);
-            }
-            Some(template) => {
-                let mut reader = StatementReader::new(template).map_err(|e| Stop::Refused {
-                    code: "statement.unreadable",
-                    detail: format!("银行对账单格式设置不可用：{}", e.message),
-                })?;
-                let mut failed: Option<DbError> = None;
-                let mut handle = |event: Result<
-                    gongyou_domain::bank_statement::StatementLine,
-                    gongyou_domain::bank_statement::StatementLineError,
-                >,
-                                  pass: &mut Pass,
-                                  failed: &mut Option<DbError>| {
-                    if failed.is_some() {
-                        return;
-                    }
-                    match event {
-                        Ok(l) => {
+                let chunk = buf.get(..n).unwrap_or_default();
+                reader
+                    .feed_with(chunk, |event| match event {
+                        BillEvent::Line(l) => {
                             pass.lines += 1;
                             pass.last_line = pass.last_line.max(l.line as i64);
-                            // Money in naming none of ours (interest, a top-up): not ours.
-                            if l.direction == Direction::In && l.reference.is_none() {
+                            let direction = match l.direction {
+                                BillDirection::Out => Direction::Out,
+                                BillDirection::In => Direction::In,
+                            };
+                            // Money in that is not a transfer coming back (a top-up): not
+                            // ours to match.
+                            if direction == Direction::In && !l.is_merchant_transfer() {
                                 pass.other_in.0 += 1;
                                 pass.other_in.1 += l.amount_fen;
                                 return;
                             }
                             let entry = Entry {
                                 line: l.line,
-                                provider_no: None,
-                                reference: l.reference.as_deref(),
-                                direction: l.direction,
+                                provider_no: Some(l.wechat_bill_no).filter(|s| !s.is_empty()),
+                                reference: l.out_bill_no(),
+                                direction,
                                 amount_fen: l.amount_fen,
                             };
-                            if let Err(e) = on_entry(entry, l.booked_at, pass, sink) {
-                                *failed = Some(e);
-                            }
+                            on_entry(entry, Some(l.booked_at), &mut pass);
                         }
-                        Err(e) => {
+                        BillEvent::Error(e) => {
                             pass.lines += 1;
                             pass.unreadable += 1;
                             if pass.samples.len() < LINE_ERROR_SAMPLES {
                                 pass.samples.push(LineError {
                                     line: e.line as u64,
-                                    message: e.message.clone(),
+                                    message: e.to_string(),
                                 });
                             }
                         }
+                    })
+                    .map_err(|e| Stop::Refused {
+                        code: "statement.unreadable",
+                        detail: format!("资金账单无法读取：{e}"),
+                    })?;
+            }
+            let check = reader.finish().map_err(|e| Stop::Refused {
+                code: "statement.unreadable",
+                detail: format!("资金账单无法读取：{e}"),
+            })?;
+            pass.bill = Some(check);
+        }
+        Some(template) => {
+            let mut reader = StatementReader::new(template).map_err(|e| Stop::Refused {
+                code: "statement.unreadable",
+                detail: format!("银行对账单格式设置不可用：{}", e.message),
+            })?;
+            let mut handle = |event: Result<
+                gongyou_domain::bank_statement::StatementLine,
+                gongyou_domain::bank_statement::StatementLineError,
+            >,
+                              pass: &mut Pass| match event {
+                Ok(l) => {
+                    pass.lines += 1;
+                    pass.last_line = pass.last_line.max(l.line as i64);
+                    // Money in naming none of ours (interest, a top-up): not ours.
+                    if l.direction == Direction::In && l.reference.is_none() {
+                        pass.other_in.0 += 1;
+                        pass.other_in.1 += l.amount_fen;
+                        return;
                     }
-                };
-                loop {
-                    let n = source
-                        .read(&mut buf)
-                        .map_err(|e| Stop::Error(SealedReader::service_error(e)))?;
-                    if n == 0 {
-                        break;
-                    }
-                    let chunk = buf.get(..n).unwrap_or_default();
-                    reader
-                        .feed_with(chunk, |event| handle(event, &mut pass, &mut failed))
-                        .map_err(|e| Stop::Refused {
-                            code: "statement.unreadable",
-                            detail: format!("对账单无法读取：{e}"),
-                        })?;
-                    if let Some(e) = failed.take() {
-                        return Err(e.into());
+                    let entry = Entry {
+                        line: l.line,
+                        provider_no: None,
+                        reference: l.reference.as_deref(),
+                        direction: l.direction,
+                        amount_fen: l.amount_fen,
+                    };
+                    on_entry(entry, l.booked_at, pass);
+                }
+                Err(e) => {
+                    pass.lines += 1;
+                    pass.unreadable += 1;
+                    if pass.samples.len() < LINE_ERROR_SAMPLES {
+                        pass.samples.push(LineError {
+                            line: e.line as u64,
+                            message: e.message.clone(),
+                        });
                     }
                 }
+            };
+            loop {
+                let n = source
+                    .read(&mut buf)
+                    .map_err(|e| Stop::Error(SealedReader::service_error(e)))?;
+                if n == 0 {
+                    break;
+                }
+                let chunk = buf.get(..n).unwrap_or_default();
                 reader
-                    .finish(|event| handle(event, &mut pass, &mut failed))
+                    .feed_with(chunk, |event| handle(event, &mut pass))
                     .map_err(|e| Stop::Refused {
                         code: "statement.unreadable",
                         detail: format!("对账单无法读取：{e}"),
                     })?;
-                if let Some(e) = failed.take() {
-                    return Err(e.into());
-                }
             }
+            reader
+                .finish(|event| handle(event, &mut pass))
+                .map_err(|e| Stop::Refused {
+                    code: "statement.unreadable",
+                    detail: format!("对账单无法读取：{e}"),
+                })?;
         }
-        Ok(())
-    })?;
+    }
 
     // Lines naming attempts outside the window: look them up, judge them again.
     let unknown: Vec<usize> = pass
@@ -1147,7 +1093,6 @@ fn reconcile(
             for c in &named {
                 matcher.add(&attempt_of(c));
             }
-            let mut late: Vec<(i64, String, &'static str)> = Vec::new();
             for &i in &unknown {
                 let f = &pass.exceptions[i];
                 let (Some(direction), Some(amount), Some(line)) =
@@ -1162,33 +1107,22 @@ fn reconcile(
                     direction,
                     amount_fen: amount,
                 };
-                let judged = matcher.judge(&entry);
-                if judged.outcome == Outcome::Matched {
-                    late.push((
-                        i64::try_from(line).unwrap_or(i64::MAX),
-                        judged.out_bill_no.clone().unwrap_or_default(),
-                        direction_text(direction),
-                    ));
-                    pass.matched.push((
-                        i64::try_from(line).unwrap_or(i64::MAX),
-                        amount,
-                        if direction == Direction::Out { 1 } else { 0 },
-                    ));
-                }
-                pass.exceptions[i].item = judged;
+                pass.exceptions[i].item = matcher.judge(&entry);
             }
             pass.exceptions
                 .retain(|f| f.item.outcome != Outcome::Matched);
-            if !late.is_empty() {
-                db::write_matches(conn, run_id, |sink| -> Result<(), DbError> {
-                    for (line, bill, dir) in &late {
-                        sink((*line, bill, dir))?;
-                    }
-                    Ok(())
-                })?;
-            }
         }
     }
+    db::write_matches(conn, run_id, |sink| -> Result<(), DbError> {
+        for (bill, line, direction) in matcher.matched() {
+            sink((
+                i64::try_from(line).unwrap_or(i64::MAX),
+                &bill,
+                direction_text(direction),
+            ))?;
+        }
+        Ok(())
+    })?;
 
     let (mut missing, totals) = matcher.finish();
     // Missing here, but its line was on another day's statement (final late at night).
@@ -1288,7 +1222,6 @@ fn reconcile(
     items.dedup_by_key(|i| i.seq);
     db::insert_items(conn, &items)?;
 
-    fold_matched(&mut pass.matched);
     let summary = summarize(&pass, &items, totals);
     let now = clock.now();
     let exceptions = i64::try_from(items.len()).unwrap_or(i64::MAX);
@@ -1320,36 +1253,8 @@ fn reconcile(
     Ok(())
 }
 
-/// Matched lines are only summed: `(0, fen, out?)` rows folded into two.
-fn fold_matched(rows: &mut Vec<(i64, i64, i64)>) {
-    let (mut out_n, mut out_fen, mut in_n, mut in_fen) = (0i64, 0i64, 0i64, 0i64);
-    for &(n, fen, out) in rows.iter() {
-        // Folded rows carry their count as a negative line.
-        let count = if n < 0 { -n } else { 1 };
-        if out == 1 {
-            out_n += count;
-            out_fen += fen;
-        } else {
-            in_n += count;
-            in_fen += fen;
-        }
-    }
-    rows.clear();
-    if out_n > 0 {
-        rows.push((-out_n, out_fen, 1));
-    }
-    if in_n > 0 {
-        rows.push((-in_n, in_fen, 0));
-    }
-}
-
 fn summarize(pass: &Pass, items: &[db::Item], totals: Totals) -> RunSummary {
     let mut by: BTreeMap<&'static str, (u64, i64, i64)> = BTreeMap::new();
-    let (mut matched_n, mut matched_fen) = (0u64, 0i64);
-    for &(n, fen, _) in &pass.matched {
-        matched_n += u64::try_from(-n).unwrap_or(0);
-        matched_fen += fen;
-    }
     for i in items {
         let o = outcome_of(&i.outcome).unwrap_or(Outcome::UnexpectedInStatement);
         let e = by.entry(o.as_str()).or_default();
@@ -1361,7 +1266,7 @@ fn summarize(pass: &Pass, items: &[db::Item], totals: Totals) -> RunSummary {
         .into_iter()
         .map(|o| {
             let (count, s, ours) = if o == Outcome::Matched {
-                (matched_n, matched_fen, matched_fen)
+                (totals.matched_count, totals.matched_fen, totals.matched_fen)
             } else {
                 by.get(o.as_str()).copied().unwrap_or_default()
             };
