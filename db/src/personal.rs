@@ -727,9 +727,9 @@ pub const REGISTRY: &[TableEntry] = &[
         ],
     ),
     plain(
-        "reconciliation_matches",
-        "which statement line proved which attempt (by out_bill_no)",
-        &["run_id", "out_bill_no", "line", "direction"],
+        "reconciliation_match_pages",
+        "which statement line proved which attempt (by out_bill_no), a page of them a row",
+        &["run_id", "first_bill", "last_bill", "entries", "body"],
     ),
     plain(
         "reconciliation_resolutions",

@@ -1,6 +1,6 @@
 //! Reconciliation's storage (issue 15, ADR 020): runs, their exceptions, their matched lines
-//! (narrow, written with `COPY` on PostgreSQL), finance's resolutions, and the attempts a
-//! day's statement may name.
+//! (in pages of [`PAGE_ENTRIES`], written with `COPY` on PostgreSQL), finance's resolutions,
+//! and the attempts a day's statement may name.
 
 use std::cell::RefCell;
 
@@ -8,13 +8,17 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::schema::{
-    payout_attempts, payouts, reconciliation_items, reconciliation_matches,
+    payout_attempts, payouts, reconciliation_items, reconciliation_match_pages,
     reconciliation_resolutions, reconciliation_runs,
 };
 use crate::{DbConnection, DbError};
 
-/// Rows per multi-row INSERT (SQLite's matches, items).
+/// Rows per multi-row INSERT (items).
 const INSERT_CHUNK: usize = 500;
+/// Matched lines a page holds (a page's body is about 45 KB).
+pub const PAGE_ENTRIES: usize = 1024;
+/// Pages per multi-row INSERT on SQLite.
+const PAGE_CHUNK: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = reconciliation_runs)]
@@ -235,8 +239,10 @@ pub fn runs(
 pub fn clear_results(conn: &mut DbConnection, run_id: &str) -> Result<(), DbError> {
     diesel::delete(reconciliation_items::table.filter(reconciliation_items::run_id.eq(run_id)))
         .execute(conn)?;
-    diesel::delete(reconciliation_matches::table.filter(reconciliation_matches::run_id.eq(run_id)))
-        .execute(conn)?;
+    diesel::delete(
+        reconciliation_match_pages::table.filter(reconciliation_match_pages::run_id.eq(run_id)),
+    )
+    .execute(conn)?;
     Ok(())
 }
 
@@ -251,60 +257,145 @@ pub fn insert_items(conn: &mut DbConnection, items: &[Item]) -> Result<(), DbErr
     Ok(())
 }
 
-/// Matched lines as `(line, out_bill_no, direction)`.
-pub type MatchRow<'a> = (i64, &'a str, &'a str);
+/// A matched line: the attempt's `out_bill_no`, the statement's line, and whether money
+/// went out (`true`) or came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    pub out_bill_no: String,
+    pub line: i64,
+    pub out: bool,
+}
 
-/// Writes matched lines as `produce` yields them, streaming: on PostgreSQL one `COPY`
-/// (`produce` runs inside it), on SQLite multi-row inserts. An error of `produce` aborts
-/// the write and is returned as it was.
-pub fn write_matches<E, F>(conn: &mut DbConnection, run_id: &str, produce: F) -> Result<u64, E>
-where
-    E: From<DbError>,
-    F: FnOnce(&mut dyn FnMut(MatchRow<'_>) -> Result<(), DbError>) -> Result<(), E>,
-{
+/// One page of matched lines being filled.
+#[derive(Debug, Default)]
+struct PageBuilder {
+    first: Option<String>,
+    last: String,
+    entries: i64,
+    body: String,
+}
+
+impl PageBuilder {
+    /// Adds a line; `Some(page)` when the page is full (`(first, last, entries, body)`).
+    fn push(&mut self, m: &Match) -> Result<Option<(String, String, i64, String)>, DbError> {
+        let bill = m.out_bill_no.as_str();
+        if bill.is_empty()
+            || bill
+                .bytes()
+                .any(|b| matches!(b, b',' | b';' | b'\t' | b'\n' | b'\r' | b'\\'))
+        {
+            return Err(DbError::Payload(format!(
+                "unexpected out_bill_no in matched line {}",
+                m.line
+            )));
+        }
+        if self.first.is_some() && bill <= self.last.as_str() {
+            return Err(DbError::Payload(format!(
+                "matched lines out of order at line {}",
+                m.line
+            )));
+        }
+        use std::fmt::Write;
+        if self.first.is_none() {
+            self.first = Some(bill.to_owned());
+        } else {
+            self.body.push(';');
+        }
+        let _ = write!(
+            self.body,
+            "{bill},{},{}",
+            m.line,
+            if m.out { 'o' } else { 'i' }
+        );
+        self.last.clear();
+        self.last.push_str(bill);
+        self.entries += 1;
+        Ok((self.entries >= PAGE_ENTRIES as i64)
+            .then(|| self.take())
+            .flatten())
+    }
+
+    /// The page so far, if it holds anything; the builder starts a new one (keeping `last`
+    /// for the order check).
+    fn take(&mut self) -> Option<(String, String, i64, String)> {
+        let first = self.first.take()?;
+        let entries = std::mem::take(&mut self.entries);
+        let body = std::mem::take(&mut self.body);
+        Some((first, self.last.clone(), entries, body))
+    }
+}
+
+/// The lines of a page's body.
+fn page_entries(body: &str) -> impl Iterator<Item = Match> + '_ {
+    body.split(';').filter_map(|e| {
+        let mut parts = e.split(',');
+        let bill = parts.next()?;
+        let line = parts.next()?.parse().ok()?;
+        let out = parts.next()? == "o";
+        Some(Match {
+            out_bill_no: bill.to_owned(),
+            line,
+            out,
+        })
+    })
+}
+
+/// Writes a run's matched lines, given in ascending `out_bill_no` order (an error
+/// otherwise), a page of [`PAGE_ENTRIES`] a row: on PostgreSQL one `COPY`, on SQLite
+/// multi-row inserts. Returns how many lines were written.
+pub fn write_matches(
+    conn: &mut DbConnection,
+    run_id: &str,
+    matches: impl Iterator<Item = Match>,
+) -> Result<u64, DbError> {
+    let mut builder = PageBuilder::default();
+    let mut written = 0u64;
     match conn {
         DbConnection::Pg(pg) => {
             use diesel::pg::CopyFormat;
             use diesel::prelude::ExecuteCopyFromDsl;
             use std::io::Write;
-            let produce = RefCell::new(Some(produce));
-            let failure: RefCell<Option<E>> = RefCell::new(None);
-            let written = std::cell::Cell::new(0u64);
-            let result = diesel::copy_from(reconciliation_matches::table)
+            // diesel's callback is an `Fn`: what it changes sits in cells.
+            let matches = RefCell::new(Some(matches));
+            let builder = RefCell::new(builder);
+            let count = std::cell::Cell::new(0u64);
+            let failure: RefCell<Option<DbError>> = RefCell::new(None);
+            let result = diesel::copy_from(reconciliation_match_pages::table)
                 .from_raw_data(
                     (
-                        reconciliation_matches::run_id,
-                        reconciliation_matches::line,
-                        reconciliation_matches::out_bill_no,
-                        reconciliation_matches::direction,
+                        reconciliation_match_pages::run_id,
+                        reconciliation_match_pages::first_bill,
+                        reconciliation_match_pages::last_bill,
+                        reconciliation_match_pages::entries,
+                        reconciliation_match_pages::body,
                     ),
                     |w: &mut dyn Write| -> Result<(), DbError> {
-                        let Some(produce) = produce.borrow_mut().take() else {
+                        let Some(matches) = matches.borrow_mut().take() else {
                             return Ok(());
                         };
-                        let mut out = std::io::BufWriter::with_capacity(1 << 16, w);
-                        let mut sink = |(line, bill, direction): MatchRow<'_>| {
-                            // Text format: no tab, newline or backslash in these values
-                            // (an id, a number, 32 hex digits, a word).
-                            if [bill, direction].iter().any(|v| {
-                                v.bytes()
-                                    .any(|b| b == b'\t' || b == b'\n' || b == b'\\' || b == b'\r')
-                            }) {
-                                return Err(DbError::Payload(format!(
-                                    "unexpected character in matched line {line}"
-                                )));
+                        let mut builder = builder.borrow_mut();
+                        // Text format: no tab, newline or backslash in these values (checked
+                        // by the builder).
+                        let mut emit =
+                            |(first, last, entries, body): (String, String, i64, String)| {
+                                writeln!(w, "{run_id}\t{first}\t{last}\t{entries}\t{body}").map_err(
+                                    |e| DbError::Payload(format!("COPY write failed: {e}")),
+                                )
+                            };
+                        for m in matches {
+                            match builder.push(&m) {
+                                Ok(Some(page)) => emit(page)?,
+                                Ok(None) => {}
+                                Err(e) => {
+                                    *failure.borrow_mut() = Some(e);
+                                    return Err(DbError::Payload("matched lines refused".into()));
+                                }
                             }
-                            writeln!(out, "{run_id}\t{line}\t{bill}\t{direction}")
-                                .map_err(|e| DbError::Payload(format!("COPY write failed: {e}")))?;
-                            written.set(written.get() + 1);
-                            Ok(())
-                        };
-                        if let Err(e) = produce(&mut sink) {
-                            *failure.borrow_mut() = Some(e);
-                            return Err(DbError::Payload("matching stopped".into()));
+                            count.set(count.get() + 1);
                         }
-                        out.flush()
-                            .map_err(|e| DbError::Payload(format!("COPY write failed: {e}")))?;
+                        if let Some(page) = builder.take() {
+                            emit(page)?;
+                        }
                         Ok(())
                     },
                 )
@@ -313,65 +404,68 @@ where
             if let Some(e) = failure.into_inner() {
                 return Err(e);
             }
-            result.map_err(|e| E::from(e))?;
-            Ok(written.get())
+            result?;
+            written = count.get();
         }
-        DbConnection::Sqlite(_) => {
-            let mut buffer: Vec<(String, i64, String, String)> = Vec::with_capacity(INSERT_CHUNK);
-            let mut written = 0u64;
-            let mut failed: Option<DbError> = None;
-            let flush = |conn: &mut DbConnection,
-                         buffer: &mut Vec<(String, i64, String, String)>|
-             -> Result<(), DbError> {
-                if buffer.is_empty() {
-                    return Ok(());
-                }
-                let rows: Vec<_> = buffer
-                    .drain(..)
-                    .map(|(run, line, bill, dir)| {
-                        (
-                            reconciliation_matches::run_id.eq(run),
-                            reconciliation_matches::line.eq(line),
-                            reconciliation_matches::out_bill_no.eq(bill),
-                            reconciliation_matches::direction.eq(dir),
-                        )
-                    })
-                    .collect();
-                let q = diesel::insert_into(reconciliation_matches::table).values(&rows);
-                match conn {
-                    DbConnection::Pg(c) => q.execute(c)?,
-                    DbConnection::Sqlite(c) => q.execute(c)?,
-                };
-                Ok(())
-            };
-            {
-                let mut sink = |(line, bill, direction): MatchRow<'_>| -> Result<(), DbError> {
-                    buffer.push((
-                        run_id.to_owned(),
-                        line,
-                        bill.to_owned(),
-                        direction.to_owned(),
-                    ));
-                    written += 1;
-                    if buffer.len() >= INSERT_CHUNK {
-                        if let Err(e) = flush(conn, &mut buffer) {
-                            let copy = DbError::Payload(e.to_string());
-                            failed = Some(e);
-                            return Err(copy);
-                        }
+        DbConnection::Sqlite(sqlite) => {
+            let mut pages: Vec<(String, String, i64, String)> = Vec::with_capacity(PAGE_CHUNK);
+            let mut flush =
+                |pages: &mut Vec<(String, String, i64, String)>| -> Result<(), DbError> {
+                    if pages.is_empty() {
+                        return Ok(());
                     }
+                    let rows: Vec<_> = pages
+                        .drain(..)
+                        .map(|(first, last, entries, body)| {
+                            (
+                                reconciliation_match_pages::run_id.eq(run_id.to_owned()),
+                                reconciliation_match_pages::first_bill.eq(first),
+                                reconciliation_match_pages::last_bill.eq(last),
+                                reconciliation_match_pages::entries.eq(entries),
+                                reconciliation_match_pages::body.eq(body),
+                            )
+                        })
+                        .collect();
+                    diesel::insert_into(reconciliation_match_pages::table)
+                        .values(&rows)
+                        .execute(sqlite)?;
                     Ok(())
                 };
-                let produced = produce(&mut sink);
-                if let Some(e) = failed.take() {
-                    return Err(e.into());
+            for m in matches {
+                if let Some(page) = builder.push(&m)? {
+                    pages.push(page);
+                    if pages.len() >= PAGE_CHUNK {
+                        flush(&mut pages)?;
+                    }
                 }
-                produced?;
+                written += 1;
             }
-            flush(conn, &mut buffer)?;
-            Ok(written)
+            if let Some(page) = builder.take() {
+                pages.push(page);
+            }
+            flush(&mut pages)?;
         }
     }
+    Ok(written)
+}
+
+/// The page of a run's matched lines whose range may hold `bill`: the last page starting at
+/// or before it.
+fn page_holding(
+    conn: &mut DbConnection,
+    run_id: &str,
+    bill: &str,
+) -> Result<Option<(String, String)>, DbError> {
+    Ok(reconciliation_match_pages::table
+        .filter(reconciliation_match_pages::run_id.eq(run_id))
+        .filter(reconciliation_match_pages::first_bill.le(bill))
+        .order(reconciliation_match_pages::first_bill.desc())
+        .select((
+            reconciliation_match_pages::last_bill,
+            reconciliation_match_pages::body,
+        ))
+        .first(conn)
+        .optional()?)
 }
 
 /// Our attempts on `channel` a statement of the day may name: final within `[lo, hi)`, or
@@ -501,28 +595,34 @@ pub fn runs_between(
 }
 
 /// Which of these `out_bill_no`s one of `runs` matched as paid out: `(out_bill_no, run)`.
-/// Each lookup is one of the key's (run, out_bill_no).
+/// Per run, the numbers in order, one page read for each page they fall in.
 pub fn matched_in(
     conn: &mut DbConnection,
     runs: &[String],
     out_bill_nos: &[String],
 ) -> Result<Vec<(String, String)>, DbError> {
     let mut out = Vec::new();
-    if runs.is_empty() {
-        return Ok(out);
-    }
-    for chunk in out_bill_nos.chunks(INSERT_CHUNK) {
-        out.extend(
-            reconciliation_matches::table
-                .filter(reconciliation_matches::run_id.eq_any(runs))
-                .filter(reconciliation_matches::out_bill_no.eq_any(chunk))
-                .filter(reconciliation_matches::direction.eq("out"))
-                .select((
-                    reconciliation_matches::out_bill_no,
-                    reconciliation_matches::run_id,
-                ))
-                .load::<(String, String)>(conn)?,
-        );
+    let mut bills: Vec<&str> = out_bill_nos.iter().map(String::as_str).collect();
+    bills.sort_unstable();
+    bills.dedup();
+    for run in runs {
+        // The page read last: its last number and its lines out.
+        let mut page: Option<(String, std::collections::HashSet<String>)> = None;
+        for &bill in &bills {
+            let covered = page.as_ref().is_some_and(|(last, _)| bill <= last.as_str());
+            if !covered {
+                page = page_holding(conn, run, bill)?.map(|(last, body)| {
+                    let outs = page_entries(&body)
+                        .filter(|m| m.out)
+                        .map(|m| m.out_bill_no)
+                        .collect();
+                    (last, outs)
+                });
+            }
+            if page.as_ref().is_some_and(|(_, outs)| outs.contains(bill)) {
+                out.push((bill.to_owned(), run.clone()));
+            }
+        }
     }
     Ok(out)
 }
@@ -583,20 +683,41 @@ pub fn item(
 
 /// How many of a run's exceptions have no resolution.
 pub fn unresolved(conn: &mut DbConnection, run_id: &str) -> Result<i64, DbError> {
-    let resolved: i64 = reconciliation_items::table
-        .inner_join(
+    Ok(unresolved_of(conn, &[run_id.to_owned()])?
+        .get(run_id)
+        .copied()
+        .unwrap_or(0))
+}
+
+/// How many exceptions of each of these runs are unresolved, in one query (runs with none
+/// are absent).
+pub fn unresolved_of(
+    conn: &mut DbConnection,
+    run_ids: &[String],
+) -> Result<std::collections::HashMap<String, i64>, DbError> {
+    if run_ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows: Vec<(String, i64)> = reconciliation_items::table
+        .left_join(
             reconciliation_resolutions::table.on(reconciliation_resolutions::run_id
                 .eq(reconciliation_items::run_id)
                 .and(reconciliation_resolutions::item_key.eq(reconciliation_items::item_key))),
         )
-        .filter(reconciliation_items::run_id.eq(run_id))
-        .count()
-        .get_result(conn)?;
-    let all: i64 = reconciliation_items::table
-        .filter(reconciliation_items::run_id.eq(run_id))
-        .count()
-        .get_result(conn)?;
-    Ok(all - resolved)
+        .filter(reconciliation_items::run_id.eq_any(run_ids))
+        .filter(reconciliation_resolutions::id.is_null())
+        .group_by(reconciliation_items::run_id)
+        .select((reconciliation_items::run_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The item keys of a run that finance resolved.
+pub fn resolved_keys(conn: &mut DbConnection, run_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(reconciliation_resolutions::table
+        .filter(reconciliation_resolutions::run_id.eq(run_id))
+        .select(reconciliation_resolutions::item_key)
+        .load(conn)?)
 }
 
 /// Records a resolution; `false` when the item is resolved already.
@@ -614,8 +735,47 @@ pub fn insert_resolution(conn: &mut DbConnection, r: &Resolution) -> Result<bool
     }
 }
 
-/// A run's matched lines after `after` (by `out_bill_no`, the key's order), with their
-/// attempts, within the org paths given (`None`: all).
+/// A run's matched lines after `after` (by `out_bill_no`), at most `limit`, read page by
+/// page.
+pub fn matches_after(
+    conn: &mut DbConnection,
+    run_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Match>, DbError> {
+    let mut out: Vec<Match> = Vec::new();
+    let mut cursor: Option<String> = after.map(str::to_owned);
+    while out.len() < limit {
+        // The next page holding a number after the cursor.
+        let mut q = reconciliation_match_pages::table
+            .filter(reconciliation_match_pages::run_id.eq(run_id))
+            .into_boxed();
+        if let Some(c) = &cursor {
+            q = q.filter(reconciliation_match_pages::last_bill.gt(c.clone()));
+        }
+        let Some((last, body)) = q
+            .order(reconciliation_match_pages::first_bill.asc())
+            .select((
+                reconciliation_match_pages::last_bill,
+                reconciliation_match_pages::body,
+            ))
+            .first::<(String, String)>(conn)
+            .optional()?
+        else {
+            break;
+        };
+        out.extend(
+            page_entries(&body)
+                .filter(|m| cursor.as_deref().is_none_or(|c| m.out_bill_no.as_str() > c))
+                .take(limit - out.len()),
+        );
+        cursor = Some(last);
+    }
+    Ok(out)
+}
+
+/// A run's matched lines after `after` (by `out_bill_no`, the pages' order), with their
+/// attempts, within the org paths given (`None`: all): at most `limit`.
 pub fn matched_lines(
     conn: &mut DbConnection,
     run_id: &str,
@@ -623,35 +783,65 @@ pub fn matched_lines(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<MatchedLine>, DbError> {
-    let mut q = reconciliation_matches::table
-        .inner_join(
-            payout_attempts::table
-                .on(payout_attempts::out_bill_no.eq(reconciliation_matches::out_bill_no)),
-        )
-        .inner_join(payouts::table.on(payouts::id.eq(payout_attempts::payout_id)))
-        .filter(reconciliation_matches::run_id.eq(run_id))
-        .into_boxed();
-    if let Some(a) = after {
-        q = q.filter(reconciliation_matches::out_bill_no.gt(a.to_owned()));
+    let mut out: Vec<MatchedLine> = Vec::new();
+    if within.is_some_and(<[String]>::is_empty) {
+        return Ok(out);
     }
-    if let Some(within) = within {
-        if within.is_empty() {
-            return Ok(Vec::new());
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let mut cursor: Option<String> = after.map(str::to_owned);
+    while out.len() < limit {
+        let want = (limit - out.len()).clamp(64, PAGE_ENTRIES);
+        let lines = matches_after(conn, run_id, cursor.as_deref(), want)?;
+        let Some(last) = lines.last().map(|m| m.out_bill_no.clone()) else {
+            break;
+        };
+        // Their attempts (in scope), a chunk at a time, in the page's order.
+        for chunk in lines.chunks(INSERT_CHUNK) {
+            if out.len() >= limit {
+                break;
+            }
+            let bills: Vec<&str> = chunk.iter().map(|m| m.out_bill_no.as_str()).collect();
+            let mut q = payout_attempts::table
+                .inner_join(payouts::table.on(payouts::id.eq(payout_attempts::payout_id)))
+                .filter(payout_attempts::out_bill_no.eq_any(bills))
+                .into_boxed();
+            if let Some(within) = within {
+                q = crate::within_subtrees!(q, within, payouts::org_path);
+            }
+            let found: std::collections::HashMap<String, (String, String, i64, String)> = q
+                .select((
+                    payout_attempts::out_bill_no,
+                    payout_attempts::id,
+                    payout_attempts::payout_id,
+                    payout_attempts::amount_fen,
+                    payouts::org_path,
+                ))
+                .load::<(String, String, String, i64, String)>(conn)?
+                .into_iter()
+                .map(|(bill, attempt, payout, fen, path)| (bill, (attempt, payout, fen, path)))
+                .collect();
+            for m in chunk {
+                if out.len() >= limit {
+                    break;
+                }
+                if let Some((attempt_id, payout_id, amount_fen, org_path)) =
+                    found.get(&m.out_bill_no).cloned()
+                {
+                    out.push(MatchedLine {
+                        line: m.line,
+                        out_bill_no: m.out_bill_no.clone(),
+                        direction: if m.out { "out" } else { "in" }.to_owned(),
+                        attempt_id,
+                        payout_id,
+                        amount_fen,
+                        org_path,
+                    });
+                }
+            }
         }
-        q = crate::within_subtrees!(q, within, payouts::org_path);
+        cursor = Some(last);
     }
-    Ok(q.order(reconciliation_matches::out_bill_no.asc())
-        .limit(limit)
-        .select((
-            reconciliation_matches::line,
-            reconciliation_matches::out_bill_no,
-            reconciliation_matches::direction,
-            payout_attempts::id,
-            payout_attempts::payout_id,
-            payout_attempts::amount_fen,
-            payouts::org_path,
-        ))
-        .load(conn)?)
+    Ok(out)
 }
 
 /// The org paths where active staff hold `role` (distinct).

@@ -839,11 +839,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    reconciliation_matches (run_id, out_bill_no) {
+    reconciliation_match_pages (run_id, first_bill) {
         run_id -> Text,
-        out_bill_no -> Text,
-        line -> BigInt,
-        direction -> Text,
+        first_bill -> Text,
+        last_bill -> Text,
+        entries -> BigInt,
+        body -> Text,
     }
 }
 
@@ -889,7 +890,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_payee_requests,
     payout_settings,
     reconciliation_items,
-    reconciliation_matches,
+    reconciliation_match_pages,
     reconciliation_resolutions,
     reconciliation_runs,
     platform_starts,

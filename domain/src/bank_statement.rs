@@ -67,11 +67,8 @@ use serde::{Deserialize, Serialize};
 use crate::bank_file::{FileEncoding, TemplateError, MAX_RESULT_COLUMNS, MAX_SKIP_ROWS};
 use crate::reconcile::Direction;
 
-/// The longest record a statement may hold, in bytes (decoded): real lines are a few
-/// hundred bytes, so a longer one means a broken file (say, an unclosed quote).
-pub const MAX_RECORD_BYTES: usize = 1 << 20;
-/// The most cells a record may have.
-pub const MAX_CELLS: usize = 1024;
+use crate::csv_records::{RawRecord, RecordSplitter, TooLong};
+pub use crate::csv_records::{MAX_CELLS, MAX_RECORD_BYTES};
 /// Columns a statement template may name count from 0 and are below this.
 pub const MAX_STATEMENT_COLUMNS: usize = MAX_RESULT_COLUMNS;
 /// Reference columns a template may name, at most.
@@ -361,6 +358,12 @@ impl StatementError {
             Self::RecordTooLong { .. } => "record_too_long",
             Self::WrongEncoding { .. } => "wrong_encoding",
         }
+    }
+}
+
+impl From<TooLong> for StatementError {
+    fn from(t: TooLong) -> Self {
+        StatementError::RecordTooLong { line: t.line }
     }
 }
 
@@ -839,21 +842,9 @@ struct Parsing {
     template: StatementTemplate,
     /// The encoding the file is read in (a BOM's, else the template's).
     encoding: FileEncoding,
-    csv: csv_core::Reader,
-    /// The record being read: its cells' bytes and ends so far.
-    record: Vec<u8>,
-    ends: Vec<usize>,
-    record_len: usize,
-    ends_len: usize,
-    /// Whether a record has started (its first byte was given to csv-core).
-    in_record: bool,
-    record_line: usize,
-    /// Whether the record holds a malformed byte (a U+FFFD put in its place).
+    records: RecordSplitter,
+    /// Whether the record being read holds a malformed byte (a U+FFFD put in its place).
     record_malformed: bool,
-    /// The physical line of the next byte, from 1.
-    line: usize,
-    /// Whether the last byte seen was a CR (so an LF next ends no new line).
-    prev_cr: bool,
     /// Records with non-ASCII text that decoded, and records that did not.
     clean_non_ascii_records: u64,
     malformed_records: u64,
@@ -865,65 +856,43 @@ impl Parsing {
         Self {
             encoding: template.encoding,
             template,
-            csv: csv_core::ReaderBuilder::new()
-                .delimiter(separator)
-                .quote(b'"')
-                .build(),
-            record: vec![0; 1024],
-            ends: vec![0; 32],
-            record_len: 0,
-            ends_len: 0,
-            in_record: false,
-            record_line: 1,
+            records: RecordSplitter::new(separator),
             record_malformed: false,
-            line: 1,
-            prev_cr: false,
             clean_non_ascii_records: 0,
             malformed_records: 0,
             totals: StatementTotals::default(),
         }
     }
 
-    /// Gives decoded `input` (never empty: that would tell csv-core the file ended) to
-    /// csv-core, handling each record it completes.
-    fn consume(&mut self, mut input: &[u8], sink: Sink<'_>) -> Result<(), StatementError> {
-        while !input.is_empty() {
-            if !self.in_record {
-                // Line ends between records (empty lines, the LF of a CRLF), which csv-core
-                // would skip anyway; skipping them here tells the line the record starts on.
-                let skip = input
-                    .iter()
-                    .take_while(|&&b| b == b'\n' || b == b'\r')
-                    .count();
-                let (breaks, rest) = input.split_at(skip);
-                self.count_lines(breaks);
-                input = rest;
-                if input.is_empty() {
-                    break;
-                }
-                self.in_record = true;
-                self.record_line = self.line;
-            }
-            let (result, read, written, ended) = self.csv.read_record(
-                input,
-                self.record.get_mut(self.record_len..).unwrap_or_default(),
-                self.ends.get_mut(self.ends_len..).unwrap_or_default(),
-            );
-            let (done, rest) = input.split_at(read.min(input.len()));
-            self.count_lines(done);
-            input = rest;
-            self.record_len += written;
-            self.ends_len += ended;
-            match result {
-                csv_core::ReadRecordResult::InputEmpty => {}
-                csv_core::ReadRecordResult::OutputFull => self.grow_record()?,
-                csv_core::ReadRecordResult::OutputEndsFull => self.grow_ends()?,
-                csv_core::ReadRecordResult::Record => self.end_record(sink),
-                // Only for an empty input, which is never given here.
-                csv_core::ReadRecordResult::End => break,
-            }
-        }
-        Ok(())
+    /// The splitter, and what reading a record changes beside it.
+    fn parts(&mut self) -> (&mut RecordSplitter, Read<'_>) {
+        let Self {
+            records,
+            template,
+            encoding,
+            record_malformed,
+            clean_non_ascii_records,
+            malformed_records,
+            totals,
+        } = self;
+        let read = Read {
+            template,
+            encoding: *encoding,
+            record_malformed,
+            clean_non_ascii_records,
+            malformed_records,
+            totals,
+        };
+        (records, read)
+    }
+
+    /// Gives decoded `input` to the record splitter, handling each record it completes.
+    fn consume(&mut self, input: &[u8], sink: Sink<'_>) -> Result<(), StatementError> {
+        let (records, mut read) = self.parts();
+        records.consume(input, |r| -> Result<(), StatementError> {
+            read.record(r, sink);
+            Ok(())
+        })
     }
 
     /// A malformed sequence: a U+FFFD in the record, which is marked.
@@ -937,42 +906,39 @@ impl Parsing {
 
     /// The end of the text: the last record, when it has no line end.
     fn flush(&mut self, sink: Sink<'_>) -> Result<(), StatementError> {
-        while self.in_record {
-            let (result, _, written, ended) = self.csv.read_record(
-                &[],
-                self.record.get_mut(self.record_len..).unwrap_or_default(),
-                self.ends.get_mut(self.ends_len..).unwrap_or_default(),
-            );
-            self.record_len += written;
-            self.ends_len += ended;
-            match result {
-                csv_core::ReadRecordResult::OutputFull => self.grow_record()?,
-                csv_core::ReadRecordResult::OutputEndsFull => self.grow_ends()?,
-                csv_core::ReadRecordResult::Record => self.end_record(sink),
-                csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => break,
-            }
-        }
-        Ok(())
+        let (records, mut read) = self.parts();
+        records.flush(|r| -> Result<(), StatementError> {
+            read.record(r, sink);
+            Ok(())
+        })
     }
+}
 
-    fn end_record(&mut self, sink: Sink<'_>) {
-        let line = self.record_line;
-        let malformed = std::mem::take(&mut self.record_malformed);
-        let bytes = self.record.get(..self.record_len).unwrap_or_default();
-        let ends = self.ends.get(..self.ends_len).unwrap_or_default();
+/// What reading a record needs of [`Parsing`] beside its splitter.
+struct Read<'p> {
+    template: &'p StatementTemplate,
+    encoding: FileEncoding,
+    record_malformed: &'p mut bool,
+    clean_non_ascii_records: &'p mut u64,
+    malformed_records: &'p mut u64,
+    totals: &'p mut StatementTotals,
+}
+
+impl Read<'_> {
+    fn record(&mut self, r: RawRecord<'_>, sink: Sink<'_>) {
+        let line = r.line;
+        let malformed = std::mem::take(self.record_malformed);
+        let (bytes, ends) = (r.bytes, r.ends);
         // Decoded text split at ASCII bytes: always UTF-8.
         let text = std::str::from_utf8(bytes).ok();
         let malformed = malformed || text.is_none();
         if !bytes.is_ascii() {
             if malformed {
-                self.malformed_records += 1;
+                *self.malformed_records += 1;
             } else {
-                self.clean_non_ascii_records += 1;
+                *self.clean_non_ascii_records += 1;
             }
         }
-        self.record_len = 0;
-        self.ends_len = 0;
-        self.in_record = false;
         if line <= self.template.skip_rows {
             return;
         }
@@ -998,7 +964,7 @@ impl Parsing {
         if cells.iter().all(|c| c.is_empty()) {
             return;
         }
-        match read_line(&self.template, line, &cells) {
+        match read_line(self.template, line, &cells) {
             Ok(read) => {
                 if self.totals.add(&read) {
                     sink(Ok(read));
@@ -1015,39 +981,6 @@ impl Parsing {
                 self.totals.line_errors += 1;
                 sink(Err(error));
             }
-        }
-    }
-
-    fn grow_record(&mut self) -> Result<(), StatementError> {
-        let len = self.record.len().saturating_mul(2);
-        if len > MAX_RECORD_BYTES {
-            return Err(StatementError::RecordTooLong {
-                line: self.record_line,
-            });
-        }
-        self.record.resize(len, 0);
-        Ok(())
-    }
-
-    fn grow_ends(&mut self) -> Result<(), StatementError> {
-        let len = self.ends.len().saturating_mul(2);
-        if len > MAX_CELLS {
-            return Err(StatementError::RecordTooLong {
-                line: self.record_line,
-            });
-        }
-        self.ends.resize(len, 0);
-        Ok(())
-    }
-
-    /// Counts the line ends in `bytes`, the next bytes of the text: LF, CRLF and a lone CR
-    /// each end a line, also across chunks.
-    fn count_lines(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if b == b'\r' || (b == b'\n' && !self.prev_cr) {
-                self.line += 1;
-            }
-            self.prev_cr = b == b'\r';
         }
     }
 }

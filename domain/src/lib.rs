@@ -5,6 +5,7 @@ pub mod bank_file;
 pub mod bank_statement;
 pub mod claim;
 pub mod clock;
+pub mod csv_records;
 pub mod geo;
 pub mod id;
 pub mod id_number;

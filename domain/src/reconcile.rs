@@ -157,11 +157,12 @@ impl Totals {
 }
 
 /// A 128-bit key of an identifier: the UUID itself when the text is a UUID written the way
-/// we write ours (lower-case, hyphenated or as 32 hexadecimal digits), else a hash of the
-/// text (kept beside, to give it back).
-fn key_of(text: &str, fallback: &mut HashMap<u128, String>) -> u128 {
+/// we write ours (lower-case; as 32 hexadecimal digits when `simple`, else hyphenated), else
+/// a hash of the text (kept beside, to give it back).
+fn key_of(text: &str, simple: bool, fallback: &mut HashMap<u128, String>) -> u128 {
     if let Ok(u) = uuid::Uuid::try_parse(text) {
-        let same = if text.len() == 32 {
+        // Only the form `text_of` gives back.
+        let same = if simple {
             u.simple().to_string() == text
         } else {
             u.hyphenated().to_string() == text
@@ -201,6 +202,27 @@ fn hash128(text: &str) -> u128 {
     (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 
+/// Hashes a key that is already a hash (128 random bits): its first 8 bytes.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u64; 2]` hashes as its length, then its 16 bytes: the first half is the hash.
+        for (i, b) in bytes.iter().take(8).enumerate() {
+            self.0 ^= u64::from(*b) << (8 * i);
+        }
+    }
+
+    fn write_usize(&mut self, _length: usize) {}
+}
+
+type BuildKeyHasher = std::hash::BuildHasherDefault<KeyHasher>;
+
 /// One of our attempts, compact (a day may hold a million): 56 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -214,8 +236,10 @@ struct Slot {
     seen: bool,
     /// Named by an entry in (money back) already.
     returned: bool,
-    /// The statement line that matched it (1-based), 0 while none did. It fits in the
-    /// padding: a slot stays 56 bytes.
+    /// Whether another attempt has the same payout (only then is `paid_payouts` asked).
+    shared: bool,
+    /// The statement line that matched it (1-based), 0 while none did. It and `shared` fit
+    /// in the padding: a slot stays 56 bytes.
     matched_line: u32,
 }
 
@@ -239,9 +263,13 @@ pub struct Matcher {
     open_days: u32,
     /// Sorted by `out_bill_no` once built.
     slots: Vec<Slot>,
-    /// (hash of the provider's number, slot), sorted.
+    /// (hash of the provider's number, slot) as added; moved into `provider_index` once
+    /// sorted.
     by_provider: Vec<([u64; 2], u32)>,
-    /// Payouts with an attempt already named by an entry out.
+    /// Hash of the provider's number → slot: one or two memory reads a line, where a binary
+    /// search over a million entries was about ten cache misses.
+    provider_index: HashMap<[u64; 2], u32, BuildKeyHasher>,
+    /// Payouts of more than one attempt with an attempt already named by an entry out.
     paid_payouts: HashSet<u128>,
     fallback: HashMap<u128, String>,
     totals: Totals,
@@ -257,6 +285,7 @@ impl Matcher {
             open_days,
             slots: Vec::new(),
             by_provider: Vec::new(),
+            provider_index: HashMap::default(),
             paid_payouts: HashSet::new(),
             fallback: HashMap::new(),
             totals: Totals::default(),
@@ -267,8 +296,8 @@ impl Matcher {
     /// Adds one of ours that may appear on the statement (final on the day or around it,
     /// or still open). Each `out_bill_no` is added once (it is unique).
     pub fn add(&mut self, a: &Attempt) {
-        let out_bill_no = key_of(&a.out_bill_no, &mut self.fallback);
-        let payout = key_of(&a.payout_id, &mut self.fallback);
+        let out_bill_no = key_of(&a.out_bill_no, true, &mut self.fallback);
+        let payout = key_of(&a.payout_id, false, &mut self.fallback);
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         if let Some(p) = &a.provider_no {
             self.by_provider.push((split(hash128(p)), index));
@@ -287,6 +316,7 @@ impl Matcher {
             held: a.held,
             seen: false,
             returned: false,
+            shared: false,
             matched_line: 0,
         });
         self.sorted = false;
@@ -305,7 +335,7 @@ impl Matcher {
         if self.sorted {
             return;
         }
-        // Slots move: remember each one's old index to renumber `by_provider`.
+        // Slots move: remember each one's old index to renumber the provider index.
         let mut order: Vec<u32> =
             (0..u32::try_from(self.slots.len()).unwrap_or(u32::MAX)).collect();
         order.sort_by_key(|&i| self.slots[i as usize].out_bill_no);
@@ -313,20 +343,39 @@ impl Matcher {
         for (new, &old) in order.iter().enumerate() {
             new_index[old as usize] = u32::try_from(new).unwrap_or(u32::MAX);
         }
-        let slots: Vec<Slot> = order.iter().map(|&i| self.slots[i as usize]).collect();
-        self.slots = slots;
-        for entry in &mut self.by_provider {
-            entry.1 = new_index[entry.1 as usize];
+        let mut slots: Vec<Slot> = order.iter().map(|&i| self.slots[i as usize]).collect();
+        drop(order);
+        // Which payouts have more than one attempt: sorted (payout, slot) pairs side by side.
+        let mut payouts: Vec<([u64; 2], u32)> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.payout, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        payouts.sort_unstable();
+        for pair in payouts.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                slots[pair[0].1 as usize].shared = true;
+                slots[pair[1].1 as usize].shared = true;
+            }
         }
-        self.by_provider.sort_unstable();
+        drop(payouts);
+        self.slots = slots;
+        // Entries indexed before (attempts added after a first sort) follow their slots.
+        for slot in self.provider_index.values_mut() {
+            *slot = new_index[*slot as usize];
+        }
+        let added = std::mem::take(&mut self.by_provider);
+        self.provider_index.reserve(added.len());
+        for (hash, old) in added {
+            self.provider_index.insert(hash, new_index[old as usize]);
+        }
         self.sorted = true;
     }
 
     fn find(&self, e: &Entry<'_>) -> Option<usize> {
         if let Some(p) = e.provider_no.filter(|p| !p.is_empty()) {
-            let h = split(hash128(p));
-            if let Ok(i) = self.by_provider.binary_search_by_key(&h, |e| e.0) {
-                return Some(self.by_provider[i].1 as usize);
+            if let Some(&i) = self.provider_index.get(&split(hash128(p))) {
+                return Some(i as usize);
             }
         }
         let r = e.reference.filter(|r| !r.is_empty())?;
@@ -374,7 +423,7 @@ impl Matcher {
         let payout = join(a.payout);
         let outcome = match e.direction {
             Direction::Out => {
-                if a.seen || self.paid_payouts.contains(&payout) {
+                if a.seen || (a.shared && self.paid_payouts.contains(&payout)) {
                     Outcome::Duplicate
                 } else if a.held != Held::Paid {
                     Outcome::StatusMismatch
@@ -394,7 +443,9 @@ impl Matcher {
         match e.direction {
             Direction::Out => {
                 self.slots[i].seen = true;
-                self.paid_payouts.insert(payout);
+                if a.shared {
+                    self.paid_payouts.insert(payout);
+                }
             }
             Direction::In => self.slots[i].returned = true,
         }
@@ -419,11 +470,11 @@ impl Matcher {
         }
     }
 
-    /// The matched lines, `(out_bill_no, line, direction)`, in the order of `out_bill_no`
-    /// (a store's index on it then grows at its end instead of everywhere).
+    /// The matched lines, `(out_bill_no, line, direction)`, in ascending `out_bill_no` order
+    /// (byte order, as a store's index sorts them).
     pub fn matched(&mut self) -> impl Iterator<Item = (String, usize, Direction)> + '_ {
         self.sort();
-        self.slots.iter().filter(|a| a.matched_line != 0).map(|a| {
+        let entry = |a: &Slot, fallback: &HashMap<u128, String>| {
             // Money out matches only what we hold paid; money back only what we do not.
             let direction = if a.held == Held::Paid {
                 Direction::Out
@@ -431,10 +482,33 @@ impl Matcher {
                 Direction::In
             };
             (
-                text_of(join(a.out_bill_no), true, &self.fallback),
+                text_of(join(a.out_bill_no), true, fallback),
                 a.matched_line as usize,
                 direction,
             )
+        };
+        let fallback = &self.fallback;
+        let is_text = |a: &Slot| fallback.contains_key(&join(a.out_bill_no));
+        // Numbers kept as UUIDs are in their text's order already (32 lower-case hex digits);
+        // the few kept as text are sorted apart and merged in.
+        let mut odd: Vec<(String, usize, Direction)> = self
+            .slots
+            .iter()
+            .filter(|a| a.matched_line != 0 && is_text(a))
+            .map(|a| entry(a, fallback))
+            .collect();
+        odd.sort();
+        let mut odd = odd.into_iter().peekable();
+        let mut main = self
+            .slots
+            .iter()
+            .filter(move |a| a.matched_line != 0 && !is_text(a))
+            .map(move |a| entry(a, fallback))
+            .peekable();
+        std::iter::from_fn(move || match (main.peek(), odd.peek()) {
+            (Some(a), Some(b)) if b.0 < a.0 => odd.next(),
+            (Some(_), _) => main.next(),
+            (None, _) => odd.next(),
         })
     }
 
@@ -550,9 +624,7 @@ mod tests {
                 Outcome::Duplicate,
             ]
         );
-        // (Names that are not UUIDs are listed in their hash's order: sorted here.)
-        let mut matched: Vec<(String, usize, Direction)> = m.matched().collect();
-        matched.sort();
+        let matched: Vec<(String, usize, Direction)> = m.matched().collect();
         assert_eq!(
             matched,
             [
@@ -626,6 +698,40 @@ mod tests {
         assert!(totals.agree());
     }
 
+    #[test]
+    fn attempts_added_after_lines_were_judged_are_found_and_the_earlier_ones_still_are() {
+        let mut m = matcher(
+            day(5),
+            vec![
+                attempt("m", "p1", 100, Held::Paid, Some(5)),
+                attempt("c", "p2", 200, Held::Paid, Some(5)),
+            ],
+            3,
+        );
+        assert_eq!(m.push(&out(2, "w-m", 100)).outcome, Outcome::Matched);
+        assert_eq!(
+            m.push(&out(3, "w-a", 300)).outcome,
+            Outcome::UnexpectedInStatement
+        );
+        // Found later (outside the window): "a" sorts before "m" and "c", moving their slots.
+        m.add(&attempt("a", "p3", 300, Held::Paid, Some(1)));
+        m.add(&attempt("b", "p2", 200, Held::Failed, Some(1)));
+        assert_eq!(m.judge(&out(3, "w-a", 300)).outcome, Outcome::Matched);
+        assert_eq!(m.push(&out(4, "w-c", 200)).outcome, Outcome::Matched);
+        // p2 is paid by "c": its other attempt out is a duplicate.
+        assert_eq!(m.push(&out(5, "w-b", 200)).outcome, Outcome::Duplicate);
+        assert_eq!(m.push(&out(6, "w-m", 100)).outcome, Outcome::Duplicate);
+        let matched: Vec<(String, usize)> = m.matched().map(|(b, l, _)| (b, l)).collect();
+        assert_eq!(
+            matched,
+            [
+                ("a".to_owned(), 3),
+                ("c".to_owned(), 4),
+                ("m".to_owned(), 2)
+            ]
+        );
+    }
+
     /// The rules written the plain way (linear scans over strings), to check the compact
     /// matcher against.
     fn reference(
@@ -686,6 +792,15 @@ mod tests {
         out
     }
 
+    /// Our numbers are UUIDs as 32 hex digits; a few others are kept as text.
+    fn bill(i: usize) -> String {
+        if i % 3 == 2 {
+            format!("5-{i}")
+        } else {
+            format!("{:032x}", (i as u128 + 1) * 0x0123_4567_89ab_cdef_0123_4567)
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn the_compact_matcher_judges_as_the_plain_rules_do(
@@ -696,7 +811,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, &(payout, held, fen, final_day, has_provider))| Attempt {
-                    out_bill_no: format!("{:032x}", i + 1),
+                    out_bill_no: bill(i),
                     provider_no: has_provider.then(|| format!("1330{i:06}")),
                     payout_id: uuid::Uuid::from_u128(u128::from(payout) + 7).to_string(),
                     amount_fen: fen * 100,
@@ -706,7 +821,7 @@ mod tests {
                 })
                 .collect();
             let names: Vec<(String, String)> = (0..50)
-                .map(|i| (format!("1330{i:06}"), format!("{:032x}", i + 1)))
+                .map(|i| (format!("1330{i:06}"), bill(i)))
                 .collect();
             let entries: Vec<Entry<'_>> = lines
                 .iter()

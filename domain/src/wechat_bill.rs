@@ -54,11 +54,8 @@ use serde::Serialize;
 
 use crate::money::from_fen;
 
-/// The longest record a bill may hold, in bytes: real lines are a few hundred bytes, so a
-/// longer one means a broken file (say, an unclosed quote swallowing the rest).
-pub const MAX_RECORD_BYTES: usize = 1 << 20;
-/// The most cells a record may have.
-pub const MAX_CELLS: usize = 1024;
+use crate::csv_records::{RecordSplitter, TooLong};
+pub use crate::csv_records::{MAX_CELLS, MAX_RECORD_BYTES};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -429,6 +426,12 @@ pub enum BillError {
     AfterSummary { line: usize },
     #[error("第{line}行起的记录超过{MAX_RECORD_BYTES}字节或{MAX_CELLS}列（可能缺少右引号）")]
     RecordTooLong { line: usize },
+}
+
+impl From<TooLong> for BillError {
+    fn from(t: TooLong) -> Self {
+        BillError::RecordTooLong { line: t.line }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -868,22 +871,10 @@ fn handle_record(
 ///
 /// A fatal error ([`BillError`]) stops the reader: every later call returns it again.
 pub struct BillReader {
-    csv: csv_core::Reader,
+    records: RecordSplitter,
     /// The first bytes of the file while it is not known whether they are a BOM.
     head: Vec<u8>,
     head_done: bool,
-    /// The record being read: its cells' bytes and ends so far.
-    record: Vec<u8>,
-    ends: Vec<usize>,
-    record_len: usize,
-    ends_len: usize,
-    /// Whether a record has started (its first byte was given to csv-core).
-    in_record: bool,
-    record_line: usize,
-    /// The physical line of the next byte, from 1.
-    line: usize,
-    /// Whether the last byte seen was a CR (so an LF next ends no new line).
-    prev_cr: bool,
     stage: Stage,
     tally: Tally,
     failed: Option<BillError>,
@@ -898,20 +889,9 @@ impl Default for BillReader {
 impl BillReader {
     pub fn new() -> Self {
         Self {
-            csv: csv_core::ReaderBuilder::new()
-                .delimiter(b',')
-                .quote(b'"')
-                .build(),
+            records: RecordSplitter::new(b','),
             head: Vec::with_capacity(UTF8_BOM.len()),
             head_done: false,
-            record: vec![0; 1024],
-            ends: vec![0; 32],
-            record_len: 0,
-            ends_len: 0,
-            in_record: false,
-            record_line: 1,
-            line: 1,
-            prev_cr: false,
             stage: Stage::Header,
             tally: Tally::default(),
             failed: None,
@@ -965,28 +945,15 @@ impl BillReader {
                 self.consume(&head, &mut sink)?;
             }
         }
-        if self.in_record {
-            loop {
-                let (result, _, written, ended) = self.csv.read_record(
-                    &[],
-                    self.record.get_mut(self.record_len..).unwrap_or_default(),
-                    self.ends.get_mut(self.ends_len..).unwrap_or_default(),
-                );
-                self.record_len += written;
-                self.ends_len += ended;
-                match result {
-                    csv_core::ReadRecordResult::OutputFull => self.grow_record()?,
-                    csv_core::ReadRecordResult::OutputEndsFull => self.grow_ends()?,
-                    csv_core::ReadRecordResult::Record => {
-                        self.end_record(&mut sink)?;
-                        break;
-                    }
-                    csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => {
-                        break
-                    }
-                }
-            }
-        }
+        let (stage, tally) = (&mut self.stage, &mut self.tally);
+        self.records.flush(|r| {
+            handle_record(
+                stage,
+                tally,
+                &Record::new(r.line, r.bytes, r.ends),
+                &mut sink,
+            )
+        })?;
         match self.stage {
             Stage::Header => Err(BillError::NoHeader),
             Stage::Data(_) => Err(BillError::NoSummary {
@@ -1022,100 +989,17 @@ impl BillReader {
         self.consume(input, on_event)
     }
 
-    /// Gives `input` (never empty: that would tell csv-core the file ended) to csv-core,
-    /// handling each record it completes.
-    fn consume(&mut self, mut input: &[u8], on_event: Sink<'_>) -> Result<(), BillError> {
-        while !input.is_empty() {
-            if !self.in_record {
-                // Line ends between records (empty lines, the LF of a CRLF), which csv-core
-                // would skip anyway; skipping them here tells the line the record starts on.
-                let skip = input
-                    .iter()
-                    .take_while(|&&b| b == b'\n' || b == b'\r')
-                    .count();
-                let (breaks, rest) = input.split_at(skip);
-                self.count_lines(breaks);
-                input = rest;
-                if input.is_empty() {
-                    break;
-                }
-                self.in_record = true;
-                self.record_line = self.line;
-            }
-            let (result, read, written, ended) = self.csv.read_record(
-                input,
-                self.record.get_mut(self.record_len..).unwrap_or_default(),
-                self.ends.get_mut(self.ends_len..).unwrap_or_default(),
-            );
-            let (done, rest) = input.split_at(read.min(input.len()));
-            self.count_lines(done);
-            input = rest;
-            self.record_len += written;
-            self.ends_len += ended;
-            match result {
-                csv_core::ReadRecordResult::InputEmpty => {}
-                csv_core::ReadRecordResult::OutputFull => self.grow_record()?,
-                csv_core::ReadRecordResult::OutputEndsFull => self.grow_ends()?,
-                csv_core::ReadRecordResult::Record => self.end_record(on_event)?,
-                // Only for an empty input, which is never given here.
-                csv_core::ReadRecordResult::End => break,
-            }
-        }
-        Ok(())
-    }
-
-    fn end_record(&mut self, on_event: Sink<'_>) -> Result<(), BillError> {
-        let rec = Record::new(
-            self.record_line,
-            self.record.get(..self.record_len).unwrap_or_default(),
-            self.ends.get(..self.ends_len).unwrap_or_default(),
-        );
-        let result = handle_record(&mut self.stage, &mut self.tally, &rec, on_event);
-        self.record_len = 0;
-        self.ends_len = 0;
-        self.in_record = false;
-        result
-    }
-
-    fn grow_record(&mut self) -> Result<(), BillError> {
-        let len = self.record.len().saturating_mul(2);
-        if len > MAX_RECORD_BYTES {
-            return Err(BillError::RecordTooLong {
-                line: self.record_line,
-            });
-        }
-        self.record.resize(len, 0);
-        Ok(())
-    }
-
-    fn grow_ends(&mut self) -> Result<(), BillError> {
-        let len = self.ends.len().saturating_mul(2);
-        if len > MAX_CELLS {
-            return Err(BillError::RecordTooLong {
-                line: self.record_line,
-            });
-        }
-        self.ends.resize(len, 0);
-        Ok(())
-    }
-
-    /// Counts the line ends in `bytes`, the next bytes of the file: LF, CRLF and a lone CR
-    /// each end a line, also across chunks.
-    fn count_lines(&mut self, bytes: &[u8]) {
-        let Some((&first, rest)) = bytes.split_first() else {
-            return;
-        };
-        // A CR ends a line; an LF does unless it follows a CR. Counted byte pair by byte
-        // pair, in blocks whose count fits a u8, which the compiler vectorises.
-        let mut lines = usize::from(first == b'\r' || (first == b'\n' && !self.prev_cr));
-        for (prev, next) in bytes.chunks(255).zip(rest.chunks(255)) {
-            let block = prev.iter().zip(next).fold(0u8, |n, (&p, &c)| {
-                n + u8::from((c == b'\r') | ((c == b'\n') & (p != b'\r')))
-            });
-            lines += usize::from(block);
-        }
-        self.line += lines;
-        self.prev_cr = bytes.last() == Some(&b'\r');
+    /// Gives `input` to the record splitter, handling each record it completes.
+    fn consume(&mut self, input: &[u8], on_event: Sink<'_>) -> Result<(), BillError> {
+        let (stage, tally) = (&mut self.stage, &mut self.tally);
+        self.records.consume(input, |r| {
+            handle_record(
+                stage,
+                tally,
+                &Record::new(r.line, r.bytes, r.ends),
+                on_event,
+            )
+        })
     }
 }
 

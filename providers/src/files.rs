@@ -154,12 +154,16 @@ impl FileStore {
         match self.store.get(&Path::from(key)).await {
             Ok(found) => {
                 let key = key.to_owned();
-                Ok(Some(
-                    found
-                        .into_stream()
+                Ok(Some(match found.payload {
+                    // A local file: read in large pieces. (object_store's own stream reads 8 KiB
+                    // per blocking task: a 200 MB statement was 25,000 thread hand-offs.)
+                    object_store::GetResultPayload::File(file, _) => {
+                        local_chunks(file, found.range, key)
+                    }
+                    object_store::GetResultPayload::Stream(stream) => stream
                         .map_err(move |e| anyhow::Error::new(e).context(format!("reading {key}")))
                         .boxed(),
-                ))
+                }))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {key}")),
@@ -310,4 +314,58 @@ impl FileWriter {
         self.in_flight_bytes = self.in_flight_bytes.saturating_sub(size);
         Ok(())
     }
+}
+
+/// How much of a local file one blocking read takes.
+const LOCAL_CHUNK: usize = 1 << 20;
+
+/// The bytes `range` of a local file as a stream of pieces of [`LOCAL_CHUNK`] bytes, each
+/// read on tokio's blocking pool.
+fn local_chunks(file: std::fs::File, range: std::ops::Range<u64>, key: String) -> ByteStream {
+    futures_util::stream::try_unfold(
+        (Some(file), range.start, false),
+        move |(file, at, seeked)| {
+            let key = key.clone();
+            async move {
+                let Some(mut file) = file else {
+                    return Ok(None);
+                };
+                let left = range.end.saturating_sub(at);
+                if left == 0 {
+                    return Ok(None);
+                }
+                let want = usize::try_from(left)
+                    .unwrap_or(LOCAL_CHUNK)
+                    .min(LOCAL_CHUNK);
+                let start = range.start;
+                let (file, piece) = tokio::task::spawn_blocking(
+                    move || -> std::io::Result<(std::fs::File, Vec<u8>)> {
+                        use std::io::{Read, Seek, SeekFrom};
+                        if !seeked {
+                            file.seek(SeekFrom::Start(start))?;
+                        }
+                        let mut piece = vec![0u8; want];
+                        let mut filled = 0;
+                        while filled < want {
+                            match file.read(&mut piece[filled..])? {
+                                0 => break,
+                                n => filled += n,
+                            }
+                        }
+                        piece.truncate(filled);
+                        Ok((file, piece))
+                    },
+                )
+                .await
+                .with_context(|| format!("reading {key}"))?
+                .with_context(|| format!("reading {key}"))?;
+                if piece.is_empty() {
+                    anyhow::bail!("reading {key}: the file ended before its size");
+                }
+                let next = at + piece.len() as u64;
+                Ok(Some((Bytes::from(piece), (Some(file), next, true))))
+            }
+        },
+    )
+    .boxed()
 }

@@ -1113,16 +1113,15 @@ fn reconcile(
                 .retain(|f| f.item.outcome != Outcome::Matched);
         }
     }
-    db::write_matches(conn, run_id, |sink| -> Result<(), DbError> {
-        for (bill, line, direction) in matcher.matched() {
-            sink((
-                i64::try_from(line).unwrap_or(i64::MAX),
-                &bill,
-                direction_text(direction),
-            ))?;
-        }
-        Ok(())
-    })?;
+    db::write_matches(
+        conn,
+        run_id,
+        matcher.matched().map(|(bill, line, direction)| db::Match {
+            out_bill_no: bill,
+            line: i64::try_from(line).unwrap_or(i64::MAX),
+            out: direction == Direction::Out,
+        }),
+    )?;
 
     let (mut missing, totals) = matcher.finish();
     // Missing here, but its line was on another day's statement (final late at night).
@@ -1310,11 +1309,7 @@ fn notify_exceptions(
     now: DateTime<Utc>,
 ) -> Result<(), Stop> {
     let resolved: std::collections::HashSet<String> =
-        db::items(conn, run_id, None, None, None, i64::MAX)?
-            .into_iter()
-            .filter(|(_, r)| r.is_some())
-            .map(|(i, _)| i.item_key)
-            .collect();
+        db::resolved_keys(conn, run_id)?.into_iter().collect();
     let open: Vec<&db::Item> = items
         .iter()
         .filter(|i| !resolved.contains(&i.item_key))
@@ -1643,16 +1638,15 @@ pub async fn runs(ctx: &Context, actor: &Actor, q: RunsQuery) -> ServiceResult<P
     ctx.db
         .run(move |conn| -> ServiceResult<Page<RunView>> {
             let rows = db::runs(conn, &filter, after, page.fetch())?;
-            Page::from_rows(
+            // One query for the page's unresolved counts.
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let unresolved = db::unresolved_of(conn, &ids)?;
+            Ok(Page::from_rows(
                 rows,
                 page.limit,
                 |r| format!("{}.{}", r.statement_date, r.id),
-                |r| r,
-            )
-            .try_map(|r| -> ServiceResult<RunView> {
-                let unresolved = db::unresolved(conn, &r.id)?;
-                Ok(run_view(&r, unresolved))
-            })
+                |r| run_view(&r, unresolved.get(&r.id).copied().unwrap_or(0)),
+            ))
         })
         .await
 }

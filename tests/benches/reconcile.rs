@@ -530,14 +530,16 @@ async fn run(server: String, n: u64) {
         .sum();
     let matches = count(
         &mut pg,
-        &format!("SELECT COUNT(*) AS n FROM reconciliation_matches WHERE run_id = '{id}'"),
+        &format!(
+            "SELECT COALESCE(SUM(entries), 0)::BIGINT AS n FROM reconciliation_match_pages WHERE run_id = '{id}'"
+        ),
     );
     let items = count(
         &mut pg,
         &format!("SELECT COUNT(*) AS n FROM reconciliation_items WHERE run_id = '{id}'"),
     );
     let matches_size = diesel::sql_query(
-        "SELECT COALESCE(pg_size_pretty(pg_total_relation_size('reconciliation_matches')), '') AS t",
+        "SELECT COALESCE(pg_size_pretty(pg_total_relation_size('reconciliation_match_pages')), '') AS t",
     )
     .get_result::<Text>(&mut pg)
     .unwrap()
@@ -615,7 +617,7 @@ async fn run(server: String, n: u64) {
         span.as_secs_f64()
     );
     println!(
-        "written                      {matches} matches ({matches_size} with indexes), {items} items"
+        "written                      {matches} matched lines in pages ({matches_size} with their index and TOAST), {items} items"
     );
     println!(
         "run                          statement_lines {}, exceptions {}, matched {}, totals_agree {}, bill_summary_agrees {}",

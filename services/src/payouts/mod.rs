@@ -593,35 +593,50 @@ pub struct Reconciled {
 }
 
 /// Where a statement proved these attempts paid: a matched line in a run of their channel
-/// for a day around their final day (each lookup one of the matched lines' key).
+/// for a day around their final day. Two queries for all the attempts: the runs of the
+/// days around them, then the matched lines' key (run, out_bill_no).
 fn reconciled(
     conn: &mut DbConnection,
     attempts: &[Attempt],
 ) -> ServiceResult<std::collections::HashMap<String, Reconciled>> {
-    let mut out = std::collections::HashMap::new();
+    use std::collections::{BTreeMap, HashMap};
+    let around = chrono::Duration::days(3);
+    // Per channel: the final day of each attempt.
+    let mut days: BTreeMap<&str, Vec<(&str, chrono::NaiveDate)>> = BTreeMap::new();
     for a in attempts {
-        let Some(day) = a
-            .final_at
-            .map(|t| gongyou_domain::time::china_date(t.and_utc()))
-        else {
+        if let Some(t) = a.final_at {
+            let day = gongyou_domain::time::china_date(t.and_utc());
+            days.entry(a.channel.as_str())
+                .or_default()
+                .push((a.out_bill_no.as_str(), day));
+        }
+    }
+    let mut out = HashMap::new();
+    for (channel, of) in days {
+        let (Some(first), Some(last)) = (
+            of.iter().map(|(_, d)| *d).min(),
+            of.iter().map(|(_, d)| *d).max(),
+        ) else {
             continue;
         };
-        let runs = gongyou_db::reconcile::runs_between(
-            conn,
-            &a.channel,
-            day - chrono::Duration::days(3),
-            day + chrono::Duration::days(3),
-        )?;
-        let ids: Vec<String> = runs.iter().map(|(id, _)| id.clone()).collect();
-        let found =
-            gongyou_db::reconcile::matched_in(conn, &ids, std::slice::from_ref(&a.out_bill_no))?;
-        if let Some((_, run_id)) = found.into_iter().next() {
-            let date = runs
-                .iter()
-                .find(|(id, _)| *id == run_id)
-                .map(|(_, d)| *d)
-                .unwrap_or(day);
-            out.insert(a.out_bill_no.clone(), Reconciled { run_id, date });
+        let runs: HashMap<String, chrono::NaiveDate> =
+            gongyou_db::reconcile::runs_between(conn, channel, first - around, last + around)?
+                .into_iter()
+                .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let ids: Vec<String> = runs.keys().cloned().collect();
+        let bills: Vec<String> = of.iter().map(|(b, _)| (*b).to_owned()).collect();
+        let day_of: HashMap<&str, chrono::NaiveDate> = of.iter().copied().collect();
+        for (bill, run_id) in gongyou_db::reconcile::matched_in(conn, &ids, &bills)? {
+            let (Some(date), Some(day)) = (runs.get(&run_id), day_of.get(bill.as_str())) else {
+                continue;
+            };
+            if (*date - *day).num_days().abs() <= around.num_days() {
+                let date = *date;
+                out.entry(bill).or_insert(Reconciled { run_id, date });
+            }
         }
     }
     Ok(out)

@@ -7,4 +7,5 @@ mod files;
 mod membership;
 mod notifications;
 mod queue;
+mod reconcile_pages;
 mod stations;
