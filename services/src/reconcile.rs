@@ -895,6 +895,14 @@ fn attempt_of(c: &Candidate) -> Attempt {
     }
 }
 
+/// The next bytes of the statement file; `None` at its end.
+fn next_chunk<'b>(source: &mut SealedReader, buf: &'b mut [u8]) -> Result<Option<&'b [u8]>, Stop> {
+    let n = source
+        .read(buf)
+        .map_err(|e| Stop::Error(SealedReader::service_error(e)))?;
+    Ok((n > 0).then(|| buf.get(..n).unwrap_or_default()))
+}
+
 /// The reconciliation itself, inside the caller's transaction.
 #[allow(clippy::too_many_arguments)]
 fn reconcile(
@@ -953,14 +961,7 @@ fn reconcile(
     match template {
         None => {
             let mut reader = BillReader::new();
-            loop {
-                let n = source
-                    .read(&mut buf)
-                    .map_err(|e| Stop::Error(SealedReader::service_error(e)))?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = buf.get(..n).unwrap_or_default();
+            while let Some(chunk) = next_chunk(&mut source, &mut buf)? {
                 reader
                     .feed_with(chunk, |event| match event {
                         BillEvent::Line(l) => {
@@ -1047,14 +1048,7 @@ fn reconcile(
                     }
                 }
             };
-            loop {
-                let n = source
-                    .read(&mut buf)
-                    .map_err(|e| Stop::Error(SealedReader::service_error(e)))?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = buf.get(..n).unwrap_or_default();
+            while let Some(chunk) = next_chunk(&mut source, &mut buf)? {
                 reader
                     .feed_with(chunk, |event| handle(event, &mut pass))
                     .map_err(|e| Stop::Refused {
