@@ -2,7 +2,7 @@
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: demo test test-pg lint fmt bench bench-notifications bench-stations bench-roster bench-claims bench-reconcile bench-tools openapi fuzz clients ci
+.PHONY: demo test test-pg lint fmt bench bench-notifications bench-stations bench-roster bench-claims bench-reconcile bench-startup bench-tools openapi fuzz clients ci
 
 demo:      ## run Gongyou on SQLite with demo data, server and worker in one process
 	cargo run -- demo
@@ -20,7 +20,7 @@ lint:      ## formatting and clippy, as CI runs them
 fmt:
 	cargo fmt --all
 
-bench: bench-notifications bench-stations bench-roster bench-claims bench-reconcile  ## every benchmark (README, Performance)
+bench: bench-notifications bench-stations bench-roster bench-claims bench-reconcile bench-startup  ## every benchmark (README, Performance)
 
 bench-tools:  ## wrk and redis-benchmark, when missing (Debian)
 	command -v wrk >/dev/null && command -v redis-benchmark >/dev/null || \
@@ -41,6 +41,10 @@ bench-claims:  ## the review queue over 1,000,000 claims on PostgreSQL: page 1 a
 bench-reconcile:  ## reconcile a 1,000,000-line WeChat Pay bill against 1,000,000 payouts on PostgreSQL, against psql \copy (GONGYOU_BENCH_LINES to change; needs psql and curl)
 	cargo build --release --bin gongyou
 	GONGYOU_BENCH_DATABASE_URL=$(PG_URL) cargo bench -p gongyou-tests --bench reconcile
+
+bench-startup:  ## a serve replica with 150,000 stations in PostgreSQL until /readyz 200, against psql reading the same rows (GONGYOU_BENCH_STATIONS; needs psql and curl)
+	cargo build --release --bin gongyou
+	GONGYOU_BENCH_DATABASE_URL=$(PG_URL) bash ci/bench/startup.sh
 
 bench-stations: bench-tools  ## nearby search on 150,000 stations against Redis GEOSEARCH and /healthz (GONGYOU_BENCH_STATIONS, GONGYOU_BENCH_SECONDS)
 	cargo build --release --bin gongyou
