@@ -2,7 +2,7 @@
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: demo test test-pg lint fmt bench bench-notifications bench-stations bench-roster bench-claims bench-reconcile bench-startup bench-tools openapi fuzz clients ci
+.PHONY: demo test test-pg lint fmt bench bench-notifications bench-stations bench-roster bench-claims bench-reconcile bench-startup bench-tools openapi fuzz clients k8s-check ci
 
 demo:      ## run Gongyou on SQLite with demo data, server and worker in one process
 	cargo run -- demo
@@ -52,6 +52,9 @@ bench-stations: bench-tools  ## nearby search on 150,000 stations against Redis 
 
 openapi:   ## regenerate openapi.yaml from the code
 	cargo run -q -- openapi > openapi.yaml
+
+k8s-check:  ## render and validate the Kubernetes manifests, lint them and the Dockerfile (k8s/README.md)
+	bash ci/k8s/check.sh
 
 fuzz:      ## schemathesis from openapi.yaml against a fresh demo, admin and worker (ci/schemathesis)
 	cargo build -q -p gongyou

@@ -396,8 +396,8 @@ pub async fn bank_file(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`batch.not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`batch.results_too_large`, `request.too_large`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`batch.no_file`, `payout.result_template_invalid`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`batch.results_too_large` (above 8 MiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`batch.no_file`, `payout.result_template_invalid`, `batch.upload_interrupted`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/finance/payout-batches/{id}/bank-results")]
@@ -405,10 +405,12 @@ pub async fn bank_results(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> ApiResult<web::Json<BankImportReport>> {
+    // Read as a stream: the file may be larger than the JSON body limit (up to 8 MiB).
+    let body = payouts::read_result_file(payload).await?;
     Ok(web::Json(
-        payouts::import_bank_results(&state, &caller, id.into_inner(), body.to_vec()).await?,
+        payouts::import_bank_results(&state, &caller, id.into_inner(), body).await?,
     ))
 }
 

@@ -262,6 +262,35 @@ pub struct BankLineError {
     pub detail: String,
 }
 
+fn results_too_large() -> ServiceError {
+    ServiceError::new(
+        crate::Kind::TooLarge,
+        "batch.results_too_large",
+        "结果文件不能超过 8 MB",
+    )
+}
+
+/// The bank's result file from the request body as it streams in, refused once it passes
+/// [`RESULT_FILE_MAX_BYTES`] (the JSON body limit does not apply to it).
+pub async fn read_result_file<S, E>(mut body: S) -> ServiceResult<Vec<u8>>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    use futures_util::StreamExt;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            ServiceError::invalid("batch.upload_interrupted", format!("上传中断：{e}"))
+        })?;
+        if bytes.len() + chunk.len() > RESULT_FILE_MAX_BYTES {
+            return Err(results_too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 /// Settles a bank batch from the bank's result file: each line's reference is an attempt of
 /// this batch; paid or failed as the bank says (a differing amount is an error, not applied).
 pub async fn import_bank_results(
@@ -271,11 +300,7 @@ pub async fn import_bank_results(
     bytes: Vec<u8>,
 ) -> ServiceResult<BankImportReport> {
     if bytes.len() > RESULT_FILE_MAX_BYTES {
-        return Err(ServiceError::new(
-            crate::Kind::TooLarge,
-            "batch.results_too_large",
-            "结果文件不能超过 8 MB",
-        ));
+        return Err(results_too_large());
     }
     let now = ctx.now();
     let (ctx2, actor) = (ctx.clone(), actor.clone());

@@ -775,7 +775,14 @@ async fn a_bank_batch_goes_out_in_the_unions_gbk_template_and_its_result_file_se
             .body(bytes);
         async move { body(request.send().await.unwrap()).await }
     };
-    let (status, report) = import(gbk.to_vec()).await;
+    // Larger than the JSON body limit (256 KiB; blank lines at the end) and still read;
+    // past 8 MiB refused.
+    let (status, refused) = import(vec![b'\n'; 8 * 1024 * 1024 + 1]).await;
+    assert_eq!(status, 413, "{refused}");
+    assert_eq!(refused["code"], "batch.results_too_large");
+    let mut padded = gbk.to_vec();
+    padded.extend(std::iter::repeat_n(b"\r\n".as_slice(), 200_000).flatten());
+    let (status, report) = import(padded).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["paid"], 1, "{report}");
     assert_eq!(report["errors"], json!([]));
