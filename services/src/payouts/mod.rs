@@ -18,7 +18,8 @@ mod batches;
 mod send;
 
 pub use bank::{
-    bank_file, import_bank_results, payout_settings, read_result_file, put_payout_settings, statement_template_for,
+    bank_file, import_bank_results, payout_settings, put_payout_settings, read_result_file,
+    statement_template_for,
 };
 pub use bank::{BankFile, BankImportReport, PayoutSettingsBody, PayoutSettingsView};
 pub use batches::{
