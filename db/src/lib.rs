@@ -42,6 +42,7 @@ pub mod plans;
 pub mod pool;
 pub mod reconcile;
 pub mod roster;
+pub mod rotation;
 pub mod schema;
 pub mod staff;
 pub mod stations;

@@ -481,6 +481,20 @@ pub const REGISTRY: &[TableEntry] = &[
         ],
     ),
     plain(
+        "data_key_rotation_progress",
+        "a data-key rotation's checkpoints: key ids, table names, row ids and counts",
+        &[
+            "key_id",
+            "target",
+            "last_key",
+            "done",
+            "reencrypted",
+            "reindexed",
+            "failed",
+            "updated_at",
+        ],
+    ),
+    plain(
         "periodic_runs",
         "schedule bookkeeping",
         &["name", "period_start", "job_id", "created_at"],

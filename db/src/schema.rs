@@ -237,6 +237,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    data_key_rotation_progress (key_id, target) {
+        key_id -> Text,
+        target -> Text,
+        last_key -> Text,
+        done -> Bool,
+        reencrypted -> BigInt,
+        reindexed -> BigInt,
+        failed -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     periodic_runs (name, period_start) {
         name -> Text,
         period_start -> Timestamp,

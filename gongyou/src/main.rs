@@ -1,4 +1,5 @@
-//! The `gongyou` binary: `serve`, `worker`, `migrate`, `seed`, `demo`, `openapi`.
+//! The `gongyou` binary: `serve`, `worker`, `migrate`, `seed`, `demo`, `openapi`,
+//! `bootstrap-admin`, `rotate-data-key`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -56,6 +57,22 @@ enum Command {
         username: String,
         #[arg(long, default_value = "")]
         display_name: String,
+    },
+    /// After a data-key rotation (new secret in GONGYOU_DATA_KEY, old one in
+    /// GONGYOU_DATA_KEY_PREVIOUS, on every process): enqueue the job that re-encrypts and
+    /// re-indexes every value still under the old key and rewraps sealed files' keys (one at
+    /// a time; a worker runs it). Refused while some value is under a key that does not
+    /// decrypt.
+    RotateDataKey {
+        /// Print progress until the job ends.
+        #[arg(long)]
+        wait: bool,
+        /// Only print, per table, the values still under another key and the checkpoints.
+        #[arg(long, conflicts_with = "wait")]
+        status: bool,
+        /// Rows per batch (one transaction each).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        batch_size: Option<i64>,
     },
 }
 
@@ -165,6 +182,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => Ok(()),
+        Command::RotateDataKey {
+            wait,
+            status,
+            batch_size,
+        } => rotate_data_key(config, clock, wait, status, batch_size).await,
         Command::BootstrapAdmin {
             username,
             display_name,
@@ -183,6 +205,137 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("created union admin {username} ({id}) of the national org");
             Ok(())
         }
+    }
+}
+
+/// `gongyou rotate-data-key`: see [`Command::RotateDataKey`].
+async fn rotate_data_key(
+    config: Config,
+    clock: SharedClock,
+    wait: bool,
+    status_only: bool,
+    batch_size: Option<i64>,
+) -> anyhow::Result<()> {
+    use gongyou_services::rotation::{self, Started};
+
+    let db = open_db(&config)?;
+    let ctx = Context::new(config, db, clock)?;
+    if status_only {
+        let status = rotation::status(&ctx).await?;
+        print_rotation_status(&status);
+        return Ok(());
+    }
+    let job_id = match rotation::start(&ctx, batch_size).await? {
+        Started::Enqueued { job_id } => {
+            println!(
+                "rotation to data key {} enqueued (job {job_id}); a worker runs it",
+                ctx.crypto.key_id()
+            );
+            Some(job_id)
+        }
+        Started::AlreadyRunning { job_id } => {
+            println!(
+                "a rotation is already queued or running (job {}); not enqueued again",
+                job_id.as_deref().unwrap_or("?")
+            );
+            job_id
+        }
+        Started::Refused { undecryptable } => {
+            let previous = if ctx.crypto.previous_key_ids().is_empty() {
+                "GONGYOU_DATA_KEY_PREVIOUS is not set"
+            } else {
+                "neither GONGYOU_DATA_KEY nor GONGYOU_DATA_KEY_PREVIOUS is their key"
+            };
+            let mut lines = Vec::new();
+            for (table, column, key_id, n) in undecryptable {
+                lines.push(format!("  {table}.{column}: {n} under key id {key_id}"));
+            }
+            anyhow::bail!(
+                "refusing to rotate: these values cannot be decrypted ({previous}); set the \
+                 data key they were encrypted under as GONGYOU_DATA_KEY_PREVIOUS:\n{}",
+                lines.join("\n")
+            );
+        }
+    };
+    if !wait {
+        return Ok(());
+    }
+    let Some(job_id) = job_id else {
+        anyhow::bail!("the running rotation job could not be found");
+    };
+    loop {
+        let job = rotation::job(&ctx, job_id.clone()).await?;
+        let status = rotation::status(&ctx).await?;
+        let progress: Vec<String> = status
+            .tables
+            .iter()
+            .filter(|t| t.remaining_decryptable + t.undecryptable > 0)
+            .map(|t| format!("{} {}", t.table, t.remaining_decryptable + t.undecryptable))
+            .collect();
+        let state = job.as_ref().map_or("gone", |j| j.status.as_str());
+        println!(
+            "job {state}; remaining under another key: {}",
+            if progress.is_empty() {
+                "none".to_owned()
+            } else {
+                progress.join(", ")
+            }
+        );
+        match state {
+            "done" => {
+                print_rotation_status(&status);
+                return Ok(());
+            }
+            "dead" | "gone" => {
+                let error = job.and_then(|j| j.last_error).unwrap_or_default();
+                anyhow::bail!("the rotation job ended without finishing: {error}");
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_secs(2)).await,
+        }
+    }
+}
+
+fn print_rotation_status(status: &gongyou_services::rotation::RotationStatus) {
+    println!(
+        "current data key {}; previous {}",
+        status.key_id,
+        if status.previous_key_ids.is_empty() {
+            "none".to_owned()
+        } else {
+            status.previous_key_ids.join(", ")
+        }
+    );
+    for t in &status.tables {
+        let checkpoint = match &t.progress {
+            Some(p) if p.done => format!(
+                "walked ({} re-encrypted, {} re-indexed, {} failed)",
+                p.reencrypted, p.reindexed, p.failed
+            ),
+            Some(p) => format!(
+                "at a checkpoint ({} re-encrypted, {} re-indexed so far)",
+                p.reencrypted, p.reindexed
+            ),
+            None if t.table == "stored_files" => "rewrapped by the job, no checkpoint".to_owned(),
+            None => "not walked".to_owned(),
+        };
+        let mut by_key: std::collections::BTreeMap<&str, i64> = Default::default();
+        for c in &t.columns {
+            for (key, n) in &c.by_key {
+                *by_key.entry(key.as_str()).or_default() += n;
+            }
+        }
+        let by_key: Vec<String> = by_key.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        println!(
+            "{:<24} remaining {:>8} (undecryptable {}); {checkpoint}; values by key id {{{}}}",
+            t.table,
+            t.remaining_decryptable + t.undecryptable,
+            t.undecryptable,
+            by_key.join(", ")
+        );
+    }
+    match &status.job {
+        Some(job) => println!("job {} {}", job.id, job.status),
+        None => println!("no rotation job queued or running"),
     }
 }
 

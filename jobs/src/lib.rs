@@ -37,6 +37,7 @@ pub fn registry() -> Registry {
     registry.job(handlers::payouts::check);
     registry.job(handlers::reconcile::daily);
     registry.job(handlers::reconcile::run);
+    registry.job(handlers::rotate_data_key::run);
     registry
 }
 

@@ -57,6 +57,9 @@ struct Keys {
     current: EncryptionKey,
     previous: Vec<EncryptionKey>,
     index_key: [u8; 32],
+    /// The first previous secret's index key: during a rotation (`gongyou rotate-data-key`)
+    /// rows not yet re-indexed still hold indexes under it, so lookups try both.
+    previous_index_key: Option<[u8; 32]>,
 }
 
 struct EncryptionKey {
@@ -104,6 +107,10 @@ impl DataCrypto {
                 current: current_key,
                 previous: previous_keys,
                 index_key: derive_key(current, INFO_BLIND_INDEX),
+                previous_index_key: previous
+                    .iter()
+                    .find(|p| **p != current)
+                    .map(|p| derive_key(p, INFO_BLIND_INDEX)),
             }),
         }
     }
@@ -180,16 +187,39 @@ impl DataCrypto {
         String::from_utf8(plaintext).map_err(|_| CryptoError::Invalid)
     }
 
+    /// Whether `key_id` is the current key's or a previous key's (its values decrypt).
+    pub fn knows_key(&self, key_id: &str) -> bool {
+        std::iter::once(&self.keys.current)
+            .chain(&self.keys.previous)
+            .any(|k| k.id == key_id)
+    }
+
+    /// The ids of the previous keys configured.
+    pub fn previous_key_ids(&self) -> Vec<String> {
+        self.keys.previous.iter().map(|k| k.id.clone()).collect()
+    }
+
+    /// The indexes to look `value` up by: the current key's, then, while a previous secret
+    /// is configured, the first previous secret's (rows a rotation has not re-indexed yet).
+    pub fn lookup_indexes(&self, kind: &str, value: &str) -> Vec<String> {
+        let mut out = vec![self.blind_index(kind, value)];
+        if let Some(key) = &self.keys.previous_index_key {
+            out.push(blind_index_under(key, kind, value));
+        }
+        out
+    }
+
     /// Deterministic: hex HMAC-SHA256 of `value` under the index key, domain-separated by
     /// `kind` (e.g. "id_number"), so equal values of different kinds do not collide.
     pub fn blind_index(&self, kind: &str, value: &str) -> String {
-        let kind_len = (kind.len() as u64).to_be_bytes();
-        let mac = hmac_sha256(
-            &self.keys.index_key,
-            &[&kind_len, kind.as_bytes(), value.as_bytes()],
-        );
-        hex::encode(mac)
+        blind_index_under(&self.keys.index_key, kind, value)
     }
+}
+
+fn blind_index_under(key: &[u8; 32], kind: &str, value: &str) -> String {
+    let kind_len = (kind.len() as u64).to_be_bytes();
+    let mac = hmac_sha256(key, &[&kind_len, kind.as_bytes(), value.as_bytes()]);
+    hex::encode(mac)
 }
 
 /// HKDF-SHA256 (RFC 5869) of `secret` to one 32-byte key.
@@ -367,6 +397,27 @@ mod tests {
         assert_ne!(a, other.blind_index("id_number", "11010519491231002X"));
         let rotated = DataCrypto::new(NEW, &[OLD]);
         assert_eq!(a, rotated.blind_index("id_number", "11010519491231002X"));
+    }
+
+    #[test]
+    fn lookup_indexes_include_the_previous_key_s_during_a_rotation() {
+        let old = DataCrypto::new(OLD, &[]);
+        let rotating = DataCrypto::new(NEW, &[OLD]);
+        let v = "11010519491231002X";
+        assert_eq!(
+            old.lookup_indexes("id_number", v),
+            [old.blind_index("id_number", v)]
+        );
+        assert_eq!(
+            rotating.lookup_indexes("id_number", v),
+            [
+                rotating.blind_index("id_number", v),
+                old.blind_index("id_number", v)
+            ]
+        );
+        assert!(rotating.knows_key(old.key_id()) && rotating.knows_key(rotating.key_id()));
+        assert!(!DataCrypto::new(NEW, &[]).knows_key(old.key_id()));
+        assert_eq!(rotating.previous_key_ids(), [old.key_id().to_owned()]);
     }
 
     #[test]

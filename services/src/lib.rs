@@ -31,6 +31,7 @@ pub mod payouts;
 pub mod plans;
 pub mod queue;
 pub mod reconcile;
+pub mod rotation;
 pub mod schema;
 pub mod staff;
 pub mod stations;

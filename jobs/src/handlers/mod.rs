@@ -9,3 +9,4 @@ pub mod housekeeping;
 pub mod payouts;
 pub mod reconcile;
 pub mod roster_import;
+pub mod rotate_data_key;

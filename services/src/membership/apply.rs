@@ -181,6 +181,10 @@ pub async fn apply(
     let index = ctx
         .crypto
         .blind_index("id_number", checked.id_number.as_str());
+    // During a data-key rotation, rows not re-indexed yet carry the previous key's index.
+    let lookups = ctx
+        .crypto
+        .lookup_indexes("id_number", checked.id_number.as_str());
     let crypto = ctx.crypto.clone();
     let view = ctx
         .db
@@ -204,7 +208,10 @@ pub async fn apply(
                         "您已有一份入会申请正在审核",
                     ));
                 }
-                let conflict = db::identity_held_by_other(conn, &index, &user_id)?;
+                let mut conflict = false;
+                for lookup in &lookups {
+                    conflict = conflict || db::identity_held_by_other(conn, lookup, &user_id)?;
+                }
                 let org = route(conn, checked.region, body.occupation.as_str())?;
                 let app = Application {
                     id: gongyou_domain::id::new_id(),

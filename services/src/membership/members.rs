@@ -34,29 +34,41 @@ pub async fn search(
     let status = status_filter::<MembershipStatus>(status)?;
     let today = china_date(ctx.now());
     let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
-    let index = q
+    // During a data-key rotation, rows not re-indexed yet hold the previous key's index.
+    let indexes = q
         .as_deref()
         .and_then(|q| IdNumber::parse(q, today).ok())
-        .map(|id| ctx.crypto.blind_index("id_number", id.as_str()));
+        .map(|id| ctx.crypto.lookup_indexes("id_number", id.as_str()));
     let crypto = ctx.crypto.clone();
     ctx.db
         .run(move |conn| -> ServiceResult<Page<MembershipView>> {
             let phone = q.as_deref().and_then(|q| Phone::parse(q).ok());
-            let query = match (&q, &index, &phone) {
-                (None, _, _) => MemberQuery::All,
-                (_, Some(index), _) => MemberQuery::IdIndex(index),
-                (Some(q), None, _) if is_valid_card_number(q) => MemberQuery::CardNumber(q),
-                (_, None, Some(phone)) => MemberQuery::Phone(phone.as_str()),
-                (Some(q), None, None) => MemberQuery::NamePrefix(q),
+            let queries: Vec<MemberQuery<'_>> = match (&q, &indexes, &phone) {
+                (None, _, _) => vec![MemberQuery::All],
+                (_, Some(ix), _) => ix.iter().map(|i| MemberQuery::IdIndex(i)).collect(),
+                (Some(q), None, _) if is_valid_card_number(q) => {
+                    vec![MemberQuery::CardNumber(q)]
+                }
+                (_, None, Some(phone)) => vec![MemberQuery::Phone(phone.as_str())],
+                (Some(q), None, None) => vec![MemberQuery::NamePrefix(q)],
             };
-            let rows = db::search_members(
-                conn,
-                &within,
-                &query,
-                status,
-                page.cursor.as_deref(),
-                page.fetch(),
-            )?;
+            let mut rows = Vec::new();
+            for query in &queries {
+                rows.extend(db::search_members(
+                    conn,
+                    &within,
+                    query,
+                    status,
+                    page.cursor.as_deref(),
+                    page.fetch(),
+                )?);
+            }
+            if queries.len() > 1 {
+                // Each list is in id order after the cursor: merged, the first `fetch` rows.
+                rows.sort_by(|a, b| a.id.cmp(&b.id));
+                rows.dedup_by(|a, b| a.id == b.id);
+                rows.truncate(usize::try_from(page.fetch()).unwrap_or(usize::MAX));
+            }
             Ok(Page::from_rows(rows, page.limit, |m| m.id.clone(), |m| m)
                 .try_map(|m| membership_view(conn, &crypto, &m, today))?)
         })

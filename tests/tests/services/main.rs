@@ -3,6 +3,7 @@
 //! handlers that call them. Black-box API tests (`tests/api`) cover the same paths as a
 //! phone sees them.
 
+mod data_key_rotation;
 mod files;
 mod membership;
 mod notifications;
