@@ -141,16 +141,13 @@ pub fn enqueue(
         updated_at: now,
         finished_at: None,
     };
-    let inserted = diesel::insert_into(jobs::table).values(&row).execute(conn);
-    match inserted {
-        Ok(_) => {}
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => {
-            return Ok(None);
-        }
-        Err(e) => return Err(e.into()),
+    // Two writers may both have seen no live job: the dedup index refuses the second,
+    // inside a savepoint so that its transaction goes on (and commits what else it wrote).
+    let inserted = crate::tx::insert_unless_taken(conn, |c| {
+        diesel::insert_into(jobs::table).values(&row).execute(c)
+    })?;
+    if !inserted {
+        return Ok(None);
     }
     if let DbConnection::Pg(pg) = conn {
         // Delivered when the surrounding transaction commits.

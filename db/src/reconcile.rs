@@ -144,17 +144,11 @@ pub fn run_of_day(
 
 /// Inserts a run; `false` when the day's run exists already (another writer won).
 pub fn insert_run(conn: &mut DbConnection, run: &Run) -> Result<bool, DbError> {
-    match diesel::insert_into(reconciliation_runs::table)
-        .values(run)
-        .execute(conn)
-    {
-        Ok(_) => Ok(true),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    crate::tx::insert_unless_taken(conn, |c| {
+        diesel::insert_into(reconciliation_runs::table)
+            .values(run)
+            .execute(c)
+    })
 }
 
 pub fn update_run(conn: &mut DbConnection, id: &str, change: &RunChange) -> Result<bool, DbError> {
@@ -722,17 +716,11 @@ pub fn resolved_keys(conn: &mut DbConnection, run_id: &str) -> Result<Vec<String
 
 /// Records a resolution; `false` when the item is resolved already.
 pub fn insert_resolution(conn: &mut DbConnection, r: &Resolution) -> Result<bool, DbError> {
-    match diesel::insert_into(reconciliation_resolutions::table)
-        .values(r)
-        .execute(conn)
-    {
-        Ok(_) => Ok(true),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    crate::tx::insert_unless_taken(conn, |c| {
+        diesel::insert_into(reconciliation_resolutions::table)
+            .values(r)
+            .execute(c)
+    })
 }
 
 /// A run's matched lines after `after` (by `out_bill_no`), at most `limit`, read page by

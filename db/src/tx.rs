@@ -50,6 +50,21 @@ where
 
 /// Carries the caller's error through diesel's `transaction`, which needs
 /// `From<diesel::result::Error>` on the error type.
+/// Runs `insert` in a savepoint (its own transaction when none is open) and answers `false`
+/// when it violated a unique constraint (someone inserted first), rolling back only it. On
+/// PostgreSQL a failed statement otherwise aborts the whole surrounding transaction — and a
+/// COMMIT of an aborted transaction is a silent ROLLBACK, losing what it wrote.
+pub fn insert_unless_taken(
+    conn: &mut DbConnection,
+    insert: impl FnOnce(&mut DbConnection) -> Result<usize, diesel::result::Error>,
+) -> Result<bool, DbError> {
+    match write_tx(conn, |c| insert(c).map_err(DbError::from)) {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 enum TxError<E> {
     App(E),
     Db(diesel::result::Error),

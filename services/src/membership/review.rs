@@ -17,6 +17,7 @@ use super::views::{application_view, membership_view, ApplicationView, Membershi
 use super::{application_not_found, checked_reason, new_card_number, record, require_org, By};
 use crate::actor::Actor;
 use crate::authz;
+use crate::crypto::DataCrypto;
 use crate::error::{ServiceError, ServiceResult};
 use crate::notifications::outbox::notify;
 use crate::page::{status_filter, Page, PageRequest};
@@ -61,6 +62,7 @@ pub async fn applications(
 /// records who approved it, and tells the worker.
 fn approve_in_tx(
     conn: &mut DbConnection,
+    crypto: &DataCrypto,
     app: &Application,
     by: By<'_>,
     now: DateTime<Utc>,
@@ -74,11 +76,22 @@ fn approve_in_tx(
             "该职工已是会员",
         ));
     }
-    if db::live_membership_with_identity(conn, &app.id_number_index)?.is_some() {
-        return Err(ServiceError::conflict(
-            "membership.identity_in_use",
-            "该身份证号码已有有效会籍，请先核实",
-        ));
+    // The stored index, and during a data-key rotation both keys' indexes of the number
+    // (memberships not re-indexed yet carry the previous key's).
+    let mut lookups = vec![app.id_number_index.clone()];
+    if !crypto.previous_key_ids().is_empty() {
+        let number = crypto
+            .decrypt(&app.id_number_key_id, &app.id_number_enc, "id_number")
+            .map_err(|e| ServiceError::internal(anyhow::anyhow!("decrypting an ID number: {e}")))?;
+        lookups.extend(crypto.lookup_indexes("id_number", &number));
+    }
+    for lookup in &lookups {
+        if db::live_membership_with_identity(conn, lookup)?.is_some() {
+            return Err(ServiceError::conflict(
+                "membership.identity_in_use",
+                "该身份证号码已有有效会籍，请先核实",
+            ));
+        }
     }
     let org = orgs::get(conn, &app.org_id)?
         .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("routed org missing")))?;
@@ -152,7 +165,7 @@ pub async fn approve(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<
             write_tx(conn, |conn| -> ServiceResult<MembershipView> {
                 let app = db::application(conn, &id)?.ok_or_else(application_not_found)?;
                 require_org(conn, &actor, &app.org_id, application_not_found)?;
-                let membership = approve_in_tx(conn, &app, By::Staff(&by), now)?;
+                let membership = approve_in_tx(conn, &crypto, &app, By::Staff(&by), now)?;
                 Ok(membership_view(
                     conn,
                     &crypto,
@@ -262,6 +275,7 @@ pub enum AutoApproval {
 /// Approves the application if it still may be auto-approved.
 pub async fn auto_approve(ctx: &Context, job: AutoApprove) -> ServiceResult<AutoApproval> {
     let now = ctx.now();
+    let crypto = ctx.crypto.clone();
     let outcome = ctx
         .db
         .run(move |conn| {
@@ -275,7 +289,7 @@ pub async fn auto_approve(ctx: &Context, job: AutoApprove) -> ServiceResult<Auto
                 {
                     return Ok(AutoApproval::Skipped);
                 }
-                approve_in_tx(conn, &app, By::System("auto-approval"), now)?;
+                approve_in_tx(conn, &crypto, &app, By::System("auto-approval"), now)?;
                 Ok(AutoApproval::Approved)
             })
         })

@@ -330,17 +330,19 @@ fn read_batch(
     let indexes = items
         .iter()
         .map(|item| match item {
-            Ok(row) => Some(crypto.blind_index("id_number", row.id_number.as_str())),
-            Err(_) => None,
+            // Both keys' indexes during a data-key rotation (rows not re-indexed yet).
+            Ok(row) => crypto.lookup_indexes("id_number", row.id_number.as_str()),
+            Err(_) => Vec::new(),
         })
         .collect();
     Ok(Batch { items, indexes })
 }
 
-/// Rows read from the file, and the blind index of each valid one.
+/// Rows read from the file, and the blind indexes to look each valid one up by (the current
+/// key's, and the previous key's during a rotation).
 struct Batch {
     items: Vec<RosterItem>,
-    indexes: Vec<Option<String>>,
+    indexes: Vec<Vec<String>>,
 }
 
 type NextBatch = tokio::task::JoinHandle<(RosterReader<SealedReader>, std::io::Result<Batch>)>;
@@ -591,7 +593,7 @@ async fn apply_batch(
                         Ok(row) => row,
                     };
                     let masked = Some(row.id_number.masked());
-                    let Some(m) = index.and_then(|i| members.get(&i)) else {
+                    let Some(m) = index.iter().find_map(|i| members.get(i)) else {
                         counts.not_members += 1;
                         errors.push(reject(
                             row.row,

@@ -141,7 +141,8 @@ async fn drain(ctx: &Context) {
 }
 
 /// Everything is under B and works with B alone.
-async fn assert_rotated(s: &TestServices, d: &Data, ctx_b: &Context) {
+/// `applications`: how many applications the test made beyond `data_under_a`'s.
+async fn assert_rotated(s: &TestServices, d: &Data, ctx_b: &Context, applications: i64) {
     let b = DataCrypto::new(KEY_B, &[]);
     let status = rotation::status(ctx_b).await.unwrap();
     assert_eq!(status.key_id, b.key_id());
@@ -162,7 +163,10 @@ async fn assert_rotated(s: &TestServices, d: &Data, ctx_b: &Context) {
             .unwrap_or(0)
     };
     assert_eq!(counted("memberships"), MEMBERS as i64);
-    assert_eq!(counted("membership_applications"), MEMBERS as i64 + 1);
+    assert_eq!(
+        counted("membership_applications"),
+        MEMBERS as i64 + 1 + applications
+    );
     assert_eq!(counted("staff"), 1);
     assert!(counted("stored_files") >= 1);
 
@@ -308,6 +312,29 @@ async fn the_job_moves_every_value_and_index_to_the_new_key() {
             vec![member_id.to_owned()]
         );
     }
+    // Before the job: a new application with a member's ID number is flagged through the
+    // previous key's index, and cannot be approved while that membership lives.
+    let (_, taken) = d.members.first().cloned().unwrap();
+    let latecomer = s.user("13100000296").await;
+    let form: NewApplication = serde_json::from_value(application(&taken, "510104")).unwrap();
+    let dup = membership::apply(&ctx_b, &latecomer, form).await.unwrap();
+    let flagged = membership::applications(
+        &ctx_b,
+        &d.admin,
+        Some("pending"),
+        Some(true),
+        PageRequest::new(None, Some(200)).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        flagged.items.iter().any(|a| a.id == dup.id),
+        "flagged through the previous key's index"
+    );
+    let refused = membership::approve(&ctx_b, &d.admin, dup.id.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "membership.identity_in_use");
     let Started::Enqueued { job_id } = start(&ctx_b).await else {
         panic!("not enqueued");
     };
@@ -319,7 +346,7 @@ async fn the_job_moves_every_value_and_index_to_the_new_key() {
     drain(&ctx_b).await;
     let job = rotation::job(&ctx_b, job_id).await.unwrap().unwrap();
     assert_eq!(job.status, "done", "{:?}", job.last_error);
-    assert_rotated(&s, &d, &ctx_b).await;
+    assert_rotated(&s, &d, &ctx_b, 1).await;
 }
 
 #[tokio::test]
@@ -386,5 +413,5 @@ async fn a_walk_stopped_after_one_batch_resumes_from_its_checkpoint() {
     );
     assert_eq!(progress("staff").reencrypted, 1);
     assert_eq!(progress("idempotency_keys").reencrypted, 3);
-    assert_rotated(&s, &d, &ctx_b).await;
+    assert_rotated(&s, &d, &ctx_b, 0).await;
 }

@@ -124,3 +124,71 @@ async fn a_typed_job_whose_payload_does_not_parse_is_dead_at_once() {
         .unwrap()
         .contains("unreadable membership.auto_approve payload"));
 }
+
+fn job(name: &str, dedup_key: Option<&str>, now: chrono::NaiveDateTime) -> NewJob {
+    NewJob {
+        name: name.into(),
+        queue: "default".into(),
+        priority: 0,
+        dedup_key: dedup_key.map(str::to_owned),
+        payload: "{}".into(),
+        max_attempts: 3,
+        run_at: now,
+    }
+}
+
+/// Two transactions enqueue the same deduplicated job at once: the second one's insert
+/// loses to the first on the dedup index, and its transaction still commits what else it
+/// wrote (on PostgreSQL a failed insert aborts the transaction unless it ran in a savepoint,
+/// and the COMMIT then silently rolls everything back: the multi-replica test found it).
+#[tokio::test]
+async fn a_lost_dedup_race_keeps_the_rest_of_the_transaction() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let s = TestServices::start().await;
+    let now = s.ctx.now().naive_utc();
+    let (inserted_tx, inserted_rx) = mpsc::channel::<()>();
+    let first = s.ctx.db.run(move |conn| {
+        gongyou_db::write_tx(
+            conn,
+            |conn| -> Result<Option<String>, gongyou_db::DbError> {
+                let id = store::enqueue(conn, &job("race.job", Some("race:1"), now), now)?;
+                inserted_tx.send(()).ok();
+                // Hold the transaction open while the other one tries.
+                std::thread::sleep(Duration::from_millis(500));
+                Ok(id)
+            },
+        )
+    });
+    let second = s.ctx.db.run(move |conn| {
+        inserted_rx.recv().ok();
+        gongyou_db::write_tx(conn, |conn| -> Result<_, gongyou_db::DbError> {
+            let other = store::enqueue(conn, &job("race.other", None, now), now)?;
+            let dup = store::enqueue(conn, &job("race.job", Some("race:1"), now), now)?;
+            Ok((other, dup))
+        })
+    });
+    let (first, second) = tokio::join!(first, second);
+    let first = first.unwrap();
+    let (other, dup) = second.unwrap();
+    assert!(first.is_some());
+    assert_eq!(dup, None, "the second enqueue of the same key is a no-op");
+    let other = other.unwrap();
+    // Both transactions committed: the first job and the other one exist.
+    let ids = s
+        .ctx
+        .db
+        .run(move |conn| -> Result<_, gongyou_db::DbError> {
+            Ok((
+                store::get(conn, &first.unwrap())?,
+                store::get(conn, &other)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert!(ids.0.is_some(), "the first job is there");
+    assert!(
+        ids.1.is_some(),
+        "the second transaction's other job is there"
+    );
+}
