@@ -403,3 +403,30 @@ pub fn pg_connect(url: &str) -> anyhow::Result<PgConnection> {
 pub fn pg_execute(conn: &mut PgConnection, sql: &str) -> anyhow::Result<usize> {
     Ok(diesel::sql_query(sql).execute(conn)?)
 }
+
+/// The `gongyou` binary of this workspace (`cargo build -p gongyou` builds it), for tests
+/// that run the real processes; panics with the command to run when it is not built.
+pub fn gongyou_binary() -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| option_env!("CARGO_TARGET_DIR").map(PathBuf::from))
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace.join(dir)
+            }
+        })
+        .unwrap_or_else(|| workspace.join("target"));
+    let binary = target
+        .join("debug")
+        .join(format!("gongyou{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: this test runs the real binary; run `cargo build -p gongyou` first",
+        binary.display()
+    );
+    binary
+}

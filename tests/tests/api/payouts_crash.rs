@@ -9,7 +9,7 @@
 //! on the system clock, and its callbacks go to the in-process app, on the shared clock.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,30 +19,7 @@ use gongyou_providers::wechatpay::fake::CallbackMode;
 
 use crate::payouts::{pay, Pay};
 
-/// The `gongyou` binary of this workspace (`cargo build -p gongyou` builds it).
-fn gongyou_binary() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("CARGO_TARGET_DIR").map(PathBuf::from))
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                workspace.join(dir)
-            }
-        })
-        .unwrap_or_else(|| workspace.join("target"));
-    let binary = target
-        .join("debug")
-        .join(format!("gongyou{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} is missing: this test runs the real worker; run `cargo build -p gongyou` first",
-        binary.display()
-    );
-    binary
-}
+use gongyou_tests::gongyou_binary;
 
 /// A `gongyou worker` process on a test app's settings; killed (SIGKILL) when dropped, so a
 /// failing test leaves nothing running.

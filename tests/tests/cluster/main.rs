@@ -39,29 +39,7 @@ const CAMPAIGN_MARK: &str = "集群演练";
 // ---------------------------------------------------------------------------------------
 // Processes
 
-/// The `gongyou` binary of this workspace (`cargo build -p gongyou` builds it).
-fn gongyou_binary() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                workspace.join(dir)
-            }
-        })
-        .unwrap_or_else(|| workspace.join("target"));
-    let binary = target
-        .join("debug")
-        .join(format!("gongyou{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} is missing: this test runs the real binary; run `cargo build -p gongyou` first",
-        binary.display()
-    );
-    binary
-}
+use gongyou_tests::gongyou_binary;
 
 /// A `gongyou` child process; SIGKILLed when dropped, so a failed run leaves nothing behind.
 struct Proc {
