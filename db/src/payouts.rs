@@ -613,3 +613,13 @@ pub fn put_settings(conn: &mut DbConnection, s: &Settings) -> Result<(), DbError
     }
     Ok(())
 }
+
+/// When the oldest attempt still in flight (sent, not final) was sent; `None` when none is.
+/// (The metrics' `payouts_in_flight_oldest_seconds`; read through the open attempts' index.)
+pub fn oldest_in_flight(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, DbError> {
+    Ok(payout_attempts::table
+        .filter(payout_attempts::final_at.is_null())
+        .filter(payout_attempts::sent_at.is_not_null())
+        .select(diesel::dsl::min(payout_attempts::sent_at))
+        .first::<Option<NaiveDateTime>>(conn)?)
+}

@@ -706,6 +706,20 @@ pub fn unresolved_of(
     Ok(rows.into_iter().collect())
 }
 
+/// Exceptions of every run that finance has not resolved (the metrics'
+/// `reconciliation_unresolved_exceptions`).
+pub fn unresolved_total(conn: &mut DbConnection) -> Result<i64, DbError> {
+    Ok(reconciliation_items::table
+        .left_join(
+            reconciliation_resolutions::table.on(reconciliation_resolutions::run_id
+                .eq(reconciliation_items::run_id)
+                .and(reconciliation_resolutions::item_key.eq(reconciliation_items::item_key))),
+        )
+        .filter(reconciliation_resolutions::id.is_null())
+        .count()
+        .get_result(conn)?)
+}
+
 /// The item keys of a run that finance resolved.
 pub fn resolved_keys(conn: &mut DbConnection, run_id: &str) -> Result<Vec<String>, DbError> {
     Ok(reconciliation_resolutions::table

@@ -21,6 +21,8 @@ pub struct Metrics {
     pool_connections: IntGaugeVec,
     sms_today: IntGauge,
     sms_budget: IntGauge,
+    payouts_oldest: IntGauge,
+    reconciliation_unresolved: IntGauge,
 }
 
 impl Metrics {
@@ -76,6 +78,16 @@ impl Metrics {
             "sms_daily_budget",
             "SMS codes the whole install may send per UTC day (GONGYOU_SMS_DAILY_BUDGET)",
         )?;
+        let payouts_oldest = IntGauge::new(
+            "payouts_in_flight_oldest_seconds",
+            "Age of the oldest payout attempt sent and not final yet (0 when none is)",
+        )?;
+        let reconciliation_unresolved = IntGauge::new(
+            "reconciliation_unresolved_exceptions",
+            "Reconciliation exceptions finance has not resolved, over every run",
+        )?;
+        registry.register(Box::new(payouts_oldest.clone()))?;
+        registry.register(Box::new(reconciliation_unresolved.clone()))?;
         registry.register(Box::new(sms_today.clone()))?;
         registry.register(Box::new(sms_budget.clone()))?;
         registry.register(Box::new(jobs.clone()))?;
@@ -96,6 +108,8 @@ impl Metrics {
             pool_connections,
             sms_today,
             sms_budget,
+            payouts_oldest,
+            reconciliation_unresolved,
         })
     }
 
@@ -157,6 +171,27 @@ impl Metrics {
                 Vec::new()
             }
         };
+        // The money gauges: left as they were when the database does not answer.
+        match db
+            .run(|conn| -> Result<_, gongyou_db::DbError> {
+                Ok((
+                    gongyou_db::payouts::oldest_in_flight(conn)?,
+                    gongyou_db::reconcile::unresolved_total(conn)?,
+                ))
+            })
+            .await
+        {
+            Ok((oldest, unresolved)) => {
+                let age = oldest.map_or(0, |sent| {
+                    (chrono::Utc::now().naive_utc() - sent).num_seconds().max(0)
+                });
+                self.payouts_oldest.set(age);
+                self.reconciliation_unresolved.set(unresolved);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: payout and reconciliation gauges unavailable")
+            }
+        }
         self.render(db.stats(), &counts)
     }
 }

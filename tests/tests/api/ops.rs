@@ -96,6 +96,13 @@ async fn metrics_count_requests_by_route_and_status() {
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
+    // Nothing in flight, nothing to resolve on a fresh install.
+    for gauge in [
+        "gongyou_payouts_in_flight_oldest_seconds 0",
+        "gongyou_reconciliation_unresolved_exceptions 0",
+    ] {
+        assert!(text.contains(&format!("\n{gauge}\n")), "{gauge} in {text}");
+    }
     assert!(
         text.contains(
             r#"gongyou_http_requests_total{method="GET",route="/healthz",status="200"} 3"#

@@ -245,6 +245,14 @@ async fn a_batch_is_paid_end_to_end_once_the_rider_confirms() {
     let number = bill_no(&sent, 0);
     assert_eq!(number.len(), 32);
     assert_eq!(p.fake.creates(&number), 1);
+    // In flight: the metrics show how long the oldest one has been.
+    let metrics = p.f.app.get("/metrics").await.text().await.unwrap();
+    let oldest: i64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("gongyou_payouts_in_flight_oldest_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no in-flight gauge in {metrics}"));
+    assert!(oldest > 0, "{oldest}");
 
     // The rider is told, and the mini-program has what wx.requestMerchantTransfer needs.
     assert!(inbox_categories(&p.f.app, &worker)

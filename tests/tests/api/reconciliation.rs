@@ -188,6 +188,11 @@ async fn a_bill_with_every_kind_of_exception_is_reconciled_item_by_item() {
     assert_eq!(counts["unexpected_in_statement"], (1, "123.45".to_owned()));
     assert_eq!(run["exceptions"], 6);
     assert_eq!(run["unresolved"], 6);
+    let metrics = p.f.app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("\ngongyou_reconciliation_unresolved_exceptions 6\n"),
+        "{metrics}"
+    );
 
     // Item by item (pages of two, by line).
     let approver = p.f.staff("demo-approver").await;
