@@ -131,12 +131,15 @@ fn audience(p: usize) -> String {
     )
 }
 
-/// Writes the next batch of up to `batch` recipients; returns how many were written (0 when
-/// the audience is exhausted, and the campaign is then marked sent).
+/// Writes the next batch of up to `batch` recipients (with their push batches, and their
+/// subscribe batches for `subscribe_template` when WeChat can deliver the campaign's
+/// category); returns how many were written (0 when the audience is exhausted, and the
+/// campaign is then marked sent).
 pub fn fan_out_batch(
     conn: &mut DbConnection,
     campaign_id: &str,
     batch: i64,
+    subscribe_template: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<i64, DbError> {
     write_tx(conn, |conn| {
@@ -202,14 +205,12 @@ pub fn fan_out_batch(
             DbConnection::Pg(pg) => inbox.execute(pg)?,
             DbConnection::Sqlite(lite) => inbox.execute(lite)?,
         };
-        // The push batches over the rows just written.
-        insert_push_batches(
-            conn,
-            &c.id,
-            &format!("{}-{cursor}", c.id),
-            &format!("{}-{last}", c.id),
-            now,
-        )?;
+        // The push (and subscribe) batches over the rows just written.
+        let (after, upto) = (format!("{}-{cursor}", c.id), format!("{}-{last}", c.id));
+        insert_push_batches(conn, &c.id, &after, &upto, now)?;
+        if let Some(template) = subscribe_template {
+            crate::subscribe_batches::insert_batches(conn, &c.id, &after, &upto, template, now)?;
+        }
         let written = i64::try_from(written).unwrap_or(i64::MAX);
         diesel::update(campaigns::table.find(&c.id))
             .set((

@@ -46,6 +46,7 @@ pub mod rotation;
 pub mod schema;
 pub mod staff;
 pub mod stations;
+pub mod subscribe_batches;
 pub mod tx;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};

@@ -357,6 +357,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    campaign_subscribe_batches (campaign_id, first_notification_id) {
+        campaign_id -> Text,
+        first_notification_id -> Text,
+        last_notification_id -> Text,
+        template_id -> Text,
+        status -> Text,
+        recipients -> Integer,
+        progress -> Integer,
+        sent -> Integer,
+        skipped -> Integer,
+        retried -> Integer,
+        dead -> Integer,
+        attempts -> Integer,
+        takeovers -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        frozen -> Nullable<Text>,
+        provider_response -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     jpush_cids (cid) {
         cid -> Text,
         fetched_at -> Timestamp,
@@ -937,6 +962,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jpush_cids,
     campaigns,
     campaign_push_batches,
+    campaign_subscribe_batches,
     wechat_subscription_credits,
     stations,
     station_managers,

@@ -146,6 +146,48 @@ impl From<KvError> for WechatError {
     }
 }
 
+/// Sends subscribe messages with one access token (see [`WechatClient::subscribe_sender`]).
+pub struct SubscribeSender {
+    client: WechatClient,
+    token: std::sync::Mutex<String>,
+}
+
+impl SubscribeSender {
+    fn token(&self) -> String {
+        self.token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sends one message, as [`WechatClient::send_subscribe_message`] does.
+    pub async fn send(
+        &self,
+        openid: &str,
+        template_id: &str,
+        page: Option<&str>,
+        data: &[(String, String)],
+    ) -> Result<(), WechatError> {
+        let body = subscribe_body(openid, template_id, page, data);
+        let token = self.token();
+        let result = match self.client.subscribe_with(&token, &body).await {
+            Err(e) if e.is_token_rejected() => {
+                tracing::info!("wechat rejected the access token; refreshing it once");
+                let fresh = self.client.refresh(Some(&token)).await?;
+                fresh.clone_into(
+                    &mut self
+                        .token
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+                self.client.subscribe_with(&fresh, &body).await
+            }
+            other => other,
+        };
+        result.map_err(WechatError::for_subscribe)
+    }
+}
+
 /// The client of WeChat's server APIs for one mini-program.
 #[derive(Clone)]
 pub struct WechatClient {
@@ -295,17 +337,20 @@ impl WechatClient {
         page: Option<&str>,
         data: &[(String, String)],
     ) -> Result<(), WechatError> {
-        let body = subscribe_body(openid, template_id, page, data);
-        let token = self.access_token().await?;
-        let result = match self.subscribe_with(&token, &body).await {
-            Err(e) if e.is_token_rejected() => {
-                tracing::info!("wechat rejected the access token; refreshing it once");
-                let token = self.refresh(Some(&token)).await?;
-                self.subscribe_with(&token, &body).await
-            }
-            other => other,
-        };
-        result.map_err(WechatError::for_subscribe)
+        self.subscribe_sender()
+            .await?
+            .send(openid, template_id, page, data)
+            .await
+    }
+
+    /// A sender of many subscribe messages: it reads the access token once and shares it
+    /// between its messages (which may be sent concurrently); when WeChat rejects it, the
+    /// message that learned so refreshes it (once, through the shared cache) for all.
+    pub async fn subscribe_sender(&self) -> Result<SubscribeSender, WechatError> {
+        Ok(SubscribeSender {
+            client: self.clone(),
+            token: std::sync::Mutex::new(self.access_token().await?),
+        })
     }
 
     async fn subscribe_with(

@@ -9,9 +9,22 @@
 //! - then `kill -9` of one worker mid-dispatch: every push delivered, none twice (the fake
 //!   counts pushes by cid).
 //!
+//! Then the per-message channel (ADR 021): campaigns to M members (default 100,000), each
+//! with a WeChat openid, subscribe credits for the notice template and no JPush device, one
+//! request per message:
+//!
+//! - `wrk -t2 -c64 -d20s` against the fake WeChat's subscribe/send (a message body like
+//!   ours, to a user with unlimited credits);
+//! - two workers send rounds of campaigns to the M members (each round a campaign with its
+//!   own title) for at least 60 s: messages per second against wrk's rate;
+//! - the same again with `kill -9` of one worker a third of the way in, while it holds a
+//!   batch mid-send: every message delivered (counted by openid and title), and no more
+//!   delivered twice than the killed worker's unrecorded window.
+//!
 //! Run: `make bench` (needs `GONGYOU_BENCH_DATABASE_URL`, e.g.
 //! postgres://postgres@127.0.0.1:5432/postgres, optional `GONGYOU_BENCH_REDIS_URL`,
-//! `GONGYOU_BENCH_MEMBERS`, and `wrk`).
+//! `GONGYOU_BENCH_MEMBERS`, `GONGYOU_BENCH_SUBSCRIBE_MEMBERS`, `GONGYOU_BENCH_ROUNDS`,
+//! `GONGYOU_BENCH_PART` = `push` or `subscribe` for one part, and `wrk`).
 
 #![allow(
     clippy::unwrap_used,
@@ -69,18 +82,92 @@ fn main() {
         return;
     };
     let members: i64 = env("GONGYOU_BENCH_MEMBERS").map_or(1_000_000, |n| n.parse().unwrap());
+    let subscribers: i64 =
+        env("GONGYOU_BENCH_SUBSCRIBE_MEMBERS").map_or(100_000, |n| n.parse().unwrap());
+    let part = env("GONGYOU_BENCH_PART");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(server, members));
+    if part.as_deref().is_none_or(|p| p == "push") {
+        runtime.block_on(run(server.clone(), members));
+    }
+    if part.as_deref().is_none_or(|p| p == "subscribe") {
+        runtime.block_on(subscribe::run(server, subscribers));
+    }
 }
 
-async fn run(server: String, n: i64) {
-    let name = gongyou_tests::pg::clone_template(&server).unwrap();
-    let _dropper = Dropper(server.clone(), name.clone());
-    let url = gongyou_tests::pg::url_with_database(&server, &name).unwrap();
+/// The release binary the workers run.
+fn binary() -> std::path::PathBuf {
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/gongyou");
+    assert!(
+        binary.exists(),
+        "build it first: cargo build --release --bin gongyou"
+    );
+    binary
+}
+
+/// A `gongyou worker` on the database at `url`, with short leases (a killed worker's work
+/// comes back in seconds) and `provider` settings.
+fn spawn_worker(
+    url: &str,
+    data: &std::path::Path,
+    name: &str,
+    provider: &[(&str, String)],
+) -> Child {
+    let mut cmd = Command::new(binary());
+    cmd.arg("worker")
+        .env_clear()
+        .env("GONGYOU_DATABASE_URL", url)
+        .env("GONGYOU_DATA_DIR", data)
+        .env("GONGYOU_WORKER_CONCURRENCY", "4")
+        .env("GONGYOU_DELIVERY_LEASE_SECS", "10")
+        .env("GONGYOU_JOB_LEASE_SECS", "10")
+        .env("GONGYOU_JOB_POLL_MS", "200")
+        .env("GONGYOU_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in provider {
+        cmd.env(k, v);
+    }
+    if let Some(redis) = env("GONGYOU_BENCH_REDIS_URL") {
+        cmd.env("GONGYOU_REDIS_URL", redis)
+            .env("GONGYOU_REDIS_PREFIX", format!("bench:{name}:"));
+    }
+    cmd.spawn().unwrap()
+}
+
+/// The requests per second `wrk` reports.
+fn wrk_rate(args: &[&str], script: &std::path::Path, url: &str) -> f64 {
+    let output = Command::new("wrk")
+        .args(args)
+        .arg("-s")
+        .arg(script)
+        .arg(url)
+        .output()
+        .expect("wrk installed (apt-get install wrk)");
+    let out = String::from_utf8_lossy(&output.stdout).to_string();
+    out.lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no rate in wrk's output:\n{out}"))
+}
+
+/// A fresh database cloned from the migrated template, seeded with the demo hierarchy.
+async fn fresh_install(
+    server: &str,
+) -> (
+    Dropper,
+    String,
+    tempfile::TempDir,
+    gongyou_db::Db,
+    PgConnection,
+) {
+    let name = gongyou_tests::pg::clone_template(server).unwrap();
+    let dropper = Dropper(server.to_owned(), name.clone());
+    let url = gongyou_tests::pg::url_with_database(server, &name).unwrap();
     let data = tempfile::tempdir().unwrap();
     let mut settings: HashMap<String, String> = HashMap::new();
     settings.insert("GONGYOU_DATABASE_URL".into(), url.clone());
@@ -91,15 +178,23 @@ async fn run(server: String, n: i64) {
     gongyou::seed::run(&db, &config, chrono::Utc::now().naive_utc())
         .await
         .unwrap();
+    let pg = PgConnection::establish(&url).unwrap();
+    (dropper, url, data, db, pg)
+}
 
-    let mut pg = PgConnection::establish(&url).unwrap();
-    println!("fixture: {n} members with one device each …");
-    let started = Instant::now();
-    exec(&mut pg, &format!(
+/// `n` active rider members of 锦江区 (users `u00000001`…), with WeChat openids
+/// `o00000001`… when `openids`.
+fn insert_members(pg: &mut PgConnection, n: i64, openids: bool) {
+    let openid = if openids {
+        "'o' || lpad(g::text, 8, '0')"
+    } else {
+        "NULL"
+    };
+    exec(pg, &format!(
         "INSERT INTO users (id, phone, wechat_openid, wechat_unionid, status, merged_into, created_at, updated_at)
-         SELECT 'u' || lpad(g::text, 8, '0'), '139' || lpad(g::text, 8, '0'), NULL, NULL, 'active', NULL, now(), now()
+         SELECT 'u' || lpad(g::text, 8, '0'), '139' || lpad(g::text, 8, '0'), {openid}, NULL, 'active', NULL, now(), now()
          FROM generate_series(1, {n}) g"));
-    exec(&mut pg, &format!(
+    exec(pg, &format!(
         "INSERT INTO memberships (id, user_id, org_id, application_id, card_number, status, joined_on, real_name,
              id_number_enc, id_number_key_id, id_number_index, birth_date, sex, occupation, platform, platform_worker_id,
              region_code, ended_at, anonymized_at, created_at, updated_at)
@@ -108,6 +203,70 @@ async fn run(server: String, n: i64) {
              'active', '2026-01-01', '骑手', '', 'bench', 'idx' || g, '1990-01-01', 'male', 'delivery_rider', 'meituan',
              'w' || g, '510104', NULL, NULL, now(), now()
          FROM generate_series(1, {n}) g"));
+}
+
+/// The id of the org named `name`.
+fn org_id(pg: &mut PgConnection, name: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    diesel::sql_query(format!("SELECT id FROM orgs WHERE name = '{name}'"))
+        .get_result::<Id>(pg)
+        .unwrap()
+        .id
+}
+
+/// A notice campaign to 成都's riders, fanned out through the code the campaign job runs
+/// (subscribe batches too, for `template`); returns its id.
+async fn campaign(db: &gongyou_db::Db, org: &str, title: &str, template: Option<&str>) -> String {
+    let campaign_id = gongyou_domain::id::new_id();
+    let campaign = gongyou_db::campaigns::Campaign {
+        id: campaign_id.clone(),
+        org_id: org.to_owned(),
+        occupation: Some("delivery_rider".into()),
+        title: title.into(),
+        body: "明日最高气温 39℃，请注意防暑，附近驿站提供免费凉茶。".into(),
+        status: gongyou_db::campaigns::FANNING_OUT.into(),
+        recipients: 0,
+        cursor: None,
+        created_by: "bench".into(),
+        created_at: chrono::Utc::now().naive_utc(),
+        completed_at: None,
+        category: "notice".into(),
+    };
+    db.run(move |conn| gongyou_db::campaigns::insert(conn, &campaign))
+        .await
+        .unwrap();
+    loop {
+        let (id, template) = (campaign_id.clone(), template.map(str::to_owned));
+        let written = db
+            .run(move |conn| {
+                gongyou_db::campaigns::fan_out_batch(
+                    conn,
+                    &id,
+                    20_000,
+                    template.as_deref(),
+                    chrono::Utc::now().naive_utc(),
+                )
+            })
+            .await
+            .unwrap();
+        if written == 0 {
+            return campaign_id;
+        }
+    }
+}
+
+#[path = "notifications/subscribe.rs"]
+mod subscribe;
+
+async fn run(server: String, n: i64) {
+    let (_dropper, url, data, db, mut pg) = fresh_install(&server).await;
+    println!("fixture: {n} members with one device each …");
+    let started = Instant::now();
+    insert_members(&mut pg, n, false);
     exec(&mut pg, &format!(
         "INSERT INTO devices (user_id, registration_id, platform, created_at, updated_at)
          SELECT 'u' || lpad(g::text, 8, '0'), 'reg' || g, 'android', now(), now() FROM generate_series(1, {n}) g"));
@@ -122,54 +281,9 @@ async fn run(server: String, n: i64) {
     exec(&mut pg, "DROP TABLE bench_baseline");
 
     // Fan-out, through the same code the campaign job runs.
-    let chengdu: String = {
-        #[derive(diesel::QueryableByName)]
-        struct Id {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            id: String,
-        }
-        diesel::sql_query("SELECT id FROM orgs WHERE name = '成都市总工会'")
-            .get_result::<Id>(&mut pg)
-            .unwrap()
-            .id
-    };
-    let campaign_id = gongyou_domain::id::new_id();
-    let campaign = gongyou_db::campaigns::Campaign {
-        id: campaign_id.clone(),
-        org_id: chengdu,
-        occupation: Some("delivery_rider".into()),
-        title: "高温预警".into(),
-        body: "明日最高气温 39℃，请注意防暑，附近驿站提供免费凉茶。".into(),
-        status: gongyou_db::campaigns::FANNING_OUT.into(),
-        recipients: 0,
-        cursor: None,
-        created_by: "bench".into(),
-        created_at: chrono::Utc::now().naive_utc(),
-        completed_at: None,
-        category: "notice".into(),
-    };
-    let id = campaign_id.clone();
-    db.run(move |conn| gongyou_db::campaigns::insert(conn, &campaign))
-        .await
-        .unwrap();
+    let chengdu = org_id(&mut pg, "成都市总工会");
     let started = Instant::now();
-    loop {
-        let id = id.clone();
-        let written = db
-            .run(move |conn| {
-                gongyou_db::campaigns::fan_out_batch(
-                    conn,
-                    &id,
-                    20_000,
-                    chrono::Utc::now().naive_utc(),
-                )
-            })
-            .await
-            .unwrap();
-        if written == 0 {
-            break;
-        }
-    }
+    campaign(&db, &chengdu, "高温预警", None).await;
     let fan_out = started.elapsed();
     let inbox = count(
         &mut pg,
@@ -208,52 +322,27 @@ async fn run(server: String, n: i64) {
         ),
     )
     .unwrap();
-    let wrk = Command::new("wrk")
-        .args(["-t2", "-c32", "-d10s", "-s"])
-        .arg(&script)
-        .arg(format!("{}/v3/push", fake.base_url()))
-        .output()
-        .expect("wrk installed (apt-get install wrk)");
-    let wrk_out = String::from_utf8_lossy(&wrk.stdout).to_string();
-    let wrk_rate: f64 = wrk_out
-        .lines()
-        .find(|l| l.starts_with("Requests/sec:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no rate in wrk's output:\n{wrk_out}"));
+    let wrk_rate = wrk_rate(
+        &["-t2", "-c32", "-d10s"],
+        &script,
+        &format!("{}/v3/push", fake.base_url()),
+    );
     let base_pushes = fake.push_count();
     let base_repeats = fake.duplicate_cid_count();
     let (base_delivered, base_reached) = (fake.delivered_count(), fake.devices_reached());
 
     // Two workers dispatch; one is killed with SIGKILL a third of the way in.
-    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/gongyou");
-    assert!(
-        binary.exists(),
-        "build it first: cargo build --release --bin gongyou"
-    );
-    let spawn_worker = || -> Child {
-        let mut cmd = Command::new(&binary);
-        cmd.arg("worker")
-            .env_clear()
-            .env("GONGYOU_DATABASE_URL", &url)
-            .env("GONGYOU_DATA_DIR", data.path())
-            .env("GONGYOU_JPUSH_APP_KEY", FakeJpush::APP_KEY)
-            .env("GONGYOU_JPUSH_MASTER_SECRET", FakeJpush::MASTER_SECRET)
-            .env("GONGYOU_JPUSH_BASE_URL", fake.base_url())
-            .env("GONGYOU_JPUSH_RATE_PER_SEC", "1000000")
-            .env("GONGYOU_WORKER_CONCURRENCY", "4")
-            .env("GONGYOU_DELIVERY_LEASE_SECS", "10")
-            .env("GONGYOU_JOB_LEASE_SECS", "10")
-            .env("GONGYOU_JOB_POLL_MS", "200")
-            .env("GONGYOU_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(redis) = env("GONGYOU_BENCH_REDIS_URL") {
-            cmd.env("GONGYOU_REDIS_URL", redis)
-                .env("GONGYOU_REDIS_PREFIX", format!("bench:{name}:"));
-        }
-        cmd.spawn().unwrap()
-    };
+    let jpush = [
+        ("GONGYOU_JPUSH_APP_KEY", FakeJpush::APP_KEY.to_owned()),
+        (
+            "GONGYOU_JPUSH_MASTER_SECRET",
+            FakeJpush::MASTER_SECRET.to_owned(),
+        ),
+        ("GONGYOU_JPUSH_BASE_URL", fake.base_url()),
+        ("GONGYOU_JPUSH_RATE_PER_SEC", "1000000".to_owned()),
+    ];
+    let name = url.rsplit('/').next().unwrap_or("bench").to_owned();
+    let spawn_worker = || spawn_worker(&url, data.path(), &name, &jpush);
     let mut a = spawn_worker();
     let mut b = spawn_worker();
     let now = chrono::Utc::now();

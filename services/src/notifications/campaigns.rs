@@ -50,12 +50,21 @@ pub struct CampaignView {
     pub recipients: i64,
     /// Push deliveries by status (`pending`, `sending`, `sent`, `skipped`, `failed`, `dead`).
     pub deliveries: BTreeMap<String, i64>,
+    /// WeChat subscribe messages, to the recipients who hold a credit for the notice
+    /// template (ADR 021), by status: `sent`, `skipped` (WeChat says the credit is gone),
+    /// `retrying` (sent again on their own after a failure), `dead` (refused), `pending`
+    /// (not reached yet), and `batches_waiting` — batches of up to 1,000 recipients whose
+    /// credit holders are not known yet. Empty when WeChat is not configured.
+    pub subscribe_messages: BTreeMap<String, i64>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
 
 fn view(conn: &mut DbConnection, c: Campaign) -> Result<CampaignView, DbError> {
     let deliveries = store::delivery_counts(conn, &c.id)?.into_iter().collect();
+    let subscribe_messages = gongyou_db::subscribe_batches::message_counts(conn, &c.id)?
+        .into_iter()
+        .collect();
     Ok(CampaignView {
         org: org_ref(conn, &c.org_id)?,
         id: c.id,
@@ -65,6 +74,7 @@ fn view(conn: &mut DbConnection, c: Campaign) -> Result<CampaignView, DbError> {
         status: c.status,
         recipients: c.recipients,
         deliveries,
+        subscribe_messages,
         created_at: c.created_at.and_utc(),
         completed_at: c.completed_at.map(|t| t.and_utc()),
     })
@@ -180,14 +190,21 @@ pub async fn get(ctx: &Context, actor: &Actor, id: String) -> ServiceResult<Camp
 /// the dispatchers as it goes; returns how many recipients were written.
 pub async fn fan_out(ctx: &Context, job: &FanOut) -> ServiceResult<i64> {
     let batch = ctx.config.campaign_batch;
+    let template = subscribe_template(ctx, Category::Notice);
     let mut total = 0;
     loop {
-        let (id, now) = (job.campaign_id.clone(), ctx.now());
+        let (id, now, template) = (job.campaign_id.clone(), ctx.now(), template.clone());
         let written = ctx
             .db
             .run(move |conn| {
                 write_tx(conn, |conn| {
-                    let n = store::fan_out_batch(conn, &id, batch, now.naive_utc())?;
+                    let n = store::fan_out_batch(
+                        conn,
+                        &id,
+                        batch,
+                        template.as_deref(),
+                        now.naive_utc(),
+                    )?;
                     if n > 0 {
                         wake_dispatcher(conn, now)?;
                     }
@@ -201,4 +218,11 @@ pub async fn fan_out(ctx: &Context, job: &FanOut) -> ServiceResult<i64> {
         }
         total += written;
     }
+}
+
+/// The subscribe-message template a campaign of `category` goes out with: WeChat configured
+/// and a template for the category (ADR 021).
+pub fn subscribe_template(ctx: &Context, category: Category) -> Option<String> {
+    ctx.providers.wechat.as_ref()?;
+    ctx.config.wechat_templates.get(category.as_str()).cloned()
 }

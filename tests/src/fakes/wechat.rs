@@ -72,6 +72,11 @@ struct State {
     /// Credits by (openid, template id).
     credits: HashMap<(String, String), u32>,
     subscribe_messages: Vec<SubscribeMessage>,
+    /// Whether to keep every message in `subscribe_messages` (not under load).
+    keep_messages: bool,
+    /// Delivered messages counted by (openid, template id, `thing1` value).
+    delivered: HashMap<(String, String, String), u32>,
+    delivered_total: usize,
     /// Error codes to answer the next subscribe/send calls with, in order.
     fail_next_subscribe: VecDeque<i64>,
     subscribe_calls: usize,
@@ -130,8 +135,25 @@ impl FakeWechat {
     pub const SECRET: &'static str = "wx-test-secret";
 
     pub async fn start() -> Self {
-        let server = MockServer::start().await;
-        let state = Arc::new(Mutex::new(State::default()));
+        Self::start_keeping(true).await
+    }
+
+    /// For benchmarks: delivered messages are only counted ([`FakeWechat::delivered_counts`]),
+    /// not kept.
+    pub async fn start_for_load() -> Self {
+        Self::start_keeping(false).await
+    }
+
+    async fn start_keeping(keep_messages: bool) -> Self {
+        // Not recording requests: a benchmark would otherwise keep every one in memory.
+        let server = MockServer::builder()
+            .disable_request_recording()
+            .start()
+            .await;
+        let state = Arc::new(Mutex::new(State {
+            keep_messages,
+            ..State::default()
+        }));
         for (verb, route, endpoint) in [
             ("GET", "/sns/jscode2session", Endpoint::Login),
             ("POST", "/cgi-bin/stable_token", Endpoint::StableToken),
@@ -262,6 +284,17 @@ impl FakeWechat {
     pub fn subscribe_calls(&self) -> usize {
         lock(&self.state).subscribe_calls
     }
+
+    /// Delivered messages, in all.
+    pub fn delivered_total(&self) -> usize {
+        lock(&self.state).delivered_total
+    }
+
+    /// Delivered messages counted by (openid, template id, `thing1` value): a count above
+    /// one is a message delivered twice.
+    pub fn delivered_counts(&self) -> HashMap<(String, String, String), u32> {
+        lock(&self.state).delivered.clone()
+    }
 }
 
 fn ok(body: Value) -> ResponseTemplate {
@@ -297,12 +330,17 @@ fn query(request: &Request) -> HashMap<String, String> {
 
 impl Respond for Handler {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Endpoint::Subscribe = self.endpoint {
+            // The body is read before the lock is taken, so load is not serialised on it.
+            let body = serde_json::from_slice::<Value>(&request.body).ok();
+            return subscribe(&mut lock(&self.state), request, body);
+        }
         let mut state = lock(&self.state);
         match self.endpoint {
             Endpoint::Login => login(&mut state, request),
             Endpoint::StableToken => stable_token(&mut state, request),
             Endpoint::PhoneNumber => phone_number(&mut state, request),
-            Endpoint::Subscribe => subscribe(&mut state, request),
+            Endpoint::Subscribe => fail(-1, "unreachable"),
         }
     }
 }
@@ -453,7 +491,7 @@ fn invalid_data(keyword: &str) -> ResponseTemplate {
     )
 }
 
-fn subscribe(state: &mut State, request: &Request) -> ResponseTemplate {
+fn subscribe(state: &mut State, request: &Request, body: Option<Value>) -> ResponseTemplate {
     state.subscribe_calls += 1;
     let q = query(request);
     let Some(token) = q.get("access_token").filter(|t| !t.is_empty()) else {
@@ -465,7 +503,7 @@ fn subscribe(state: &mut State, request: &Request) -> ResponseTemplate {
     if let Some(errcode) = state.fail_next_subscribe.pop_front() {
         return fail(errcode, default_errmsg(errcode));
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+    let Some(body) = body else {
         return fail(47001, "data format error");
     };
     let Some(openid) = body["touser"].as_str().filter(|o| !o.is_empty()) else {
@@ -495,8 +533,20 @@ fn subscribe(state: &mut State, request: &Request) -> ResponseTemplate {
         Some(credits) if *credits > 0 => *credits -= 1,
         _ => return fail(43101, default_errmsg(43101)),
     }
-    state.subscribe_messages.push((key.0, key.1, data));
-    ok(json!({"errcode": 0, "errmsg": "ok", "msgid": state.subscribe_messages.len()}))
+    let thing1 = data
+        .iter()
+        .find(|(k, _)| k == "thing1")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    *state
+        .delivered
+        .entry((key.0.clone(), key.1.clone(), thing1))
+        .or_default() += 1;
+    state.delivered_total += 1;
+    if state.keep_messages {
+        state.subscribe_messages.push((key.0, key.1, data));
+    }
+    ok(json!({"errcode": 0, "errmsg": "ok", "msgid": state.delivered_total}))
 }
 
 #[cfg(test)]

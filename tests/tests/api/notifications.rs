@@ -1029,3 +1029,263 @@ async fn a_worker_cannot_write_unbounded_rows() {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+/// The user's credits for the notice template.
+async fn notice_credits(app: &TestApp, who: &Session) -> i64 {
+    let body: Value = app
+        .post_json_as(
+            who,
+            "/api/v1/me/wechat-subscriptions",
+            &json!({"results": {}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["credits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["template_id"] == "tpl-notice")
+        .map_or(0, |c| c["credits"].as_i64().unwrap())
+}
+
+/// Links a WeChat account to the user (set-up: the login flow has its own tests).
+async fn link_wechat(app: &TestApp, user: &Session, openid: &str) {
+    let (id, openid) = (
+        user.user["id"].as_str().unwrap().to_owned(),
+        openid.to_owned(),
+    );
+    let now = app.clock_now().naive_utc();
+    app.state
+        .db
+        .run(move |conn| gongyou_db::accounts::set_wechat(conn, &id, Some(&openid), None, now))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_campaign_reaches_wechat_credit_holders_once_and_resumes_after_a_crash() {
+    use gongyou_db::subscribe_batches as batches;
+    use gongyou_tests::fakes::wechat::FakeWechat;
+    let fake = FakeWechat::start().await;
+    fake.add_template("tpl-notice");
+    let app = spawn_app_with(
+        [
+            (
+                "GONGYOU_WECHAT_APPID".to_owned(),
+                FakeWechat::APPID.to_owned(),
+            ),
+            (
+                "GONGYOU_WECHAT_SECRET".to_owned(),
+                FakeWechat::SECRET.to_owned(),
+            ),
+            ("GONGYOU_WECHAT_BASE_URL".to_owned(), fake.base_url()),
+            (
+                "GONGYOU_WECHAT_TEMPLATES".to_owned(),
+                "notice:tpl-notice".to_owned(),
+            ),
+        ]
+        .into(),
+    )
+    .await;
+    app.seed().await;
+    // Six 成都 riders: 0–3 linked to WeChat and holding a notice credit (2 only in our
+    // books: WeChat says 43101; 3 switched notices off on WeChat), 4 linked without a
+    // credit, 5 not linked.
+    let mut riders = Vec::new();
+    for i in 0..6 {
+        let (member, admin, application_id) =
+            applicant(&app, &format!("1350000{:04}", 400 + i), None).await;
+        approve(&app, &admin, &application_id).await;
+        if i < 5 {
+            link_wechat(&app, &member, &format!("openid-{i}")).await;
+        }
+        if i < 4 {
+            let r = app
+                .post_json_as(
+                    &member,
+                    "/api/v1/me/wechat-subscriptions",
+                    &json!({"results": {"tpl-notice": "accept"}}),
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+            if i != 2 {
+                fake.subscribe(&format!("openid-{i}"), "tpl-notice", 1);
+            }
+        }
+        riders.push(member);
+    }
+    let r = app
+        .client
+        .put(app.url("/api/v1/me/notification-preferences"))
+        .header("Authorization", riders[3].bearer())
+        .json(
+            &json!({"preferences": [{"category": "notice", "channel": "wechat", "enabled": false}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let w = worker(&app);
+    w.drain().await.unwrap();
+    let calls_before = fake.subscribe_calls();
+
+    let admin = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    let chengdu = app.org_id("成都市总工会").await;
+    let notice = json!({"org_id": chengdu, "occupation": "delivery_rider", "title": "高温预警", "body": "明日最高气温 39℃，请注意防暑，附近驿站提供免费凉茶。"});
+    let created = app
+        .post_json_as(&admin, "/api/v1/admin/campaigns", &notice)
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let path = format!(
+        "/api/v1/admin/campaigns/{}",
+        created["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        created["subscribe_messages"],
+        json!({}),
+        "not fanned out yet"
+    );
+    // WeChat is busy for the first message: that one is retried on its own.
+    fake.fail_next_subscribe(-1);
+    w.drain().await.unwrap();
+    let view: Value = app.get_as(&admin, &path).await.json().await.unwrap();
+    let counts = view["subscribe_messages"].as_object().unwrap().clone();
+    assert_eq!(
+        counts.values().map(|n| n.as_i64().unwrap()).sum::<i64>(),
+        3,
+        "three credit holders who want WeChat notices: {counts:?}"
+    );
+    assert_eq!(counts["retrying"], 1, "{counts:?}");
+    redispatch(&app, &w, Duration::seconds(11)).await;
+    let view: Value = app.get_as(&admin, &path).await.json().await.unwrap();
+    assert_eq!(
+        view["subscribe_messages"],
+        json!({"sent": 2, "skipped": 1}),
+        "riders 0 and 1 reached; WeChat said 43101 for 2"
+    );
+    assert_eq!(
+        fake.subscribe_calls() - calls_before,
+        4,
+        "three, and one retry"
+    );
+    let mut reached: Vec<String> = fake
+        .subscribe_messages()
+        .into_iter()
+        .map(|(openid, template, data)| {
+            assert_eq!(template, "tpl-notice");
+            assert!(data.iter().any(|(k, v)| k == "thing1" && v == "高温预警"));
+            openid
+        })
+        .collect();
+    reached.sort();
+    assert_eq!(reached, ["openid-0", "openid-1"], "each once");
+    for (i, left) in [(0, 0), (1, 0), (2, 0), (3, 1)] {
+        assert_eq!(
+            notice_credits(&app, &riders[i]).await,
+            left,
+            "rider {i}'s credits"
+        );
+    }
+
+    // A dispatcher froze the next campaign's batch, recorded one message done and died:
+    // the batch is taken over after its lease and resumes after that message.
+    for i in [0, 1] {
+        app.post_json_as(
+            &riders[i],
+            "/api/v1/me/wechat-subscriptions",
+            &json!({"results": {"tpl-notice": "accept"}}),
+        )
+        .await;
+        fake.subscribe(&format!("openid-{i}"), "tpl-notice", 1);
+    }
+    let second: Value = app
+        .post_json_as(&admin, "/api/v1/admin/campaigns", &notice)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let campaign = second["id"].as_str().unwrap().to_owned();
+    let now = app.clock_now().naive_utc();
+    let c = campaign.clone();
+    let frozen = app
+        .state
+        .db
+        .run(move |conn| {
+            while gongyou_db::campaigns::fan_out_batch(conn, &c, 1000, Some("tpl-notice"), now)? > 0
+            {
+            }
+            let claimed = batches::claim(conn, "dead-worker", 10, now, now)?;
+            assert_eq!(claimed.len(), 1);
+            let frozen = batches::freeze(conn, &claimed[0], "dead-worker", "notice", false, now)?
+                .expect("claim held");
+            let done = batches::Progress {
+                progress: 1,
+                sent: 1,
+                ..Default::default()
+            };
+            assert!(batches::checkpoint(
+                conn,
+                &claimed[0],
+                "dead-worker",
+                &done,
+                now,
+                now
+            )?);
+            Ok::<_, gongyou_db::DbError>(frozen)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        frozen
+            .iter()
+            .map(|r| r.openid.as_str())
+            .collect::<Vec<_>>()
+            .len(),
+        2,
+        "riders 0 and 1 hold a credit again"
+    );
+    let calls = fake.subscribe_calls();
+    redispatch(&app, &w, Duration::seconds(1)).await;
+    let view: Value = app
+        .get_as(&admin, &format!("/api/v1/admin/campaigns/{campaign}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["subscribe_messages"], json!({"sent": 2}));
+    assert_eq!(
+        fake.subscribe_calls() - calls,
+        1,
+        "only the message after the recorded progress went out"
+    );
+    let last = fake.subscribe_messages().pop().unwrap();
+    assert_eq!(last.0, frozen[1].openid);
+    let c = campaign.clone();
+    let batch = app
+        .state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use gongyou_db::schema::campaign_subscribe_batches as b;
+            b::table
+                .filter(b::campaign_id.eq(&c))
+                .select(batches::SubscribeBatch::as_select())
+                .first(conn)
+                .map_err(gongyou_db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            batch.status.as_str(),
+            batch.takeovers,
+            batch.progress,
+            batch.frozen
+        ),
+        ("sent", 1, 2, None),
+        "taken over once, done, the openids forgotten"
+    );
+}

@@ -4,6 +4,7 @@
 //! a worker died is not sent twice (ADR 009, ADR 010).
 
 mod campaign_push;
+mod campaign_subscribe;
 mod push;
 mod sms;
 mod wechat;
@@ -20,6 +21,8 @@ use gongyou_domain::notification::{Category, Channel};
 use crate::error::{ServiceError, ServiceResult};
 use crate::Context;
 use campaign_push::dispatch_campaign_pushes;
+use campaign_subscribe::dispatch_campaign_messages;
+pub use campaign_subscribe::{CHECKPOINT_EVERY, WINDOW};
 use push::push_batch;
 use sms::sms_batch;
 use wechat::wechat_batch;
@@ -49,7 +52,7 @@ const MAX_PUSH_ATTEMPTS: i32 = 8;
 
 /// Delivers due work until none is due, taking turns so a campaign never holds up a single
 /// notification: one claim of each external channel's deliveries, then one of campaign push
-/// batches, and again.
+/// batches, one of campaign subscribe batches, and again.
 ///
 /// Per channel: claim a batch of deliveries in one statement, decide per delivery (no
 /// device, switched off → skipped), give each push a JPush `cid` before sending (stored
@@ -64,6 +67,7 @@ pub async fn dispatch(ctx: &Context, worker: &str) -> ServiceResult<()> {
             busy |= dispatch_channel(ctx, worker, channel).await?;
         }
         busy |= dispatch_campaign_pushes(ctx, worker).await?;
+        busy |= dispatch_campaign_messages(ctx, worker).await?;
         if !busy {
             return Ok(());
         }
