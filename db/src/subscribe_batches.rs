@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text, Timestamp};
+use diesel::sql_types::{Nullable, Text, Timestamp};
 
 use crate::notifications::{Delivery, FAILED, SENDING, SENT};
 use crate::schema::{campaign_subscribe_batches as b, notification_deliveries as deliveries};
@@ -161,14 +161,58 @@ struct Credited {
     user_id: String,
 }
 
-#[derive(QueryableByName)]
+/// An inbox row of the batch whose user has an openid.
 struct Row {
-    #[diesel(sql_type = Text)]
     notification_id: String,
-    #[diesel(sql_type = Text)]
     user_id: String,
-    #[diesel(sql_type = Text)]
     openid: String,
+}
+
+/// Takes one credit for `template_id` from each of `user_ids` who has one; returns who
+/// did.
+fn take_credits(
+    conn: &mut DbConnection,
+    template_id: &str,
+    user_ids: &[String],
+    now: NaiveDateTime,
+) -> Result<HashSet<String>, DbError> {
+    use crate::schema::wechat_subscription_credits as c;
+    let mut taken = HashSet::new();
+    for chunk in user_ids.chunks(1000) {
+        match conn {
+            // One statement, so a credit spent meanwhile by another transaction is not
+            // counted as taken.
+            DbConnection::Pg(pg) => {
+                let rows: Vec<Credited> = diesel::sql_query(
+                    "UPDATE wechat_subscription_credits SET credits = credits - 1, updated_at = $1
+                     WHERE template_id = $2 AND credits > 0 AND user_id = ANY($3) RETURNING user_id",
+                )
+                .bind::<Timestamp, _>(now)
+                .bind::<Text, _>(template_id)
+                .bind::<diesel::sql_types::Array<Text>, _>(chunk)
+                .load(pg)?;
+                taken.extend(rows.into_iter().map(|r| r.user_id));
+            }
+            // SQLite runs one writer at a time: nothing changes between the two.
+            DbConnection::Sqlite(_) => {
+                let holders: Vec<String> = c::table
+                    .filter(c::template_id.eq(template_id))
+                    .filter(c::credits.gt(0))
+                    .filter(c::user_id.eq_any(chunk))
+                    .select(c::user_id)
+                    .load(conn)?;
+                diesel::update(
+                    c::table
+                        .filter(c::template_id.eq(template_id))
+                        .filter(c::user_id.eq_any(&holders)),
+                )
+                .set((c::credits.eq(c::credits - 1), c::updated_at.eq(now)))
+                .execute(conn)?;
+                taken.extend(holders);
+            }
+        }
+    }
+    Ok(taken)
 }
 
 enum FreezeError {
@@ -196,35 +240,54 @@ pub fn freeze(
     now: NaiveDateTime,
 ) -> Result<Option<Vec<Recipient>>, DbError> {
     let result = write_tx(conn, |conn| -> Result<Vec<Recipient>, FreezeError> {
-        let take = "UPDATE wechat_subscription_credits SET credits = credits - 1, updated_at = $1
-             WHERE template_id = $2 AND credits > 0 AND user_id IN (
-                 SELECT n.user_id FROM notifications n JOIN users u ON u.id = n.user_id
-                 WHERE n.id >= $3 AND n.id <= $4 AND u.wechat_openid IS NOT NULL
-                   AND ($5 OR NOT EXISTS (SELECT 1 FROM notification_preferences p
-                        WHERE p.user_id = n.user_id AND p.category = $6 AND p.channel = 'wechat' AND NOT p.enabled)))
-             RETURNING user_id";
-        let q = diesel::sql_query(take)
-            .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(&batch.template_id)
-            .bind::<Text, _>(&batch.first_notification_id)
-            .bind::<Text, _>(&batch.last_notification_id)
-            .bind::<Bool, _>(critical)
-            .bind::<Text, _>(category);
-        let credited: Vec<Credited> = match conn {
-            DbConnection::Pg(pg) => q.load(pg).map_err(DbError::from)?,
-            DbConnection::Sqlite(lite) => q.load(lite).map_err(DbError::from)?,
+        // Key lookups only (a range of the inbox's primary key, then users and credits by
+        // theirs): a join the planner turns into a scan of every user would cost each
+        // batch as much as the whole membership.
+        use crate::schema::{notifications as n, users as u};
+        let rows: Vec<(String, String)> = n::table
+            .filter(n::id.ge(&batch.first_notification_id))
+            .filter(n::id.le(&batch.last_notification_id))
+            .order(n::id)
+            .select((n::id, n::user_id))
+            .load(conn)
+            .map_err(DbError::from)?;
+        let users: Vec<String> = rows.iter().map(|(_, user)| user.clone()).collect();
+        let mut openids: std::collections::HashMap<String, String> = Default::default();
+        for chunk in users.chunks(1000) {
+            openids.extend(
+                u::table
+                    .filter(u::id.eq_any(chunk))
+                    .filter(u::wechat_openid.is_not_null())
+                    .select((u::id, u::wechat_openid.assume_not_null()))
+                    .load::<(String, String)>(conn)
+                    .map_err(DbError::from)?,
+            );
+        }
+        let opted_out: HashSet<String> = if critical {
+            HashSet::new()
+        } else {
+            let linked: Vec<String> = openids.keys().cloned().collect();
+            crate::notifications::opted_out(conn, &linked, category, "wechat")?
+                .into_iter()
+                .collect()
         };
-        let mut credited: HashSet<String> = credited.into_iter().map(|c| c.user_id).collect();
-        let list = "SELECT n.id AS notification_id, n.user_id AS user_id, u.wechat_openid AS openid
-             FROM notifications n JOIN users u ON u.id = n.user_id
-             WHERE n.id >= $1 AND n.id <= $2 AND u.wechat_openid IS NOT NULL ORDER BY n.id";
-        let q = diesel::sql_query(list)
-            .bind::<Text, _>(&batch.first_notification_id)
-            .bind::<Text, _>(&batch.last_notification_id);
-        let rows: Vec<Row> = match conn {
-            DbConnection::Pg(pg) => q.load(pg).map_err(DbError::from)?,
-            DbConnection::Sqlite(lite) => q.load(lite).map_err(DbError::from)?,
-        };
+        let wanted: Vec<String> = openids
+            .keys()
+            .filter(|user| !opted_out.contains(*user))
+            .cloned()
+            .collect();
+        let mut credited = take_credits(conn, &batch.template_id, &wanted, now)?;
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .filter_map(|(notification_id, user_id)| {
+                let openid = openids.get(&user_id)?.clone();
+                Some(Row {
+                    notification_id,
+                    user_id,
+                    openid,
+                })
+            })
+            .collect();
         let mut recipients = Vec::new();
         let mut unusable = Vec::new();
         for row in rows {

@@ -1,6 +1,8 @@
-//! Stateful fakes of the outside services the application calls, served over HTTP by
-//! wiremock so the real application can be pointed at them: Tencent Cloud SMS (`sms`) and
-//! WeChat's mini-program server APIs (`wechat`). They answer like the documented APIs,
+//! Stateful fakes of the outside services the application calls, served over HTTP (by
+//! wiremock; WeChat's by actix-web, since wiremock keeps a copy of every request and the
+//! subscribe-message benchmark sends millions) so the real application can be pointed at
+//! them: JPush (`jpush`), Tencent Cloud SMS (`sms`), WeChat's mini-program server APIs
+//! (`wechat`) and WeChat Pay (`wechatpay`). They answer like the documented APIs,
 //! errors included, and record what they were asked.
 
 pub mod jpush;

@@ -26,9 +26,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::lock;
 
@@ -112,22 +111,20 @@ impl State {
 
 /// The fake WeChat. Point the application's WeChat base URL at [`FakeWechat::base_url`],
 /// with appid [`FakeWechat::APPID`] and secret [`FakeWechat::SECRET`].
+///
+/// Served by actix-web rather than wiremock: wiremock keeps a copy of every request a mock
+/// matched, which a benchmark sending millions of messages cannot afford.
 pub struct FakeWechat {
-    server: MockServer,
+    base_url: String,
+    handle: actix_web::dev::ServerHandle,
     state: Arc<Mutex<State>>,
 }
 
-#[derive(Clone, Copy)]
-enum Endpoint {
-    Login,
-    StableToken,
-    PhoneNumber,
-    Subscribe,
-}
-
-struct Handler {
-    state: Arc<Mutex<State>>,
-    endpoint: Endpoint,
+impl Drop for FakeWechat {
+    fn drop(&mut self) {
+        // Sends the stop command now; nothing waits for it.
+        drop(self.handle.stop(false));
+    }
 }
 
 impl FakeWechat {
@@ -145,44 +142,36 @@ impl FakeWechat {
     }
 
     async fn start_keeping(keep_messages: bool) -> Self {
-        // Not recording requests: a benchmark would otherwise keep every one in memory.
-        let server = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
         let state = Arc::new(Mutex::new(State {
             keep_messages,
             ..State::default()
         }));
-        for (verb, route, endpoint) in [
-            ("GET", "/sns/jscode2session", Endpoint::Login),
-            ("POST", "/cgi-bin/stable_token", Endpoint::StableToken),
-            (
-                "POST",
-                "/wxa/business/getuserphonenumber",
-                Endpoint::PhoneNumber,
-            ),
-            (
-                "POST",
-                "/cgi-bin/message/subscribe/send",
-                Endpoint::Subscribe,
-            ),
-        ] {
-            Mock::given(method(verb))
-                .and(path(route))
-                .respond_with(Handler {
-                    state: state.clone(),
-                    endpoint,
-                })
-                .mount(&server)
-                .await;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fake WeChat");
+        let port = listener.local_addr().expect("local address").port();
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(1 << 20))
+                .default_service(web::to(handle))
+        })
+        .listen(listener)
+        .expect("listen")
+        .disable_signals()
+        .workers(2)
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            handle,
+            state,
         }
-        Self { server, state }
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
-        self.server.uri()
+        self.base_url.clone()
     }
 
     /// A `wx.login` code, valid once, for `openid` (and `unionid`).
@@ -297,11 +286,18 @@ impl FakeWechat {
     }
 }
 
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
+/// An answer: like WeChat, always HTTP 200.
+struct Answer {
+    body: Value,
+    /// Served as `text/plain` (jscode2session), not JSON.
+    text: bool,
 }
 
-fn fail(errcode: i64, errmsg: &str) -> ResponseTemplate {
+fn ok(body: Value) -> Answer {
+    Answer { body, text: false }
+}
+
+fn fail(errcode: i64, errmsg: &str) -> Answer {
     ok(json!({"errcode": errcode, "errmsg": errmsg}))
 }
 
@@ -320,34 +316,40 @@ fn default_errmsg(errcode: i64) -> &'static str {
     }
 }
 
-fn query(request: &Request) -> HashMap<String, String> {
-    request
-        .url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+fn query(request: &HttpRequest) -> HashMap<String, String> {
+    reqwest::Url::parse(&format!("http://fake/?{}", request.query_string()))
+        .map(|url| url.query_pairs().into_owned().collect())
+        .unwrap_or_default()
 }
 
-impl Respond for Handler {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        if let Endpoint::Subscribe = self.endpoint {
+async fn handle(
+    state: web::Data<Arc<Mutex<State>>>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let q = query(&request);
+    let answer = match (request.method().as_str(), request.path()) {
+        ("GET", "/sns/jscode2session") => login(&mut lock(&state), &q),
+        ("POST", "/cgi-bin/stable_token") => stable_token(&mut lock(&state), &body),
+        ("POST", "/wxa/business/getuserphonenumber") => phone_number(&mut lock(&state), &q, &body),
+        ("POST", "/cgi-bin/message/subscribe/send") => {
             // The body is read before the lock is taken, so load is not serialised on it.
-            let body = serde_json::from_slice::<Value>(&request.body).ok();
-            return subscribe(&mut lock(&self.state), request, body);
+            let parsed = serde_json::from_slice::<Value>(&body).ok();
+            subscribe(&mut lock(&state), &q, parsed)
         }
-        let mut state = lock(&self.state);
-        match self.endpoint {
-            Endpoint::Login => login(&mut state, request),
-            Endpoint::StableToken => stable_token(&mut state, request),
-            Endpoint::PhoneNumber => phone_number(&mut state, request),
-            Endpoint::Subscribe => fail(-1, "unreachable"),
-        }
-    }
+        _ => return HttpResponse::NotFound().finish(),
+    };
+    HttpResponse::Ok()
+        .content_type(if answer.text {
+            "text/plain"
+        } else {
+            "application/json"
+        })
+        .body(answer.body.to_string())
 }
 
-fn login(state: &mut State, request: &Request) -> ResponseTemplate {
+fn login(state: &mut State, q: &HashMap<String, String>) -> Answer {
     state.login_calls += 1;
-    let q = query(request);
     let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
     if get("appid") != FakeWechat::APPID {
         return fail(40013, "invalid appid");
@@ -378,14 +380,14 @@ fn login(state: &mut State, request: &Request) -> ResponseTemplate {
                 body["unionid"] = json!(unionid);
             }
             // WeChat serves this one as text/plain.
-            ResponseTemplate::new(200).set_body_raw(body.to_string().into_bytes(), "text/plain")
+            Answer { body, text: true }
         }
     }
 }
 
-fn stable_token(state: &mut State, request: &Request) -> ResponseTemplate {
+fn stable_token(state: &mut State, raw: &[u8]) -> Answer {
     state.stable_token_calls += 1;
-    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+    let Ok(body) = serde_json::from_slice::<Value>(raw) else {
         return fail(47001, "data format error");
     };
     let force = body["force_refresh"].as_bool().unwrap_or(false);
@@ -427,16 +429,15 @@ fn stable_token(state: &mut State, request: &Request) -> ResponseTemplate {
     ok(json!({"access_token": token, "expires_in": expires_in}))
 }
 
-fn phone_number(state: &mut State, request: &Request) -> ResponseTemplate {
+fn phone_number(state: &mut State, q: &HashMap<String, String>, raw: &[u8]) -> Answer {
     state.phone_number_calls += 1;
-    let q = query(request);
     let Some(token) = q.get("access_token").filter(|t| !t.is_empty()) else {
         return fail(41001, "access_token missing");
     };
     if let Err((errcode, errmsg)) = state.check_token(token) {
         return fail(errcode, errmsg);
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+    let Ok(body) = serde_json::from_slice::<Value>(raw) else {
         return fail(47001, "data format error");
     };
     let Some(code) = body["code"].as_str().filter(|c| !c.is_empty()) else {
@@ -484,16 +485,15 @@ fn value_fits(keyword: &str, value: &str) -> bool {
     }
 }
 
-fn invalid_data(keyword: &str) -> ResponseTemplate {
+fn invalid_data(keyword: &str) -> Answer {
     fail(
         47003,
         &format!("argument invalid! data.{keyword}.value invalid"),
     )
 }
 
-fn subscribe(state: &mut State, request: &Request, body: Option<Value>) -> ResponseTemplate {
+fn subscribe(state: &mut State, q: &HashMap<String, String>, body: Option<Value>) -> Answer {
     state.subscribe_calls += 1;
-    let q = query(request);
     let Some(token) = q.get("access_token").filter(|t| !t.is_empty()) else {
         return fail(41001, "access_token missing");
     };
