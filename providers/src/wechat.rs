@@ -149,11 +149,20 @@ impl From<KvError> for WechatError {
 /// Sends subscribe messages with one access token (see [`WechatClient::subscribe_sender`]).
 pub struct SubscribeSender {
     client: WechatClient,
-    token: std::sync::Mutex<String>,
+    /// The access token, and the send URL carrying it (parsed once, not per message).
+    token: std::sync::Mutex<(String, reqwest::Url)>,
 }
 
 impl SubscribeSender {
-    fn token(&self) -> String {
+    fn new(client: WechatClient, token: String) -> Result<Self, WechatError> {
+        let url = client.subscribe_url(&token)?;
+        Ok(Self {
+            client,
+            token: std::sync::Mutex::new((token, url)),
+        })
+    }
+
+    fn token(&self) -> (String, reqwest::Url) {
         self.token
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -168,19 +177,18 @@ impl SubscribeSender {
         page: Option<&str>,
         data: &[(String, String)],
     ) -> Result<(), WechatError> {
-        let body = subscribe_body(openid, template_id, page, data);
-        let token = self.token();
-        let result = match self.client.subscribe_with(&token, &body).await {
+        let body = subscribe_body(openid, template_id, page, data)?;
+        let (token, url) = self.token();
+        let result = match self.client.subscribe_with(url, body.clone()).await {
             Err(e) if e.is_token_rejected() => {
                 tracing::info!("wechat rejected the access token; refreshing it once");
                 let fresh = self.client.refresh(Some(&token)).await?;
-                fresh.clone_into(
-                    &mut self
-                        .token
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner),
-                );
-                self.client.subscribe_with(&fresh, &body).await
+                let url = self.client.subscribe_url(&fresh)?;
+                *self
+                    .token
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = (fresh, url.clone());
+                self.client.subscribe_with(url, body).await
             }
             other => other,
         };
@@ -347,22 +355,24 @@ impl WechatClient {
     /// between its messages (which may be sent concurrently); when WeChat rejects it, the
     /// message that learned so refreshes it (once, through the shared cache) for all.
     pub async fn subscribe_sender(&self) -> Result<SubscribeSender, WechatError> {
-        Ok(SubscribeSender {
-            client: self.clone(),
-            token: std::sync::Mutex::new(self.access_token().await?),
-        })
+        SubscribeSender::new(self.clone(), self.access_token().await?)
     }
 
-    async fn subscribe_with(
-        &self,
-        token: &str,
-        body: &serde_json::Value,
-    ) -> Result<(), WechatError> {
+    /// The subscribe/send URL with `token`.
+    fn subscribe_url(&self, token: &str) -> Result<reqwest::Url, WechatError> {
+        reqwest::Url::parse_with_params(
+            &self.url("/cgi-bin/message/subscribe/send"),
+            &[("access_token", token)],
+        )
+        .map_err(|e| WechatError::Transport(format!("subscribe/send URL: {e}")))
+    }
+
+    async fn subscribe_with(&self, url: reqwest::Url, body: Vec<u8>) -> Result<(), WechatError> {
         let request = self
             .http
-            .post(self.url("/cgi-bin/message/subscribe/send"))
-            .query(&[("access_token", token)])
-            .json(body);
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
         let _: EmptyBody = self.call(request, "subscribe/send").await?;
         Ok(())
     }
@@ -509,27 +519,51 @@ impl WechatClient {
 }
 
 /// The JSON body of `message/subscribe/send`.
+/// A subscribe message's JSON body, serialised from borrowed parts (no value tree).
+#[derive(serde::Serialize)]
+struct SubscribeBody<'a> {
+    touser: &'a str,
+    template_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<&'a str>,
+    data: Fields<'a>,
+    miniprogram_state: &'static str,
+    lang: &'static str,
+}
+
+/// `{"thing1": {"value": …}, …}`.
+struct Fields<'a>(&'a [(String, String)]);
+
+impl serde::Serialize for Fields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(serde::Serialize)]
+        struct Value<'a> {
+            value: &'a str,
+        }
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (keyword, value) in self.0 {
+            map.serialize_entry(keyword, &Value { value })?;
+        }
+        map.end()
+    }
+}
+
 fn subscribe_body(
     openid: &str,
     template_id: &str,
     page: Option<&str>,
     data: &[(String, String)],
-) -> serde_json::Value {
-    let data: serde_json::Map<String, serde_json::Value> = data
-        .iter()
-        .map(|(keyword, value)| (keyword.clone(), serde_json::json!({ "value": value })))
-        .collect();
-    let mut body = serde_json::json!({
-        "touser": openid,
-        "template_id": template_id,
-        "data": data,
-        "miniprogram_state": "formal",
-        "lang": "zh_CN",
-    });
-    if let Some(page) = page.filter(|p| !p.is_empty()) {
-        body["page"] = serde_json::Value::String(page.to_owned());
-    }
-    body
+) -> Result<Vec<u8>, WechatError> {
+    serde_json::to_vec(&SubscribeBody {
+        touser: openid,
+        template_id,
+        page: page.filter(|p| !p.is_empty()),
+        data: Fields(data),
+        miniprogram_state: "formal",
+        lang: "zh_CN",
+    })
+    .map_err(|e| WechatError::Transport(format!("subscribe/send body: {e}")))
 }
 
 #[cfg(test)]

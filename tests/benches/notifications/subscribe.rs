@@ -57,15 +57,10 @@ fn titles(run: &str, rounds: usize) -> Vec<String> {
 /// Messages of these campaigns delivered: (distinct (openid, title) delivered, those
 /// delivered more than once summed as extra deliveries).
 fn tally(fake: &FakeWechat, titles: &[String]) -> (usize, u64) {
-    let mut distinct = 0;
-    let mut extra = 0u64;
-    for ((_, _, title), n) in fake.delivered_counts() {
-        if titles.contains(&title) {
-            distinct += 1;
-            extra += u64::from(n.saturating_sub(1));
-        }
-    }
-    (distinct, extra)
+    titles.iter().fold((0, 0), |(distinct, extra), title| {
+        let (d, e) = fake.reached_by_thing1(title);
+        (distinct + d, extra + e as u64)
+    })
 }
 
 pub async fn run(server: String, n: i64) {
@@ -118,11 +113,13 @@ pub async fn run(server: String, n: i64) {
             2 * rounds
         ),
     );
+    // WeChat's side holds as many and some to spare: a message sent twice spends a credit
+    // there, and the benchmark counts duplicates rather than the 43101s they would cause.
     for g in 1..=n {
         fake.subscribe(
             &format!("o{g:08}"),
             TEMPLATE,
-            u32::try_from(2 * rounds).unwrap(),
+            u32::try_from(3 * rounds).unwrap(),
         );
     }
     exec(&mut pg, "ANALYZE");
@@ -167,6 +164,11 @@ pub async fn run(server: String, n: i64) {
     let sending = started.elapsed();
     let rate = expected as f64 / sending.as_secs_f64();
     let (distinct, extra) = tally(&fake, &first);
+    println!(
+        "2 workers, {expected} messages in {:.1} s (target ≥ 60 s): {rate:.0} messages/s = {:.0} % of wrk's {wrk:.0} req/s (target ≥ 50 %)",
+        sending.as_secs_f64(),
+        100.0 * rate / wrk
+    );
     for w in [&mut a, &mut b] {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &w.id().to_string()])
@@ -190,11 +192,7 @@ pub async fn run(server: String, n: i64) {
     let mut killed: Option<(usize, i64)> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let (reached, _) = if killed.is_none() {
-            (fake.delivered_total() - base - expected, 0)
-        } else {
-            tally(&fake, &second)
-        };
+        let (reached, _) = tally(&fake, &second);
         if killed.is_none() && reached >= expected / 3 {
             let held = count(
                 &mut pg,

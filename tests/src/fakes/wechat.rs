@@ -76,6 +76,9 @@ struct State {
     /// Delivered messages counted by (openid, template id, `thing1` value).
     delivered: HashMap<(String, String, String), u32>,
     delivered_total: usize,
+    /// Per `thing1` value: distinct (openid, template) reached, and deliveries beyond the
+    /// first to one of them.
+    by_thing1: HashMap<String, (usize, usize)>,
     /// Error codes to answer the next subscribe/send calls with, in order.
     fail_next_subscribe: VecDeque<i64>,
     subscribe_calls: usize,
@@ -158,7 +161,9 @@ impl FakeWechat {
         .listen(listener)
         .expect("listen")
         .disable_signals()
-        .workers(2)
+        // One thread, like the wiremock servers of the other fakes: a load generator and
+        // the dispatchers meet the same single-threaded endpoint.
+        .workers(1)
         .run();
         let handle = server.handle();
         tokio::spawn(server);
@@ -283,6 +288,16 @@ impl FakeWechat {
     /// one is a message delivered twice.
     pub fn delivered_counts(&self) -> HashMap<(String, String, String), u32> {
         lock(&self.state).delivered.clone()
+    }
+
+    /// For messages whose `thing1` is `value`: how many (openid, template) were reached, and
+    /// how many deliveries repeated one.
+    pub fn reached_by_thing1(&self, value: &str) -> (usize, usize) {
+        lock(&self.state)
+            .by_thing1
+            .get(value)
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -538,10 +553,18 @@ fn subscribe(state: &mut State, q: &HashMap<String, String>, body: Option<Value>
         .find(|(k, _)| k == "thing1")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    *state
+    let n = state
         .delivered
-        .entry((key.0.clone(), key.1.clone(), thing1))
-        .or_default() += 1;
+        .entry((key.0.clone(), key.1.clone(), thing1.clone()))
+        .or_default();
+    *n += 1;
+    let first = *n == 1;
+    let tally = state.by_thing1.entry(thing1).or_default();
+    if first {
+        tally.0 += 1;
+    } else {
+        tally.1 += 1;
+    }
     state.delivered_total += 1;
     if state.keep_messages {
         state.subscribe_messages.push((key.0, key.1, data));

@@ -343,17 +343,9 @@ async fn send_batch(
             return Ok(());
         }
     }
-    let summary = format!(
-        "{} recipients: {} sent, {} skipped (43101), {} retried on their own, {} refused",
-        recipients.len(),
-        batch.sent + tally.sent,
-        batch.skipped + tally.skipped,
-        batch.retried + i32::try_from(tally.retries.len()).unwrap_or(i32::MAX),
-        batch.dead + i32::try_from(tally.dead.len()).unwrap_or(i32::MAX),
-    );
     let finish = Finish {
         status: notifications::SENT,
-        response: summary,
+        response: format!("{} recipients", recipients.len()),
         next_attempt_at: ctx.clock.now().naive_utc(),
     };
     record(ctx, &batch, worker, tally.progress(at, Some(finish))).await?;
