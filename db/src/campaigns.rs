@@ -325,9 +325,26 @@ pub fn claim_push_batches(
     lease_until: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<Vec<PushBatch>, DbError> {
+    claim_batches(conn, CLAIM, worker, limit, lease_until, now)
+}
+
+/// Runs a batch claim (`claim`: an `UPDATE … WHERE key IN (SELECT … LIMIT $4` left open for
+/// the row lock) in one statement, returning the claimed rows: `FOR UPDATE SKIP LOCKED` on
+/// PostgreSQL; on SQLite inside a write transaction (one writer at a time).
+pub(crate) fn claim_batches<T>(
+    conn: &mut DbConnection,
+    claim: &str,
+    worker: &str,
+    limit: i64,
+    lease_until: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<Vec<T>, DbError>
+where
+    T: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
+{
     Ok(match conn {
         DbConnection::Pg(pg) => {
-            diesel::sql_query(format!("{CLAIM} FOR UPDATE SKIP LOCKED) RETURNING *"))
+            diesel::sql_query(format!("{claim} FOR UPDATE SKIP LOCKED) RETURNING *"))
                 .bind::<Text, _>(worker)
                 .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(now)
@@ -338,7 +355,7 @@ pub fn claim_push_batches(
             let DbConnection::Sqlite(lite) = conn else {
                 return Ok::<_, DbError>(Vec::new());
             };
-            Ok(diesel::sql_query(format!("{CLAIM}) RETURNING *"))
+            Ok(diesel::sql_query(format!("{claim}) RETURNING *"))
                 .bind::<Text, _>(worker)
                 .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(now)

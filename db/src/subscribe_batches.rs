@@ -132,27 +132,7 @@ pub fn claim(
     lease_until: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<Vec<SubscribeBatch>, DbError> {
-    Ok(match conn {
-        DbConnection::Pg(pg) => {
-            diesel::sql_query(format!("{CLAIM} FOR UPDATE SKIP LOCKED) RETURNING *"))
-                .bind::<Text, _>(worker)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<Timestamp, _>(now)
-                .bind::<diesel::sql_types::BigInt, _>(limit)
-                .load(pg)?
-        }
-        DbConnection::Sqlite(_) => write_tx(conn, |conn| {
-            let DbConnection::Sqlite(lite) = conn else {
-                return Ok::<_, DbError>(Vec::new());
-            };
-            Ok(diesel::sql_query(format!("{CLAIM}) RETURNING *"))
-                .bind::<Text, _>(worker)
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<Timestamp, _>(now)
-                .bind::<diesel::sql_types::BigInt, _>(limit)
-                .load(lite)?)
-        })?,
-    })
+    crate::campaigns::claim_batches(conn, CLAIM, worker, limit, lease_until, now)
 }
 
 #[derive(QueryableByName)]

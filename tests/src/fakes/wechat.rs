@@ -179,6 +179,23 @@ impl FakeWechat {
         self.base_url.clone()
     }
 
+    /// The settings that point the application at this fake, with subscribe-message
+    /// `templates` (`category:template,…`) when given.
+    pub fn env(&self, templates: Option<&str>) -> HashMap<String, String> {
+        let mut env: HashMap<String, String> = [
+            ("GONGYOU_WECHAT_APPID", Self::APPID.to_owned()),
+            ("GONGYOU_WECHAT_SECRET", Self::SECRET.to_owned()),
+            ("GONGYOU_WECHAT_BASE_URL", self.base_url()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if let Some(templates) = templates {
+            env.insert("GONGYOU_WECHAT_TEMPLATES".into(), templates.to_owned());
+        }
+        env
+    }
+
     /// A `wx.login` code, valid once, for `openid` (and `unionid`).
     pub fn add_login_code(&self, code: &str, openid: &str, unionid: Option<&str>) {
         lock(&self.state).login_codes.insert(

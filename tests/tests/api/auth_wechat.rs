@@ -8,21 +8,7 @@ use serde_json::{json, Value};
 
 async fn app_with_wechat() -> (TestApp, FakeWechat) {
     let fake = FakeWechat::start().await;
-    let app = spawn_app_with(
-        [
-            (
-                "GONGYOU_WECHAT_APPID".to_owned(),
-                FakeWechat::APPID.to_owned(),
-            ),
-            (
-                "GONGYOU_WECHAT_SECRET".to_owned(),
-                FakeWechat::SECRET.to_owned(),
-            ),
-            ("GONGYOU_WECHAT_BASE_URL".to_owned(), fake.base_url()),
-        ]
-        .into(),
-    )
-    .await;
+    let app = spawn_app_with(fake.env(None)).await;
     (app, fake)
 }
 

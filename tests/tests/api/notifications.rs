@@ -642,24 +642,9 @@ async fn wechat_messages_need_a_credit_and_spend_it() {
     let fake = FakeWechat::start().await;
     fake.add_template("tpl-suspended");
     fake.add_template("tpl-approved");
-    let app = spawn_app_with(
-        [
-            (
-                "GONGYOU_WECHAT_APPID".to_owned(),
-                FakeWechat::APPID.to_owned(),
-            ),
-            (
-                "GONGYOU_WECHAT_SECRET".to_owned(),
-                FakeWechat::SECRET.to_owned(),
-            ),
-            ("GONGYOU_WECHAT_BASE_URL".to_owned(), fake.base_url()),
-            (
-                "GONGYOU_WECHAT_TEMPLATES".to_owned(),
-                "membership_approved:tpl-approved,membership_suspended:tpl-suspended".to_owned(),
-            ),
-        ]
-        .into(),
-    )
+    let app = spawn_app_with(fake.env(Some(
+        "membership_approved:tpl-approved,membership_suspended:tpl-suspended",
+    )))
     .await;
     app.seed().await;
     fake.add_login_code("login", "openid-w", None);
@@ -1070,25 +1055,7 @@ async fn a_campaign_reaches_wechat_credit_holders_once_and_resumes_after_a_crash
     use gongyou_tests::fakes::wechat::FakeWechat;
     let fake = FakeWechat::start().await;
     fake.add_template("tpl-notice");
-    let app = spawn_app_with(
-        [
-            (
-                "GONGYOU_WECHAT_APPID".to_owned(),
-                FakeWechat::APPID.to_owned(),
-            ),
-            (
-                "GONGYOU_WECHAT_SECRET".to_owned(),
-                FakeWechat::SECRET.to_owned(),
-            ),
-            ("GONGYOU_WECHAT_BASE_URL".to_owned(), fake.base_url()),
-            (
-                "GONGYOU_WECHAT_TEMPLATES".to_owned(),
-                "notice:tpl-notice".to_owned(),
-            ),
-        ]
-        .into(),
-    )
-    .await;
+    let app = spawn_app_with(fake.env(Some("notice:tpl-notice"))).await;
     app.seed().await;
     // Six 成都 riders: 0–3 linked to WeChat and holding a notice credit (2 only in our
     // books: WeChat says 43101; 3 switched notices off on WeChat), 4 linked without a

@@ -2,18 +2,17 @@
 //! JPush requests of up to 1,000 registration ids each. A campaign is an admin's notice or
 //! a roster import's enrollment notices (its category says which).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use futures_util::StreamExt;
 use gongyou_db::campaigns::{self, BatchOutcome, PushBatch};
 use gongyou_db::notifications;
-use gongyou_db::DbError;
 use gongyou_domain::notification::Category;
 use gongyou_providers::jpush::{JpushError, PushMessage};
 use serde::{Deserialize, Serialize};
 
 use super::push::{drop_devices, push_failure, take_cids, wait_for_rate};
-use super::{delivery_lease, push_rate, unavailable};
+use super::{campaign_messages, delivery_lease, push_rate, unavailable};
 use crate::error::ServiceResult;
 use crate::Context;
 
@@ -48,19 +47,7 @@ pub(super) async fn dispatch_campaign_pushes(ctx: &Context, worker: &str) -> Ser
         return Ok(false);
     }
     let ids: HashSet<String> = batches.iter().map(|b| b.campaign_id.clone()).collect();
-    let messages = ctx
-        .db
-        .run(move |conn| {
-            let mut messages = HashMap::new();
-            for id in ids {
-                if let Some(c) = campaigns::get(conn, &id)? {
-                    let category = Category::parse(&c.category).unwrap_or(Category::Notice);
-                    messages.insert(id, (c.title, c.body, category));
-                }
-            }
-            Ok::<_, DbError>(messages)
-        })
-        .await?;
+    let messages = campaign_messages(ctx, ids).await?;
     let results: Vec<ServiceResult<Option<BatchOutcome>>> =
         futures_util::stream::iter(batches.into_iter().map(|b| {
             let message = messages.get(&b.campaign_id).cloned();

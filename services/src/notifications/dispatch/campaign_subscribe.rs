@@ -5,22 +5,20 @@
 //! leaves at most `WINDOW + CHECKPOINT_EVERY` messages of it unrecorded: the one that takes
 //! the lapsed claim over resumes at the recorded progress, so only those can go out twice.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use gongyou_db::campaigns;
 use gongyou_db::notifications;
 use gongyou_db::subscribe_batches::{
     self as store, Finish, Progress, Recipient, Retry, SubscribeBatch,
 };
-use gongyou_db::DbError;
 use gongyou_domain::notification::Category;
 use gongyou_domain::time::china_date;
 use gongyou_providers::subscribe_fields::fit;
 use gongyou_providers::wechat::WechatError;
 
-use super::{backoff_after, delivery_lease, unavailable, MAX_PUSH_ATTEMPTS};
+use super::{backoff_after, campaign_messages, delivery_lease, unavailable, MAX_PUSH_ATTEMPTS};
 use crate::error::ServiceResult;
 use crate::Context;
 
@@ -50,19 +48,7 @@ pub(super) async fn dispatch_campaign_messages(ctx: &Context, worker: &str) -> S
         return Ok(false);
     }
     let ids: HashSet<String> = batches.iter().map(|b| b.campaign_id.clone()).collect();
-    let messages = ctx
-        .db
-        .run(move |conn| {
-            let mut messages = HashMap::new();
-            for id in ids {
-                if let Some(c) = campaigns::get(conn, &id)? {
-                    let category = Category::parse(&c.category).unwrap_or(Category::Notice);
-                    messages.insert(id, (c.title, c.body, category));
-                }
-            }
-            Ok::<_, DbError>(messages)
-        })
-        .await?;
+    let messages = campaign_messages(ctx, ids).await?;
     let results: Vec<ServiceResult<()>> =
         futures_util::stream::iter(batches.into_iter().map(|b| {
             let message = messages.get(&b.campaign_id).cloned();

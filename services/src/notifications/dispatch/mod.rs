@@ -102,6 +102,26 @@ async fn dispatch_channel(ctx: &Context, worker: &str, channel: Channel) -> Serv
     Ok(true)
 }
 
+/// The title, body and category of each campaign in `ids` (missing ones left out).
+pub(super) async fn campaign_messages(
+    ctx: &Context,
+    ids: HashSet<String>,
+) -> ServiceResult<HashMap<String, (String, String, Category)>> {
+    Ok(ctx
+        .db
+        .run(move |conn| {
+            let mut messages = HashMap::new();
+            for id in ids {
+                if let Some(c) = gongyou_db::campaigns::get(conn, &id)? {
+                    let category = Category::parse(&c.category).unwrap_or(Category::Notice);
+                    messages.insert(id, (c.title, c.body, category));
+                }
+            }
+            Ok::<_, DbError>(messages)
+        })
+        .await?)
+}
+
 pub(super) fn backoff_after(attempts: i32, now: DateTime<Utc>) -> Option<chrono::NaiveDateTime> {
     let delay = 5i64.saturating_mul(1 << attempts.clamp(0, 10)).min(3600);
     Some((now + chrono::Duration::seconds(delay)).naive_utc())
