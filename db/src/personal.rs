@@ -67,6 +67,9 @@ const VISITOR: &str = "a keyed hash of the account id (ADR 011), never the id it
     account keeps no identity after erasure, so visits remain as anonymous counts";
 const AUDIT: &str = "the record of who read whose identity and why is kept for \
     accountability (PIPL art. 54–55)";
+const BATCH_OPENIDS: &str = "WeChat openids frozen in a campaign's subscribe batch while it \
+    is sent, so that a dispatcher taking it over resumes with the same recipients; cleared as \
+    soon as the batch is done (ADR 021)";
 const BATCH_DEVICES: &str = "push registration ids frozen in a campaign batch so that a \
     resend reaches the same devices; housekeeping clears them a day after the batch is done";
 const COVER: &str = "the record that cover was granted: claims and the union's accounts of \
@@ -353,6 +356,33 @@ pub const REGISTRY: &[TableEntry] = &[
         owner: Owner::NoOne(AUDIT),
         personal: &[("purpose", Keep(AUDIT))],
         plain: &["id", "staff_id", "subject_kind", "subject_id", "created_at"],
+        also_set: &[],
+    },
+    TableEntry {
+        table: "campaign_subscribe_batches",
+        owner: Owner::NoOne(BATCH_OPENIDS),
+        personal: &[("frozen", Keep(BATCH_OPENIDS))],
+        plain: &[
+            "campaign_id",
+            "first_notification_id",
+            "last_notification_id",
+            "template_id",
+            "status",
+            "recipients",
+            "progress",
+            "sent",
+            "skipped",
+            "retried",
+            "dead",
+            "attempts",
+            "takeovers",
+            "next_attempt_at",
+            "claimed_by",
+            "claimed_until",
+            "provider_response",
+            "sent_at",
+            "updated_at",
+        ],
         also_set: &[],
     },
     TableEntry {
