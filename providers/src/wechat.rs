@@ -179,6 +179,7 @@ impl SubscribeSender {
     ) -> Result<(), WechatError> {
         let body = subscribe_body(openid, template_id, page, data)?;
         let (token, url) = self.token();
+        // Bytes: the copy kept for a resend after a token refresh shares the buffer.
         let result = match self.client.subscribe_with(url, body.clone()).await {
             Err(e) if e.is_token_rejected() => {
                 tracing::info!("wechat rejected the access token; refreshing it once");
@@ -367,7 +368,11 @@ impl WechatClient {
         .map_err(|e| WechatError::Transport(format!("subscribe/send URL: {e}")))
     }
 
-    async fn subscribe_with(&self, url: reqwest::Url, body: Vec<u8>) -> Result<(), WechatError> {
+    async fn subscribe_with(
+        &self,
+        url: reqwest::Url,
+        body: bytes::Bytes,
+    ) -> Result<(), WechatError> {
         let request = self
             .http
             .post(url)
@@ -554,7 +559,7 @@ fn subscribe_body(
     template_id: &str,
     page: Option<&str>,
     data: &[(String, String)],
-) -> Result<Vec<u8>, WechatError> {
+) -> Result<bytes::Bytes, WechatError> {
     serde_json::to_vec(&SubscribeBody {
         touser: openid,
         template_id,
@@ -563,6 +568,7 @@ fn subscribe_body(
         miniprogram_state: "formal",
         lang: "zh_CN",
     })
+    .map(bytes::Bytes::from)
     .map_err(|e| WechatError::Transport(format!("subscribe/send body: {e}")))
 }
 
