@@ -131,6 +131,10 @@ fn spawn_worker(
     for (k, v) in provider {
         cmd.env(k, v);
     }
+    // The async runtime's threads per worker (tokio's default: one per core).
+    if let Some(threads) = env("GONGYOU_BENCH_WORKER_THREADS") {
+        cmd.env("TOKIO_WORKER_THREADS", threads);
+    }
     if let Some(redis) = env("GONGYOU_BENCH_REDIS_URL") {
         cmd.env("GONGYOU_REDIS_URL", redis)
             .env("GONGYOU_REDIS_PREFIX", format!("bench:{name}:"));

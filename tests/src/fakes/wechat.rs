@@ -82,6 +82,8 @@ struct State {
     /// Error codes to answer the next subscribe/send calls with, in order.
     fail_next_subscribe: VecDeque<i64>,
     subscribe_calls: usize,
+    /// How long a subscribe/send answer takes after the message is delivered.
+    subscribe_delay: Duration,
 }
 
 impl State {
@@ -291,6 +293,12 @@ impl FakeWechat {
         lock(&self.state).fail_next_subscribe.push_back(errcode);
     }
 
+    /// From now on, subscribe/send delivers the message and then takes `delay` to answer
+    /// (zero: at once). A sender killed meanwhile has delivered messages it never heard of.
+    pub fn slow_subscribes(&self, delay: Duration) {
+        lock(&self.state).subscribe_delay = delay;
+    }
+
     /// Calls to subscribe/send (errors included).
     pub fn subscribe_calls(&self) -> usize {
         lock(&self.state).subscribe_calls
@@ -367,7 +375,14 @@ async fn handle(
         ("POST", "/cgi-bin/message/subscribe/send") => {
             // The body is read before the lock is taken, so load is not serialised on it.
             let parsed = serde_json::from_slice::<Value>(&body).ok();
-            subscribe(&mut lock(&state), &q, parsed)
+            let (answer, delay) = {
+                let mut state = lock(&state);
+                (subscribe(&mut state, &q, parsed), state.subscribe_delay)
+            };
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            answer
         }
         _ => return HttpResponse::NotFound().finish(),
     };

@@ -3,10 +3,10 @@
 //! and short job leases — take a mixed workload round-robin for a bounded time; one API
 //! process and one worker are SIGKILLed a third of the way in and restarted. Then: every
 //! acknowledged write is there, no payout is billed twice and every approved one is paid,
-//! every JPush notice reaches each device once, urgent SMS notices are neither missing nor
-//! repeated beyond what was in flight, station edits reach every replica within 2 s, rate
-//! limits and idempotency keys hold across replicas, no 5xx, and connection errors only to
-//! the killed process.
+//! every JPush notice reaches each device once, urgent SMS notices and a campaign's WeChat
+//! subscribe messages are neither missing nor repeated beyond what was in flight, station
+//! edits reach every replica within 2 s, rate limits and idempotency keys hold across
+//! replicas, no 5xx, and connection errors only to the killed process.
 //!
 //! Its own CI step (it needs PostgreSQL, Redis and `cargo build -p gongyou`):
 //! `GONGYOU_TEST_DATABASE_URL=… GONGYOU_TEST_REDIS_URL=… cargo nextest run -p gongyou-tests
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use gongyou_providers::wechatpay::fake::FakeWechatPay;
 use gongyou_tests::fakes::jpush::FakeJpush;
 use gongyou_tests::fakes::sms::FakeSms;
+use gongyou_tests::fakes::wechat::FakeWechat;
 use gongyou_tests::fakes::wechatpay;
 use gongyou_tests::session::{application, id_number, Session, DEMO_PASSWORD};
 use serde_json::{json, Value};
@@ -35,6 +36,13 @@ const DOWN_FOR: Duration = Duration::from_secs(4);
 const PLAN: &str = "cluster-2026";
 /// Marks the campaign's notice (its title and body).
 const CAMPAIGN_MARK: &str = "集群演练";
+/// The campaign's title (the fake WeChat counts subscribe messages by it).
+const CAMPAIGN_TITLE: &str = "集群演练通知";
+/// The mini-program's subscribe-message template for notices.
+const NOTICE_TEMPLATE: &str = "tpl-cluster-notice";
+/// How long the fake WeChat takes to answer a subscribe message around the kill, so that
+/// the campaign's WeChat batches are mid-send when a worker dies.
+const WECHAT_SLOW: Duration = Duration::from_millis(2500);
 
 // ---------------------------------------------------------------------------------------
 // Processes
@@ -339,6 +347,8 @@ struct Acks {
     batches: HashMap<String, Vec<String>>,
     /// Phones of members whose suspension was acknowledged.
     suspended: Vec<String>,
+    /// WeChat-only riders (no JPush device) holding a notice credit: user id → openid.
+    wechat_riders: HashMap<String, String>,
     /// Chains given up on after a lost request.
     abandoned: usize,
     /// Station edits acknowledged, and the latest acknowledged version.
@@ -367,6 +377,21 @@ struct World {
     phones: AtomicUsize,
     chengdu: String,
     station: String,
+    wechat: FakeWechat,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Recipient {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    user_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    openid: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 fn db(url: &str) -> gongyou_db::DbConnection {
@@ -407,6 +432,50 @@ impl World {
     /// Signs a worker in by SMS code (dev echo), registers a JPush device, applies to
     /// 锦江区 and is approved by the 四川 admin: (session, user id, membership id).
     async fn member(&self, phone: &str) -> Result<(Session, String, String), Lost> {
+        let me = self.sms_sign_in(phone).await?;
+        self.join(me, phone).await
+    }
+
+    /// A WeChat-only rider (ADR 021): signs in from the mini-program, binds the phone WeChat
+    /// vouches for, joins (no JPush device), and accepts the notice template once. WeChat's
+    /// side holds spare credits, so a message sent twice is delivered twice and counted.
+    async fn wechat_member(&self) -> Result<(), Lost> {
+        let c = &self.c;
+        let phone = self.next_phone();
+        let openid = format!("oc-{phone}");
+        let login = format!("login-{phone}");
+        self.wechat.add_login_code(&login, &openid, None);
+        let signed = c
+            .expect(
+                200,
+                Req::post("/api/v1/auth/sessions/wechat", json!({"code": login})),
+            )
+            .await?;
+        let me = Session::from_json(&signed);
+        let code = format!("phone-{phone}");
+        self.wechat.add_phone_code(&code, &phone);
+        c.expect(
+            200,
+            Req::post("/api/v1/me/phone/wechat", json!({"code": code})).by(&me),
+        )
+        .await?;
+        let (me, user, _) = self.join(me, &phone).await?;
+        self.wechat.subscribe(&openid, NOTICE_TEMPLATE, 3);
+        c.expect(
+            200,
+            Req::post(
+                "/api/v1/me/wechat-subscriptions",
+                json!({"results": {NOTICE_TEMPLATE: "accept"}}),
+            )
+            .by(&me),
+        )
+        .await?;
+        self.acks.lock().unwrap().wechat_riders.insert(user, openid);
+        Ok(())
+    }
+
+    /// Signs a worker in by SMS code (dev echo) and registers a JPush device.
+    async fn sms_sign_in(&self, phone: &str) -> Result<Session, Lost> {
         let c = &self.c;
         let sent = c
             .expect(
@@ -428,7 +497,6 @@ impl World {
             )
             .await?;
         let me = Session::from_json(&signed);
-        let user = me.user["id"].as_str().unwrap().to_owned();
         c.expect(
             204,
             Req::put(
@@ -438,6 +506,14 @@ impl World {
             .by(&me),
         )
         .await?;
+        Ok(me)
+    }
+
+    /// `me` applies to 锦江区 and is approved by the 四川 admin: (session, user id,
+    /// membership id).
+    async fn join(&self, me: Session, phone: &str) -> Result<(Session, String, String), Lost> {
+        let c = &self.c;
+        let user = me.user["id"].as_str().unwrap().to_owned();
         let n: u32 = phone[7..].parse().unwrap();
         let id = id_number(
             "510104",
@@ -786,7 +862,7 @@ impl World {
     async fn campaign(&self) -> String {
         let notice = json!({
             "org_id": self.chengdu, "occupation": "delivery_rider",
-            "title": format!("{CAMPAIGN_MARK}通知"),
+            "title": CAMPAIGN_TITLE,
             "body": format!("{CAMPAIGN_MARK}：明日最高气温 39℃，请注意防暑。"),
         });
         let mut id: Option<String> = None;
@@ -823,7 +899,12 @@ impl World {
 // ---------------------------------------------------------------------------------------
 // The test
 
-fn settings(jpush: &FakeJpush, sms: &FakeSms, pay: &FakeWechatPay) -> gongyou_tests::TestEnv {
+fn settings(
+    jpush: &FakeJpush,
+    sms: &FakeSms,
+    pay: &FakeWechatPay,
+    wechat: &FakeWechat,
+) -> gongyou_tests::TestEnv {
     let mut overrides: HashMap<String, String> = [
         ("GONGYOU_DB_POOL_SIZE", "3"),
         ("GONGYOU_DB_POOL_MIN_IDLE", "0"),
@@ -863,6 +944,7 @@ fn settings(jpush: &FakeJpush, sms: &FakeSms, pay: &FakeWechatPay) -> gongyou_te
     overrides.insert("GONGYOU_JPUSH_BASE_URL".into(), jpush.base_url());
     overrides.insert("GONGYOU_SMS_BASE_URL".into(), sms.base_url());
     overrides.extend(wechatpay::env(pay));
+    overrides.extend(wechat.env(Some(&format!("notice:{NOTICE_TEMPLATE}"))));
     gongyou_tests::test_env(overrides)
 }
 
@@ -879,11 +961,18 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
     gongyou_binary();
     let jpush = FakeJpush::start().await;
     let sms = FakeSms::start().await;
-    let pay = FakeWechatPay::start(Default::default())
-        .await
-        .expect("fake WeChat Pay");
+    // One app: the mini-program riders sign in with is the one WeChat Pay transfers to
+    // (openids are per app).
+    let pay = FakeWechatPay::start(gongyou_providers::wechatpay::fake::FakeConfig {
+        appid: FakeWechat::APPID.into(),
+        ..Default::default()
+    })
+    .await
+    .expect("fake WeChat Pay");
     pay.set_auto_confirm(true);
-    let t = settings(&jpush, &sms, &pay);
+    let wechat = FakeWechat::start().await;
+    wechat.add_template(NOTICE_TEMPLATE);
+    let t = settings(&jpush, &sms, &pay, &wechat);
     let env = t.env.clone();
     let database_url = env["GONGYOU_DATABASE_URL"].clone();
     // The processes' logs outlive the run (the data dir does not): the last run's are in
@@ -1030,6 +1119,7 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
         phones: AtomicUsize::new(0),
         chengdu,
         station: station["id"].as_str().unwrap().to_owned(),
+        wechat,
     });
     let setup_took = test_started.elapsed();
 
@@ -1042,6 +1132,16 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
         tasks.spawn(async move {
             while Instant::now() < deadline {
                 if w.claimant().await.is_err() {
+                    w.acks.lock().unwrap().abandoned += 1;
+                }
+            }
+        });
+    }
+    {
+        let w = world.clone();
+        tasks.spawn(async move {
+            while Instant::now() < deadline {
+                if w.wechat_member().await.is_err() {
                     w.acks.lock().unwrap().abandoned += 1;
                 }
             }
@@ -1081,9 +1181,13 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
         let w = world.clone();
         tokio::spawn(async move {
             w.rate_limit_probe().await;
-            // Just before the kill: its fan-out and pushes straddle it.
+            // Just before the kill: its fan-out, pushes and WeChat messages straddle it (WeChat
+            // answers slowly until the killed processes are back).
             tokio::time::sleep_until((started + KILL_AT - Duration::from_secs(3)).into()).await;
+            w.wechat.slow_subscribes(WECHAT_SLOW);
             let id = w.campaign().await;
+            tokio::time::sleep_until((started + KILL_AT + DOWN_FOR).into()).await;
+            w.wechat.slow_subscribes(Duration::ZERO);
             tokio::time::sleep_until((started + KILL_AT + DOWN_FOR * 3).into()).await;
             w.rate_limit_probe().await;
             id
@@ -1136,6 +1240,29 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
     *world.c.killed.lock().unwrap() = Some(1);
     api1.kill();
     workers[victim].kill();
+    // The campaign's WeChat messages the killed worker held unrecorded: frozen batches its
+    // dispatchers were sending, less the progress they had recorded. Only these may go
+    // out twice (read at once, before its job leases lapse).
+    let wechat_in_flight = tokio::task::spawn_blocking({
+        let (url, pid) = (database_url.clone(), pids[victim]);
+        move || {
+            let mut conn = db(&url);
+            let gongyou_db::DbConnection::Pg(pg) = &mut conn else {
+                panic!("the cluster test runs on PostgreSQL");
+            };
+            use diesel::RunQueryDsl;
+            diesel::sql_query(format!(
+                "SELECT CAST(COALESCE(SUM(b.recipients - b.progress), 0) AS BIGINT) AS n \
+                 FROM campaign_subscribe_batches b JOIN jobs j ON b.claimed_by = 'dispatch-' || j.id \
+                 WHERE b.status = 'sending' AND b.frozen IS NOT NULL AND j.locked_by LIKE '%-{pid}-%'"
+            ))
+            .get_result::<Count>(pg)
+            .unwrap()
+            .n
+        }
+    })
+    .await
+    .unwrap();
     let bills_at_kill = pay.bills().len();
     let sms_at_kill = sms.requests();
     let jobs_running_at_kill: Vec<&str> = jobs_at_kill.iter().map(|(n, _)| n.as_str()).collect();
@@ -1198,8 +1325,16 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
             .suspended
             .iter()
             .all(|p| sms_notices.contains(&format!("+86{p}")));
+        // Every push settled (WeChat-only riders have no device: skipped), and every WeChat
+        // message sent or given up on.
+        let pushes_settled = view["deliveries"]["sent"].as_i64().unwrap_or(0)
+            + view["deliveries"]["skipped"].as_i64().unwrap_or(0);
+        let messages = &view["subscribe_messages"];
         let campaign_done = view["status"] == "sent"
-            && view["deliveries"]["sent"].as_i64() == view["recipients"].as_i64();
+            && Some(pushes_settled) == view["recipients"].as_i64()
+            && ["pending", "batches_waiting", "retrying"]
+                .iter()
+                .all(|k| messages[k].as_i64().unwrap_or(0) == 0);
         let deliveries = tokio::task::spawn_blocking({
             let url = database_url.clone();
             move || {
@@ -1407,12 +1542,90 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
     }
     let twice: Vec<_> = per_device.iter().filter(|(_, n)| **n > 1).collect();
     check(twice.is_empty(), format!("pushed twice: {twice:?}"));
+    // The campaign's WeChat-only recipients (signed in from the mini-program, no device):
+    // user id → openid. Their openids come from the fake's sign-in (`oc-…`); the claimants'
+    // linked ones (`openid-…`, for transfers) hold no notice credit and have a device.
+    let wechat_recipients: HashMap<String, String> = tokio::task::spawn_blocking({
+        let (url, campaign) = (database_url.clone(), campaign.clone());
+        move || {
+            let mut conn = db(&url);
+            let gongyou_db::DbConnection::Pg(pg) = &mut conn else {
+                panic!("the cluster test runs on PostgreSQL");
+            };
+            use diesel::RunQueryDsl;
+            diesel::sql_query(
+                "SELECT n.user_id, u.wechat_openid AS openid FROM notifications n \
+                 JOIN users u ON u.id = n.user_id \
+                 WHERE n.id > $1 AND n.id < $2 AND u.wechat_openid LIKE 'oc-%'",
+            )
+            .bind::<diesel::sql_types::Text, _>(format!("{campaign}-"))
+            .bind::<diesel::sql_types::Text, _>(format!("{campaign}-z"))
+            .load::<Recipient>(pg)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.user_id, r.openid))
+            .collect()
+        }
+    })
+    .await
+    .unwrap();
     let recipients = campaign_view["recipients"].as_i64().unwrap_or(-1);
     check(
-        campaign_devices.len() as i64 == recipients && campaign_devices.values().all(|n| *n == 1),
+        (campaign_devices.len() + wechat_recipients.len()) as i64 == recipients
+            && campaign_devices.values().all(|n| *n == 1),
         format!(
-            "campaign: {recipients} recipients, {} devices pushed ({campaign_view})",
-            campaign_devices.len()
+            "campaign: {recipients} recipients, {} devices pushed, {} WeChat-only ({campaign_view})",
+            campaign_devices.len(),
+            wechat_recipients.len()
+        ),
+    );
+
+    // WeChat subscribe messages (no provider idempotency): every WeChat-only recipient
+    // whose credit was acknowledged reached, nobody else, and resends no more than the
+    // killed worker held unrecorded.
+    let reached: HashMap<String, u32> = world
+        .wechat
+        .delivered_counts()
+        .into_iter()
+        .filter(|((_, template, title), _)| template == NOTICE_TEMPLATE && title == CAMPAIGN_TITLE)
+        .map(|((openid, _, _), n)| (openid, n))
+        .collect();
+    let wechat_openids: HashSet<&String> = wechat_recipients.values().collect();
+    let wechat_missing: Vec<&String> = wechat_recipients
+        .iter()
+        .filter(|(user, openid)| {
+            acks.wechat_riders.contains_key(*user) && !reached.contains_key(*openid)
+        })
+        .map(|(_, openid)| openid)
+        .collect();
+    check(
+        !wechat_recipients.is_empty() && wechat_missing.is_empty(),
+        format!(
+            "WeChat messages missing: {wechat_missing:?} of {} WeChat-only recipients",
+            wechat_recipients.len()
+        ),
+    );
+    let strangers: Vec<&String> = reached
+        .keys()
+        .filter(|o| !wechat_openids.contains(o))
+        .collect();
+    check(
+        strangers.is_empty(),
+        format!("WeChat messages to non-recipients: {strangers:?}"),
+    );
+    let wechat_resent: i64 = reached.values().map(|n| i64::from(*n) - 1).sum();
+    check(
+        wechat_resent <= wechat_in_flight,
+        format!(
+            "{wechat_resent} WeChat messages resent, the killed worker held {wechat_in_flight}: {reached:?}"
+        ),
+    );
+    check(
+        campaign_view["subscribe_messages"]["sent"].as_i64() == Some(reached.len() as i64),
+        format!(
+            "the campaign counts WeChat messages sent {} but {} riders were reached",
+            campaign_view["subscribe_messages"],
+            reached.len()
         ),
     );
 
@@ -1506,6 +1719,13 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
         sms_per_phone.len(),
         acks.suspended.len(),
         sms.requests()
+    );
+    println!(
+        "WeChat subscribe: {} WeChat-only riders acknowledged, {} campaign recipients, {} reached, resends {wechat_resent} (the killed worker held {wechat_in_flight} unrecorded); campaign counts {}",
+        acks.wechat_riders.len(),
+        wechat_recipients.len(),
+        reached.len(),
+        campaign_view["subscribe_messages"]
     );
     println!("deliveries by channel and status: {deliveries:?}");
     println!(
