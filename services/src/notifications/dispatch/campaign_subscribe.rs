@@ -146,25 +146,47 @@ async fn send_batch(
     message: Option<(String, String, Category)>,
 ) -> ServiceResult<()> {
     let now = ctx.clock.now();
-    let recipients = match &batch.frozen {
+    // Recipients frozen by an earlier claim (resumed), if any.
+    let frozen = match &batch.frozen {
         Some(frozen) => match store::decode(frozen) {
-            Some(list) => list,
+            Some(list) => Some(list),
             None => {
                 let response = "unreadable frozen recipients".to_owned();
                 return end_unsent(ctx, &batch, worker, &[], notifications::DEAD, response).await;
             }
         },
+        None => None,
+    };
+    // Checked before any credit is taken; a resumed batch gives its unreached ones back.
+    let unreached = frozen.as_deref().unwrap_or_default();
+    let Some(wechat) = &ctx.providers.wechat else {
+        let response = "wechat not configured".to_owned();
+        return end_unsent(
+            ctx,
+            &batch,
+            worker,
+            unreached,
+            notifications::SKIPPED,
+            response,
+        )
+        .await;
+    };
+    let Some((title, body, category)) = message else {
+        let response = "campaign missing".to_owned();
+        return end_unsent(
+            ctx,
+            &batch,
+            worker,
+            unreached,
+            notifications::DEAD,
+            response,
+        )
+        .await;
+    };
+    let recipients = match frozen {
+        Some(list) => list,
         None => {
-            let Some((_, _, category)) = &message else {
-                let response = "campaign missing".to_owned();
-                return end_unsent(ctx, &batch, worker, &[], notifications::DEAD, response).await;
-            };
-            if ctx.providers.wechat.is_none() {
-                let response = "wechat not configured".to_owned();
-                return end_unsent(ctx, &batch, worker, &[], notifications::SKIPPED, response)
-                    .await;
-            }
-            let (b, w, category) = (batch.clone(), worker.to_owned(), *category);
+            let (b, w) = (batch.clone(), worker.to_owned());
             let frozen = ctx
                 .db
                 .run(move |conn| {
@@ -183,30 +205,6 @@ async fn send_batch(
                 None => return Ok(()), // the claim was lost: another dispatcher has it
             }
         }
-    };
-    let Some(wechat) = &ctx.providers.wechat else {
-        let response = "wechat not configured".to_owned();
-        return end_unsent(
-            ctx,
-            &batch,
-            worker,
-            &recipients,
-            notifications::SKIPPED,
-            response,
-        )
-        .await;
-    };
-    let Some((title, body, _)) = message else {
-        let response = "campaign missing".to_owned();
-        return end_unsent(
-            ctx,
-            &batch,
-            worker,
-            &recipients,
-            notifications::DEAD,
-            response,
-        )
-        .await;
     };
     let start = usize::try_from(batch.progress)
         .unwrap_or(0)
