@@ -80,14 +80,11 @@ pub async fn run(server: String, n: i64) {
     )
     .unwrap();
     fake.subscribe("wrk-user", TEMPLATE, u32::MAX);
-    let wrk = wrk_rate(
-        &["-t2", "-c64", "-d20s"],
-        &script,
-        &format!(
-            "{}/cgi-bin/message/subscribe/send?access_token={token}",
-            fake.base_url()
-        ),
+    let send_url = format!(
+        "{}/cgi-bin/message/subscribe/send?access_token={token}",
+        fake.base_url()
     );
+    let wrk = wrk_rate(&["-t2", "-c64", "-d20s"], &script, &send_url);
     let wrk_delivered = fake.delivered_total();
     assert!(
         wrk_delivered as f64 >= wrk * 15.0,
@@ -164,17 +161,22 @@ pub async fn run(server: String, n: i64) {
     let sending = started.elapsed();
     let rate = expected as f64 / sending.as_secs_f64();
     let (distinct, extra) = tally(&fake, &first);
-    println!(
-        "2 workers, {expected} messages in {:.1} s (target ≥ 60 s): {rate:.0} messages/s = {:.0} % of wrk's {wrk:.0} req/s (target ≥ 50 %)",
-        sending.as_secs_f64(),
-        100.0 * rate / wrk
-    );
     for w in [&mut a, &mut b] {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &w.id().to_string()])
             .status();
         let _ = w.wait();
     }
+    // The machine is shared: wrk again right after (the workers stopped), and the ratio
+    // against the mean of the two runs that bracket the sending (both printed).
+    let wrk_before = wrk;
+    let wrk_after = wrk_rate(&["-t2", "-c64", "-d20s"], &script, &send_url);
+    let wrk = (wrk_before + wrk_after) / 2.0;
+    println!(
+        "2 workers, {expected} messages in {:.1} s (target ≥ 60 s): {rate:.0} messages/s = {:.0} % of wrk's {wrk:.0} req/s (mean of {wrk_before:.0} and {wrk_after:.0}; target ≥ 50 %)",
+        sending.as_secs_f64(),
+        100.0 * rate / wrk
+    );
 
     // 2. The same with kill -9 of one worker a third of the way in, while it holds a batch
     // mid-send.
@@ -246,7 +248,9 @@ pub async fn run(server: String, n: i64) {
 
     println!();
     println!("subscribe messages: {rounds} campaigns to {n} members, one request per message");
-    println!("wrk -t2 -c64 -d20s against the fake subscribe/send   {wrk:.0} req/s");
+    println!(
+        "wrk -t2 -c64 -d20s against the fake subscribe/send   {wrk:.0} req/s (mean of {wrk_before:.0} before and {wrk_after:.0} after the sending)"
+    );
     println!(
         "2 workers, {expected} messages in {:.1} s (target ≥ 60 s)   {rate:.0} messages/s = {:.0} % of wrk (target ≥ 50 %)",
         sending.as_secs_f64(),
