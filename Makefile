@@ -26,7 +26,7 @@ bench-tools:  ## wrk and redis-benchmark, when missing (Debian)
 	command -v wrk >/dev/null && command -v redis-benchmark >/dev/null || \
 		(apt-get update && apt-get install -y wrk redis-tools)
 
-bench-notifications: bench-tools  ## a campaign to 1,000,000 members (JPush), then rounds of campaigns to 100,000 as WeChat subscribe messages, on PostgreSQL (GONGYOU_BENCH_MEMBERS, GONGYOU_BENCH_SUBSCRIBE_MEMBERS, GONGYOU_BENCH_PART=push|subscribe)
+bench-notifications: bench-tools  ## a campaign to 1,000,000 members (JPush), then rounds of campaigns to 100,000 as WeChat subscribe messages, on PostgreSQL (GONGYOU_BENCH_MEMBERS, GONGYOU_BENCH_SUBSCRIBE_MEMBERS, GONGYOU_BENCH_ROUNDS, GONGYOU_BENCH_WORKER_THREADS, GONGYOU_BENCH_PART=push|subscribe)
 	cargo build --release --bin gongyou
 	GONGYOU_BENCH_DATABASE_URL=$(PG_URL) GONGYOU_BENCH_REDIS_URL=$(REDIS_URL) cargo bench -p gongyou-tests --bench notifications
 

@@ -24,7 +24,8 @@
 //! Run: `make bench` (needs `GONGYOU_BENCH_DATABASE_URL`, e.g.
 //! postgres://postgres@127.0.0.1:5432/postgres, optional `GONGYOU_BENCH_REDIS_URL`,
 //! `GONGYOU_BENCH_MEMBERS`, `GONGYOU_BENCH_SUBSCRIBE_MEMBERS`, `GONGYOU_BENCH_ROUNDS`,
-//! `GONGYOU_BENCH_PART` = `push` or `subscribe` for one part, and `wrk`).
+//! `GONGYOU_BENCH_WORKER_THREADS` for the workers' async threads, `GONGYOU_BENCH_PART` = `push`
+//! or `subscribe` for one part, and `wrk`).
 
 #![allow(
     clippy::unwrap_used,
