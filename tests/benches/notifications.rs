@@ -57,15 +57,7 @@ fn timed(conn: &mut PgConnection, sql: &str) -> Duration {
     started.elapsed()
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-fn count(conn: &mut PgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
-}
+use gongyou_tests::pg::count;
 
 struct Dropper(String, String);
 

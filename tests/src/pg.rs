@@ -84,6 +84,14 @@ struct Name {
     datname: String,
 }
 
+/// The `n` of a query selecting one BIGINT `n` (`SELECT CAST(… AS BIGINT) AS n …`).
+pub fn count(conn: &mut PgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .unwrap_or_else(|e| panic!("{e}: {sql}"))
+        .n
+}
+
 fn exists(conn: &mut PgConnection, name: &str) -> anyhow::Result<bool> {
     let found: Count =
         diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")

@@ -388,10 +388,10 @@ struct Recipient {
     openid: String,
 }
 
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
+/// A plain PostgreSQL connection, for the test's own SQL (the cluster runs on PostgreSQL).
+fn pg(url: &str) -> diesel::PgConnection {
+    use diesel::Connection;
+    diesel::PgConnection::establish(url).expect("PostgreSQL connection")
 }
 
 fn db(url: &str) -> gongyou_db::DbConnection {
@@ -1246,19 +1246,14 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
     let wechat_in_flight = tokio::task::spawn_blocking({
         let (url, pid) = (database_url.clone(), pids[victim]);
         move || {
-            let mut conn = db(&url);
-            let gongyou_db::DbConnection::Pg(pg) = &mut conn else {
-                panic!("the cluster test runs on PostgreSQL");
-            };
-            use diesel::RunQueryDsl;
-            diesel::sql_query(format!(
-                "SELECT CAST(COALESCE(SUM(b.recipients - b.progress), 0) AS BIGINT) AS n \
-                 FROM campaign_subscribe_batches b JOIN jobs j ON b.claimed_by = 'dispatch-' || j.id \
-                 WHERE b.status = 'sending' AND b.frozen IS NOT NULL AND j.locked_by LIKE '%-{pid}-%'"
-            ))
-            .get_result::<Count>(pg)
-            .unwrap()
-            .n
+            gongyou_tests::pg::count(
+                &mut pg(&url),
+                &format!(
+                    "SELECT CAST(COALESCE(SUM(b.recipients - b.progress), 0) AS BIGINT) AS n \
+                     FROM campaign_subscribe_batches b JOIN jobs j ON b.claimed_by = 'dispatch-' || j.id \
+                     WHERE b.status = 'sending' AND b.frozen IS NOT NULL AND j.locked_by LIKE '%-{pid}-%'"
+                ),
+            )
         }
     })
     .await
@@ -1548,10 +1543,6 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
     let wechat_recipients: HashMap<String, String> = tokio::task::spawn_blocking({
         let (url, campaign) = (database_url.clone(), campaign.clone());
         move || {
-            let mut conn = db(&url);
-            let gongyou_db::DbConnection::Pg(pg) = &mut conn else {
-                panic!("the cluster test runs on PostgreSQL");
-            };
             use diesel::RunQueryDsl;
             diesel::sql_query(
                 "SELECT n.user_id, u.wechat_openid AS openid FROM notifications n \
@@ -1560,7 +1551,7 @@ async fn five_processes_behave_as_one_system_under_sigkill() {
             )
             .bind::<diesel::sql_types::Text, _>(format!("{campaign}-"))
             .bind::<diesel::sql_types::Text, _>(format!("{campaign}-z"))
-            .load::<Recipient>(pg)
+            .load::<Recipient>(&mut pg(&url))
             .unwrap()
             .into_iter()
             .map(|r| (r.user_id, r.openid))
