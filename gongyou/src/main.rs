@@ -17,6 +17,10 @@ use gongyou_services::metrics::Metrics;
 use gongyou_services::Context;
 use tokio::sync::watch;
 
+/// mimalloc rather than glibc's allocator (ADR 022).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gongyou",

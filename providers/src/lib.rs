@@ -13,6 +13,7 @@ use gongyou_db::kv::Kv;
 
 pub mod files;
 pub mod jpush;
+pub mod lean_http;
 pub mod sms;
 pub mod subscribe_fields;
 pub mod wechat;
@@ -124,8 +125,13 @@ pub(crate) fn transport_message(error: reqwest::Error) -> String {
     if error.is_timeout() {
         return "timed out".to_owned();
     }
+    error_chain(&error)
+}
+
+/// An error and its causes, joined by `: `.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
+    let mut source = error.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());

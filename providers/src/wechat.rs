@@ -18,6 +18,7 @@ use gongyou_db::kv::{Kv, KvError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::lean_http::LeanHttp;
 use super::{transport_message, PROVIDER_TIMEOUT};
 
 /// Refresh the cached token when less than this remains of its life.
@@ -150,7 +151,7 @@ impl From<KvError> for WechatError {
 pub struct SubscribeSender {
     client: WechatClient,
     /// The access token, and the send URL carrying it (parsed once, not per message).
-    token: std::sync::Mutex<(String, reqwest::Url)>,
+    token: std::sync::Mutex<(String, SendUrl)>,
 }
 
 impl SubscribeSender {
@@ -162,7 +163,7 @@ impl SubscribeSender {
         })
     }
 
-    fn token(&self) -> (String, reqwest::Url) {
+    fn token(&self) -> (String, SendUrl) {
         self.token
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -202,7 +203,25 @@ impl SubscribeSender {
 pub struct WechatClient {
     settings: WechatSettings,
     http: reqwest::Client,
+    /// For subscribe messages, one request each (ADR 022); None behind a proxy.
+    lean: Option<LeanHttp>,
     kv: Kv,
+}
+
+/// The subscribe/send URL with a token, for reqwest and for the lean client.
+#[derive(Clone)]
+struct SendUrl {
+    url: reqwest::Url,
+    uri: Option<hyper::http::Uri>,
+}
+
+/// subscribe/send's answer: errcode/errmsg only (no flattened body to buffer).
+#[derive(Deserialize)]
+struct SendAnswer {
+    #[serde(default)]
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
 }
 
 impl std::fmt::Debug for WechatClient {
@@ -242,10 +261,6 @@ struct PhoneInfo {
     country_code: String,
 }
 
-/// An answer with nothing needed beyond errcode/errmsg.
-#[derive(Deserialize)]
-struct EmptyBody {}
-
 #[derive(Deserialize)]
 struct TokenBody {
     access_token: Option<String>,
@@ -254,7 +269,12 @@ struct TokenBody {
 
 impl WechatClient {
     pub fn new(settings: WechatSettings, http: reqwest::Client, kv: Kv) -> Self {
-        Self { settings, http, kv }
+        Self {
+            settings,
+            http,
+            lean: LeanHttp::from_env(),
+            kv,
+        }
     }
 
     /// The mini-program's app id (openids are per app).
@@ -360,26 +380,44 @@ impl WechatClient {
     }
 
     /// The subscribe/send URL with `token`.
-    fn subscribe_url(&self, token: &str) -> Result<reqwest::Url, WechatError> {
-        reqwest::Url::parse_with_params(
+    fn subscribe_url(&self, token: &str) -> Result<SendUrl, WechatError> {
+        let url = reqwest::Url::parse_with_params(
             &self.url("/cgi-bin/message/subscribe/send"),
             &[("access_token", token)],
         )
-        .map_err(|e| WechatError::Transport(format!("subscribe/send URL: {e}")))
+        .map_err(|e| WechatError::Transport(format!("subscribe/send URL: {e}")))?;
+        let uri = self
+            .lean
+            .as_ref()
+            .and_then(|_| url.as_str().parse::<hyper::http::Uri>().ok());
+        Ok(SendUrl { url, uri })
     }
 
-    async fn subscribe_with(
-        &self,
-        url: reqwest::Url,
-        body: bytes::Bytes,
-    ) -> Result<(), WechatError> {
-        let request = self
-            .http
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
-        let _: EmptyBody = self.call(request, "subscribe/send").await?;
-        Ok(())
+    async fn subscribe_with(&self, url: SendUrl, body: bytes::Bytes) -> Result<(), WechatError> {
+        const API: &str = "subscribe/send";
+        let bytes = match (&self.lean, &url.uri) {
+            (Some(lean), Some(uri)) => {
+                let (status, bytes) = lean
+                    .post_json(uri, body)
+                    .await
+                    .map_err(|message| transport_failure(API, message))?;
+                if !(200..300).contains(&status) {
+                    return Err(http_error(API, status));
+                }
+                bytes
+            }
+            _ => {
+                let request = self
+                    .http
+                    .post(url.url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body);
+                self.exchange(request, API).await?
+            }
+        };
+        let answer: SendAnswer = serde_json::from_slice(&bytes)
+            .map_err(|_| WechatError::Transport(format!("{API}: unreadable answer")))?;
+        refused(API, answer.errcode, answer.errmsg)
     }
 
     /// The server access token, from the shared cache or freshly fetched (see the module
@@ -492,35 +530,53 @@ impl WechatClient {
         request: reqwest::RequestBuilder,
         api: &'static str,
     ) -> Result<T, WechatError> {
+        let bytes = self.exchange(request, api).await?;
+        let answer: Answer<T> = serde_json::from_slice(&bytes)
+            .map_err(|_| WechatError::Transport(format!("{api}: unreadable answer")))?;
+        refused(api, answer.errcode, answer.errmsg)?;
+        Ok(answer.body)
+    }
+
+    /// Sends `request` through reqwest; the answer's body when its status is a success.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        api: &'static str,
+    ) -> Result<bytes::Bytes, WechatError> {
         let response = request
             .timeout(PROVIDER_TIMEOUT)
             .send()
             .await
-            .map_err(|e| {
-                let message = transport_message(e);
-                tracing::warn!(api, error = %message, "wechat unreachable");
-                WechatError::Transport(message)
-            })?;
-        let status = response.status();
-        if !status.is_success() {
-            tracing::warn!(
-                api,
-                status = status.as_u16(),
-                "wechat answered an HTTP error"
-            );
-            return Err(WechatError::Transport(format!("HTTP {}", status.as_u16())));
+            .map_err(|e| transport_failure(api, transport_message(e)))?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            return Err(http_error(api, status));
         }
         let bytes = crate::read_capped(response, crate::MAX_ANSWER_BYTES)
             .await
             .map_err(WechatError::Transport)?;
-        let answer: Answer<T> = serde_json::from_slice(&bytes)
-            .map_err(|_| WechatError::Transport(format!("{api}: unreadable answer")))?;
-        if answer.errcode != 0 {
-            tracing::warn!(api, errcode = answer.errcode, errmsg = %answer.errmsg, "wechat refused");
-            return Err(WechatError::from_code(answer.errcode, answer.errmsg));
-        }
-        Ok(answer.body)
+        Ok(bytes::Bytes::from(bytes))
     }
+}
+
+/// WeChat could not be reached (logged without the URL: it may carry a token).
+fn transport_failure(api: &'static str, message: String) -> WechatError {
+    tracing::warn!(api, error = %message, "wechat unreachable");
+    WechatError::Transport(message)
+}
+
+fn http_error(api: &'static str, status: u16) -> WechatError {
+    tracing::warn!(api, status, "wechat answered an HTTP error");
+    WechatError::Transport(format!("HTTP {status}"))
+}
+
+/// Ok for errcode 0; otherwise WeChat's refusal, logged.
+fn refused(api: &'static str, errcode: i64, errmsg: String) -> Result<(), WechatError> {
+    if errcode == 0 {
+        return Ok(());
+    }
+    tracing::warn!(api, errcode, errmsg = %errmsg, "wechat refused");
+    Err(WechatError::from_code(errcode, errmsg))
 }
 
 /// The JSON body of `message/subscribe/send`.

@@ -535,6 +535,34 @@ async fn subscribe_errors_are_mapped() {
 }
 
 #[tokio::test]
+async fn subscribe_messages_go_the_same_through_reqwest_behind_a_proxy() {
+    // Behind a proxy (HTTPS_PROXY and the like) the lean client stands aside.
+    type Check = fn(&Result<(), WechatError>) -> bool;
+    let cases: [(ResponseTemplate, Check); 3] = [
+        (wechat_error(0, "ok"), |r| r.is_ok()),
+        (wechat_error(43101, "refused"), |r| {
+            matches!(r, Err(WechatError::NotSubscribed))
+        }),
+        (
+            ResponseTemplate::new(502),
+            |r| matches!(r, Err(WechatError::Transport(m)) if m == "HTTP 502"),
+        ),
+    ];
+    for (answer, expected) in cases {
+        let mut s = setup().await;
+        s.client.lean = None;
+        mount_tokens(&s.server, Tokens::default()).await;
+        mount_subscribe(&s.server, "tok-1", answer).await;
+        let result = s
+            .client
+            .send_subscribe_message("o-1", "tmpl", None, &subscribe_data())
+            .await;
+        assert!(expected(&result), "{result:?}");
+        assert_eq!(subscribe_bodies(&s.server).await.len(), 1);
+    }
+}
+
+#[tokio::test]
 async fn subscribe_transport_errors_are_retryable() {
     let s = setup().await;
     mount_tokens(&s.server, Tokens::default()).await;

@@ -68,13 +68,16 @@ struct State {
     phone_number_calls: usize,
     /// Subscribe-message templates the mini-program has.
     templates: HashSet<String>,
-    /// Credits by (openid, template id).
-    credits: HashMap<(String, String), u32>,
+    /// Credits and deliveries by openid (looked up by `&str`: a message costs the fake the
+    /// same whichever openid it is for, no key allocated and no table of every delivery).
+    subscribers: HashMap<String, Subscriber>,
     subscribe_messages: Vec<SubscribeMessage>,
     /// Whether to keep every message in `subscribe_messages` (not under load).
     keep_messages: bool,
-    /// Delivered messages counted by (openid, template id, `thing1` value).
-    delivered: HashMap<(String, String, String), u32>,
+    /// The (template id, `thing1` value) of delivered messages, numbered in order of first
+    /// delivery, and the numbers by template id and value.
+    messages: Vec<(String, String)>,
+    message_numbers: HashMap<String, HashMap<String, u32>>,
     delivered_total: usize,
     /// Per `thing1` value: distinct (openid, template) reached, and deliveries beyond the
     /// first to one of them.
@@ -86,7 +89,35 @@ struct State {
     subscribe_delay: Duration,
 }
 
+/// One openid's side of subscribe messages.
+#[derive(Default)]
+struct Subscriber {
+    /// Credits left by template id.
+    credits: HashMap<String, u32>,
+    /// Deliveries by message number (see `State::messages`).
+    delivered: Vec<(u32, u32)>,
+}
+
 impl State {
+    /// The number of the message (`template_id`, `thing1`), given on its first delivery.
+    fn message_number(&mut self, template_id: &str, thing1: &str) -> u32 {
+        if let Some(n) = self
+            .message_numbers
+            .get(template_id)
+            .and_then(|m| m.get(thing1))
+        {
+            return *n;
+        }
+        let n = u32::try_from(self.messages.len()).expect("fewer than 2^32 messages");
+        self.messages
+            .push((template_id.to_owned(), thing1.to_owned()));
+        self.message_numbers
+            .entry(template_id.to_owned())
+            .or_default()
+            .insert(thing1.to_owned(), n);
+        n
+    }
+
     fn issue(&mut self) -> (String, Instant) {
         self.issued += 1;
         let token = format!("tok-{}", self.issued);
@@ -266,8 +297,11 @@ impl FakeWechat {
     pub fn subscribe(&self, openid: &str, template_id: &str, credits: u32) {
         let mut state = lock(&self.state);
         let held = state
+            .subscribers
+            .entry(openid.to_owned())
+            .or_default()
             .credits
-            .entry((openid.to_owned(), template_id.to_owned()))
+            .entry(template_id.to_owned())
             .or_default();
         *held = held.saturating_add(credits);
     }
@@ -275,8 +309,9 @@ impl FakeWechat {
     /// The credits `openid` has left for `template_id`.
     pub fn subscribe_credits(&self, openid: &str, template_id: &str) -> u32 {
         lock(&self.state)
-            .credits
-            .get(&(openid.to_owned(), template_id.to_owned()))
+            .subscribers
+            .get(openid)
+            .and_then(|s| s.credits.get(template_id))
             .copied()
             .unwrap_or(0)
     }
@@ -312,7 +347,15 @@ impl FakeWechat {
     /// Delivered messages counted by (openid, template id, `thing1` value): a count above
     /// one is a message delivered twice.
     pub fn delivered_counts(&self) -> HashMap<(String, String, String), u32> {
-        lock(&self.state).delivered.clone()
+        let state = lock(&self.state);
+        let mut counts = HashMap::new();
+        for (openid, subscriber) in &state.subscribers {
+            for (number, n) in &subscriber.delivered {
+                let (template_id, thing1) = &state.messages[*number as usize];
+                counts.insert((openid.clone(), template_id.clone(), thing1.clone()), *n);
+            }
+        }
+        counts
     }
 
     /// For messages whose `thing1` is `value`: how many (openid, template) were reached, and
@@ -575,23 +618,38 @@ fn subscribe(state: &mut State, q: &HashMap<String, String>, body: Option<Value>
         }
     }
     data.sort();
-    let key = (openid.to_owned(), template_id.to_owned());
-    match state.credits.get_mut(&key) {
+    match state
+        .subscribers
+        .get_mut(openid)
+        .and_then(|s| s.credits.get_mut(template_id))
+    {
         Some(credits) if *credits > 0 => *credits -= 1,
         _ => return fail(43101, default_errmsg(43101)),
     }
     let thing1 = data
         .iter()
         .find(|(k, _)| k == "thing1")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let n = state
-        .delivered
-        .entry((key.0.clone(), key.1.clone(), thing1.clone()))
-        .or_default();
-    *n += 1;
-    let first = *n == 1;
-    let tally = state.by_thing1.entry(thing1).or_default();
+        .map_or("", |(_, v)| v.as_str());
+    let number = state.message_number(template_id, thing1);
+    let Some(subscriber) = state.subscribers.get_mut(openid) else {
+        return fail(43101, default_errmsg(43101));
+    };
+    let first = match subscriber.delivered.iter_mut().find(|(m, _)| *m == number) {
+        Some((_, n)) => {
+            *n += 1;
+            false
+        }
+        None => {
+            subscriber.delivered.push((number, 1));
+            true
+        }
+    };
+    if !state.by_thing1.contains_key(thing1) {
+        state.by_thing1.insert(thing1.to_owned(), (0, 0));
+    }
+    let Some(tally) = state.by_thing1.get_mut(thing1) else {
+        return fail(-1, "system error");
+    };
     if first {
         tally.0 += 1;
     } else {
@@ -599,7 +657,9 @@ fn subscribe(state: &mut State, q: &HashMap<String, String>, body: Option<Value>
     }
     state.delivered_total += 1;
     if state.keep_messages {
-        state.subscribe_messages.push((key.0, key.1, data));
+        state
+            .subscribe_messages
+            .push((openid.to_owned(), template_id.to_owned(), data));
     }
     ok(json!({"errcode": 0, "errmsg": "ok", "msgid": state.delivered_total}))
 }

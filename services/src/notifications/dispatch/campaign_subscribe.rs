@@ -22,8 +22,9 @@ use super::{backoff_after, campaign_messages, delivery_lease, unavailable, MAX_P
 use crate::error::ServiceResult;
 use crate::Context;
 
-/// Batches claimed at once (and sent concurrently) by one dispatcher.
-const BATCHES_AT_ONCE: i64 = 2;
+/// Batches claimed at once (and sent concurrently) by one dispatcher: three, so that one
+/// batch's freeze or tail does not leave the cores idle (ADR 022).
+const BATCHES_AT_ONCE: i64 = 3;
 /// Messages of one batch in flight at once.
 pub const WINDOW: usize = 16;
 /// Messages done between two recorded checkpoints (at most; also every second).

@@ -1,0 +1,1 @@
+ALTER TABLE wechat_subscription_credits RESET (fillfactor);
