@@ -146,7 +146,8 @@ fn api_server(
             )
             .into_utoipa_app()
             .configure(routes::configure)
-            .into_app();
+            .into_app()
+            .configure(crate::console::configure);
         let app = if metrics_here {
             app.route("/metrics", web::get().to(routes::ops::metrics))
         } else {

@@ -399,8 +399,9 @@ async fn serve(
     if let Some(logins) = &demo {
         println!("\n  工友 Gongyou demo is serving on http://{addr}");
         println!(
-            "  Try: curl http://{addr}/healthz   ·   API contract: http://{addr}/openapi.yaml\n"
+            "  Try: curl http://{addr}/healthz   ·   API contract: http://{addr}/openapi.yaml"
         );
+        println!("  Staff console (sign in with a login below): http://{addr}/console/\n");
         print_logins(&state.config, logins);
         if let Some(fake) = &fake_pay {
             fake.deliver_callbacks_to(&format!("http://{addr}/api/v1/webhooks/wechatpay"));
