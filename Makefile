@@ -2,7 +2,7 @@
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: demo test test-pg lint fmt bench bench-notifications bench-stations bench-roster bench-claims bench-reconcile bench-startup bench-tools openapi fuzz clients k8s-check ci
+.PHONY: demo test test-pg lint fmt console console-e2e bench bench-notifications bench-stations bench-roster bench-claims bench-reconcile bench-startup bench-tools openapi fuzz clients k8s-check ci
 
 demo:      ## run Gongyou on SQLite with demo data, server and worker in one process
 	cargo run -- demo
@@ -50,8 +50,15 @@ bench-stations: bench-tools  ## nearby search on 150,000 stations against Redis 
 	cargo build --release --bin gongyou
 	GONGYOU_BENCH_REDIS_URL=$(REDIS_URL) cargo bench -p gongyou-tests --bench stations
 
-openapi:   ## regenerate openapi.yaml from the code
+openapi:   ## regenerate openapi.yaml from the code (then `make console`: the console is typed from it)
 	cargo run -q -- openapi > openapi.yaml
+
+console:   ## rebuild the staff console's assets (console/dist, embedded by the binary; commit them) from console/src and openapi.yaml
+	ci/console/run.sh --build-only
+
+console-e2e:  ## the console's gate: assets match the sources, then Playwright + axe in headless Chromium against a fresh demo (console/e2e)
+	cargo build -q -p gongyou
+	ci/console/run.sh target/debug/gongyou
 
 k8s-check:  ## render and validate the Kubernetes manifests, lint them and the Dockerfile (k8s/README.md)
 	bash ci/k8s/check.sh

@@ -5,6 +5,7 @@ mod auth_sms;
 mod auth_staff;
 mod auth_wechat;
 mod claims;
+mod console;
 mod errors;
 mod idempotency;
 mod jobs;
