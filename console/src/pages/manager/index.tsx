@@ -1,14 +1,23 @@
+// The station manager's pages: the stations they keep, each station's page (hours,
+// amenities, status, notice, position, photos, QR code, visits, reports) and the member-card
+// check at the counter.
 import type { Section } from "../../sections";
-import { PageTitle } from "../../ui";
-
-function Stations() {
-  return <PageTitle title="我的驿站" />;
-}
+import { StationPage } from "./StationPage";
+import { StationsList } from "./StationsList";
+import { VerifyCard } from "./VerifyCard";
 
 export const section: Section = {
   id: "manager",
   label: "驿站管理",
   roles: ["station_manager"],
-  nav: [{ to: "/stations", label: "我的驿站" }],
-  routes: [{ path: "/stations", component: Stations }],
+  nav: [
+    { to: "/stations", label: "我的驿站" },
+    { to: "/stations/verify-card", label: "核验会员卡" },
+  ],
+  routes: [
+    { path: "/stations", component: StationsList },
+    // Before `/stations/:id`, which would match it too.
+    { path: "/stations/verify-card", component: VerifyCard },
+    { path: "/stations/:id", component: StationPage },
+  ],
 };
