@@ -66,7 +66,11 @@ async fn the_console_is_served_with_its_assets_and_a_strict_policy() {
 async fn the_apps_routes_get_the_index_and_missing_files_404() {
     let app = spawn_app().await;
     let index = app.get("/console/").await.text().await.unwrap();
-    for route in ["/console/review/claims/01JXYZ", "/console/stations", "/console/sign-in"] {
+    for route in [
+        "/console/review/claims/01JXYZ",
+        "/console/stations",
+        "/console/sign-in",
+    ] {
         let response = app.get(route).await;
         assert_eq!(response.status(), 200, "{route}");
         assert_eq!(response.headers()["cache-control"], "no-cache");

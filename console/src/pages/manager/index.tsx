@@ -2,6 +2,7 @@
 // amenities, status, notice, position, photos, QR code, visits, reports) and the member-card
 // check at the counter.
 import type { Section } from "../../sections";
+import "./role";
 import { StationPage } from "./StationPage";
 import { StationsList } from "./StationsList";
 import { VerifyCard } from "./VerifyCard";

@@ -247,7 +247,7 @@ export function ApplicationPage({ params }: { params: Record<string, string> }) 
             </PageTitle>
             <div class="grid2">
               <section class="panel" aria-labelledby="ap-applicant">
-                <h2 id="ap-applicant">申请人</h2>
+                <h2 id="ap-applicant" class="people-head">申请人</h2>
                 <dl class="facts">
                   <Fact term="姓名">{app.real_name}</Fact>
                   <Fact term="身份证号">
@@ -263,7 +263,7 @@ export function ApplicationPage({ params }: { params: Record<string, string> }) 
                 </dl>
               </section>
               <section class="panel" aria-labelledby="ap-status">
-                <h2 id="ap-status">办理情况</h2>
+                <h2 id="ap-status" class="people-head">办理情况</h2>
                 <dl class="facts">
                   <Fact term="状态">
                     <ApplicationStatus status={app.status} />

@@ -65,7 +65,7 @@ export function Members() {
       <form
         class="people-search"
         role="search"
-        aria-label="查找会员"
+        aria-label="会员搜索"
         onSubmit={(e) => {
           e.preventDefault();
           setQuery({ q: text.trim() });
@@ -232,7 +232,7 @@ export function MemberPage({ params }: { params: Record<string, string> }) {
             </PageTitle>
             <div class="grid2">
               <section class="panel" aria-labelledby="people-membership">
-                <h2 id="people-membership">会籍</h2>
+                <h2 id="people-membership" class="people-head">会籍</h2>
                 <dl class="facts">
                   <Fact term="状态">
                     <MembershipStatus status={m.status} />
@@ -247,7 +247,7 @@ export function MemberPage({ params }: { params: Record<string, string> }) {
                 </dl>
               </section>
               <section class="panel" aria-labelledby="people-person">
-                <h2 id="people-person">个人信息</h2>
+                <h2 id="people-person" class="people-head">个人信息</h2>
                 {m.erased ? (
                   <p>该会员的个人信息已应本人要求删除。</p>
                 ) : (

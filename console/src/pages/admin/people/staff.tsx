@@ -179,7 +179,7 @@ export function StaffList() {
                     <th scope="col">所属单位</th>
                     <th scope="col">角色</th>
                     <th scope="col">状态</th>
-                    <th scope="col">更新时间</th>
+                    <th scope="col" class="people-wide">更新时间</th>
                     <th scope="col">操作</th>
                   </tr>
                 </thead>
@@ -187,9 +187,9 @@ export function StaffList() {
                   {pages.items.map((s) => (
                     <tr key={s.id}>
                       <td>
-                        <code>{s.username}</code>
+                        <code class="people-nowrap">{s.username}</code>
                       </td>
-                      <td>{s.display_name}</td>
+                      <td class="people-nowrap">{s.display_name}</td>
                       <td>{s.org.name}</td>
                       <td>
                         <RoleList staff={s} />
@@ -197,7 +197,7 @@ export function StaffList() {
                       <td>
                         <StaffStatus status={s.status} />
                       </td>
-                      <td>{dateTime(s.updated_at)}</td>
+                      <td class="people-wide">{dateTime(s.updated_at)}</td>
                       <td>
                         {s.id === me ? (
                           <span class="muted small">本人账号（由上级管理员修改）</span>
