@@ -2,10 +2,10 @@
 // no list of campaigns, so the list is the campaigns sent from this browser, plus a look-up
 // by id; a campaign's page shows its progress, polled while it is being written.
 import { useEffect, useState } from "preact/hooks";
-import { api, call, idempotencyKey } from "../../../api/client";
+import { api, call } from "../../../api/client";
 import { Link, navigate } from "../../../router";
 import { Dialog, Empty, Field, Loader, PageTitle, Pager, ProblemAlert, dateTime, notify, useAction, useLoad, usePages, value } from "../../../ui";
-import { CampaignStatusBadge, DELIVERY_STATUS, OCCUPATION, Stat, pageOf, recall, remember, type CampaignView, type Occupation } from "./common";
+import { CampaignStatusBadge, DELIVERY_STATUS, OCCUPATION, Stat, pageOf, recall, remember, useIdempotencyKey, type CampaignView, type Occupation } from "./common";
 import { OrgPicker } from "./OrgPicker";
 
 const KEY = "campaigns";
@@ -122,15 +122,11 @@ export function NewCampaign() {
   const [body, setBody] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [confirming, setConfirming] = useState(false);
-  const [key] = useState(idempotencyKey);
-  const send = useAction(() =>
-    call(() =>
-      api.POST("/api/v1/admin/campaigns", {
-        params: { header: { "Idempotency-Key": key } },
-        body: { org_id: org ?? "", title, body, occupation: occupation || null },
-      }),
-    ),
-  );
+  const keyFor = useIdempotencyKey();
+  const send = useAction(() => {
+    const notice = { org_id: org ?? "", title, body, occupation: occupation || null };
+    return call(() => api.POST("/api/v1/admin/campaigns", { params: { header: { "Idempotency-Key": keyFor(notice) } }, body: notice }));
+  });
   const apiField =
     send.problem?.code === "campaign.invalid_title"
       ? "title"

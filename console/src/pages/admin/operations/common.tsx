@@ -3,7 +3,8 @@
 // parsed for display, a cursor pager over a list the API answers whole, and the few ids
 // this browser remembers for lists the API does not offer (campaigns, roster imports).
 import type { ComponentChildren } from "preact";
-import { ApiProblem, asProblem, type Schemas } from "../../../api/client";
+import { useRef } from "preact/hooks";
+import { ApiProblem, asProblem, idempotencyKey, type Schemas } from "../../../api/client";
 import { session } from "../../../session";
 import { Badge, type PageOf } from "../../../ui";
 
@@ -52,8 +53,8 @@ export function hasDraft(p: AdminPlan): boolean {
 
 export const BENEFIT_KIND: Record<BenefitKind, string> = {
   lump_sum: "一次性给付",
-  daily_allowance: "住院津贴（按天）",
-  reimbursement: "费用报销（按比例）",
+  daily_allowance: "按天给付",
+  reimbursement: "按比例报销",
 };
 
 export const DOCUMENT_KIND: Record<DocumentKind, string> = {
@@ -260,4 +261,18 @@ export function Stat({ label, children }: { label: string; children: ComponentCh
       <dd>{children}</dd>
     </div>
   );
+}
+
+/**
+ * An `Idempotency-Key` for a form: the same key while the body is the same (a retry after
+ * a network error is replayed, not repeated), a fresh one once the body has changed (the
+ * API refuses a key reused with another body, e.g. after fixing what it answered 409/422).
+ */
+export function useIdempotencyKey(): (body: unknown) => string {
+  const last = useRef<{ body: string; key: string } | null>(null);
+  return (body: unknown) => {
+    const json = JSON.stringify(body);
+    if (!last.current || last.current.body !== json) last.current = { body: json, key: idempotencyKey() };
+    return last.current.key;
+  };
 }
