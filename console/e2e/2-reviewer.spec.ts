@@ -151,10 +151,38 @@ test("a reviewer returns a claim for a readable document, then approves it once 
   await expect(actions).toContainText("已通过");
   await expect(page.getByRole("heading", { level: 1 }).locator("..")).toContainText("已通过");
   await expect(trail.getByRole("row").filter({ hasText: "¥1,000.00" }).last()).toContainText("已通过");
+  await expect(photo).toBeVisible();
+  await screenshot(page, "reviewer-claim-approved");
 
   // The queue no longer holds it.
   await page.getByRole("link", { name: "← 返回审核队列" }).click();
   await expect(page).toHaveURL(/[?&]status=submitted/);
-  await expect(rows.filter({ hasText: "¥2,560.00" })).toBeVisible();
   await expect(rows.filter({ hasText: "¥1,000.00" })).toHaveCount(0);
+
+  // Two reviewers at once: while 王芳's reimbursement is open here, it is taken and returned
+  // in another tab; taking it here then meets the API's 409, shown with its code, and the
+  // page shows the claim as it now is.
+  const reimbursementRow = rows.filter({ hasText: "¥2,560.00" });
+  await reimbursementRow.getByRole("link", { name: "医疗费用报销" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "医疗费用报销理赔申请" })).toBeVisible();
+  await expect(actions.getByRole("button", { name: "开始审核" })).toBeVisible();
+  const reimbursementId = /\/review\/claims\/([^/?#]+)/.exec(page.url())?.[1] ?? "";
+  const staffToken = await page.evaluate(() => {
+    const raw = sessionStorage.getItem("gongyou.console.session");
+    return raw ? (JSON.parse(raw) as { access: string }).access : "";
+  });
+  const staff = { Authorization: `Bearer ${staffToken}` };
+  const taken = await request.post(`${base}/api/v1/review/claims/${reimbursementId}/assign`, { headers: staff });
+  expect(taken.status(), await taken.text()).toBe(200);
+  const returned = await request.post(`${base}/api/v1/review/claims/${reimbursementId}/return`, {
+    headers: staff,
+    data: { reasons: ["invoice_unclear"], note: "发票号码看不清，请重新拍摄" },
+  });
+  expect(returned.status(), await returned.text()).toBe(200);
+  await actions.getByRole("button", { name: "开始审核" }).click();
+  const conflict = actions.getByRole("alert");
+  await expect(conflict).toContainText("claim.illegal_transition");
+  await expect(conflict).toContainText("HTTP 409");
+  await expect(actions).toContainText("已退回申请人补充材料");
+  await expect(trail.getByRole("row").filter({ hasText: "发票信息不清楚" })).toContainText("发票号码看不清");
 });

@@ -111,6 +111,8 @@ function Facts({ c }: { c: ClaimView }) {
           {c.days !== null && c.days !== undefined ? <span class="muted small">（{c.days} 天）</span> : null}
         </Fact>
         {c.approved_amount && <Fact term="批准金额">{money(c.approved_amount)}</Fact>}
+        {c.staff?.approved_by && <Fact term="批准人">{who(c.staff.approved_by)}</Fact>}
+        {c.staff?.confirmed_by && <Fact term="复核人">{who(c.staff.confirmed_by)}</Fact>}
         {c.staff && (
           <Fact term="复核线">
             {money(c.staff.confirm_threshold)}
@@ -125,6 +127,11 @@ function Facts({ c }: { c: ClaimView }) {
       </dl>
     </section>
   );
+}
+
+/** A staff member as the API names them (by id only): "我" or another's role. */
+function who(staffId: string): string {
+  return staffId === session.user()?.id ? "我" : "其他工作人员";
 }
 
 function Incident({ c }: { c: ClaimView }) {
