@@ -107,12 +107,12 @@ function SpanList({ title, spans, onChange }: { title: string; spans: SpanSpec[]
             class="link"
             onClick={() => onChange([...spans, spans.length === 0 ? { open: "09:00", close: "18:00" } : { open: "", close: "" }])}
           >
-            添加时段<span class="mgr-sr">（{title}）</span>
+            添加时段<span class="mgr-sr">{title}</span>
           </button>
         )}
         {spans.length === 0 && (
           <button type="button" class="link" onClick={() => onChange([{ open: "00:00", close: "24:00" }])}>
-            全天开放<span class="mgr-sr">（{title}）</span>
+            全天开放<span class="mgr-sr">{title}</span>
           </button>
         )}
       </div>

@@ -75,7 +75,7 @@ export function Reports({ stationId }: { stationId: string }) {
                       <td>
                         {r.status === "open" && (
                           <button type="button" class="secondary" onClick={() => setResolving(r)}>
-                            处理<span class="mgr-sr">：{reportKindLabel(r.kind)}（{dateTime(r.created_at)}）</span>
+                            处理<span class="mgr-sr">{reportKindLabel(r.kind)} {dateTime(r.created_at)}</span>
                           </button>
                         )}
                       </td>
