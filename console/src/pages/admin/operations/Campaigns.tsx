@@ -47,10 +47,10 @@ export function CampaignList() {
           if (id) navigate(`/admin/campaigns/${encodeURIComponent(id)}`);
         }}
       >
-        <Field label="按编号查看通知" hint="发送后页面上显示的通知编号">
+        <Field label="按编号查看通知">
           {(p) => <input {...p} autoComplete="off" value={lookup} onInput={(e) => setLookup(value(e))} />}
         </Field>
-        <div class="field">
+        <div class="ops-filter-action">
           <button type="submit" class="secondary">
             查看
           </button>
@@ -58,7 +58,7 @@ export function CampaignList() {
       </form>
       <h2>本浏览器发送的通知</h2>
       {ids.length === 0 ? (
-        <Empty>本浏览器还没有发送过通知。服务器不提供通知列表；其他电脑发送的通知请按编号查看。</Empty>
+        <Empty>本浏览器还没有发送过通知。服务器不提供通知列表；其他电脑发送的通知，请用通知页上显示的通知编号查看。</Empty>
       ) : (
         <Loader loaded={pages}>
           {() => (
@@ -117,6 +117,7 @@ const OCCUPATIONS = Object.keys(OCCUPATION) as Occupation[];
 
 export function NewCampaign() {
   const [org, setOrg] = useState<string | undefined>(undefined);
+  const [orgName, setOrgName] = useState<string | undefined>(undefined);
   const [occupation, setOccupation] = useState<Occupation | "">("");
   const [title, setTitle] = useState("");
   const [body, setBody] = useState("");
@@ -157,7 +158,7 @@ export function NewCampaign() {
       <PageTitle title="发送通知" />
       <p class="muted">通知发送给所选组织及其下属工会的全部在会会员（App 收件箱与推送；已订阅的会员另收微信服务通知）。发出后不能撤回。</p>
       <form
-        class="panel"
+        class="panel ops-form-narrow"
         noValidate
         onSubmit={(e) => {
           e.preventDefault();
@@ -165,7 +166,14 @@ export function NewCampaign() {
           if (check()) setConfirming(true);
         }}
       >
-        <OrgPicker label="发送范围" error={err("org")} onChange={setOrg} />
+        <OrgPicker
+          label="发送范围"
+          error={err("org")}
+          onChange={(id, name) => {
+            setOrg(id);
+            setOrgName(name);
+          }}
+        />
         <Field label="职业（可选）" hint="只发给这一职业的会员">
           {(p) => (
             <select {...p} value={occupation} onChange={(e) => setOccupation(value(e) as Occupation | "")}>
@@ -193,7 +201,7 @@ export function NewCampaign() {
       {confirming && (
         <Dialog title="确认发送通知？" onClose={() => setConfirming(false)}>
           <p>
-            “{title}”将发送给所选组织及其下属工会的{occupation ? OCCUPATION[occupation] : "全部"}在会会员，发出后不能撤回。
+            “{title}”将发送给{orgName ?? "所选组织"}及其下属工会的{occupation ? OCCUPATION[occupation] : "全部"}在会会员，发出后不能撤回。
           </p>
           <ProblemAlert problem={send.problem} />
           <div class="buttons">
@@ -210,13 +218,13 @@ export function NewCampaign() {
   );
 }
 
-function Counts({ title, counts }: { title: string; counts: Record<string, number> }) {
+function Counts({ title, counts, none }: { title: string; counts: Record<string, number>; none: string }) {
   const entries = Object.entries(counts);
   return (
     <>
       <h3>{title}</h3>
       {entries.length === 0 ? (
-        <p class="muted">暂无。</p>
+        <p class="muted">{none}</p>
       ) : (
         <div class="table-wrap ops-narrow">
           <table>
@@ -268,7 +276,7 @@ export function CampaignPage({ params }: { params: Record<string, string> }) {
           const done = count(c.deliveries, "sent", "skipped", "failed", "dead");
           return (
             <>
-              <section class="panel" aria-labelledby="ops-campaign">
+              <section class="panel ops-section" aria-labelledby="ops-campaign">
                 <div class="ops-head">
                   <h2 id="ops-campaign">进度</h2>
                   <CampaignStatusBadge status={c.status} />
@@ -300,18 +308,18 @@ export function CampaignPage({ params }: { params: Record<string, string> }) {
                   <dd>{dateTime(c.completed_at)}</dd>
                 </dl>
               </section>
-              <section class="panel" aria-labelledby="ops-campaign-body">
+              <section class="panel ops-section" aria-labelledby="ops-campaign-body">
                 <h2 id="ops-campaign-body">内容</h2>
                 <p class="ops-pre">{c.body}</p>
               </section>
-              <section class="panel" aria-labelledby="ops-campaign-deliveries">
+              <section class="panel ops-section" aria-labelledby="ops-campaign-deliveries">
                 <h2 id="ops-campaign-deliveries">投递明细</h2>
                 <div class="grid2">
                   <div>
-                    <Counts title="App 推送" counts={c.deliveries} />
+                    <Counts title="App 推送" counts={c.deliveries} none="暂无推送。" />
                   </div>
                   <div>
-                    <Counts title="微信服务通知" counts={c.subscribe_messages} />
+                    <Counts title="微信服务通知" counts={c.subscribe_messages} none="暂无（未配置微信服务通知，或还没有会员订阅）。" />
                   </div>
                 </div>
               </section>

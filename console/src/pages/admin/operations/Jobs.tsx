@@ -11,6 +11,8 @@ const STATUSES = Object.keys(JOB_STATUS) as JobStatus[];
 /** What each kind of job does, for operators who do not read the code. */
 const JOB_NAME: Record<string, string> = {
   "campaigns.fan_out": "群发通知：写入收件箱",
+  claim_reminders: "理赔提醒",
+  housekeeping: "例行清理",
   "membership.auto_approve": "入会申请自动批准",
   "notifications.dispatch": "通知发送",
   "payouts.check": "打款结果查询",

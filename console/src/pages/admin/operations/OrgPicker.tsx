@@ -33,7 +33,7 @@ function Level({
   parentId: string;
   depth: number;
   chosen: string | undefined;
-  onChoose: (id: string | undefined) => void;
+  onChoose: (id: string | undefined, name: string | undefined) => void;
   disabled?: boolean;
 }) {
   const [orgs, setOrgs] = useState<Org[] | undefined>(undefined);
@@ -54,7 +54,10 @@ function Level({
   return (
     <Field label={`下级组织（第 ${depth} 级，可不选）`}>
       {(p) => (
-        <select {...p} value={chosen ?? ""} disabled={disabled} onChange={(e) => onChoose(value(e) || undefined)}>
+        <select {...p} value={chosen ?? ""} disabled={disabled} onChange={(e) => {
+            const id = value(e);
+            onChoose(id || undefined, orgs.find((o) => o.id === id)?.name);
+          }}>
           <option value="">不再细分</option>
           {orgs.map((o) => (
             <option key={o.id} value={o.id}>
@@ -81,16 +84,18 @@ export function OrgPicker({
   label: string;
   hint?: string;
   error?: string;
-  onChange: (orgId: string | undefined) => void;
+  onChange: (orgId: string | undefined, name: string | undefined) => void;
   disabled?: boolean;
 }) {
   const scopes = (session.user()?.roles ?? []).filter((r) => r.role === "union_admin");
   const [path, setPath] = useState<string[]>(() => (scopes.length === 1 && scopes[0] ? [scopes[0].org_id] : []));
+  const [names, setNames] = useState<Record<string, string>>(() => Object.fromEntries(scopes.map((r) => [r.org_id, r.org_name])));
   const chosen = path[path.length - 1];
-  useEffect(() => onChange(chosen), [chosen]); // eslint-disable-line react-hooks/exhaustive-deps
-  const setAt = (level: number, id: string | undefined) => {
+  useEffect(() => onChange(chosen, chosen ? names[chosen] : undefined), [chosen]); // eslint-disable-line react-hooks/exhaustive-deps
+  const setAt = (level: number, id: string | undefined, name?: string) => {
     const next = path.slice(0, level);
     if (id) next.push(id);
+    if (id && name) setNames((n) => ({ ...n, [id]: name }));
     setPath(next);
   };
   return (
@@ -108,7 +113,7 @@ export function OrgPicker({
         )}
       </Field>
       {path.map((id, i) => (
-        <Level key={`${i}-${id}`} parentId={id} depth={i + 1} chosen={path[i + 1]} disabled={disabled} onChoose={(c) => setAt(i + 1, c)} />
+        <Level key={`${i}-${id}`} parentId={id} depth={i + 1} chosen={path[i + 1]} disabled={disabled} onChoose={(c, name) => setAt(i + 1, c, name)} />
       ))}
     </div>
   );

@@ -294,7 +294,7 @@ export function PlanForm({ plan, onCancel }: { plan?: AdminPlan; onCancel?: () =
                 <input {...p} required autoComplete="off" maxLength={32} value={d.code} onInput={(e) => set("code", value(e).trim())} />
               )}
             </Field>
-            <OrgPicker label="发起组织" hint="计划覆盖该组织及其下属工会的会员" error={err("sponsor")} onChange={setSponsor} disabled={save.pending} />
+            <OrgPicker label="发起组织" hint="计划覆盖该组织及其下属工会的会员" error={err("sponsor")} onChange={(id) => setSponsor(id)} disabled={save.pending} />
           </div>
         )}
         <Field label="计划名称" hint="最多 40 个字，会员在 App 中看到" error={err("name")}>

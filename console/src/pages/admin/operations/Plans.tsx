@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import { api, call } from "../../../api/client";
 import { Link, navigate, setQuery, useLocation } from "../../../router";
-import { Dialog, Empty, Field, Loader, PageTitle, Pager, ProblemAlert, date, dateTime, money, notify, useAction, useLoad, usePages, value } from "../../../ui";
+import { Dialog, Empty, Field, Loader, PageTitle, Pager, ProblemAlert, date, dateTime, notify, useAction, useLoad, usePages, value } from "../../../ui";
 import {
   BENEFIT_KIND,
   DOCUMENT_KIND,
@@ -209,7 +209,7 @@ export function PlanPage({ params }: { params: Record<string, string> }) {
               <Link to="/admin/plans">← 全部计划</Link>
             </p>
             <div class="grid2">
-              <section class="panel" aria-labelledby="ops-plan-facts">
+              <section class="panel ops-section" aria-labelledby="ops-plan-facts">
                 <h2 id="ops-plan-facts">概况</h2>
                 <dl class="facts">
                   <dt>计划代码</dt>
@@ -228,7 +228,7 @@ export function PlanPage({ params }: { params: Record<string, string> }) {
                   <dd>{p.enrollments.toLocaleString("zh-CN")}（各版本合计）</dd>
                 </dl>
               </section>
-              <section class="panel" aria-labelledby="ops-plan-versions">
+              <section class="panel ops-section" aria-labelledby="ops-plan-versions">
                 <h2 id="ops-plan-versions">版本</h2>
                 <div class="table-wrap">
                   <table>
@@ -257,7 +257,7 @@ export function PlanPage({ params }: { params: Record<string, string> }) {
               </section>
             </div>
 
-            <section class="panel" aria-labelledby="ops-plan-terms">
+            <section class="panel ops-section" aria-labelledby="ops-plan-terms">
               <h2 id="ops-plan-terms">
                 第 {t.version} 版条款 <PlanStatusBadge status={t.status} />
               </h2>
@@ -294,7 +294,6 @@ export function PlanPage({ params }: { params: Record<string, string> }) {
                       <th scope="col">项目</th>
                       <th scope="col">给付方式</th>
                       <th scope="col">保障内容</th>
-                      <th scope="col">金额</th>
                       <th scope="col">等待期</th>
                       <th scope="col">所需材料</th>
                     </tr>
@@ -311,24 +310,6 @@ export function PlanPage({ params }: { params: Record<string, string> }) {
                         <td>{BENEFIT_KIND[b.kind]}</td>
                         <td>{b.pays}</td>
                         <td class="ops-nowrap">
-                          {b.kind === "lump_sum" && money(b.amount)}
-                          {b.kind === "daily_allowance" && (
-                            <>
-                              每天 {money(b.amount_per_day)}
-                              <br />
-                              最多 {b.max_days_per_year ?? "—"} 天
-                            </>
-                          )}
-                          {b.kind === "reimbursement" && (
-                            <>
-                              报销 {b.percent ?? "—"}%<br />
-                              单次上限 {money(b.per_claim_cap)}
-                              <br />
-                              保障期上限 {money(b.yearly_cap)}
-                            </>
-                          )}
-                        </td>
-                        <td class="ops-nowrap">
                           疾病 {b.waiting_days.illness} 天<br />
                           意外 {b.waiting_days.accident} 天
                         </td>
@@ -340,7 +321,7 @@ export function PlanPage({ params }: { params: Record<string, string> }) {
               </div>
             </section>
 
-            <section class="panel" aria-labelledby="ops-roster">
+            <section class="panel ops-section" aria-labelledby="ops-roster">
               <h2 id="ops-roster">导入平台骑手名单</h2>
               {status === "published" ? (
                 <RosterUpload code={t.code} />

@@ -170,7 +170,7 @@ function ErrorReport({ id }: { id: string }) {
   const rows = report.data?.rows ?? [];
   const pages = usePages(async (cursor) => pageOf(rows, cursor, ERRORS_PAGE), [report.data]);
   return (
-    <section class="panel" aria-labelledby="ops-errors">
+    <section class="panel ops-section" aria-labelledby="ops-errors">
       <div class="ops-head">
         <h2 id="ops-errors">错误报告</h2>
         {report.data && (
@@ -251,7 +251,7 @@ export function ImportPage({ params }: { params: Record<string, string> }) {
               <p>
                 <Link to={`/admin/plans/${encodeURIComponent(i.plan_code)}`}>← 计划 {i.plan_code}</Link>
               </p>
-              <section class="panel" aria-labelledby="ops-progress">
+              <section class="panel ops-section" aria-labelledby="ops-progress">
                 <div class="ops-head">
                   <h2 id="ops-progress">进度</h2>
                   <ImportStatusBadge status={i.status} />
@@ -294,7 +294,7 @@ export function ImportPage({ params }: { params: Record<string, string> }) {
                 rejected > 0 ? (
                   <ErrorReport id={i.id} />
                 ) : (
-                  <section class="panel" aria-labelledby="ops-errors">
+                  <section class="panel ops-section" aria-labelledby="ops-errors">
                     <h2 id="ops-errors">错误报告</h2>
                     <Empty>没有被拒绝的行。</Empty>
                   </section>
