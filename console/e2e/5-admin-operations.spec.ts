@@ -80,7 +80,11 @@ test("an admin imports a roster into E路守护 and reads the error report; plan
   await planLink.click();
   await expect(page.getByRole("heading", { level: 1, name: /E路守护/ })).toBeVisible();
   await expect(page.getByRole("cell", { name: "住院津贴" })).toBeVisible();
-  await page.getByLabel("名单文件（CSV）").setInputFiles({
+  const file = page.getByLabel("名单文件（CSV）");
+  await file.setInputFiles({ name: "错表头.csv", mimeType: "text/csv", buffer: Buffer.from("姓名,手机号\r\n张三,13800138000\r\n", "utf8") });
+  await page.getByRole("button", { name: "上传并导入" }).click();
+  await expect(page.getByRole("alert")).toContainText("roster.header"); // the API's file-level fault
+  await file.setInputFiles({
     name: "骑手名单.csv",
     mimeType: "text/csv",
     buffer: Buffer.from(roster, "utf8"),
@@ -131,6 +135,7 @@ test("an admin imports a roster into E路守护 and reads the error report; plan
   await page.getByLabel("项目代码").fill("accident");
   await page.getByLabel("项目名称").fill("意外身故或伤残");
   await page.getByLabel("给付金额（元）").fill("10000");
+  await checkAccessibility(page, "admin-plan-form");
   await page.getByRole("button", { name: "创建计划（草稿）" }).click();
   await expect(page.getByRole("alert")).toContainText("plan.code_taken");
   await expect(page.getByLabel("计划代码")).toHaveAttribute("aria-invalid", "true");
@@ -143,6 +148,23 @@ test("an admin imports a roster into E路守护 and reads the error report; plan
   await page.getByRole("dialog").getByRole("button", { name: "确认发布" }).click();
   await expect(page.getByRole("region", { name: "概况" })).toContainText("已发布");
   await expect(page.getByRole("button", { name: "上传并导入" })).toBeVisible();
+  // Version 2: a copy to edit, published over version 1; then the plan closed.
+  await page.getByRole("button", { name: "新建版本" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "新建版本" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "编辑草稿" })).toBeVisible();
+  await page.getByLabel("给付金额（元）").fill("12000");
+  await page.getByRole("button", { name: "保存草稿" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: /第 2 版条款/ })).toContainText("草稿");
+  await expect(page.getByRole("cell", { name: /12000\.00/ })).toBeVisible();
+  await page.getByRole("button", { name: "发布第 2 版" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "确认发布" }).click();
+  const versions = page.getByRole("region", { name: "版本" });
+  await expect(versions.getByRole("row", { name: /第 1 版/ })).toContainText("已被新版本取代");
+  await expect(versions.getByRole("row", { name: /第 2 版/ })).toContainText("已发布");
+  await page.getByRole("button", { name: "关闭计划" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "确认关闭" }).click();
+  await expect(page.getByRole("region", { name: "概况" })).toContainText("已关闭");
+  await expect(page.getByRole("button", { name: "上传并导入" })).toHaveCount(0);
 
   // A notice to 四川's members, and its progress.
   await nav.getByRole("link", { name: "群发通知" }).click();
@@ -155,6 +177,7 @@ test("an admin imports a roster into E路守护 and reads the error report; plan
   await page.getByRole("dialog").getByRole("button", { name: "确认发送" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "通知：名单导入完成" })).toBeVisible();
   await expect(page.getByRole("status").filter({ hasText: "收件人" })).toContainText("已写入全部收件人", { timeout: 20_000 });
+  await checkAccessibility(page, "admin-campaign");
   await nav.getByRole("link", { name: "群发通知" }).click();
   await expect(page.getByRole("row", { name: /名单导入完成/ })).toContainText("四川省总工会");
 
@@ -163,4 +186,7 @@ test("an admin imports a roster into E路守护 and reads the error report; plan
   await expect(page.getByRole("heading", { level: 1, name: "后台任务" })).toBeVisible();
   await expect(page.getByLabel("任务状态")).toHaveValue("dead");
   await expect(page.getByRole("table").or(page.getByText("没有已放弃的任务。"))).toBeVisible();
+  await page.getByLabel("任务状态").selectOption("done");
+  await expect(page.getByRole("row", { name: /名单导入/ }).first()).toBeVisible();
+  await checkAccessibility(page, "admin-jobs");
 });
