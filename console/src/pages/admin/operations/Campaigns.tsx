@@ -5,7 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, call } from "../../../api/client";
 import { Link, navigate } from "../../../router";
 import { Dialog, Empty, Field, Loader, PageTitle, Pager, ProblemAlert, dateTime, notify, useAction, useLoad, usePages, value } from "../../../ui";
-import { CampaignStatusBadge, DELIVERY_STATUS, OCCUPATION, Stat, pageOf, recall, remember, useIdempotencyKey, type CampaignView, type Occupation } from "./common";
+import { CampaignStatusBadge, DELIVERY_STATUS, OCCUPATION, Stat, pageOf, readRemembered, recall, remember, useIdempotencyKey, type CampaignView, type Occupation } from "./common";
 import { OrgPicker } from "./OrgPicker";
 
 const KEY = "campaigns";
@@ -27,8 +27,8 @@ export function CampaignList() {
   const [lookup, setLookup] = useState("");
   const pages = usePages(async (cursor) => {
     const page = pageOf(ids, cursor, 20);
-    const items = await Promise.all(
-      page.items.map((id) => call(() => api.GET("/api/v1/admin/campaigns/{id}", { params: { path: { id } } }))),
+    const items = await readRemembered(page.items, (id) =>
+      call(() => api.GET("/api/v1/admin/campaigns/{id}", { params: { path: { id } } })),
     );
     return { items, next_cursor: page.next_cursor };
   }, [ids.join(",")]);

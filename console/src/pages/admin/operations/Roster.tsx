@@ -18,7 +18,7 @@ import {
   useLoad,
   usePages,
 } from "../../../ui";
-import { ImportStatusBadge, Stat, pageOf, parseCsv, recall, remember, rowCodeField, uploadFile, type ImportView } from "./common";
+import { ImportStatusBadge, Stat, pageOf, parseCsv, readRemembered, recall, remember, rowCodeField, uploadFile, type ImportView } from "./common";
 
 const HEADER = "姓名,身份证号,手机号,平台工号,入职日期";
 const POLL_MS = 1500;
@@ -97,8 +97,8 @@ export function RecentImports({ code }: { code: string }) {
   const ids = recall(importKey(code));
   const pages = usePages(async (cursor) => {
     const page = pageOf(ids, cursor, 10);
-    const items = await Promise.all(
-      page.items.map((id) => call(() => api.GET("/api/v1/admin/roster-imports/{id}", { params: { path: { id } } }))),
+    const items = await readRemembered(page.items, (id) =>
+      call(() => api.GET("/api/v1/admin/roster-imports/{id}", { params: { path: { id } } })),
     );
     return { items, next_cursor: page.next_cursor };
   }, [code, ids.join(",")]);

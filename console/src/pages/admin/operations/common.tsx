@@ -234,10 +234,15 @@ export function pageOf<T>(all: T[], cursor: string | undefined, size: number): P
 
 const RECENT_LIMIT = 20;
 
+/** Per signed-in staff member: another login on this browser has its own list. */
+function storageKey(key: string): string {
+  return `gongyou.console.${session.user()?.id ?? "anonymous"}.${key}`;
+}
+
 export function remember(key: string, id: string): void {
   const ids = [id, ...recall(key).filter((x) => x !== id)].slice(0, RECENT_LIMIT);
   try {
-    localStorage.setItem(`gongyou.console.${key}`, JSON.stringify(ids));
+    localStorage.setItem(storageKey(key), JSON.stringify(ids));
   } catch {
     // Storage full or disabled: the list is a convenience only.
   }
@@ -245,12 +250,26 @@ export function remember(key: string, id: string): void {
 
 export function recall(key: string): string[] {
   try {
-    const raw = localStorage.getItem(`gongyou.console.${key}`);
+    const raw = localStorage.getItem(storageKey(key));
     const ids: unknown = raw ? JSON.parse(raw) : [];
     return Array.isArray(ids) ? ids.filter((x): x is string => typeof x === "string") : [];
   } catch {
     return [];
   }
+}
+
+/**
+ * The remembered ids of a page, each read from the API; one that is gone or out of the
+ * caller's reach (404) is left out rather than failing the list. Other problems fail it.
+ */
+export async function readRemembered<T>(ids: string[], read: (id: string) => Promise<T>): Promise<T[]> {
+  const results = await Promise.allSettled(ids.map(read));
+  const items: T[] = [];
+  for (const r of results) {
+    if (r.status === "fulfilled") items.push(r.value);
+    else if (!(r.reason instanceof ApiProblem && r.reason.problem.status === 404)) throw r.reason;
+  }
+  return items;
 }
 
 /** A labelled count in a row of counts. */
