@@ -395,7 +395,7 @@ function MoveStation({ s, onMoved }: { s: Station; onMoved: (s: Station) => void
             )}
           </Field>
           <div class="field">
-            <button type="submit" disabled={move.pending || lat === "" || lng === "" || Boolean(latErr || lngErr)}>
+            <button type="submit" class="mgr-inline-button" disabled={move.pending || lat === "" || lng === "" || Boolean(latErr || lngErr)}>
               {move.pending ? "正在更新…" : "更新位置"}
             </button>
           </div>
@@ -483,7 +483,7 @@ function Photos({ s, onAdded }: { s: Station; onAdded: () => void }) {
             )}
           </Field>
           <div class="field">
-            <button type="submit" disabled={!file || upload.pending}>
+            <button type="submit" class="mgr-inline-button" disabled={!file || upload.pending}>
               {upload.pending ? "正在上传…" : "上传照片"}
             </button>
           </div>

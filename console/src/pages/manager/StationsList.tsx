@@ -72,7 +72,7 @@ function StationRow({ s }: { s: Station }) {
         <Link to={`/stations/${encodeURIComponent(s.id)}`}>{s.name}</Link>
         {s.notice && <div class="muted small">公告：{s.notice}</div>}
       </th>
-      <td>{typeLabel(s.type)}</td>
+      <td class="mgr-nowrap">{typeLabel(s.type)}</td>
       <td>
         <Badge tone={statusTone(s.status)}>{statusLabel(s.status)}</Badge>
       </td>

@@ -39,22 +39,23 @@ export function Stats({ stationId }: { stationId: string }) {
           {(p) => <input {...p} type="date" value={form.to} onInput={(e) => setForm({ ...form, to: value(e) })} />}
         </Field>
         <div class="field">
-          <button type="submit" class="secondary">
+          <button type="submit" class="secondary mgr-inline-button">
             查看
           </button>
         </div>
-        <div class="field row">
-          <button type="button" class="link" onClick={() => quick(7)}>
-            最近 7 天
-          </button>
-          <button type="button" class="link" onClick={() => quick(30)}>
-            最近 30 天
-          </button>
-          <button type="button" class="link" onClick={() => quick(90)}>
-            最近 90 天
-          </button>
-        </div>
       </form>
+      <div class="row mgr-quick">
+        <span class="muted small">快速选择：</span>
+        <button type="button" class="link" onClick={() => quick(7)}>
+          最近 7 天
+        </button>
+        <button type="button" class="link" onClick={() => quick(30)}>
+          最近 30 天
+        </button>
+        <button type="button" class="link" onClick={() => quick(90)}>
+          最近 90 天
+        </button>
+      </div>
       <Loader loaded={loaded}>{(s) => <StatsView stats={s} />}</Loader>
     </section>
   );
@@ -169,7 +170,7 @@ function BarChart({ days, max, from, to }: { days: Schemas["DayStats"][]; max: n
                 {d.date}：{d.visits} 人次，{d.visitors} 位工友
               </title>
             </rect>
-            {(i % labelEvery === 0 || i === n - 1) && (
+            {(i % labelEvery === 0 || (i === n - 1 && i % labelEvery >= labelEvery / 2)) && (
               <text x={x + barW / 2} y={H - 8} text-anchor="middle" class="mgr-axis" aria-hidden="true">
                 {d.date.slice(5)}
               </text>

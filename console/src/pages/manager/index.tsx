@@ -11,10 +11,9 @@ export const section: Section = {
   id: "manager",
   label: "驿站管理",
   roles: ["station_manager"],
-  nav: [
-    { to: "/stations", label: "我的驿站" },
-    { to: "/stations/verify-card", label: "核验会员卡" },
-  ],
+  // 核验会员卡 (/stations/verify-card) is reached from the stations list and each station's
+  // page: as a second nav item, the layout would mark both items current (prefix match).
+  nav: [{ to: "/stations", label: "我的驿站" }],
   routes: [
     { path: "/stations", component: StationsList },
     // Before `/stations/:id`, which would match it too.
