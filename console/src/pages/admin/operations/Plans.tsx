@@ -326,7 +326,7 @@ export function PlanPage({ params }: { params: Record<string, string> }) {
               {status === "published" ? (
                 <RosterUpload code={t.code} />
               ) : (
-                <p class="muted">计划发布后才能导入名单{status === "closed" ? "；已关闭的计划不再接受参保" : ""}。</p>
+                <p class="muted">{status === "closed" ? "计划已关闭，不再接受参保（包括名单导入）。" : "计划发布后才能导入名单。"}</p>
               )}
               <RecentImports code={t.code} />
             </section>
