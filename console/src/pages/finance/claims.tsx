@@ -424,6 +424,7 @@ function RejectDialog({ claim, onClose, onDone }: { claim: ClaimView; onClose: (
   return (
     <Dialog title="驳回理赔" onClose={onClose}>
       <form
+        noValidate
         onSubmit={async (e) => {
           e.preventDefault();
           setTried(true);

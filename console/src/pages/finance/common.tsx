@@ -35,6 +35,13 @@ export function channelText(c: string | null | undefined): string {
   return CHANNEL[c] ?? c;
 }
 
+const ACCOUNT: Record<string, string> = { wechat: "微信支付", bank: "银行" };
+
+/** A statement's account: the WeChat Pay operating account or the union's bank account. */
+export function accountText(c: string): string {
+  return ACCOUNT[c] ?? c;
+}
+
 export const BLOCKER: Record<Blocker, string> = {
   no_wechat_openid: "收款人尚未通过小程序登录，无法转账到微信零钱",
   above_wechat_limit: "超过微信单笔转账限额，须改用银行账户",

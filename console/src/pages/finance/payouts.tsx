@@ -432,7 +432,7 @@ export function PayoutPage({ params }: { params: Record<string, string> }) {
                           {PAYOUT_STATUS[e.to_status][0]}
                         </td>
                         <td>
-                          {e.note}
+                          <EventNote note={e.note} />
                           {e.reason_code && <span class="muted small"> （{e.reason_code}）</span>}
                           {e.out_bill_no && <div class="muted small">单号 {e.out_bill_no}</div>}
                         </td>
@@ -447,6 +447,13 @@ export function PayoutPage({ params }: { params: Record<string, string> }) {
       </section>
     </>
   );
+}
+
+/** A batch event's note is `batch <id>`: shown as a link to the batch. */
+function EventNote({ note }: { note: string | undefined }) {
+  const m = note ? /^batch ([0-9a-f-]{36})$/.exec(note) : null;
+  if (m?.[1]) return <Link to={`/finance/batches/${m[1]}`}>批次 {shortId(m[1])}</Link>;
+  return <>{note}</>;
 }
 
 function NoteDialog({

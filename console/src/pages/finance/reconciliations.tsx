@@ -22,7 +22,7 @@ import {
   usePages,
   value,
 } from "../../ui";
-import { HELD, OUTCOME, RUN_STATUS, RunBadge, channelText, shortId, todayInChina, who, type ItemView, type Outcome, type RunView } from "./common";
+import { HELD, OUTCOME, RUN_STATUS, RunBadge, accountText, shortId, todayInChina, who, type ItemView, type Outcome, type RunView } from "./common";
 
 const OUTCOMES = Object.keys(OUTCOME) as Outcome[];
 const RUN_STATUSES = Object.keys(RUN_STATUS) as Schemas["RunStatus"][];
@@ -114,11 +114,11 @@ export function Reconciliations() {
                   {pages.items.map((r) => (
                     <tr key={r.id}>
                       <td>
-                        <Link to={`/finance/reconciliations/${r.id}`} aria-label={`${date(r.date)} ${channelText(r.channel)}对账`}>
+                        <Link to={`/finance/reconciliations/${r.id}`} aria-label={`${date(r.date)} ${accountText(r.channel)}对账`}>
                           {date(r.date)}
                         </Link>
                       </td>
-                      <td>{channelText(r.channel)}</td>
+                      <td>{accountText(r.channel)}</td>
                       <td>
                         <RunBadge status={r.status} />
                       </td>
@@ -165,6 +165,7 @@ function StatementDialog({ onClose }: { onClose: () => void }) {
   return (
     <Dialog title="上传对账单" onClose={onClose}>
       <form
+        noValidate
         onSubmit={async (e) => {
           e.preventDefault();
           setTried(true);
@@ -186,7 +187,7 @@ function StatementDialog({ onClose }: { onClose: () => void }) {
             </select>
           )}
         </Field>
-        <Field label="账单日期" hint="已经结束的一天（北京时间）">
+        <Field label="账单日期" hint="已经结束的一天（北京时间）" error={tried && !day ? "请选择账单日期" : undefined}>
           {(p) => <input {...p} type="date" required max={todayInChina(-1)} value={day} onInput={(e) => setDay(value(e))} />}
         </Field>
         <Field label="对账单文件" error={tried && !file ? "请选择文件" : undefined}>
@@ -246,7 +247,7 @@ export function RunPage({ params }: { params: Record<string, string> }) {
     return () => clearInterval(t);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [busy]);
-  const title = run.data ? `${date(run.data.date)} ${channelText(run.data.channel)}对账` : "对账";
+  const title = run.data ? `${date(run.data.date)} ${accountText(run.data.channel)}对账` : "对账";
   return (
     <>
       <PageTitle title={title}>
@@ -423,7 +424,7 @@ function RunSummary({ run: r }: { run: RunView }) {
             <dt>账单日期</dt>
             <dd>{date(r.date)}</dd>
             <dt>渠道</dt>
-            <dd>{channelText(r.channel)}</dd>
+            <dd>{accountText(r.channel)}</dd>
             <dt>来源</dt>
             <dd>{sourceText(r)}</dd>
             <dt>账单行数</dt>
@@ -565,6 +566,7 @@ function ResolveDialog({ runId, item, onClose, onDone }: { runId: string; item: 
   return (
     <Dialog title="处理对账差异" onClose={onClose}>
       <form
+        noValidate
         onSubmit={async (e) => {
           e.preventDefault();
           setTried(true);
