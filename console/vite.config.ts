@@ -13,6 +13,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 1500,
   },
   server: {
+    // GONGYOU_NO_HMR=1: no reloads while a Playwright run drives the dev server.
+    hmr: process.env.GONGYOU_NO_HMR ? false : undefined,
     proxy: { "/api": process.env.GONGYOU_URL ?? "http://127.0.0.1:8080" },
   },
 });

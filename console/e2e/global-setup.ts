@@ -9,7 +9,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const DEMO_FILE = join(here, ".demo", "demo.json");
+// Per run (several runs against different demos can share a checkout).
+export const DEMO_FILE = process.env.GONGYOU_E2E_DEMO_FILE ?? join(here, ".demo", "demo.json");
 
 export interface Demo {
   url: string;
