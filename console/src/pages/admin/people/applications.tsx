@@ -284,7 +284,8 @@ export function ApplicationPage({ params }: { params: Record<string, string> }) 
                     身份证号：
                     {app.identity_conflict ? (
                       <>
-                        <Badge tone="bad">已被其他账号使用</Badge> 请核实申请人身份后再决定。
+                        <Badge tone="bad">已被其他账号使用</Badge>
+                        {app.status === "pending" && " 请核实申请人身份后再决定。"}
                       </>
                     ) : app.identity_conflict === false ? (
                       <Badge tone="good">未发现冲突</Badge>
