@@ -88,6 +88,8 @@ export const EVENT_ACTION: Record<string, string> = {
   batch_approved: "批次审批通过",
   send: "发起转账",
   blocked: "无法发送",
+  accepted: "渠道处理中",
+  pending: "回到待支付",
   awaiting_confirmation: "等待收款人确认",
   paid: "支付成功",
   failed: "支付失败",
