@@ -1,18 +1,18 @@
 // The claims reviewer (issue: "a reviewer returns and then approves a claim"): the queue
 // with the demo's submitted claims; 李明's hospital allowance opened, its PDF documents
 // drawn by pdf.js, taken and returned for a readable discharge summary; 李明 (through the
-// API, as the app would) replaces it with a photo (a real PNG) and resubmits; the reviewer
+// API, as the app would) replaces it with a photo (a real PNG), adds an expense list (a
+// real PDF whose Chinese font is not embedded) and resubmits; the reviewer
 // sees the photo inline and approves the same claim. The 30,000.00 lump sum awaiting a
 // finance approver's confirmation is left alone (it is the finance spec's).
 import type { APIRequestContext, Browser, Locator } from "@playwright/test";
-import { checkAccessibility, demo, expect, screenshot, signIn, test } from "./fixtures";
+import { checkAccessibility, expect, screenshot, signIn, test } from "./fixtures";
 
 /** 李明, the demo worker whose hospital allowance (1000.00) waits for review. */
 const LI_MING = "13900000001";
 
 /** A worker's bearer token, signed in by SMS as the app does (the demo answers the code). */
-async function workerToken(request: APIRequestContext, phone: string): Promise<string> {
-  const base = demo().url;
+async function workerToken(request: APIRequestContext, base: string, phone: string): Promise<string> {
   const code = await request.post(`${base}/api/v1/auth/sms-codes`, { data: { phone, purpose: "sign_in" } });
   expect(code.status(), await code.text()).toBe(202);
   const { dev_code } = (await code.json()) as { dev_code?: string };
@@ -38,6 +38,36 @@ async function dischargeSummaryPhoto(browser: Browser): Promise<Buffer> {
   const png = await page.screenshot({ type: "png" });
   await context.close();
   return png;
+}
+
+/**
+ * A real small PDF as Chinese hospitals and e-invoice systems often make them: its Chinese
+ * font (STSong-Light, UniGB-UCS2-H) not embedded, so pdf.js needs the GB CMaps to draw it.
+ */
+function expenseListPdf(): Buffer {
+  const lines = ["四川大学华西医院 住院费用清单", "床位费 450.00 元  检查费 1280.00 元", "（演示用样本，并非真实票据）"];
+  const ucs2 = (t: string) => [...t].map((ch) => (ch.codePointAt(0) ?? 32).toString(16).padStart(4, "0")).join("");
+  const stream = lines.map((t, i) => `BT /F1 ${i === 0 ? 22 : 16} Tf 50 ${780 - i * 40} Td <${ucs2(t)}> Tj ET`).join("\n");
+  const objects = [
+    "<< /Type /Catalog /Pages 2 0 R >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    "<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [6 0 R] >>",
+    "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 4 >> /FontDescriptor 7 0 R /DW 1000 >>",
+    "<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [-25 -254 1000 880] /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>",
+  ];
+  let pdf = "%PDF-1.4\n";
+  const offsets: number[] = [];
+  objects.forEach((body, i) => {
+    offsets.push(pdf.length);
+    pdf += `${i + 1} 0 obj\n${body}\nendobj\n`;
+  });
+  const xref = pdf.length;
+  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const o of offsets) pdf += `${String(o).padStart(10, "0")} 00000 n \n`;
+  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(pdf, "latin1");
 }
 
 /** The canvas has been drawn on (some dark pixels: the page's text). */
@@ -113,11 +143,12 @@ test("a reviewer returns a claim for a readable document, then approves it once 
   await expect(trail.getByRole("row").filter({ hasText: "材料照片看不清" })).toContainText("出院小结照片模糊");
 
   // 李明, in the app (here through the API): the blurry summary out, a photo in, resubmitted.
-  const token = await workerToken(request, LI_MING);
+  // The API of the console under test (the page's own origin).
+  const base = new URL(page.url()).origin;
+  const token = await workerToken(request, base, LI_MING);
   const auth = { Authorization: `Bearer ${token}` };
-  const base = demo().url;
   const mine = await request.get(`${base}/api/v1/claims/${claimId}`, { headers: auth });
-  expect(mine.status()).toBe(200);
+  expect(mine.status(), `${mine.url()} ${await mine.text()}`).toBe(200);
   const { documents } = (await mine.json()) as { documents: { id: string; kind: string }[] };
   const blurry = documents.find((d) => d.kind === "discharge_summary");
   expect(blurry).toBeDefined();
@@ -131,6 +162,11 @@ test("a reviewer returns a claim for a readable document, then approves it once 
     },
   });
   expect(uploaded.status(), await uploaded.text()).toBe(201);
+  const list = await request.post(`${base}/api/v1/claims/${claimId}/documents`, {
+    headers: auth,
+    multipart: { kind: "other", file: { name: "expense-list.pdf", mimeType: "application/pdf", buffer: expenseListPdf() } },
+  });
+  expect(list.status(), await list.text()).toBe(201);
   const resubmitted = await request.post(`${base}/api/v1/claims/${claimId}/resubmit`, { headers: auth });
   expect(resubmitted.status(), await resubmitted.text()).toBe(200);
 
@@ -141,6 +177,8 @@ test("a reviewer returns a claim for a readable document, then approves it once 
   await expect(photo).toBeVisible();
   await expect.poll(() => photo.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
   await expectDrawn(page.getByRole("img", { name: "病案首页，第 1 页，共 1 页" }));
+  // The expense list's Chinese text is drawn (its font is not embedded: the GB CMaps).
+  await expectDrawn(page.getByRole("img", { name: "其他材料，第 1 页，共 1 页" }));
   await actions.getByRole("button", { name: "开始审核" }).click();
   await expect(actions).toContainText("审核中");
   await actions.getByRole("button", { name: "批准" }).click();

@@ -11,18 +11,22 @@ import { DOCUMENTS, fileSize } from "./labels";
 
 type DocumentView = Schemas["DocumentView"];
 type PdfJs = typeof import("pdfjs-dist");
+type PdfData = typeof import("./pdf-data");
 
 /** At most this many pages of one PDF are drawn (the rest can be downloaded). */
 const MAX_PAGES = 20;
 
-let pdfjs: Promise<PdfJs> | null = null;
+let pdfjs: Promise<[PdfJs, PdfData]> | null = null;
 
-/** pdf.js, loaded once, on first use; its worker from our own origin (CSP: worker-src 'self'). */
-function loadPdfJs(): Promise<PdfJs> {
+/**
+ * pdf.js (and the CMaps it may ask for), loaded once, on first use; its worker from our own
+ * origin (CSP: worker-src 'self').
+ */
+function loadPdfJs(): Promise<[PdfJs, PdfData]> {
   if (!pdfjs) {
-    pdfjs = import("pdfjs-dist").then((m) => {
+    pdfjs = Promise.all([import("pdfjs-dist"), import("./pdf-data")]).then(([m, data]) => {
       m.GlobalWorkerOptions.workerSrc = workerUrl;
-      return m;
+      return [m, data];
     });
     pdfjs.catch(() => {
       pdfjs = null;
@@ -203,12 +207,18 @@ function PdfView({ blob, label }: { blob: Blob; label: string }) {
     let task: import("pdfjs-dist").PDFDocumentLoadingTask | null = null;
     (async () => {
       try {
-        const lib = await loadPdfJs();
+        const [lib, extra] = await loadPdfJs();
         if (!live) return;
         const data = new Uint8Array(await blob.arrayBuffer());
         // pdf.js 6 has no eval path any more (its `isEvalSupported` option is gone), so
         // nothing here needs `unsafe-eval`.
-        task = lib.getDocument({ data, verbosity: lib.VerbosityLevel.ERRORS });
+        task = lib.getDocument({
+          data,
+          verbosity: lib.VerbosityLevel.ERRORS,
+          // CMaps come from the page (our hashed assets), not fetched by the worker.
+          useWorkerFetch: false,
+          BinaryDataFactory: extra.BinaryData,
+        });
         const pdf = await task.promise;
         if (!live) {
           void pdf.loadingTask.destroy();
