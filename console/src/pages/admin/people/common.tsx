@@ -258,6 +258,11 @@ async function loadStaff(): Promise<Map<string, Staff>> {
   return map;
 }
 
+// Another admin signing in (in this tab) sees only the staff of their own subtrees.
+session.subscribe(() => {
+  staffPromise = null;
+});
+
 /** Forget the cached staff names (after creating or renaming staff). */
 export function staffChanged(): void {
   staffPromise = null;
