@@ -91,7 +91,10 @@ function Overview({ s }: { s: Station }) {
             )}
           </dd>
           <dt>今日时段</dt>
-          <dd>{spansText(s.today_hours)}</dd>
+          <dd>
+            {spansText(s.today_hours)}
+            {s.status !== "open" && <span class="muted small">（{statusLabel(s.status)}期间不开放）</span>}
+          </dd>
           <dt>公告</dt>
           <dd>{s.notice || <span class="muted">无</span>}</dd>
           <dt>地址</dt>
@@ -470,7 +473,7 @@ function Photos({ s, onAdded }: { s: Station; onAdded: () => void }) {
           if (file && !upload.pending) void upload.run(file);
         }}
       >
-        <div class="filters">
+        <div class="row mgr-upload">
           <Field label="选择照片" hint="JPEG、PNG 或 WebP 格式">
             {(p) => (
               <input
