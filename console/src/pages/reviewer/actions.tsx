@@ -3,7 +3,7 @@
 // decision that needs a reason is a dialog; the API's problem (a 409 when someone else got
 // there first, say) shows in it, and the claim is read again so the page shows where it is.
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { ApiProblem, api, call, type Schemas } from "../../api/client";
 import { session } from "../../session";
 import { Badge, Dialog, Field, ProblemAlert, money, notify, useAction, value } from "../../ui";
@@ -26,6 +26,7 @@ const NOTE_MAX = 500;
 /** The actions the claim's state allows, as buttons, and the dialog open now. */
 export function Actions({ claim, onChanged }: { claim: ClaimView; onChanged: () => void }) {
   const [open, setOpen] = useState<Which>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
   const me = session.user()?.id;
   const holder = claim.staff?.assigned_to ?? null;
   const mine = holder !== null && holder === me;
@@ -37,6 +38,8 @@ export function Actions({ claim, onChanged }: { claim: ClaimView; onChanged: () 
     setOpen(null);
     notify(`${what}：申请现在的状态是“${view.status_text}”`);
     onChanged();
+    // The button pressed may be gone with the old state: keep the keyboard here.
+    setTimeout(() => heading.current?.focus(), 0);
   };
 
   let buttons: ComponentChildren = null;
@@ -105,7 +108,9 @@ export function Actions({ claim, onChanged }: { claim: ClaimView; onChanged: () 
   return (
     <section class="panel rv-panel rv-actions" aria-labelledby="rv-actions-title">
       <div class="rv-actions-head">
-        <h2 id="rv-actions-title">审核操作</h2>
+        <h2 id="rv-actions-title" ref={heading} tabIndex={-1}>
+          审核操作
+        </h2>
         <p class="rv-status-line">
           当前状态 <Badge tone={STATUS[claim.status].tone}>{claim.status_text}</Badge>
           {holder && <span class="muted small">审核人：{mine ? "我" : "其他审核员"}</span>}

@@ -16,17 +16,19 @@ type PdfData = typeof import("./pdf-data");
 /** At most this many pages of one PDF are drawn (the rest can be downloaded). */
 const MAX_PAGES = 20;
 
-let pdfjs: Promise<[PdfJs, PdfData]> | null = null;
+type PdfWorker = import("pdfjs-dist").PDFWorker;
+
+let pdfjs: Promise<[PdfJs, PdfData, PdfWorker]> | null = null;
 
 /**
- * pdf.js (and the CMaps it may ask for), loaded once, on first use; its worker from our own
- * origin (CSP: worker-src 'self').
+ * pdf.js (and the CMaps it may ask for), loaded once, on first use, with one worker for all
+ * the documents of the tab, from our own origin (CSP: worker-src 'self').
  */
-function loadPdfJs(): Promise<[PdfJs, PdfData]> {
+function loadPdfJs(): Promise<[PdfJs, PdfData, PdfWorker]> {
   if (!pdfjs) {
     pdfjs = Promise.all([import("pdfjs-dist"), import("./pdf-data")]).then(([m, data]) => {
       m.GlobalWorkerOptions.workerSrc = workerUrl;
-      return [m, data];
+      return [m, data, new m.PDFWorker({ verbosity: m.VerbosityLevel.ERRORS })];
     });
     pdfjs.catch(() => {
       pdfjs = null;
@@ -207,13 +209,14 @@ function PdfView({ blob, label }: { blob: Blob; label: string }) {
     let task: import("pdfjs-dist").PDFDocumentLoadingTask | null = null;
     (async () => {
       try {
-        const [lib, extra] = await loadPdfJs();
+        const [lib, extra, worker] = await loadPdfJs();
         if (!live) return;
         const data = new Uint8Array(await blob.arrayBuffer());
         // pdf.js 6 has no eval path any more (its `isEvalSupported` option is gone), so
         // nothing here needs `unsafe-eval`.
         task = lib.getDocument({
           data,
+          worker,
           verbosity: lib.VerbosityLevel.ERRORS,
           // CMaps come from the page (our hashed assets), not fetched by the worker.
           useWorkerFetch: false,
