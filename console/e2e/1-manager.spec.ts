@@ -11,7 +11,8 @@ import { checkAccessibility, demo, expect, screenshot, test } from "./fixtures";
 const given = process.env.GONGYOU_CONSOLE_URL;
 const demoUrl = () => (given ? given.replace(/\/$/, "") : demo().url);
 const password = () => (given ? (process.env.GONGYOU_DEMO_PASSWORD ?? "") : demo().password);
-test.use({ baseURL: demoUrl() });
+// A fixture, not a value: test files are loaded to list their tests before global-setup writes the demo file.
+test.use({ baseURL: async ({}, use) => use(demoUrl()) });
 
 /** fixtures' signIn, with this run's password. */
 async function signIn(page: Page, username: string): Promise<void> {

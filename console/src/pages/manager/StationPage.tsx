@@ -1,7 +1,7 @@
 // One station: what workers see of it, and the manager's edits — status, notice, amenities,
 // opening hours (saved with PATCH against the version read: If-Match), a movable station's
 // position, photos, its QR code, visits per day and the workers' reports.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, call, type Schemas } from "../../api/client";
 import { Link } from "../../router";
 import { Badge, Dialog, Field, Loader, PageTitle, ProblemAlert, dateTime, notify, useAction, useLoad, value } from "../../ui";
@@ -35,6 +35,12 @@ export function StationPage({ params }: { params: Record<string, string> }) {
   // The answer of the last edit (PATCH, move, code rotation) until a reload reads newer.
   const [fresh, setFresh] = useState<Station | undefined>(undefined);
   const station = fresh && (!loaded.data || fresh.version >= loaded.data.version) ? fresh : loaded.data;
+  // A link to a part of the page (…#mgr-reports) scrolls there once the station has loaded.
+  const loadedOnce = station !== undefined;
+  useEffect(() => {
+    const hash = window.location.hash.slice(1);
+    if (loadedOnce && hash.startsWith("mgr-")) document.getElementById(hash)?.scrollIntoView();
+  }, [loadedOnce]);
   const reload = () => {
     setFresh(undefined);
     loaded.reload();
@@ -238,6 +244,13 @@ function EditStation({ s, onSaved, onReload }: { s: Station; onSaved: (s: Statio
   const reopensErr =
     d.status === "temporarily_closed" && d.reopensAt !== "" && !fromLocalInput(d.reopensAt) ? "请填写完整的日期和时间" : undefined;
   const valid = hoursValid(d.hours) && !capacityErr && !phoneErr && !nameErr && !addressErr && !reopensErr;
+  // Leaving the console with unsaved edits asks first (in-console links do not).
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty]);
   const stale = save.problem?.status === 412 || save.problem?.code === "station.version_mismatch";
   return (
     <section class="panel" id="mgr-edit" aria-labelledby="mgr-edit-h">

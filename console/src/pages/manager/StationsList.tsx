@@ -46,6 +46,7 @@ export function StationsList() {
                         <th scope="col">状态</th>
                         <th scope="col">现在</th>
                         <th scope="col">今日开放时段</th>
+                        <th scope="col">待处理反馈</th>
                         <th scope="col">地址</th>
                       </tr>
                     </thead>
@@ -79,9 +80,32 @@ function StationRow({ s }: { s: Station }) {
       <td>{s.open_now ? <Badge tone="good">营业中</Badge> : <Badge>未营业</Badge>}</td>
       <td>{s.status === "open" ? spansText(s.today_hours) : "—"}</td>
       <td>
+        <OpenReports id={s.id} />
+      </td>
+      <td>
         {s.address}
         <div class="muted small">{s.region_name}</div>
       </td>
     </tr>
+  );
+}
+
+/** How many reports wait at a station (the first page of open ones: 50, or "50+"). */
+function OpenReports({ id }: { id: string }) {
+  const open = useLoad(
+    () => call(() => api.GET("/api/v1/stations/{id}/reports", { params: { path: { id }, query: { status: "open", limit: 50 } } })),
+    [id],
+  );
+  if (open.problem) return <span class="muted small">（{open.problem.detail}）</span>;
+  if (!open.data) return <span class="muted small">…</span>;
+  const n = open.data.items.length;
+  if (n === 0) return <span class="muted">无</span>;
+  return (
+    <Link to={`/stations/${encodeURIComponent(id)}#mgr-reports`}>
+      <Badge tone="warn">
+        {n}
+        {open.data.next_cursor ? "+" : ""} 条待处理
+      </Badge>
+    </Link>
   );
 }
