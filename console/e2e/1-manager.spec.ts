@@ -2,26 +2,8 @@
 // (what anonymous workers see); verifies a member's e-card at the station (a worker signed
 // in by SMS, applied, approved by demo-admin through the API); resolves a worker's report;
 // reads the visits; and meets the API's 412 when someone else saved first.
-import type { APIRequestContext, Page } from "@playwright/test";
-import { checkAccessibility, demo, expect, screenshot, test } from "./fixtures";
-
-// The demo this run was given. demo() reads e2e/.demo/demo.json, which another run of the
-// specs on the same checkout may rewrite meanwhile; the environment a run was started with
-// cannot change under it (in CI, without GONGYOU_CONSOLE_URL, both are the same demo).
-const given = process.env.GONGYOU_CONSOLE_URL;
-const demoUrl = () => (given ? given.replace(/\/$/, "") : demo().url);
-const password = () => (given ? (process.env.GONGYOU_DEMO_PASSWORD ?? "") : demo().password);
-// A fixture, not a value: test files are loaded to list their tests before global-setup writes the demo file.
-test.use({ baseURL: async ({}, use) => use(demoUrl()) });
-
-/** fixtures' signIn, with this run's password. */
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto("/console/");
-  await page.getByLabel("用户名").fill(username);
-  await page.getByLabel("密码").fill(password());
-  await page.getByRole("button", { name: "登录" }).click();
-  await expect(page.getByRole("button", { name: "退出登录" })).toBeVisible();
-}
+import type { APIRequestContext } from "@playwright/test";
+import { checkAccessibility, demo, expect, screenshot, signIn, test } from "./fixtures";
 
 const WEEKDAY_KEYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
 const WEEKDAY_ZH: Record<string, string> = { mon: "周一", tue: "周二", wed: "周三", thu: "周四", fri: "周五", sat: "周六", sun: "周日" };
@@ -97,7 +79,7 @@ async function memberAtStation(
     "apply",
   );
   const admin = await json<{ access_token: string }>(
-    request.post("/api/v1/auth/sessions/password", { data: { username: "demo-admin", password: password() } }),
+    request.post("/api/v1/auth/sessions/password", { data: { username: "demo-admin", password: demo().password } }),
     "admin sign-in",
   );
   await json(
@@ -120,7 +102,7 @@ async function memberAtStation(
 
 test("a manager edits hours and sees them in the public search", async ({ page, request }) => {
   const manager = await json<{ access_token: string }>(
-    request.post("/api/v1/auth/sessions/password", { data: { username: "demo-manager", password: password() } }),
+    request.post("/api/v1/auth/sessions/password", { data: { username: "demo-manager", password: demo().password } }),
     "manager sign-in",
   );
   const mine = await json<{ items: StationJson[] }>(request.get("/api/v1/me/stations", { headers: auth(manager.access_token) }), "my stations");

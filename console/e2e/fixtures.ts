@@ -14,6 +14,14 @@ const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 export const OUT = process.env.GONGYOU_E2E_OUT ?? join(here, "..", "test-results");
 
 export function demo(): Demo {
+  const url = process.env.GONGYOU_CONSOLE_URL;
+  if (url) {
+    return {
+      url: url.replace(/\/$/, ""),
+      password: process.env.GONGYOU_DEMO_PASSWORD ?? "",
+      fakePay: process.env.GONGYOU_FAKE_PAY_URL ?? "",
+    };
+  }
   return JSON.parse(readFileSync(DEMO_FILE, "utf8")) as Demo;
 }
 

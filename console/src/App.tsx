@@ -24,8 +24,8 @@ function useUser(): StaffUser | null {
   return user;
 }
 
-function visibleSections(): Section[] {
-  return SECTIONS.filter((s) => s.roles.some((r) => session.has(r)));
+function visibleSections(user: StaffUser): Section[] {
+  return SECTIONS.filter((s) => s.roles.some((r) => session.has(r)) || (s.visible?.(user) ?? false));
 }
 
 export function App() {
@@ -36,7 +36,7 @@ export function App() {
     navigate("/", true);
     return null;
   }
-  const sections = visibleSections();
+  const sections = visibleSections(user);
   let page = null;
   for (const s of sections) {
     for (const r of s.routes) {
@@ -89,7 +89,11 @@ function Layout({
             <h2>{s.label}</h2>
             <ul>
               {s.nav.map((n) => {
-                const current = path === n.to || path.startsWith(`${n.to}/`);
+                // Only the most specific item that contains the path is current.
+                const best = s.nav
+                  .filter((x) => path === x.to || path.startsWith(`${x.to}/`))
+                  .sort((a, b) => b.to.length - a.to.length)[0];
+                const current = best?.to === n.to;
                 return (
                   <li key={n.to}>
                     <Link to={n.to} aria-current={current ? "page" : undefined}>

@@ -153,6 +153,14 @@ pub fn changed_since(
 
 // Managers
 
+/// How many stations the staff member manages.
+pub fn managed_count(conn: &mut DbConnection, staff_id: &str) -> Result<i64, DbError> {
+    Ok(station_managers::table
+        .filter(station_managers::staff_id.eq(staff_id))
+        .count()
+        .get_result(conn)?)
+}
+
 pub fn managers(conn: &mut DbConnection, station_id: &str) -> Result<Vec<String>, DbError> {
     Ok(station_managers::table
         .filter(station_managers::station_id.eq(station_id))

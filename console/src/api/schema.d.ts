@@ -4415,6 +4415,13 @@ export interface components {
             contact_phone?: null | components["schemas"]["ContactPhoneView"];
             display_name: string;
             id: string;
+            /**
+             * Format: int64
+             * @description How many rest stations the caller manages (`GET /api/v1/me/stations` lists them).
+             *     Station managers are assigned per station, not granted a role on an org, so `roles`
+             *     does not say it; a client shows the station pages when this is above 0.
+             */
+            managed_stations: number;
             org: components["schemas"]["OrgRef"];
             roles: components["schemas"]["RoleView"][];
             username: string;

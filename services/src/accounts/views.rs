@@ -105,6 +105,11 @@ pub struct StaffMe {
     pub display_name: String,
     pub org: OrgRef,
     pub roles: Vec<RoleView>,
+    /// How many rest stations the caller manages (`GET /api/v1/me/stations` lists them).
+    /// Station managers are assigned per station, not granted a role on an org, so `roles`
+    /// does not say it; a client shows the station pages when this is above 0.
+    #[schema(minimum = 0)]
+    pub managed_stations: i64,
     /// The verified contact phone that urgent staff notices go to by SMS (null when none
     /// is verified; a number waiting for its code is not shown).
     pub contact_phone: Option<ContactPhoneView>,
@@ -163,6 +168,7 @@ pub fn staff_me(conn: &mut DbConnection, member: &staff_db::Staff) -> Result<Sta
         display_name: member.display_name.clone(),
         org: org_ref(conn, &member.org_id)?,
         roles: role_views(conn, &member.id)?,
+        managed_stations: gongyou_db::stations::managed_count(conn, &member.id)?,
         contact_phone: staff_db::contact_phone(conn, &member.id)?
             .as_ref()
             .and_then(ContactPhoneView::of),

@@ -2,7 +2,6 @@
 // amenities, status, notice, position, photos, QR code, visits, reports) and the member-card
 // check at the counter.
 import type { Section } from "../../sections";
-import "./role";
 import { StationPage } from "./StationPage";
 import { StationsList } from "./StationsList";
 import { VerifyCard } from "./VerifyCard";
@@ -11,9 +10,13 @@ export const section: Section = {
   id: "manager",
   label: "驿站管理",
   roles: ["station_manager"],
-  // 核验会员卡 (/stations/verify-card) is reached from the stations list and each station's
-  // page: as a second nav item, the layout would mark both items current (prefix match).
-  nav: [{ to: "/stations", label: "我的驿站" }],
+  // Station managers are assigned per station, not granted a role on an org: `/me` counts
+  // the stations the caller manages.
+  visible: (user) => user.managed_stations > 0,
+  nav: [
+    { to: "/stations", label: "我的驿站" },
+    { to: "/stations/verify-card", label: "核验会员卡" },
+  ],
   routes: [
     { path: "/stations", component: StationsList },
     // Before `/stations/:id`, which would match it too.
