@@ -57,7 +57,7 @@ export function Batches() {
             <Empty>还没有支付批次。</Empty>
           ) : (
             <div class="table-wrap">
-              <table>
+              <table class="fin-table">
                 <caption>最新的在前</caption>
                 <thead>
                   <tr>
@@ -85,7 +85,7 @@ export function Batches() {
                       </td>
                       <td class="num">{b.payouts}</td>
                       <td class="num">{money(b.total)}</td>
-                      <td>
+                      <td class="fin-wrap">
                         <OrgName id={b.org_id} />
                       </td>
                       <td>
@@ -244,7 +244,7 @@ export function NewBatch() {
                   <Empty>没有可放入批次的{channelText(channel)}支付。</Empty>
                 ) : (
                   <div class="table-wrap">
-                    <table>
+                    <table class="fin-table">
                       <thead>
                         <tr>
                           <th scope="col">选择</th>
@@ -279,12 +279,12 @@ export function NewBatch() {
                                 <Link to={`/finance/payouts/${p.id}`}>{shortId(p.id)}</Link>
                               </td>
                               <td class="num">{money(p.amount)}</td>
-                              <td>{p.payee.kind === "wechat_balance" ? "微信零钱" : `${p.payee.bank ?? ""} ${p.payee.account_masked ?? ""}`}</td>
-                              <td>
+                              <td class="fin-wrap">{p.payee.kind === "wechat_balance" ? "微信零钱" : `${p.payee.bank ?? ""} ${p.payee.account_masked ?? ""}`}</td>
+                              <td class="fin-wrap">
                                 <OrgName id={p.org_id} />
                               </td>
                               <td>{dateTime(p.created_at)}</td>
-                              <td>{blocked ? p.blockers.map((b) => BLOCKER[b] ?? b).join("；") : "可制单"}</td>
+                              <td class="fin-wrap">{blocked ? p.blockers.map((b) => BLOCKER[b] ?? b).join("；") : "可制单"}</td>
                             </tr>
                           );
                         })}

@@ -46,7 +46,7 @@ function payeeText(p: PayoutView["payee"]): string {
 export function PayoutTable({ items, caption, inBatch }: { items: PayoutView[]; caption?: string; inBatch?: boolean }) {
   return (
     <div class="table-wrap">
-      <table>
+      <table class="fin-table">
         {caption && <caption>{caption}</caption>}
         <thead>
           <tr>
@@ -74,8 +74,8 @@ export function PayoutTable({ items, caption, inBatch }: { items: PayoutView[]; 
                 <PayoutBadge status={p.status} text={p.status_text} />
               </td>
               <td>{channelText(p.channel)}</td>
-              <td>{payeeText(p.payee)}</td>
-              <td>
+              <td class="fin-wrap">{payeeText(p.payee)}</td>
+              <td class="fin-wrap">
                 <OrgName id={p.org_id} />
               </td>
               {!inBatch && <td>{p.batch_id ? <Link to={`/finance/batches/${p.batch_id}`}>{shortId(p.batch_id)}</Link> : "—"}</td>}
@@ -156,7 +156,7 @@ export function Payouts() {
             </select>
           )}
         </Field>
-        <div class="field">
+        <div class="field fin-check">
           <label class="check">
             <input
               type="checkbox"

@@ -96,7 +96,7 @@ export function Reconciliations() {
             <Empty>没有对账记录。</Empty>
           ) : (
             <div class="table-wrap">
-              <table>
+              <table class="fin-table">
                 <caption>最近的日期在前</caption>
                 <thead>
                   <tr>
