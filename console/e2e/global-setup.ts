@@ -43,6 +43,9 @@ export default async function globalSetup(): Promise<void> {
       GONGYOU_DATA_DIR: dataDir,
       GONGYOU_HTTP_ADDR: "127.0.0.1:0",
       GONGYOU_DEMO_PASSWORD: password,
+      // 3-finance pays the demo's 30,000.00 claim through the fake WeChat Pay: above the
+      // default per-transfer limit (5,000) it could only go by bank.
+      GONGYOU_PAYOUT_WECHAT_LIMIT_YUAN: "50000",
     },
     stdio: ["ignore", log, log],
     detached: true,

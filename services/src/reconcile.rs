@@ -1724,7 +1724,7 @@ pub struct ItemsQuery {
         pattern = "^(matched|amount_mismatch|status_mismatch|missing_from_statement|unexpected_in_statement|duplicate)$"
     )]
     pub outcome: Option<String>,
-    /// Only unresolved (true) or only resolved (false) exceptions.
+    /// Only resolved (true) or only unresolved (false) exceptions.
     pub resolved: Option<bool>,
     /// From the previous page's `next_cursor` (an item id; for `matched`, an out_bill_no).
     #[param(pattern = "^([1-9][0-9]{0,17}|[0-9a-f]{32})$")]

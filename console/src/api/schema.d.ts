@@ -11117,7 +11117,7 @@ export interface operations {
             query?: {
                 /** @description One outcome (`matched` lists the matched lines); none: every exception. */
                 outcome?: string;
-                /** @description Only unresolved (true) or only resolved (false) exceptions. */
+                /** @description Only resolved (true) or only unresolved (false) exceptions. */
                 resolved?: boolean;
                 /** @description From the previous page's `next_cursor` (an item id; for `matched`, an out_bill_no). */
                 cursor?: string;
