@@ -249,7 +249,8 @@ function PdfView({ blob, label }: { blob: Blob; label: string }) {
     };
   }, [blob]);
 
-  // Draw each page once its canvas is in the document: sharp at twice the shown width.
+  // Draw each page once its canvas is in the document, sharp at 1.5 times the shown width
+  // (zoomed in, it is shown twice as wide).
   useEffect(() => {
     const pdf = docRef.current;
     if (!pdf || !pages) return;
