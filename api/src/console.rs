@@ -9,7 +9,9 @@
 //!   not the app, so a stale page fails loudly instead of running HTML as script.
 //! - Every answer carries a strict Content-Security-Policy: scripts, styles and connections
 //!   from this origin only; images, fonts and workers also from `blob:` (documents fetched
-//!   with the bearer token, pdf.js).
+//!   with the bearer token, pdf.js). `'wasm-unsafe-eval'` lets pdf.js compile its
+//!   WebAssembly image decoders (JPEG 2000, JBIG2: scanned documents); it allows no eval of
+//!   JavaScript.
 //!
 //! The console is a client of the API like the apps, not part of the API contract: it is not
 //! in openapi.yaml.
@@ -28,7 +30,8 @@ struct Assets;
 /// Where the console is served.
 pub const BASE: &str = "/console";
 
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
+     script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; img-src 'self' blob: data:; font-src 'self' blob: data:; \
      worker-src 'self' blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; \
      base-uri 'self'; form-action 'self'";
