@@ -9,8 +9,12 @@ const WEEKDAY_KEYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] as const;
 const WEEKDAY_ZH: Record<string, string> = { mon: "周一", tue: "周二", wed: "周三", thu: "周四", fri: "周五", sat: "周六", sun: "周日" };
 
 /** Today's weekday in Asia/Shanghai, as the API keys it. */
+// One instant for the whole run: the weekday edited and the day whose visits are read agree
+// even when a run crosses midnight in Shanghai.
+const NOW = new Date();
+
 function todayKey(): string {
-  const name = new Intl.DateTimeFormat("en-US", { timeZone: "Asia/Shanghai", weekday: "short" }).format(new Date());
+  const name = new Intl.DateTimeFormat("en-US", { timeZone: "Asia/Shanghai", weekday: "short" }).format(NOW);
   const key = name.slice(0, 3).toLowerCase();
   return WEEKDAY_KEYS.find((k) => k === key) ?? "mon";
 }
@@ -214,8 +218,9 @@ test("a manager edits hours and sees them in the public search", async ({ page, 
   await page.goBack();
   await expect(page.getByRole("heading", { name: station.name, level: 1 })).toBeVisible();
   await page.getByText("以表格查看每日数据").click();
-  const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date());
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(NOW);
   const todayRow = page.getByRole("table", { name: /每日到访/ }).getByRole("row", { name: new RegExp(`^${today}`) });
+  // The row header is the date; the first cell is the visits.
   await expect(todayRow.getByRole("cell").first()).not.toHaveText("0");
   await expect(page.getByRole("img", { name: "每日到访人次柱状图" })).toBeVisible();
 });

@@ -103,8 +103,8 @@ test("an approver confirms the large claim; a WeChat batch built by one approver
   const row = page.getByRole("row", { name: /¥30,000\.00/ }).filter({ has: page.getByRole("link") });
   await expect(async () => {
     await page.reload();
-    await expect(row.getByText("已支付")).toBeVisible({ timeout: 2_000 });
-  }).toPass({ timeout: 30_000 });
+    await expect(row.getByText("已支付")).toBeVisible({ timeout: 8_000 });
+  }).toPass({ timeout: 60_000, intervals: [1_000, 2_000, 5_000] });
   await expect(page.getByText("已结清")).toBeVisible();
   await checkAccessibility(page, "finance-batch");
   await screenshot(page, "finance-batch");

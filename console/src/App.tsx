@@ -43,7 +43,8 @@ export function App() {
       const params = match(r.path, path);
       if (params) {
         const C = r.component;
-        page = <C params={params} />;
+        // Keyed by route and params: another id is another page, never the last one's state.
+        page = <C key={`${r.path}|${JSON.stringify(params)}`} params={params} />;
         break;
       }
     }

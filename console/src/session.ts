@@ -25,6 +25,8 @@ class Session {
   private listeners = new Set<Listener>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private refreshing: Promise<string | null> | null = null;
+  /** Bumped when the session ends, so a refresh answered afterwards is dropped. */
+  private generation = 0;
 
   constructor() {
     try {
@@ -85,7 +87,7 @@ class Session {
     return this.refresh();
   }
 
-  /** One refresh at a time; a failed refresh ends the session here. */
+  /** One refresh at a time; a refused refresh ends the session here, a failed one does not. */
   refresh(): Promise<string | null> {
     if (!this.refreshing) {
       this.refreshing = this.doRefresh().finally(() => {
@@ -98,21 +100,30 @@ class Session {
   private async doRefresh(): Promise<string | null> {
     const refresh = this.stored?.refresh;
     if (!refresh) return null;
+    // A sign-out (or another sign-in) while the refresh is on its way wins over its answer.
+    const generation = this.generation;
     let response: Response;
+    let tokens: Tokens;
     try {
       response = await fetch("/api/v1/auth/refresh", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ refresh_token: refresh }),
       });
+      if (generation !== this.generation) return null;
+      if (response.status === 400 || response.status === 401) {
+        // Unknown, expired, ended or reused: this session is over.
+        this.clear("expired");
+        return null;
+      }
+      // 429, 5xx (a deploy, a database failover): keep the session, a later request
+      // tries again; the access token may still be good for a while.
+      if (!response.ok) return null;
+      tokens = (await response.json()) as Tokens;
     } catch {
       return null; // offline: keep the session, the next request tries again
     }
-    if (!response.ok) {
-      this.clear("expired");
-      return null;
-    }
-    const tokens = (await response.json()) as Tokens;
+    if (generation !== this.generation) return null;
     if (!this.accept(tokens)) {
       this.clear("expired");
       return null;
@@ -140,6 +151,7 @@ class Session {
   endedBecause: "expired" | "signed_out" | null = null;
 
   private clear(why: "expired" | "signed_out"): void {
+    this.generation += 1;
     this.endedBecause = why;
     this.stored = null;
     sessionStorage.removeItem(KEY);
@@ -159,7 +171,12 @@ class Session {
     if (this.timer) clearTimeout(this.timer);
     if (!this.stored) return;
     const due = Math.max(5_000, this.stored.expires - Date.now() - 60_000);
-    this.timer = setTimeout(() => void this.refresh(), due);
+    this.timer = setTimeout(() => {
+      // A failed (not refused) refresh is tried again shortly.
+      void this.refresh().then((token) => {
+        if (!token && this.stored) this.schedule();
+      });
+    }, due);
   }
 
   private emit(): void {

@@ -3,7 +3,7 @@
 // Pages build from these so every list paginates and every error reads the same way.
 import type { ComponentChildren, JSX } from "preact";
 import { useCallback, useEffect, useId, useRef, useState } from "preact/hooks";
-import { ApiProblem, asProblem, type Problem } from "./api/client";
+import { ApiProblem, asProblem, idempotencyKey, type Problem } from "./api/client";
 
 // ---------------------------------------------------------------------------------------
 // Loading
@@ -75,6 +75,33 @@ export function useAction<A extends unknown[], T>(
     }
   };
   return { run, pending, problem, clear: () => setProblem(undefined) };
+}
+
+/**
+ * `Idempotency-Key`s for a form's POST. The API keeps every answer but a 5xx for a day and
+ * refuses a key reused with another body, so: the same key only to retry the same body
+ * after a network failure or a 5xx (the request may have been done: it is replayed, not
+ * repeated); a fresh key after any answer it kept (2xx, 4xx) or once the body changes.
+ *
+ *     const idempotent = useIdempotent();
+ *     idempotent(body, (key) => call(() => api.POST(path, { params: { header: { "Idempotency-Key": key } }, body })));
+ */
+export function useIdempotent(): <T>(body: unknown, send: (key: string) => Promise<T>) => Promise<T> {
+  const pending = useRef<{ body: string; key: string } | null>(null);
+  return async <T,>(body: unknown, send: (key: string) => Promise<T>): Promise<T> => {
+    const text = JSON.stringify(body) ?? "";
+    if (!pending.current || pending.current.body !== text) pending.current = { body: text, key: idempotencyKey() };
+    const { key } = pending.current;
+    try {
+      const answer = await send(key);
+      pending.current = null;
+      return answer;
+    } catch (e) {
+      const status = e instanceof ApiProblem ? e.problem.status : 0;
+      if (status >= 400 && status < 500) pending.current = null;
+      throw e;
+    }
+  };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -104,9 +104,11 @@ export async function fetchBlob(path: string): Promise<Blob> {
     fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   let response: Response;
   try {
-    response = await go(session.accessToken());
+    if (session.expiresWithin(15_000)) await session.refresh();
+    const sent = session.accessToken();
+    response = await go(sent);
     if (response.status === 401) {
-      const refreshed = await session.refreshAfter401(`Bearer ${session.accessToken()}`);
+      const refreshed = await session.refreshAfter401(sent ? `Bearer ${sent}` : null);
       if (refreshed) response = await go(refreshed);
     }
   } catch {

@@ -4,7 +4,7 @@
 // once) and the bank's result file.
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { api, call, fetchBlob, idempotencyKey, saveBlob, type Schemas } from "../../api/client";
+import { api, call, fetchBlob, saveBlob, type Schemas } from "../../api/client";
 import { Link, navigate } from "../../router";
 import { session } from "../../session";
 import {
@@ -19,6 +19,7 @@ import {
   money,
   notify,
   useAction,
+  useIdempotent,
   useLoad,
   usePages,
   value,
@@ -122,8 +123,7 @@ export function NewBatch() {
   const [maxCount, setMaxCount] = useState("");
   const [maxAmount, setMaxAmount] = useState("");
   const [errors, setErrors] = useState<{ count?: string; amount?: string; picked?: string }>({});
-  // One key per body: a retry of the same batch is safe, a changed choice is a new request.
-  const [keyFor, setKeyFor] = useState<{ body: string; key: string }>({ body: "", key: idempotencyKey() });
+  const idempotent = useIdempotent();
   const candidates = usePages(
     (cursor) =>
       call(() =>
@@ -134,15 +134,13 @@ export function NewBatch() {
     [channel],
   );
   const build = useAction(async (body: Schemas["BatchBody"]) => {
-    const text = JSON.stringify(body);
-    let key = keyFor.key;
-    if (keyFor.body !== "" && keyFor.body !== text) key = idempotencyKey();
-    setKeyFor({ body: text, key });
-    return call(() =>
-      api.POST("/api/v1/finance/payout-batches", {
-        params: { header: { "Idempotency-Key": key } },
-        body,
-      }),
+    return idempotent(body, (key) =>
+      call(() =>
+        api.POST("/api/v1/finance/payout-batches", {
+          params: { header: { "Idempotency-Key": key } },
+          body,
+        }),
+      ),
     );
   });
   const pickedFen = [...picked.values()].reduce((s, a) => s + fen(a), 0);

@@ -4,8 +4,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, call } from "../../../api/client";
 import { Link, navigate } from "../../../router";
-import { Dialog, Empty, Field, Loader, PageTitle, Pager, ProblemAlert, dateTime, notify, useAction, useLoad, usePages, value } from "../../../ui";
-import { CampaignStatusBadge, DELIVERY_STATUS, OCCUPATION, Stat, pageOf, readRemembered, recall, remember, useIdempotencyKey, type CampaignView, type Occupation } from "./common";
+import { Dialog, Empty, Field, Loader, PageTitle, Pager, ProblemAlert, dateTime, notify, useAction, useIdempotent, useLoad, usePages, value } from "../../../ui";
+import { CampaignStatusBadge, DELIVERY_STATUS, OCCUPATION, Stat, pageOf, readRemembered, recall, remember, type CampaignView, type Occupation } from "./common";
 import { OrgPicker } from "./OrgPicker";
 
 const KEY = "campaigns";
@@ -123,10 +123,12 @@ export function NewCampaign() {
   const [body, setBody] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [confirming, setConfirming] = useState(false);
-  const keyFor = useIdempotencyKey();
+  const idempotent = useIdempotent();
   const send = useAction(() => {
     const notice = { org_id: org ?? "", title, body, occupation: occupation || null };
-    return call(() => api.POST("/api/v1/admin/campaigns", { params: { header: { "Idempotency-Key": keyFor(notice) } }, body: notice }));
+    return idempotent(notice, (key) =>
+      call(() => api.POST("/api/v1/admin/campaigns", { params: { header: { "Idempotency-Key": key } }, body: notice })),
+    );
   });
   const apiField =
     send.problem?.code === "campaign.invalid_title"

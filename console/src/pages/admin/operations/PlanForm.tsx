@@ -5,8 +5,8 @@
 import { useState } from "preact/hooks";
 import { api, call, type Problem, type Schemas } from "../../../api/client";
 import { Link, navigate } from "../../../router";
-import { Field, ProblemAlert, notify, useAction, value } from "../../../ui";
-import { BENEFIT_KIND, DOCUMENT_KIND, OCCUPATION, useIdempotencyKey, type AdminPlan, type BenefitKind, type DocumentKind, type Occupation } from "./common";
+import { Field, ProblemAlert, notify, useAction, useIdempotent, value } from "../../../ui";
+import { BENEFIT_KIND, DOCUMENT_KIND, OCCUPATION, type AdminPlan, type BenefitKind, type DocumentKind, type Occupation } from "./common";
 import { OrgPicker } from "./OrgPicker";
 
 type PlanTerms = Schemas["PlanTerms"];
@@ -246,7 +246,7 @@ export function PlanForm({ plan, onCancel }: { plan?: AdminPlan; onCancel?: () =
   const [d, setD] = useState<Draft>(() => fromPlan(plan));
   const [sponsor, setSponsor] = useState<string | undefined>(undefined);
   const [errors, setErrors] = useState<Errors>({});
-  const keyFor = useIdempotencyKey();
+  const idempotent = useIdempotent();
   const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((x) => ({ ...x, [k]: v }));
   const setBenefit = (i: number, patch: Partial<BenefitDraft>) =>
     setD((x) => ({ ...x, benefits: x.benefits.map((b, j) => (j === i ? { ...b, ...patch } : b)) }));
@@ -256,7 +256,7 @@ export function PlanForm({ plan, onCancel }: { plan?: AdminPlan; onCancel?: () =
       return call(() => api.PATCH("/api/v1/admin/plans/{code}", { params: { path: { code: plan.plan.code } }, body: terms }));
     }
     const body = { code: d.code, sponsor_org_id: sponsor ?? "", terms };
-    return call(() => api.POST("/api/v1/admin/plans", { params: { header: { "Idempotency-Key": keyFor(body) } }, body }));
+    return idempotent(body, (key) => call(() => api.POST("/api/v1/admin/plans", { params: { header: { "Idempotency-Key": key } }, body })));
   });
   const apiField = save.problem ? problemField(save.problem, d) : undefined;
   const err = (k: string) => errors[k] ?? (apiField === k ? save.problem?.detail : undefined);

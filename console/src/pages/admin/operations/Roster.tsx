@@ -2,7 +2,7 @@
 // imports this browser started for a plan, and an import's page: live progress (polled
 // until it ends), its counts, and the error report (the API's CSV, shown page by page and
 // downloadable as it is).
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, call, fetchBlob, saveBlob } from "../../../api/client";
 import { Link, navigate } from "../../../router";
 import {
@@ -236,8 +236,11 @@ export function ImportPage({ params }: { params: Record<string, string> }) {
     const timer = setTimeout(loaded.reload, POLL_MS);
     return () => clearTimeout(timer);
   }, [view, done, loaded.loading, loaded.reload]);
+  // Announced when this page saw it end, not when it opens an import that ended long ago.
+  const sawRunning = useRef(false);
+  if (view && !done) sawRunning.current = true;
   useEffect(() => {
-    if (view && done) notify(view.status === "done" ? "名单导入已完成" : "名单导入失败");
+    if (view && done && sawRunning.current) notify(view.status === "done" ? "名单导入已完成" : "名单导入失败");
   }, [done]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <>

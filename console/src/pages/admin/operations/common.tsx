@@ -4,7 +4,7 @@
 // this browser remembers for lists the API does not offer (campaigns, roster imports).
 import type { ComponentChildren } from "preact";
 import { useRef } from "preact/hooks";
-import { ApiProblem, asProblem, idempotencyKey, type Schemas } from "../../../api/client";
+import { ApiProblem, asProblem, type Schemas } from "../../../api/client";
 import { session } from "../../../session";
 import { Badge, type PageOf } from "../../../ui";
 
@@ -282,16 +282,3 @@ export function Stat({ label, children }: { label: string; children: ComponentCh
   );
 }
 
-/**
- * An `Idempotency-Key` for a form: the same key while the body is the same (a retry after
- * a network error is replayed, not repeated), a fresh one once the body has changed (the
- * API refuses a key reused with another body, e.g. after fixing what it answered 409/422).
- */
-export function useIdempotencyKey(): (body: unknown) => string {
-  const last = useRef<{ body: string; key: string } | null>(null);
-  return (body: unknown) => {
-    const json = JSON.stringify(body);
-    if (!last.current || last.current.body !== json) last.current = { body: json, key: idempotencyKey() };
-    return last.current.key;
-  };
-}

@@ -43,13 +43,26 @@ const SUSPEND_REASONS = [
   "违反工会章程，经研究决定暂停会籍",
 ];
 
+function searchOf(state: unknown): string {
+  if (state && typeof state === "object" && "q" in state && typeof state.q === "string") return state.q;
+  return "";
+}
+
 export function Members() {
   const { query } = useLocation();
-  const q = query.get("q") ?? "";
+  // The search text may be a full ID number or phone: it stays out of the address (history,
+  // suggestions, sync) and lives in this history entry's state, so Back still finds it.
+  const [q, setQ] = useState<string>(() => searchOf(window.history.state));
   const status = query.get("status") ?? "";
   const filter = oneOf(MEMBERSHIP_STATUS_OPTIONS, status);
   const [text, setText] = useState(q);
   useEffect(() => setText(q), [q]);
+  const search = (next: string) => {
+    setQ(next);
+    const state: unknown = window.history.state;
+    const base = state && typeof state === "object" ? state : {};
+    window.history.replaceState({ ...base, q: next }, "", window.location.href);
+  };
   const pages = usePages(
     (cursor) =>
       call(() =>
@@ -68,7 +81,7 @@ export function Members() {
         aria-label="会员搜索"
         onSubmit={(e) => {
           e.preventDefault();
-          setQuery({ q: text.trim() });
+          search(text.trim());
         }}
       >
         <Field label="查找会员" hint="输入姓名（开头几个字）、手机号、会员证号或完整的身份证号">
@@ -88,7 +101,10 @@ export function Members() {
         </Field>
         <button type="submit">搜索</button>
         {(q || filter) && (
-          <button type="button" class="secondary" onClick={() => setQuery({ q: null, status: null })}>
+          <button type="button" class="secondary" onClick={() => {
+              search("");
+              setQuery({ status: null });
+            }}>
             清除条件
           </button>
         )}

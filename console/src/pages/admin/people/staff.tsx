@@ -2,7 +2,7 @@
 // a new login with roles on org subtrees, changing name and roles, resetting a password,
 // disabling and enabling. Station managers are assigned on stations, not here.
 import { useId, useState } from "preact/hooks";
-import { api, call, idempotencyKey } from "../../../api/client";
+import { api, call } from "../../../api/client";
 import { Link, navigate } from "../../../router";
 import { session } from "../../../session";
 import {
@@ -16,6 +16,7 @@ import {
   dateTime,
   notify,
   useAction,
+  useIdempotent,
   usePages,
   value,
 } from "../../../ui";
@@ -401,7 +402,7 @@ function StatusDialog({
 /** A new staff login: username, name, home org, initial password, roles. */
 export function NewStaff() {
   const { orgs, problem: orgsProblem } = useOrgs();
-  const [key] = useState(idempotencyKey);
+  const idempotent = useIdempotent();
   const [username, setUsername] = useState("");
   const [displayName, setDisplayName] = useState("");
   const [orgId, setOrgId] = useState("");
@@ -416,11 +417,9 @@ export function NewStaff() {
       return;
     }
     setError(undefined);
-    const created = await call(() =>
-      api.POST("/api/v1/admin/staff", {
-        params: { header: { "Idempotency-Key": key } },
-        body: { username: username.trim(), display_name: displayName.trim(), org_id: orgId, password, roles },
-      }),
+    const body = { username: username.trim(), display_name: displayName.trim(), org_id: orgId, password, roles };
+    const created = await idempotent(body, (key) =>
+      call(() => api.POST("/api/v1/admin/staff", { params: { header: { "Idempotency-Key": key } }, body })),
     );
     staffChanged();
     notify(`已创建工作人员账号 ${created.username}`);
