@@ -2,9 +2,11 @@
 // with the demo's submitted claims; 李明's hospital allowance opened, its PDF documents
 // drawn by pdf.js, taken and returned for a readable discharge summary; 李明 (through the
 // API, as the app would) replaces it with a photo (a real PNG), adds an expense list (a
-// real PDF whose Chinese font is not embedded) and resubmits; the reviewer
-// sees the photo inline and approves the same claim. The 30,000.00 lump sum awaiting a
+// real PDF whose Chinese font is not embedded) and two scanned invoices (PDFs whose page is
+// a JPEG 2000 or a JBIG2 image, drawn by pdf.js's wasm decoders) and resubmits; the reviewer
+// sees them all inline and approves the same claim. The 30,000.00 lump sum awaiting a
 // finance approver's confirmation is left alone (it is the finance spec's).
+import { readFileSync } from "node:fs";
 import type { APIRequestContext, Browser, Locator } from "@playwright/test";
 import { checkAccessibility, expect, screenshot, signIn, test } from "./fixtures";
 
@@ -68,6 +70,11 @@ function expenseListPdf(): Buffer {
   for (const o of offsets) pdf += `${String(o).padStart(10, "0")} 00000 n \n`;
   pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(pdf, "latin1");
+}
+
+/** A scanned-style PDF of e2e/files (see its README): one page, one JPEG 2000 or JBIG2 image. */
+function scannedPdf(name: string): Buffer {
+  return readFileSync(new URL(`./files/${name}`, import.meta.url));
 }
 
 /** The canvas has been drawn on (some dark pixels: the page's text). */
@@ -167,6 +174,13 @@ test("a reviewer returns a claim for a readable document, then approves it once 
     multipart: { kind: "other", file: { name: "expense-list.pdf", mimeType: "application/pdf", buffer: expenseListPdf() } },
   });
   expect(list.status(), await list.text()).toBe(201);
+  for (const name of ["scanned-invoice-jpx.pdf", "scanned-invoice-jbig2.pdf"]) {
+    const scan = await request.post(`${base}/api/v1/claims/${claimId}/documents`, {
+      headers: auth,
+      multipart: { kind: "invoice", file: { name, mimeType: "application/pdf", buffer: scannedPdf(name) } },
+    });
+    expect(scan.status(), await scan.text()).toBe(201);
+  }
   const resubmitted = await request.post(`${base}/api/v1/claims/${claimId}/resubmit`, { headers: auth });
   expect(resubmitted.status(), await resubmitted.text()).toBe(200);
 
@@ -179,6 +193,12 @@ test("a reviewer returns a claim for a readable document, then approves it once 
   await expectDrawn(page.getByRole("img", { name: "病案首页，第 1 页，共 1 页" }));
   // The expense list's Chinese text is drawn (its font is not embedded: the GB CMaps).
   await expectDrawn(page.getByRole("img", { name: "其他材料，第 1 页，共 1 页" }));
+  // The scanned invoices: a JPEG 2000 page image (openjpeg.wasm) and a JBIG2 one (jbig2.wasm),
+  // decoded under the CSP ('wasm-unsafe-eval'), with no "image could not be decoded" notice.
+  await expectDrawn(page.getByRole("img", { name: "医疗费用发票（第 1 份），第 1 页，共 1 页" }));
+  await expectDrawn(page.getByRole("img", { name: "医疗费用发票（第 2 份），第 1 页，共 1 页" }));
+  await expect(page.getByText("图片无法解码")).toHaveCount(0);
+  await screenshot(page, "reviewer-claim-scans");
   await actions.getByRole("button", { name: "开始审核" }).click();
   await expect(actions).toContainText("审核中");
   await actions.getByRole("button", { name: "批准" }).click();

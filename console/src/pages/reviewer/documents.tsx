@@ -21,8 +21,9 @@ type PdfWorker = import("pdfjs-dist").PDFWorker;
 let pdfjs: Promise<[PdfJs, PdfData, PdfWorker]> | null = null;
 
 /**
- * pdf.js (and the CMaps it may ask for), loaded once, on first use, with one worker for all
- * the documents of the tab, from our own origin (CSP: worker-src 'self').
+ * pdf.js (and the CMaps and wasm image decoders it may ask for), loaded once, on first use,
+ * with one worker for all the documents of the tab, from our own origin (CSP: worker-src
+ * 'self').
  */
 function loadPdfJs(): Promise<[PdfJs, PdfData, PdfWorker]> {
   if (!pdfjs) {
@@ -189,6 +190,22 @@ function ImageView({ blob, label }: { blob: Blob; label: string }) {
   return <img class="rv-doc-image" src={url} alt={`${label}（申请人上传的照片）`} />;
 }
 
+/**
+ * Whether a drawn page lacks one of its images. pdf.js does not fail a page whose image it
+ * cannot decode (a JPEG 2000 or JBIG2 scan its wasm decoder rejects, say): it warns, sends
+ * the image as null and draws the page without it. Its objects (page-own `img_…`, shared
+ * `g_…_img_…`) are all resolved once the page is drawn, so a null one is such an image.
+ */
+function lostImage(page: import("pdfjs-dist").PDFPageProxy): boolean {
+  const all: Iterable<readonly unknown[]>[] = [page.objs, page.commonObjs];
+  for (const objs of all) {
+    for (const [id, data] of objs) {
+      if (typeof id === "string" && /(^|_)img_/.test(id) && data === null) return true;
+    }
+  }
+  return false;
+}
+
 interface PageCanvas {
   n: number;
   width: number;
@@ -200,6 +217,8 @@ function PdfView({ blob, label }: { blob: Blob; label: string }) {
   const [total, setTotal] = useState(0);
   const [failed, setFailed] = useState(false);
   const [drawn, setDrawn] = useState(0);
+  // Pages drawn without one of their images (pdf.js could not decode it: it only warns).
+  const [missing, setMissing] = useState<number[]>([]);
   const canvases = useRef(new Map<number, HTMLCanvasElement>());
   const docRef = useRef<import("pdfjs-dist").PDFDocumentProxy | null>(null);
 
@@ -218,7 +237,8 @@ function PdfView({ blob, label }: { blob: Blob; label: string }) {
           data,
           worker,
           verbosity: lib.VerbosityLevel.ERRORS,
-          // CMaps come from the page (our hashed assets), not fetched by the worker.
+          // CMaps and wasm decoders come from the page (our hashed assets), not fetched by
+          // the worker.
           useWorkerFetch: false,
           BinaryDataFactory: extra.BinaryData,
         });
@@ -256,8 +276,10 @@ function PdfView({ blob, label }: { blob: Blob; label: string }) {
     if (!pdf || !pages) return;
     let live = true;
     const tasks: { cancel: () => void }[] = [];
+    setMissing([]);
     (async () => {
       let count = 0;
+      const lost: number[] = [];
       for (const p of pages) {
         const canvas = canvases.current.get(p.n);
         if (!canvas || !live) continue;
@@ -272,7 +294,11 @@ function PdfView({ blob, label }: { blob: Blob; label: string }) {
           tasks.push(task);
           await task.promise;
           count += 1;
-          if (live) setDrawn(count);
+          if (lostImage(page)) lost.push(p.n);
+          if (live) {
+            setMissing([...lost]);
+            setDrawn(count);
+          }
         } catch (e) {
           if (!live) return;
           if (e instanceof Error && e.name === "RenderingCancelledException") return;
@@ -288,7 +314,11 @@ function PdfView({ blob, label }: { blob: Blob; label: string }) {
   }, [pages]);
 
   if (failed) {
-    return <p>这份 PDF 无法在页面中显示（文件可能已损坏或加密），请下载后查看。</p>;
+    return (
+      <p class="rv-callout" role="alert">
+        这份 PDF 无法在页面中显示（文件可能已损坏、加密或使用了无法识别的格式），请点击“下载”后用其他软件查看。
+      </p>
+    );
   }
   if (!pages) {
     return (
@@ -299,6 +329,11 @@ function PdfView({ blob, label }: { blob: Blob; label: string }) {
   }
   return (
     <div class="rv-pdf" aria-busy={drawn < pages.length}>
+      {missing.length > 0 && (
+        <p class="rv-callout" role="alert">
+          第 {missing.join("、")} 页有图片无法解码显示（扫描件的图像可能已损坏或格式不受支持），页面内容不完整，请点击“下载”后用其他软件查看原件。
+        </p>
+      )}
       {pages.map((p) => (
         <canvas
           key={p.n}
