@@ -811,9 +811,21 @@ async fn edits_need_the_current_etag_and_the_right_people() {
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["id"], id);
     // `/me` says so (a console shows the station pages by it); the admin manages none.
-    let me: Value = f.app.get_as(&f.manager, "/api/v1/me").await.json().await.unwrap();
+    let me: Value = f
+        .app
+        .get_as(&f.manager, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["managed_stations"], 1);
-    let admin: Value = f.app.get_as(&f.admin, "/api/v1/me").await.json().await.unwrap();
+    let admin: Value = f
+        .app
+        .get_as(&f.admin, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(admin["managed_stations"], 0);
     assert!(mine[0]["station_code"]
         .as_str()
