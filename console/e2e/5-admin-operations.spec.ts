@@ -119,6 +119,12 @@ test("an admin imports a roster into E路守护 and reads the error report; plan
   await checkAccessibility(page, "admin-import");
   await screenshot(page, "admin-import");
 
+  // The plan's page lists its imports (GET …/roster-imports), this one first.
+  await page.goBack();
+  const imports = page.getByRole("table").filter({ has: page.getByRole("columnheader", { name: "新参保" }) });
+  await expect(imports.getByRole("row").nth(1)).toContainText("已完成");
+  await expect(imports.getByRole("row").nth(1)).toContainText("5");
+
   // A new plan through the form: a taken code is the API's field error; then created, published.
   await nav.getByRole("link", { name: "保障计划" }).click();
   await page.getByRole("link", { name: "新建计划" }).click();

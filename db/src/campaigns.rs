@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 
-use crate::schema::{campaign_push_batches, campaigns};
+use crate::schema::{campaign_push_batches, campaigns, orgs};
 use crate::{write_tx, DbConnection, DbError};
 
 pub const FANNING_OUT: &str = "fanning_out";
@@ -34,6 +34,30 @@ pub struct Campaign {
     /// The notification category of its inbox rows and pushes: `notice` for admins'
     /// campaigns, `plan_enrolled` for a roster import's (whose id is the import's).
     pub category: String,
+}
+
+/// Campaigns of one category whose audience org lies in these subtrees, newest first (ids
+/// are UUIDv7), before the cursor.
+pub fn list(
+    conn: &mut DbConnection,
+    within: &[String],
+    category: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Campaign>, DbError> {
+    if within.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = campaigns::table
+        .inner_join(orgs::table.on(orgs::id.eq(campaigns::org_id)))
+        .filter(campaigns::category.eq(category))
+        .select(Campaign::as_select())
+        .into_boxed();
+    query = crate::within_subtrees!(query, &within);
+    if let Some(before) = before {
+        query = query.filter(campaigns::id.lt(before));
+    }
+    Ok(query.order(campaigns::id.desc()).limit(limit).load(conn)?)
 }
 
 pub fn insert(conn: &mut DbConnection, c: &Campaign) -> Result<(), DbError> {

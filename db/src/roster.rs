@@ -80,6 +80,26 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<RosterImport>, Db
         .optional()?)
 }
 
+/// A plan's imports, newest first (ids are UUIDv7), before the cursor.
+pub fn list_for_plan(
+    conn: &mut DbConnection,
+    plan_code: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<RosterImport>, DbError> {
+    let mut query = roster_imports::table
+        .filter(roster_imports::plan_code.eq(plan_code))
+        .select(RosterImport::as_select())
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(roster_imports::id.lt(before));
+    }
+    Ok(query
+        .order(roster_imports::id.desc())
+        .limit(limit)
+        .load(conn)?)
+}
+
 pub fn start(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), DbError> {
     diesel::update(roster_imports::table.find(id))
         .set((

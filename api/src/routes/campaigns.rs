@@ -3,10 +3,12 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use gongyou_services::notifications::campaigns::{self, CampaignView, NewCampaign};
+use gongyou_services::page::Page;
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::idempotency::{idempotent, IdempotencyKeyHeader};
+use crate::paging::PageQuery;
 use crate::state::AppState;
 
 /// Sends a notice to a subtree's active members.
@@ -42,6 +44,27 @@ pub async fn create(
             .json(created))
     })
     .await
+}
+
+/// Admins' notices to orgs in the caller's subtrees, newest first, with their progress.
+#[utoipa::path(
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = Page<CampaignView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only` or `auth.role_required`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/admin/campaigns")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    page: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<CampaignView>>> {
+    let page = page.into_inner().request()?;
+    Ok(web::Json(campaigns::list(&state, &caller, page).await?))
 }
 
 /// A campaign's progress and delivery counts.

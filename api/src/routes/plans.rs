@@ -2,6 +2,7 @@
 //! write, publish, version and close them.
 
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use gongyou_services::page::Page;
 use gongyou_services::plans::roster::{self, ImportView};
 use gongyou_services::plans::terms::PlanTerms;
 use gongyou_services::plans::{
@@ -11,6 +12,7 @@ use gongyou_services::plans::{
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::idempotency::{idempotent, IdempotencyKeyHeader};
+use crate::paging::PageQuery;
 use crate::state::AppState;
 
 /// Published plans that reach the caller, with whether the caller is enrolled. A worker
@@ -356,6 +358,31 @@ pub async fn import_roster(
             format!("/api/v1/admin/roster-imports/{}", view.id),
         ))
         .json(view))
+}
+
+/// A plan's roster imports, newest first, with their progress.
+#[utoipa::path(
+    tag = "plans-admin",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = Page<ImportView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only`, `auth.role_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`plan.not_found` (also outside your subtree)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/admin/plans/{code}/roster-imports")]
+pub async fn roster_imports(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+    page: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<ImportView>>> {
+    let page = page.into_inner().request()?;
+    Ok(web::Json(
+        roster::imports(&state, &caller, code.into_inner(), page).await?,
+    ))
 }
 
 /// An import's progress: total, processed, enrolled, already enrolled, not members,

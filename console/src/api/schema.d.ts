@@ -11,7 +11,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Admins' notices to orgs in the caller's subtrees, newest first, with their progress. */
+        get: operations["list"];
         put?: never;
         /** Sends a notice to a subtree's active members. */
         post: operations["create"];
@@ -378,7 +379,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** A plan's roster imports, newest first, with their progress. */
+        get: operations["roster_imports"];
         put?: never;
         /**
          * A platform roster to enroll into the plan: the CSV file itself as the body
@@ -3524,6 +3526,42 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null at the end. */
             next_cursor?: string | null;
         };
+        Page_CampaignView: {
+            items: {
+                body: string;
+                /** Format: date-time */
+                completed_at?: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** @description Push deliveries by status (`pending`, `sending`, `sent`, `skipped`, `failed`, `dead`). */
+                deliveries: {
+                    [key: string]: number;
+                };
+                id: string;
+                occupation?: string | null;
+                org: components["schemas"]["OrgRef"];
+                /**
+                 * Format: int64
+                 * @description Members written so far.
+                 */
+                recipients: number;
+                /** @description `fanning_out` or `sent` (every inbox row and delivery written). */
+                status: string;
+                /**
+                 * @description WeChat subscribe messages, to the recipients who hold a credit for the notice
+                 *     template (ADR 021), by status: `sent`, `skipped` (WeChat says the credit is gone),
+                 *     `retrying` (sent again on their own after a failure), `dead` (refused), `pending`
+                 *     (not reached yet), and `batches_waiting` — batches of up to 1,000 recipients whose
+                 *     credit holders are not known yet. Empty when WeChat is not configured.
+                 */
+                subscribe_messages: {
+                    [key: string]: number;
+                };
+                title: string;
+            }[];
+            /** @description Pass as `cursor` for the next page; null at the end. */
+            next_cursor?: string | null;
+        };
         Page_ClaimView: {
             items: {
                 /** @description What the claim pays by the rules: an estimate while a draft, computed at submission. */
@@ -3569,6 +3607,42 @@ export interface components {
                 status_text: string;
                 /** Format: date-time */
                 submitted_at?: string | null;
+            }[];
+            /** @description Pass as `cursor` for the next page; null at the end. */
+            next_cursor?: string | null;
+        };
+        Page_ImportView: {
+            items: {
+                /** Format: int64 */
+                already_enrolled: number;
+                /** Format: date-time */
+                created_at: string;
+                /** @description `utf8`, `utf8_bom` or `gbk`. */
+                encoding: string;
+                /** Format: int64 */
+                enrolled: number;
+                /** @description Why the import failed (it stops; the rows done stay done). */
+                failure?: string | null;
+                /** @description Whether the uploaded file is still stored (it is deleted when the import ends). */
+                file_stored: boolean;
+                /** Format: date-time */
+                finished_at?: string | null;
+                id: string;
+                /** Format: int64 */
+                ineligible: number;
+                /** Format: int64 */
+                invalid_rows: number;
+                /** Format: int64 */
+                not_members: number;
+                plan_code: string;
+                /** Format: int64 */
+                processed_rows: number;
+                /** Format: date-time */
+                started_at?: string | null;
+                /** @description `queued`, `running`, `done` or `failed`. */
+                status: string;
+                /** Format: int64 */
+                total_rows: number;
             }[];
             /** @description Pass as `cursor` for the next page; null at the end. */
             next_cursor?: string | null;
@@ -4756,6 +4830,74 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description 1–200, default 50. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CampaignView"];
+                };
+            };
+            /** @description Malformed: `request.malformed_json`, `request.invalid_body`, `request.invalid_query`, `request.invalid_path`, or a field's own code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `auth.staff_only` or `auth.role_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: an unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service.database_unavailable` or `service.cache_unavailable` (see `Retry-After`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     create: {
         parameters: {
             query?: never;
@@ -6982,6 +7124,85 @@ export interface operations {
             };
             /** @description `plan.not_draft`: no draft to publish */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: an unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service.database_unavailable` or `service.cache_unavailable` (see `Retry-After`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    roster_imports: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description 1–200, default 50. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ImportView"];
+                };
+            };
+            /** @description Malformed: `request.malformed_json`, `request.invalid_body`, `request.invalid_query`, `request.invalid_path`, or a field's own code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `auth.staff_only`, `auth.role_required` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `plan.not_found` (also outside your subtree) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -19,6 +19,7 @@ use super::outbox::wake_dispatcher;
 use crate::actor::Actor;
 use crate::authz;
 use crate::error::{ServiceError, ServiceResult};
+use crate::page::{Page, PageRequest};
 use crate::text::{CampaignBody, CampaignTitle};
 use crate::views::{org_ref, OrgRef};
 use crate::Context;
@@ -159,6 +160,29 @@ pub async fn create(
         .await?;
     tracing::info!(campaign = %created.id, "campaign created");
     Ok(created)
+}
+
+/// Admins' notices to orgs in the caller's admin subtrees, newest first, with their
+/// progress (a roster import's enrollment notices are shown as the import, not here).
+pub async fn list(
+    ctx: &Context,
+    actor: &Actor,
+    page: PageRequest,
+) -> ServiceResult<Page<CampaignView>> {
+    let scopes = authz::scope_paths(actor, Role::UnionAdmin)?;
+    ctx.db
+        .run(move |conn| -> ServiceResult<Page<CampaignView>> {
+            let rows = store::list(
+                conn,
+                &scopes,
+                Category::Notice.as_str(),
+                page.cursor.as_deref(),
+                page.fetch(),
+            )?;
+            Ok(Page::from_rows(rows, page.limit, |c| c.id.clone(), |c| c)
+                .try_map(|c| view(conn, c))?)
+        })
+        .await
 }
 
 /// A campaign's progress and delivery counts (union admins over its org).

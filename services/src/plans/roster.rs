@@ -39,6 +39,7 @@ use crate::actor::Actor;
 use crate::authz;
 use crate::error::{Kind, ServiceError, ServiceResult};
 use crate::files::SealedReader;
+use crate::page::{Page, PageRequest};
 use crate::Context;
 use gongyou_db::campaigns::{self, Campaign};
 
@@ -252,6 +253,29 @@ fn file_fault_code(code: &str) -> &'static str {
         "too_many_rows" => "roster.too_many_rows",
         _ => "roster.empty",
     }
+}
+
+/// A plan's imports, newest first, for admins over the plan's sponsor.
+pub async fn imports(
+    ctx: &Context,
+    actor: &Actor,
+    code: String,
+    page: PageRequest,
+) -> ServiceResult<Page<ImportView>> {
+    authz::scopes(actor, Role::UnionAdmin)?;
+    let actor = actor.clone();
+    ctx.db
+        .run(move |conn| -> ServiceResult<Page<ImportView>> {
+            plan_in_scope(conn, &actor, &code)?;
+            let rows = rdb::list_for_plan(conn, &code, page.cursor.as_deref(), page.fetch())?;
+            Ok(Page::from_rows(
+                rows,
+                page.limit,
+                |i| i.id.clone(),
+                |i| view(&i),
+            ))
+        })
+        .await
 }
 
 /// An import's progress, for admins over the plan's sponsor.

@@ -1256,3 +1256,89 @@ async fn a_campaign_reaches_wechat_credit_holders_once_and_resumes_after_a_crash
         "taken over once, done, the openids forgotten"
     );
 }
+
+#[tokio::test]
+async fn campaigns_are_listed_newest_first_within_the_admins_subtrees() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let root = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let sichuan = app.sign_in_staff("demo-sichuan-admin", DEMO_PASSWORD).await;
+    let chengdu = app.org_id("成都市总工会").await;
+    let shenzhen = app.org_id("深圳市总工会").await;
+    let send = |who: Session, org: String, title: &'static str| {
+        let app = &app;
+        async move {
+            let notice = json!({"org_id": org, "title": title, "body": "请注意防暑。"});
+            let r = app
+                .post_json_as(&who, "/api/v1/admin/campaigns", &notice)
+                .await;
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let a = send(root.clone(), chengdu.clone(), "成都一").await;
+    let b = send(root.clone(), shenzhen.clone(), "深圳一").await;
+    let c = send(sichuan.clone(), chengdu.clone(), "成都二").await;
+    let list = |who: Session, query: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .get_as(&who, &format!("/api/v1/admin/campaigns{query}"))
+                .await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // The national admin sees all three, newest first, with their progress.
+    let (status, all) = list(root.clone(), String::new()).await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(ids(&all), [c.clone(), b.clone(), a.clone()]);
+    assert_eq!(all["items"][0]["title"], "成都二");
+    assert_eq!(all["items"][0]["org"]["name"], "成都市总工会");
+    assert_eq!(all["items"][0]["status"], "fanning_out");
+    assert!(all["next_cursor"].is_null());
+    let (_, first) = list(root.clone(), "?limit=2".to_owned()).await;
+    assert_eq!(ids(&first), [c.clone(), b.clone()]);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, second) = list(root.clone(), format!("?limit=2&cursor={cursor}")).await;
+    assert_eq!(ids(&second), [a.clone()]);
+    assert!(second["next_cursor"].is_null());
+
+    // 四川 sees its subtree's, whoever sent them; 深圳 its own.
+    let (_, mine) = list(sichuan, String::new()).await;
+    assert_eq!(ids(&mine), [c, a]);
+    app.create_staff(
+        &root,
+        "sz-campaigns",
+        &shenzhen,
+        &[("union_admin", &shenzhen)],
+    )
+    .await;
+    let sz = app.sign_in_staff("sz-campaigns", DEMO_PASSWORD).await;
+    let (_, theirs) = list(sz, String::new()).await;
+    assert_eq!(ids(&theirs), [b]);
+
+    // Not admins: 403; no token: 401; a bad limit: 400.
+    let reviewer = app.sign_in_staff("demo-reviewer", DEMO_PASSWORD).await;
+    assert_eq!(list(reviewer, String::new()).await.0, 403);
+    let worker = app.sign_in_worker("13500000301").await;
+    assert_eq!(list(worker, String::new()).await.0, 403);
+    assert_eq!(app.get("/api/v1/admin/campaigns").await.status(), 401);
+    let (status, problem) = list(root, "?limit=201".to_owned()).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("request.invalid_limit"))
+    );
+}

@@ -870,3 +870,77 @@ async fn a_file_store_that_keeps_failing_is_retried_then_the_import_ends_failed(
     );
     assert_eq!(f.stored_files().await, 0, "its key is dropped");
 }
+
+#[tokio::test]
+async fn a_plans_imports_are_listed_newest_first_to_admins_over_it() {
+    let f = fixture(1000).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        // One row each that is not a valid ID number: accepted, then reported.
+        let body = format!("{HEADER}\r\n张{n},not-an-id,13800000000,W{n},2026-01-01\r\n");
+        let (status, view) = f.upload(body.into_bytes()).await;
+        assert_eq!(status, 202, "{view}");
+        ids.push(view["id"].as_str().unwrap().to_owned());
+    }
+    ids.reverse();
+    let list = |path: String, who: Session| {
+        let app = &f.app;
+        async move {
+            let r = app.get_as(&who, &path).await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let path = "/api/v1/admin/plans/rider-2026/roster-imports";
+    let (status, all) = list(path.to_owned(), f.admin.clone()).await;
+    assert_eq!(status, 200, "{all}");
+    let listed: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids, "newest first");
+    assert_eq!(all["items"][0]["plan_code"], "rider-2026");
+    assert!(all["next_cursor"].is_null());
+
+    // Two pages of two and one.
+    let (_, first) = list(format!("{path}?limit=2"), f.admin.clone()).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, second) = list(format!("{path}?limit=2&cursor={cursor}"), f.admin.clone()).await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second["items"][0]["id"], ids[2].as_str());
+    assert!(second["next_cursor"].is_null());
+
+    // Limits, strangers and workers.
+    let (status, problem) = list(format!("{path}?limit=0"), f.admin.clone()).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("request.invalid_limit"))
+    );
+    let (status, problem) = list(
+        "/api/v1/admin/plans/no-such-plan/roster-imports".to_owned(),
+        f.admin.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (404, Some("plan.not_found"))
+    );
+    let sz = f.app.org_id("深圳市总工会").await;
+    let national = f.app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    f.app
+        .create_staff(&national, "sz-lister", &sz, &[("union_admin", &sz)])
+        .await;
+    let outsider = f.app.sign_in_staff("sz-lister", DEMO_PASSWORD).await;
+    let (status, problem) = list(path.to_owned(), outsider).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (404, Some("plan.not_found"))
+    );
+    let worker = f.app.sign_in_worker("13500000201").await;
+    assert_eq!(list(path.to_owned(), worker).await.0, 403);
+    let (status, _) = list(path.to_owned(), national).await;
+    assert_eq!(status, 200, "the national admin is over every plan");
+}

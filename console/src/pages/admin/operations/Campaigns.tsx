@@ -5,10 +5,9 @@ import { useEffect, useState } from "preact/hooks";
 import { api, call } from "../../../api/client";
 import { Link, navigate } from "../../../router";
 import { Dialog, Empty, Field, Loader, PageTitle, Pager, ProblemAlert, dateTime, notify, useAction, useIdempotent, useLoad, usePages, value } from "../../../ui";
-import { CampaignStatusBadge, DELIVERY_STATUS, OCCUPATION, Stat, pageOf, readRemembered, recall, remember, type CampaignView, type Occupation } from "./common";
+import { CampaignStatusBadge, DELIVERY_STATUS, OCCUPATION, Stat, type CampaignView, type Occupation } from "./common";
 import { OrgPicker } from "./OrgPicker";
 
-const KEY = "campaigns";
 const POLL_MS = 2000;
 const TEXT = /^(?:[^\u0000-\u001f\u007f-\u009f]|\n)*[^\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]|\n)*$/;
 
@@ -23,15 +22,10 @@ function total(m: Record<string, number>): number {
 }
 
 export function CampaignList() {
-  const ids = recall(KEY);
-  const [lookup, setLookup] = useState("");
-  const pages = usePages(async (cursor) => {
-    const page = pageOf(ids, cursor, 20);
-    const items = await readRemembered(page.items, (id) =>
-      call(() => api.GET("/api/v1/admin/campaigns/{id}", { params: { path: { id } } })),
-    );
-    return { items, next_cursor: page.next_cursor };
-  }, [ids.join(",")]);
+  const pages = usePages(
+    (cursor) => call(() => api.GET("/api/v1/admin/campaigns", { params: { query: { cursor, limit: 20 } } })),
+    [],
+  );
   return (
     <>
       <PageTitle title="群发通知">
@@ -39,32 +33,15 @@ export function CampaignList() {
           发送通知
         </Link>
       </PageTitle>
-      <form
-        class="filters"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const id = lookup.trim();
-          if (id) navigate(`/admin/campaigns/${encodeURIComponent(id)}`);
-        }}
-      >
-        <Field label="按编号查看通知">
-          {(p) => <input {...p} autoComplete="off" value={lookup} onInput={(e) => setLookup(value(e))} />}
-        </Field>
-        <div class="ops-filter-action">
-          <button type="submit" class="secondary">
-            查看
-          </button>
-        </div>
-      </form>
-      <h2>本浏览器发送的通知</h2>
-      {ids.length === 0 ? (
-        <Empty>本浏览器还没有发送过通知。服务器不提供通知列表；其他电脑发送的通知，请用通知页上显示的通知编号查看。</Empty>
+      {pages.data && pages.items.length === 0 && !pages.hasPrevious ? (
+        <Empty>您管辖范围内还没有发送过通知。</Empty>
       ) : (
         <Loader loaded={pages}>
           {() => (
             <>
               <div class="table-wrap">
                 <table>
+                  <caption>您管辖范围内的通知，最新的在前</caption>
                   <thead>
                     <tr>
                       <th scope="col">标题</th>
@@ -151,7 +128,6 @@ export function NewCampaign() {
     const c = await send.run();
     if (!c) return;
     setConfirming(false);
-    remember(KEY, c.id);
     notify("通知已创建，正在写入会员收件箱");
     navigate(`/admin/campaigns/${encodeURIComponent(c.id)}`);
   };

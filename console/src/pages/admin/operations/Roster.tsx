@@ -18,7 +18,7 @@ import {
   useLoad,
   usePages,
 } from "../../../ui";
-import { ImportStatusBadge, Stat, pageOf, parseCsv, readRemembered, recall, remember, rowCodeField, uploadFile, type ImportView } from "./common";
+import { ImportStatusBadge, Stat, pageOf, parseCsv, rowCodeField, uploadFile, type ImportView } from "./common";
 
 const HEADER = "姓名,身份证号,手机号,平台工号,入职日期";
 const POLL_MS = 1500;
@@ -26,10 +26,6 @@ const ERRORS_PAGE = 50;
 
 function finished(i: ImportView): boolean {
   return i.status === "done" || i.status === "failed";
-}
-
-function importKey(code: string): string {
-  return `roster-imports.${code}`;
 }
 
 /** The upload form on a published plan's page. */
@@ -54,7 +50,6 @@ export function RosterUpload({ code }: { code: string }) {
         }
         void upload.run(file).then((view) => {
           if (!view) return;
-          remember(importKey(code), view.id);
           notify(`名单已上传，共 ${view.total_rows} 行，正在导入`);
           navigate(`/admin/roster-imports/${encodeURIComponent(view.id)}`);
         });
@@ -92,20 +87,19 @@ export function RosterUpload({ code }: { code: string }) {
   );
 }
 
-/** The imports of a plan started from this browser (the API keeps no list of them). */
+/** A plan's imports, newest first. */
 export function RecentImports({ code }: { code: string }) {
-  const ids = recall(importKey(code));
-  const pages = usePages(async (cursor) => {
-    const page = pageOf(ids, cursor, 10);
-    const items = await readRemembered(page.items, (id) =>
-      call(() => api.GET("/api/v1/admin/roster-imports/{id}", { params: { path: { id } } })),
-    );
-    return { items, next_cursor: page.next_cursor };
-  }, [code, ids.join(",")]);
-  if (ids.length === 0) return null;
+  const pages = usePages(
+    (cursor) =>
+      call(() =>
+        api.GET("/api/v1/admin/plans/{code}/roster-imports", { params: { path: { code }, query: { cursor, limit: 10 } } }),
+      ),
+    [code],
+  );
+  if (pages.data && pages.items.length === 0 && !pages.hasPrevious) return null;
   return (
     <>
-      <h3>本浏览器最近的导入</h3>
+      <h3>名单导入记录</h3>
       <Loader loaded={pages}>
         {() => (
           <>

@@ -1,9 +1,7 @@
 // Shared pieces of the admin's operations pages: zh-CN labels for the API's enums, status
 // badges, a plan's overall status, uploads with the bearer token, the error report's CSV
-// parsed for display, a cursor pager over a list the API answers whole, and the few ids
-// this browser remembers for lists the API does not offer (campaigns, roster imports).
+// parsed for display, and a cursor pager over a list the API answers whole.
 import type { ComponentChildren } from "preact";
-import { useRef } from "preact/hooks";
 import { ApiProblem, asProblem, type Schemas } from "../../../api/client";
 import { session } from "../../../session";
 import { Badge, type PageOf } from "../../../ui";
@@ -163,9 +161,10 @@ export async function uploadFile<T>(path: string, file: Blob, contentType: strin
   let response: Response;
   try {
     if (session.expiresWithin(15_000)) await session.refresh();
-    response = await go(session.accessToken());
+    const sent = session.accessToken();
+    response = await go(sent);
     if (response.status === 401) {
-      const refreshed = await session.refreshAfter401(`Bearer ${session.accessToken()}`);
+      const refreshed = await session.refreshAfter401(sent ? `Bearer ${sent}` : null);
       if (refreshed) response = await go(refreshed);
     }
   } catch {
@@ -227,49 +226,6 @@ export function pageOf<T>(all: T[], cursor: string | undefined, size: number): P
   const from = Math.max(0, Number.parseInt(cursor ?? "0", 10) || 0);
   const to = from + size;
   return { items: all.slice(from, to), next_cursor: to < all.length ? String(to) : null };
-}
-
-// ---------------------------------------------------------------------------------------
-// What this browser remembers (the API has no list of campaigns or of a plan's imports)
-
-const RECENT_LIMIT = 20;
-
-/** Per signed-in staff member: another login on this browser has its own list. */
-function storageKey(key: string): string {
-  return `gongyou.console.${session.user()?.id ?? "anonymous"}.${key}`;
-}
-
-export function remember(key: string, id: string): void {
-  const ids = [id, ...recall(key).filter((x) => x !== id)].slice(0, RECENT_LIMIT);
-  try {
-    localStorage.setItem(storageKey(key), JSON.stringify(ids));
-  } catch {
-    // Storage full or disabled: the list is a convenience only.
-  }
-}
-
-export function recall(key: string): string[] {
-  try {
-    const raw = localStorage.getItem(storageKey(key));
-    const ids: unknown = raw ? JSON.parse(raw) : [];
-    return Array.isArray(ids) ? ids.filter((x): x is string => typeof x === "string") : [];
-  } catch {
-    return [];
-  }
-}
-
-/**
- * The remembered ids of a page, each read from the API; one that is gone or out of the
- * caller's reach (404) is left out rather than failing the list. Other problems fail it.
- */
-export async function readRemembered<T>(ids: string[], read: (id: string) => Promise<T>): Promise<T[]> {
-  const results = await Promise.allSettled(ids.map(read));
-  const items: T[] = [];
-  for (const r of results) {
-    if (r.status === "fulfilled") items.push(r.value);
-    else if (!(r.reason instanceof ApiProblem && r.reason.problem.status === 404)) throw r.reason;
-  }
-  return items;
 }
 
 /** A labelled count in a row of counts. */
