@@ -4,6 +4,7 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useCallback, useEffect, useId, useRef, useState } from "preact/hooks";
 import { ApiProblem, asProblem, idempotencyKey, type Problem } from "./api/client";
+import { setQuery } from "./router";
 
 // ---------------------------------------------------------------------------------------
 // Loading
@@ -281,6 +282,35 @@ export function Field({
   );
 }
 
+/** A list's filter kept in the query string: a labelled select whose first choice is 全部. */
+export function QueryFilter({
+  label,
+  param,
+  value: current,
+  options,
+}: {
+  label: string;
+  param: string;
+  value: string;
+  /** [value, zh-CN label] */
+  options: readonly (readonly [string, string])[];
+}) {
+  return (
+    <Field label={label}>
+      {(p) => (
+        <select {...p} value={current} onChange={(e) => setQuery({ [param]: e.currentTarget.value })}>
+          <option value="">全部</option>
+          {options.map(([v, text]) => (
+            <option key={v} value={v}>
+              {text}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
 /** The value of an input event's target. */
 export function value(e: JSX.TargetedEvent<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>): string {
   return e.currentTarget.value;
@@ -321,6 +351,44 @@ export function Dialog({
       <h2 id={titleId}>{title}</h2>
       {children}
     </dialog>
+  );
+}
+
+/**
+ * A dialog's buttons: 取消, and the action, disabled while it is pending. Without
+ * `onConfirm` the action submits the dialog's form (its checks and Enter work).
+ */
+export function DialogButtons({
+  onCancel,
+  label,
+  pending,
+  pendingLabel = "正在提交…",
+  disabled = false,
+  danger = false,
+  onConfirm,
+}: {
+  onCancel: () => void;
+  label: ComponentChildren;
+  pending: boolean;
+  pendingLabel?: string;
+  disabled?: boolean;
+  danger?: boolean;
+  onConfirm?: () => void;
+}) {
+  return (
+    <div class="buttons">
+      <button type="button" class="secondary" onClick={onCancel}>
+        取消
+      </button>
+      <button
+        type={onConfirm ? "button" : "submit"}
+        class={danger ? "danger" : undefined}
+        disabled={pending || disabled}
+        onClick={onConfirm}
+      >
+        {pending ? pendingLabel : label}
+      </button>
+    </div>
   );
 }
 

@@ -7,11 +7,12 @@ import { session } from "../../session";
 import {
   Badge,
   Dialog,
+  DialogButtons,
   Empty,
   Field,
   Loader,
-  PageTitle,
   Pager,
+  PageTitle,
   ProblemAlert,
   date,
   dateTime,
@@ -396,14 +397,7 @@ function ConfirmDialog({ claim, onClose, onDone }: { claim: ClaimView; onClose: 
           {(p) => <textarea {...p} rows={3} maxLength={500} value={note} onInput={(e) => setNote(value(e))} />}
         </Field>
         <ProblemAlert problem={confirm.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" disabled={confirm.pending}>
-            {confirm.pending ? "正在确认…" : "确认并生成支付"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="确认并生成支付" pending={confirm.pending} pendingLabel="正在确认…" />
       </form>
     </Dialog>
   );
@@ -454,14 +448,7 @@ function RejectDialog({ claim, onClose, onDone }: { claim: ClaimView; onClose: (
           {(p) => <textarea {...p} rows={3} maxLength={500} value={note} onInput={(e) => setNote(value(e))} />}
         </Field>
         <ProblemAlert problem={reject.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" class="danger" disabled={reject.pending}>
-            {reject.pending ? "正在驳回…" : "驳回理赔"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="驳回理赔" pending={reject.pending} pendingLabel="正在驳回…" danger />
       </form>
     </Dialog>
   );

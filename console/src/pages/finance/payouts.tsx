@@ -7,12 +7,14 @@ import { api, call, type Schemas } from "../../api/client";
 import { Link, setQuery, useLocation } from "../../router";
 import {
   Dialog,
+  DialogButtons,
   Empty,
   Field,
   Loader,
-  PageTitle,
   Pager,
+  PageTitle,
   ProblemAlert,
+  QueryFilter,
   dateTime,
   money,
   notify,
@@ -135,27 +137,8 @@ export function Payouts() {
         </Link>
       </PageTitle>
       <form class="filters" aria-label="筛选支付" onSubmit={(e) => e.preventDefault()}>
-        <Field label="状态">
-          {(p) => (
-            <select {...p} value={status} onChange={(e) => setQuery({ status: value(e) })}>
-              <option value="">全部</option>
-              {STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {PAYOUT_STATUS[s][0]}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="渠道">
-          {(p) => (
-            <select {...p} value={channel} onChange={(e) => setQuery({ channel: value(e) })}>
-              <option value="">全部</option>
-              <option value="wechat">微信零钱</option>
-              <option value="bank">银行转账</option>
-            </select>
-          )}
-        </Field>
+        <QueryFilter label="状态" param="status" value={status} options={STATUSES.map((s) => [s, PAYOUT_STATUS[s][0]] as const)} />
+        <QueryFilter label="渠道" param="channel" value={channel} options={[["wechat", "微信零钱"], ["bank", "银行转账"]] as const} />
         <div class="field fin-check">
           <label class="check">
             <input
@@ -488,14 +471,7 @@ function NoteDialog({
           {(p) => <textarea {...p} rows={3} maxLength={500} value={note} onInput={(e) => setNote(value(e))} />}
         </Field>
         <ProblemAlert problem={action.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" class={danger ? "danger" : undefined} disabled={action.pending}>
-            {action.pending ? "正在提交…" : submit}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label={submit} pending={action.pending} danger={danger} />
       </form>
     </Dialog>
   );
@@ -542,14 +518,7 @@ function SwitchDialog({ payout, onClose, onDone }: { payout: PayoutView; onClose
           {(p) => <textarea {...p} rows={2} required maxLength={200} value={reason} onInput={(e) => setReason(value(e))} />}
         </Field>
         <ProblemAlert problem={action.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" disabled={action.pending}>
-            {action.pending ? "正在提交…" : "更换收款人"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="更换收款人" pending={action.pending} />
       </form>
     </Dialog>
   );
@@ -600,14 +569,7 @@ function PayeeRequestDialog({ payout, onClose, onDone }: { payout: PayoutView; o
           {(p) => <textarea {...p} rows={2} required maxLength={200} value={reason} onInput={(e) => setReason(value(e))} />}
         </Field>
         <ProblemAlert problem={action.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" disabled={action.pending}>
-            {action.pending ? "正在提交…" : "提交申请"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="提交申请" pending={action.pending} />
       </form>
     </Dialog>
   );

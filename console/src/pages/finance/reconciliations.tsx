@@ -7,12 +7,14 @@ import { Link, navigate, setQuery, useLocation } from "../../router";
 import {
   Badge,
   Dialog,
+  DialogButtons,
   Empty,
   Field,
   Loader,
-  PageTitle,
   Pager,
+  PageTitle,
   ProblemAlert,
+  QueryFilter,
   date,
   dateTime,
   money,
@@ -59,36 +61,9 @@ export function Reconciliations() {
       </PageTitle>
       <p class="muted">每个渠道每天一次对账：微信支付的资金账单每天自动下载；银行对账单由财务上传。</p>
       <form class="filters" aria-label="筛选对账" onSubmit={(e) => e.preventDefault()}>
-        <Field label="渠道">
-          {(p) => (
-            <select {...p} value={channel} onChange={(e) => setQuery({ channel: value(e) })}>
-              <option value="">全部</option>
-              <option value="wechat">微信支付</option>
-              <option value="bank">银行</option>
-            </select>
-          )}
-        </Field>
-        <Field label="状态">
-          {(p) => (
-            <select {...p} value={status} onChange={(e) => setQuery({ status: value(e) })}>
-              <option value="">全部</option>
-              {RUN_STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {RUN_STATUS[s][0]}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="差异">
-          {(p) => (
-            <select {...p} value={exceptions} onChange={(e) => setQuery({ with_exceptions: value(e) })}>
-              <option value="">全部</option>
-              <option value="true">有差异</option>
-              <option value="false">无差异</option>
-            </select>
-          )}
-        </Field>
+        <QueryFilter label="渠道" param="channel" value={channel} options={[["wechat", "微信支付"], ["bank", "银行"]] as const} />
+        <QueryFilter label="状态" param="status" value={status} options={RUN_STATUSES.map((s) => [s, RUN_STATUS[s][0]] as const)} />
+        <QueryFilter label="差异" param="with_exceptions" value={exceptions} options={[["true", "有差异"], ["false", "无差异"]] as const} />
       </form>
       <Loader loaded={pages}>
         {() =>
@@ -194,14 +169,7 @@ function StatementDialog({ onClose }: { onClose: () => void }) {
           {(p) => <input {...p} type="file" accept=".csv,.txt,text/csv,text/plain" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />}
         </Field>
         <ProblemAlert problem={upload.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" disabled={upload.pending}>
-            {upload.pending ? "正在上传…" : "上传并对账"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="上传并对账" pending={upload.pending} pendingLabel="正在上传…" />
       </form>
     </Dialog>
   );
@@ -298,15 +266,7 @@ export function RunPage({ params }: { params: Record<string, string> }) {
             )}
           </Field>
           {outcome !== "matched" && (
-            <Field label="处理">
-              {(p) => (
-                <select {...p} value={resolved} onChange={(e) => setQuery({ resolved: value(e) })}>
-                  <option value="">全部</option>
-                  <option value="false">未处理</option>
-                  <option value="true">已处理</option>
-                </select>
-              )}
-            </Field>
+            <QueryFilter label="处理" param="resolved" value={resolved} options={[["false", "未处理"], ["true", "已处理"]] as const} />
           )}
         </form>
         <Loader loaded={items}>
@@ -590,14 +550,7 @@ function ResolveDialog({ runId, item, onClose, onDone }: { runId: string; item: 
           {(p) => <textarea {...p} rows={4} required maxLength={500} value={note} onInput={(e) => setNote(value(e))} />}
         </Field>
         <ProblemAlert problem={resolve.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" disabled={resolve.pending}>
-            {resolve.pending ? "正在提交…" : "标为已处理"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="标为已处理" pending={resolve.pending} />
       </form>
     </Dialog>
   );

@@ -2,7 +2,7 @@
 // newest first, page by page; the manager resolves each with what was done.
 import { useState } from "preact/hooks";
 import { api, call, type Schemas } from "../../api/client";
-import { Badge, Dialog, Empty, Field, Loader, Pager, ProblemAlert, dateTime, notify, useAction, usePages, value } from "../../ui";
+import { Badge, Dialog, DialogButtons, Empty, Field, Loader, Pager, ProblemAlert, dateTime, notify, useAction, usePages, value } from "../../ui";
 import { reportKindLabel } from "./labels";
 
 type Report = Schemas["ReportView"];
@@ -145,14 +145,7 @@ function ResolveDialog({
           {(p) => <textarea {...p} rows={3} maxLength={500} value={resolution} onInput={(e) => setResolution(value(e))} />}
         </Field>
         <ProblemAlert problem={resolve.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" disabled={resolve.pending}>
-            {resolve.pending ? "正在提交…" : "标记为已处理"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="标记为已处理" pending={resolve.pending} />
       </form>
     </Dialog>
   );

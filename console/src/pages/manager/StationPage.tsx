@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, call, type Schemas } from "../../api/client";
 import { Link } from "../../router";
-import { Badge, Dialog, Field, Loader, PageTitle, ProblemAlert, dateTime, notify, useAction, useLoad, value } from "../../ui";
+import { Badge, Dialog, DialogButtons, Field, Loader, PageTitle, ProblemAlert, dateTime, notify, useAction, useLoad, value } from "../../ui";
 import { HoursEditor, hoursValid } from "./HoursEditor";
 import {
   AMENITIES,
@@ -538,14 +538,7 @@ function StationCode({ s, onRotated }: { s: Station; onRotated: (s: Station) => 
         <Dialog title="更换签到二维码？" onClose={() => setConfirming(false)}>
           <p>更换后，驿站现在张贴的二维码立即不能签到，需要打印并张贴新的二维码。</p>
           <ProblemAlert problem={rotate.problem} />
-          <div class="buttons">
-            <button type="button" class="secondary" onClick={() => setConfirming(false)}>
-              取消
-            </button>
-            <button type="button" class="danger" disabled={rotate.pending} onClick={() => void rotate.run()}>
-              {rotate.pending ? "正在更换…" : "确认更换"}
-            </button>
-          </div>
+          <DialogButtons onCancel={() => setConfirming(false)} label="确认更换" pending={rotate.pending} pendingLabel="正在更换…" danger onConfirm={() => void rotate.run()} />
         </Dialog>
       )}
     </section>

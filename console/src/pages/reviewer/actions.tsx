@@ -6,7 +6,7 @@ import type { ComponentChildren } from "preact";
 import { useRef, useState } from "preact/hooks";
 import { ApiProblem, api, call, type Schemas } from "../../api/client";
 import { session } from "../../session";
-import { Badge, Dialog, Field, ProblemAlert, money, notify, useAction, value } from "../../ui";
+import { Badge, Dialog, DialogButtons, Field, ProblemAlert, money, notify, useAction, value } from "../../ui";
 import {
   REJECT_REASONS,
   RETURN_REASONS,
@@ -157,14 +157,7 @@ function NoteField({ label, hint, note, setNote }: { label: string; hint: string
 
 function Buttons({ pending, submit, danger, onClose }: { pending: boolean; submit: string; danger?: boolean; onClose: () => void }) {
   return (
-    <div class="buttons">
-      <button type="button" class="secondary" onClick={onClose}>
-        取消
-      </button>
-      <button type="submit" class={danger ? "danger" : undefined} disabled={pending}>
-        {pending ? "正在提交…" : submit}
-      </button>
-    </div>
+    <DialogButtons onCancel={onClose} label={submit} pending={pending} danger={danger} />
   );
 }
 

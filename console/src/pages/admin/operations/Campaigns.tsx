@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, call } from "../../../api/client";
 import { Link, navigate } from "../../../router";
-import { Dialog, Empty, Field, Loader, PageTitle, Pager, ProblemAlert, dateTime, notify, useAction, useIdempotent, useLoad, usePages, value } from "../../../ui";
+import { Dialog, DialogButtons, Empty, Field, Loader, Pager, PageTitle, ProblemAlert, dateTime, notify, useAction, useIdempotent, useLoad, usePages, value } from "../../../ui";
 import { CampaignStatusBadge, DELIVERY_STATUS, OCCUPATION, Stat, type CampaignView, type Occupation } from "./common";
 import { OrgPicker } from "./OrgPicker";
 
@@ -182,14 +182,7 @@ export function NewCampaign() {
             “{title}”将发送给{orgName ?? "所选组织"}及其下属工会的{occupation ? OCCUPATION[occupation] : "全部"}在会会员，发出后不能撤回。
           </p>
           <ProblemAlert problem={send.problem} />
-          <div class="buttons">
-            <button type="button" class="secondary" onClick={() => setConfirming(false)}>
-              取消
-            </button>
-            <button type="button" disabled={send.pending} onClick={() => void submit()}>
-              {send.pending ? "正在发送…" : "确认发送"}
-            </button>
-          </div>
+          <DialogButtons onCancel={() => setConfirming(false)} label="确认发送" pending={send.pending} pendingLabel="正在发送…" onConfirm={() => void submit()} />
         </Dialog>
       )}
     </>

@@ -6,11 +6,12 @@ import { Link, setQuery, useLocation } from "../../../router";
 import {
   Badge,
   Dialog,
+  DialogButtons,
   Empty,
   Field,
   Loader,
-  PageTitle,
   Pager,
+  PageTitle,
   ProblemAlert,
   dateTime,
   notify,
@@ -205,14 +206,7 @@ function ApproveDialog({ app, onClose, onDone }: { app: Application; onClose: ()
         <p class="problem">该身份证号已被其他账号使用。请确认已核实申请人确为本人后再批准。</p>
       )}
       <ProblemAlert problem={approve.problem} />
-      <div class="buttons">
-        <button type="button" class="secondary" onClick={onClose}>
-          取消
-        </button>
-        <button type="button" disabled={approve.pending} onClick={() => void approve.run()}>
-          {approve.pending ? "正在批准…" : "确认批准"}
-        </button>
-      </div>
+      <DialogButtons onCancel={onClose} label="确认批准" pending={approve.pending} pendingLabel="正在批准…" onConfirm={() => void approve.run()} />
     </Dialog>
   );
 }

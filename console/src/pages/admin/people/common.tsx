@@ -5,7 +5,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, call, type Schemas } from "../../../api/client";
 import { session } from "../../../session";
-import { Badge, Dialog, Field, ProblemAlert, toProblem, useAction, value } from "../../../ui";
+import { Badge, Dialog, DialogButtons, Field, ProblemAlert, toProblem, useAction, value } from "../../../ui";
 import type { Problem } from "../../../api/client";
 import "./people.css";
 
@@ -374,14 +374,7 @@ export function ReasonDialog({
           )}
         </Field>
         <ProblemAlert problem={action.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" class={danger ? "danger" : undefined} disabled={action.pending}>
-            {action.pending ? "正在提交…" : submitLabel}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label={submitLabel} pending={action.pending} danger={danger} />
       </form>
     </Dialog>
   );

@@ -6,11 +6,12 @@ import { api, call, type Schemas } from "../../../api/client";
 import { Link, setQuery, useLocation } from "../../../router";
 import {
   Dialog,
+  DialogButtons,
   Empty,
   Field,
   Loader,
-  PageTitle,
   Pager,
+  PageTitle,
   ProblemAlert,
   date,
   dateTime,
@@ -203,14 +204,7 @@ function RevealDialog({
           )}
         </Field>
         <ProblemAlert problem={read.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" disabled={read.pending}>
-            {read.pending ? "正在读取…" : "确认查看"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="确认查看" pending={read.pending} pendingLabel="正在读取…" />
       </form>
     </Dialog>
   );

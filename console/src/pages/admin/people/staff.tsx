@@ -7,11 +7,12 @@ import { Link, navigate } from "../../../router";
 import { session } from "../../../session";
 import {
   Dialog,
+  DialogButtons,
   Empty,
   Field,
   Loader,
-  PageTitle,
   Pager,
+  PageTitle,
   ProblemAlert,
   dateTime,
   notify,
@@ -304,14 +305,7 @@ function EditDialog({ staff, onClose, onDone }: { staff: Staff; onClose: () => v
           </p>
         )}
         <ProblemAlert problem={save.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" disabled={save.pending || !orgs}>
-            {save.pending ? "正在保存…" : "保存"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="保存" pending={save.pending} pendingLabel="正在保存…" disabled={!orgs} />
       </form>
     </Dialog>
   );
@@ -349,14 +343,7 @@ function PasswordDialog({ staff, onClose, onDone }: { staff: Staff; onClose: () 
           )}
         </Field>
         <ProblemAlert problem={save.problem} />
-        <div class="buttons">
-          <button type="button" class="secondary" onClick={onClose}>
-            取消
-          </button>
-          <button type="submit" disabled={save.pending}>
-            {save.pending ? "正在保存…" : "重置密码"}
-          </button>
-        </div>
+        <DialogButtons onCancel={onClose} label="重置密码" pending={save.pending} pendingLabel="正在保存…" />
       </form>
     </Dialog>
   );
@@ -387,14 +374,7 @@ function StatusDialog({
           : `重新启用 ${staff.display_name}（${staff.username}）的账号？启用后可用原密码登录。`}
       </p>
       <ProblemAlert problem={save.problem} />
-      <div class="buttons">
-        <button type="button" class="secondary" onClick={onClose}>
-          取消
-        </button>
-        <button type="button" class={disable ? "danger" : undefined} disabled={save.pending} onClick={() => void save.run()}>
-          {save.pending ? "正在保存…" : disable ? "确认停用" : "确认启用"}
-        </button>
-      </div>
+      <DialogButtons onCancel={onClose} label={disable ? "确认停用" : "确认启用"} pending={save.pending} pendingLabel="正在保存…" danger={disable} onConfirm={() => void save.run()} />
     </Dialog>
   );
 }
