@@ -9,11 +9,12 @@ import { Link, navigate } from "../../router";
 import { session } from "../../session";
 import {
   Dialog,
+  DialogButtons,
   Empty,
   Field,
   Loader,
-  PageTitle,
   Pager,
+  PageTitle,
   ProblemAlert,
   dateTime,
   money,
@@ -537,24 +538,19 @@ function ApproveDialog({ batch, onClose, onDone }: { batch: BatchView; onClose: 
       </dl>
       <p>{batch.channel === "wechat" ? "批准后立即向每位收款人发起微信转账。" : "批准后可导出银行文件。"}</p>
       <ProblemAlert problem={approve.problem} />
-      <div class="buttons">
-        <button type="button" class="secondary" onClick={onClose}>
-          取消
-        </button>
-        <button
-          type="button"
-          disabled={approve.pending}
-          onClick={async () => {
-            const done = await approve.run();
-            if (done) {
-              notify(`已批准批次 ${shortId(done.id)}`);
-              onDone();
-            }
-          }}
-        >
-          {approve.pending ? "正在审批…" : "批准支付"}
-        </button>
-      </div>
+      <DialogButtons
+        onCancel={onClose}
+        label="批准支付"
+        pending={approve.pending}
+        pendingLabel="正在审批…"
+        onConfirm={async () => {
+          const done = await approve.run();
+          if (done) {
+            notify(`已批准批次 ${shortId(done.id)}`);
+            onDone();
+          }
+        }}
+      />
     </Dialog>
   );
 }
@@ -571,23 +567,18 @@ function BankFileDialog({ batch, onClose, onDone }: { batch: BatchView; onClose:
         文件只能导出一次。导出后请立即保存，并在网银中提交；没能写入文件的支付（如户名无法用银行要求的编码写出）会标为失败并注明原因。
       </p>
       <ProblemAlert problem={take.problem} />
-      <div class="buttons">
-        <button type="button" class="secondary" onClick={onClose}>
-          取消
-        </button>
-        <button
-          type="button"
-          disabled={take.pending}
-          onClick={async () => {
-            if (await take.run()) {
-              notify("银行文件已导出");
-              onDone();
-            }
-          }}
-        >
-          {take.pending ? "正在导出…" : "导出并下载"}
-        </button>
-      </div>
+      <DialogButtons
+        onCancel={onClose}
+        label="导出并下载"
+        pending={take.pending}
+        pendingLabel="正在导出…"
+        onConfirm={async () => {
+          if (await take.run()) {
+            notify("银行文件已导出");
+            onDone();
+          }
+        }}
+      />
     </Dialog>
   );
 }

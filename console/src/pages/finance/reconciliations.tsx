@@ -490,23 +490,17 @@ function RerunDialog({ run, onClose, onDone }: { run: RunView; onClose: () => vo
         用已保存的对账单{run.channel === "wechat" ? "（或重新下载的微信支付账单）" : ""}重新对 {date(run.date)} 的账。已做的差异处理会保留。
       </p>
       <ProblemAlert problem={rerun.problem} />
-      <div class="buttons">
-        <button type="button" class="secondary" onClick={onClose}>
-          取消
-        </button>
-        <button
-          type="button"
-          disabled={rerun.pending}
-          onClick={async () => {
-            if (await rerun.run()) {
-              notify("已开始重新对账");
-              onDone();
-            }
-          }}
-        >
-          {rerun.pending ? "正在提交…" : "重新对账"}
-        </button>
-      </div>
+      <DialogButtons
+        onCancel={onClose}
+        label="重新对账"
+        pending={rerun.pending}
+        onConfirm={async () => {
+          if (await rerun.run()) {
+            notify("已开始重新对账");
+            onDone();
+          }
+        }}
+      />
     </Dialog>
   );
 }
