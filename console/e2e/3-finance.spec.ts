@@ -106,6 +106,8 @@ test("an approver confirms the large claim; a WeChat batch built by one approver
     await expect(row.getByText("已支付")).toBeVisible({ timeout: 8_000 });
   }).toPass({ timeout: 60_000, intervals: [1_000, 2_000, 5_000] });
   await expect(page.getByText("已结清")).toBeVisible();
+  // Who built it, by name (GET /staff/names), not by id.
+  await expect(page.getByText("演示·财务制单", { exact: false }).first()).toBeVisible();
   await checkAccessibility(page, "finance-batch");
   await screenshot(page, "finance-batch");
 

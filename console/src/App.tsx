@@ -7,6 +7,7 @@ import { section as reviewer } from "./pages/reviewer";
 import { Link, match, navigate, useLocation } from "./router";
 import type { Section } from "./sections";
 import { session, type StaffUser } from "./session";
+import { useStaffNamesArrive } from "./staff-names";
 import { Field, Notices, PageTitle, ProblemAlert, useAction, value } from "./ui";
 
 const SECTIONS: Section[] = [manager, reviewer, finance, admin];
@@ -30,6 +31,7 @@ function visibleSections(user: StaffUser): Section[] {
 
 export function App() {
   const user = useUser();
+  useStaffNamesArrive();
   const { path } = useLocation();
   if (!user) return <SignIn />;
   if (path === "/sign-in") {

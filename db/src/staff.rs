@@ -40,6 +40,15 @@ pub fn by_username(conn: &mut DbConnection, username: &str) -> Result<Option<Sta
         .optional()?)
 }
 
+/// The display names of those of these staff ids that exist.
+pub fn names(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<(String, String)>, DbError> {
+    Ok(staff::table
+        .filter(staff::id.eq_any(ids))
+        .select((staff::id, staff::display_name))
+        .order(staff::id)
+        .load(conn)?)
+}
+
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Staff>, DbError> {
     Ok(staff::table
         .find(id)

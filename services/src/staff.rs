@@ -49,6 +49,53 @@ fn view(conn: &mut DbConnection, member: &Staff) -> ServiceResult<StaffView> {
     })
 }
 
+/// A colleague's name, as the trails and batches show who did what.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffName {
+    pub id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffNames {
+    /// The ids asked for that name a staff account (unknown ids are left out), by id.
+    pub items: Vec<StaffName>,
+}
+
+/// Ids one request may ask for.
+pub const MAX_NAMES: usize = 100;
+
+/// The display names of staff accounts, for any staff caller: events, batches and claims
+/// name the staff who acted by id, and a finance approver or reviewer may not list staff.
+/// Display names only (no username, org or roles).
+pub async fn names(ctx: &Context, actor: &Actor, ids: &str) -> ServiceResult<StaffNames> {
+    actor.staff()?;
+    let mut ids: Vec<String> = ids.split(',').map(str::to_owned).collect();
+    let valid = |id: &String| {
+        (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if ids.len() > MAX_NAMES || !ids.iter().all(valid) {
+        return Err(ServiceError::invalid(
+            "request.invalid_query",
+            "ids 须为 1 至 100 个以逗号分隔的工作人员编号",
+        ));
+    }
+    ids.sort();
+    ids.dedup();
+    ctx.db
+        .run(move |conn| -> ServiceResult<StaffNames> {
+            let items = staff_db::names(conn, &ids)?
+                .into_iter()
+                .map(|(id, display_name)| StaffName { id, display_name })
+                .collect();
+            Ok(StaffNames { items })
+        })
+        .await
+}
+
 fn staff_not_found() -> ServiceError {
     ServiceError::not_found("staff.not_found", "工作人员不存在")
 }

@@ -48,6 +48,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(orgs::get_org)
             .service(orgs::update_org)
             .service(staff::list_staff)
+            .service(staff::staff_names)
             .service(staff::create_staff)
             .service(staff::update_staff)
             // Membership

@@ -3,7 +3,9 @@
 
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use gongyou_services::page::Page;
-use gongyou_services::staff::{self, NewStaff, StaffChanges, StaffView};
+use gongyou_services::staff::{self, NewStaff, StaffChanges, StaffNames, StaffView};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
@@ -30,6 +32,38 @@ pub async fn list_staff(
 ) -> ApiResult<web::Json<Page<StaffView>>> {
     let page = page.into_inner().request()?;
     Ok(web::Json(staff::list(&state, &caller, page).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NamesQuery {
+    /// Up to 100 staff ids, separated by commas.
+    #[param(pattern = "^[0-9a-z-]{1,64}(,[0-9a-z-]{1,64}){0,99}$")]
+    pub ids: String,
+}
+
+/// The display names of staff accounts, for any staff caller (trails, batches and claims
+/// name the staff who acted by id). Unknown ids are left out.
+#[utoipa::path(
+    tag = "staff",
+    security(("bearer" = [])),
+    params(NamesQuery),
+    responses(
+        (status = 200, body = StaffNames),
+        (status = 400, description = "`request.invalid_query`: not 1–100 ids", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`auth.staff_only`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/staff/names")]
+pub async fn staff_names(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<NamesQuery>,
+) -> ApiResult<web::Json<StaffNames>> {
+    Ok(web::Json(
+        staff::names(&state, &caller, &query.into_inner().ids).await?,
+    ))
 }
 
 /// Creates a staff account in the caller's subtree.

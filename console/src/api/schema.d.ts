@@ -1917,6 +1917,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/staff/names": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The display names of staff accounts, for any staff caller (trails, batches and claims
+         *     name the staff who acted by id). Unknown ids are left out.
+         */
+        get: operations["staff_names"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stations": {
         parameters: {
             query?: never;
@@ -4499,6 +4519,15 @@ export interface components {
             org: components["schemas"]["OrgRef"];
             roles: components["schemas"]["RoleView"][];
             username: string;
+        };
+        /** @description A colleague's name, as the trails and batches show who did what. */
+        StaffName: {
+            display_name: string;
+            id: string;
+        };
+        StaffNames: {
+            /** @description The ids asked for that name a staff account (unknown ids are left out), by id. */
+            items: components["schemas"]["StaffName"][];
         };
         StaffView: {
             /** Format: date-time */
@@ -15001,6 +15030,72 @@ export interface operations {
             };
             /** @description `request.unsupported_media_type`: the body is not `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: an unexpected failure (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service.database_unavailable` or `service.cache_unavailable` (see `Retry-After`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    staff_names: {
+        parameters: {
+            query: {
+                /** @description Up to 100 staff ids, separated by commas. */
+                ids: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffNames"];
+                };
+            };
+            /** @description `request.invalid_query`: not 1–100 ids */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `auth.staff_only` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -504,3 +504,46 @@ async fn the_first_admin_of_an_install_is_bootstrapped() {
         "an operator"
     );
 }
+
+#[tokio::test]
+async fn any_staff_member_reads_colleagues_display_names_and_nothing_more() {
+    let app = spawn_app().await;
+    app.seed().await;
+    let approver = app.sign_in_staff("demo-approver", DEMO_PASSWORD).await;
+    let finance = app.sign_in_staff("demo-finance", DEMO_PASSWORD).await;
+    let admin = app.sign_in_staff("demo-admin", DEMO_PASSWORD).await;
+    let id = |s: &gongyou_tests::session::Session| s.user["id"].as_str().unwrap().to_owned();
+    let (finance_id, admin_id) = (id(&finance), id(&admin));
+    let unknown = "0190a000-0000-7000-8000-000000000000";
+
+    // Another org's admin, a colleague, an unknown id (left out), a repeat: by id, once each.
+    let path = format!("/api/v1/staff/names?ids={admin_id},{finance_id},{unknown},{finance_id}");
+    let r = app.get_as(&approver, &path).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let mut expected = vec![
+        json!({"id": admin_id, "display_name": admin.user["display_name"]}),
+        json!({"id": finance_id, "display_name": finance.user["display_name"]}),
+    ];
+    expected.sort_by_key(|v| v["id"].as_str().unwrap().to_owned());
+    assert_eq!(body["items"], Value::Array(expected));
+    assert!(
+        body["items"][0].get("username").is_none(),
+        "display names only"
+    );
+
+    // 1–100 well-formed ids.
+    let many = vec![finance_id.as_str(); 101].join(",");
+    for bad in ["", "A-UPPER", "a,,b", many.as_str()] {
+        let r = app
+            .get_as(&approver, &format!("/api/v1/staff/names?ids={bad}"))
+            .await;
+        assert_eq!(r.status(), 400, "{bad}");
+        let problem: Value = r.json().await.unwrap();
+        assert_eq!(problem["code"], "request.invalid_query");
+    }
+    // Staff only.
+    let worker = app.sign_in_worker("13500000401").await;
+    assert_eq!(app.get_as(&worker, &path).await.status(), 403);
+    assert_eq!(app.get(&path).await.status(), 401);
+}

@@ -2,6 +2,7 @@
 // did something (the caller as 您), ids shortened for tables, org names looked up once.
 import { api, call, type Schemas } from "../../api/client";
 import { session } from "../../session";
+import { nameOf } from "../../staff-names";
 import { Badge, useLoad } from "../../ui";
 
 export type PayoutView = Schemas["PayoutView"];
@@ -110,7 +111,7 @@ export const ACTOR_KIND: Record<string, string> = { staff: "工作人员", syste
 export function who(id: string | null | undefined): string {
   if (!id) return "—";
   if (id === session.user()?.id) return "您";
-  return `工作人员 ${shortId(id)}`;
+  return nameOf(id) ?? `工作人员 ${shortId(id)}`;
 }
 
 /** The last 8 characters of an id (UUIDv7: the start is the time, the end tells them apart). */

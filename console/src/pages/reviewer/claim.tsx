@@ -5,6 +5,7 @@ import type { ComponentChildren } from "preact";
 import { api, call, type Schemas } from "../../api/client";
 import { Link } from "../../router";
 import { session } from "../../session";
+import { nameOf } from "../../staff-names";
 import { Badge, Loader, PageTitle, ProblemAlert, date, dateTime, money, useLoad } from "../../ui";
 import { Actions } from "./actions";
 import { Documents } from "./documents";
@@ -129,9 +130,9 @@ function Facts({ c }: { c: ClaimView }) {
   );
 }
 
-/** A staff member as the API names them (by id only): "我" or another's role. */
+/** A staff member: "我", or their display name. */
 function who(staffId: string): string {
-  return staffId === session.user()?.id ? "我" : "其他工作人员";
+  return staffId === session.user()?.id ? "我" : (nameOf(staffId) ?? "其他工作人员");
 }
 
 function Incident({ c }: { c: ClaimView }) {
@@ -234,7 +235,6 @@ function Rules({ c }: { c: ClaimView }) {
 }
 
 function Trail({ events }: { events: EventView[] }) {
-  const me = session.user()?.id;
   if (events.length === 0) return <p class="empty">还没有处理记录。</p>;
   return (
     <div class="table-wrap">
@@ -255,7 +255,7 @@ function Trail({ events }: { events: EventView[] }) {
           {events.map((e) => (
             <tr key={e.id}>
               <td class="rv-nowrap">{dateTime(e.at)}</td>
-              <td>{e.actor_kind === "staff" && e.actor_id && e.actor_id === me ? "我" : (ACTOR_KIND[e.actor_kind] ?? e.actor_kind)}</td>
+              <td>{e.actor_kind === "staff" && e.actor_id ? who(e.actor_id) : (ACTOR_KIND[e.actor_kind] ?? e.actor_kind)}</td>
               <td>{e.text}</td>
               <td>
                 {e.from_status ? `${STATUS[e.from_status].text} → ` : ""}

@@ -5,6 +5,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, call, type Schemas } from "../../../api/client";
 import { session } from "../../../session";
+import { nameOf } from "../../../staff-names";
 import { Badge, Dialog, DialogButtons, Field, ProblemAlert, toProblem, useAction, value } from "../../../ui";
 import type { Problem } from "../../../api/client";
 import "./people.css";
@@ -292,7 +293,8 @@ export function staffName(map: Map<string, Staff>, id: string | null | undefined
   if (id === "auto-approval") return "系统（自动审批）";
   const s = map.get(id);
   if (s) return `${s.display_name}（${s.username}）`;
-  return `工作人员 ${id.slice(-8)}`;
+  // Outside the admin's subtrees: the display name only.
+  return nameOf(id) ?? `工作人员 ${id.slice(-8)}`;
 }
 
 // ---------------------------------------------------------------------------------------
