@@ -1287,6 +1287,15 @@ def inject_within_box(case, n):
     case.query = query
 
 
+def inject_staff_names(case, n):
+    """Names of staff that exist: the fuzzer's own id and the sacrificial staff."""
+    ids = [i for i in [DATA.staff_self, *DATA.sacrificial_staff] if i]
+    if ids:
+        query = dict(case.query or {})
+        query["ids"] = ",".join(ids[: 1 + n % len(ids)])
+        case.query = query
+
+
 def inject_get_photo(case, n):
     pair = pick(DATA.photos, n)
     if pair:
@@ -1677,6 +1686,8 @@ INJECT = {
     "GET /api/v1/admin/roster-imports/{id}": _path_id("id", lambda: DATA.roster_imports),
     "GET /api/v1/admin/roster-imports/{id}/errors": _path_id("id", lambda: DATA.roster_imports),
     "GET /api/v1/admin/plans/{code}": _path_id("code", lambda: DATA.plans),
+    "GET /api/v1/admin/plans/{code}/roster-imports": _path_id("code", lambda: DATA.plans),
+    "GET /api/v1/staff/names": inject_staff_names,
     "PATCH /api/v1/admin/plans/{code}": inject_edit_plan,
     "POST /api/v1/admin/plans/{code}/publish": _path_id("code", lambda: DATA.draft_plans),
     "POST /api/v1/admin/plans/{code}/versions": _path_id("code", lambda: DATA.published_plans[1:]),

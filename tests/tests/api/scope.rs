@@ -406,6 +406,13 @@ fn shenzhen_targets(w: &World) -> Vec<(&'static str, &'static str, String, Value
         ),
         (
             "GET",
+            "/api/v1/admin/campaigns",
+            "/api/v1/admin/campaigns".into(),
+            Value::Null,
+            Shenzhen,
+        ),
+        (
+            "GET",
             "/api/v1/admin/campaigns/{id}",
             format!("/api/v1/admin/campaigns/{}", sz.campaign),
             Value::Null,
@@ -468,6 +475,13 @@ fn shenzhen_targets(w: &World) -> Vec<(&'static str, &'static str, String, Value
             Value::String(format!(
                 "{SZ_ROSTER}李四,440305199202021013,,MT-2,2025-01-01\r\n"
             )),
+            Shenzhen,
+        ),
+        (
+            "GET",
+            "/api/v1/admin/plans/{code}/roster-imports",
+            format!("/api/v1/admin/plans/{}/roster-imports", sz.open_plan),
+            Value::Null,
             Shenzhen,
         ),
         (
