@@ -104,9 +104,12 @@ async fn serve(req: HttpRequest, tail: web::Path<String>) -> Result<HttpResponse
     } else {
         mime.to_owned()
     };
-    Ok(response
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .body(file.data.into_owned()))
+    response.insert_header((header::CONTENT_TYPE, content_type));
+    // Embedded files are static: served from the binary, not copied per request.
+    Ok(match file.data {
+        std::borrow::Cow::Borrowed(bytes) => response.body(bytes),
+        std::borrow::Cow::Owned(bytes) => response.body(bytes),
+    })
 }
 
 /// A path whose last segment has an extension names a file, not a route of the app.

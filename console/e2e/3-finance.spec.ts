@@ -45,7 +45,7 @@ test("an approver confirms the large claim; a WeChat batch built by one approver
   await confirm.getByLabel("备注（可选）").fill("已核对事故证明与伤残鉴定");
   await confirm.getByRole("button", { name: "确认并生成支付" }).click();
   await expect(confirm).toBeHidden();
-  await expect(page.getByText("已通过")).toBeVisible();
+  await expect(page.getByText("已通过", { exact: true })).toBeVisible(); // the status badge (the trail says 待复核 → 已通过)
   await page.getByRole("link", { name: "查看这笔理赔的支付" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "支付" })).toBeVisible();
   const payoutLink = page.getByRole("link", { name: /支付 \S+（¥30,000\.00）/ });

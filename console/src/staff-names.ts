@@ -40,6 +40,16 @@ async function flush(): Promise<void> {
   for (const l of listeners) l();
 }
 
+/**
+ * Who a staff id is, in trails and facts: `me` for the caller, the display name once known,
+ * else a short id.
+ */
+export function staffLabel(id: string | null | undefined, me = "您"): string {
+  if (!id) return "—";
+  if (id === session.user()?.id) return me;
+  return nameOf(id) ?? `工作人员 ${id.replace(/-/g, "").slice(-8)}`;
+}
+
 /** Rerenders the caller when names arrive (the app calls it once, at the top). */
 export function useStaffNamesArrive(): void {
   const [, set] = useState(0);

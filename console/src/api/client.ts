@@ -96,12 +96,16 @@ export function idempotencyKey(): string {
 }
 
 /**
- * A file the API serves behind `Authorization` (claim documents, bank files, CSV reports):
- * fetched into a Blob, since `<img src>` and links cannot send the header.
+ * A request the typed client does not make (files in or out), with the session's bearer
+ * token, an early refresh, and one replay after a refresh on a 401 (`init.body` must be
+ * replayable: a Blob or a string). A non-2xx answer is thrown as its `ApiProblem`.
  */
-export async function fetchBlob(path: string): Promise<Blob> {
-  const go = (token: string | null) =>
-    fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+async function authorized(path: string, init: RequestInit = {}): Promise<Response> {
+  const go = (token: string | null) => {
+    const headers = new Headers(init.headers);
+    if (token) headers.set("Authorization", `Bearer ${token}`);
+    return fetch(path, { ...init, headers });
+  };
   let response: Response;
   try {
     if (session.expiresWithin(15_000)) await session.refresh();
@@ -123,7 +127,28 @@ export async function fetchBlob(path: string): Promise<Blob> {
     }
     throw new ApiProblem(asProblem(body, response), response);
   }
-  return response.blob();
+  return response;
+}
+
+/**
+ * A file the API serves behind `Authorization` (claim documents, bank files, CSV reports):
+ * fetched into a Blob, since `<img src>` and links cannot send the header.
+ */
+export async function fetchBlob(path: string): Promise<Blob> {
+  return (await authorized(path)).blob();
+}
+
+/**
+ * POSTs a file as the request body (e.g. a roster as `text/csv` itself, not a multipart
+ * form); answers the JSON the API returns.
+ */
+export async function uploadFile<T>(path: string, file: Blob, contentType: string): Promise<T> {
+  const response = await authorized(path, { method: "POST", headers: { "Content-Type": contentType }, body: file });
+  try {
+    return (await response.json()) as T;
+  } catch {
+    throw new ApiProblem(asProblem(undefined, response), response);
+  }
 }
 
 /** Saves a Blob under a file name (a download the browser keeps). */

@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, call, fetchBlob, saveBlob, type Schemas } from "../../api/client";
 import { Link, navigate } from "../../router";
+import { ClaimTrail } from "../reviewer/claim";
 import { session } from "../../session";
 import {
   Badge,
@@ -207,38 +208,7 @@ export function ClaimPage({ params }: { params: Record<string, string> }) {
       </Loader>
       <section aria-labelledby="fin-claim-trail">
         <h2 id="fin-claim-trail">处理记录</h2>
-        <Loader loaded={events}>
-          {(list) =>
-            list.length === 0 ? (
-              <Empty>还没有记录。</Empty>
-            ) : (
-              <div class="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">时间</th>
-                      <th scope="col">经办</th>
-                      <th scope="col">事项</th>
-                      <th scope="col" class="num">金额</th>
-                      <th scope="col">备注</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((e) => (
-                      <tr key={e.id}>
-                        <td>{dateTime(e.at)}</td>
-                        <td>{e.actor_kind === "staff" ? who(e.actor_id) : e.actor_kind === "worker" ? "申请人" : "系统"}</td>
-                        <td>{e.text}</td>
-                        <td class="num">{money(e.amount)}</td>
-                        <td>{e.note ?? ""}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )
-          }
-        </Loader>
+        <Loader loaded={events}>{(list) => <ClaimTrail events={list} />}</Loader>
       </section>
     </>
   );

@@ -1,8 +1,7 @@
 // The finance section's labels and small pieces: statuses in zh-CN with a badge tone, who
 // did something (the caller as 您), ids shortened for tables, org names looked up once.
 import { api, call, type Schemas } from "../../api/client";
-import { session } from "../../session";
-import { nameOf } from "../../staff-names";
+import { staffLabel } from "../../staff-names";
 import { Badge, useLoad } from "../../ui";
 
 export type PayoutView = Schemas["PayoutView"];
@@ -108,11 +107,7 @@ export const EVENT_ACTION: Record<string, string> = {
 export const ACTOR_KIND: Record<string, string> = { staff: "工作人员", system: "系统", provider: "支付渠道", worker: "会员" };
 
 /** A staff id as a person: 您 for the caller, else a short id (the API gives no names here). */
-export function who(id: string | null | undefined): string {
-  if (!id) return "—";
-  if (id === session.user()?.id) return "您";
-  return nameOf(id) ?? `工作人员 ${shortId(id)}`;
-}
+export const who = (id: string | null | undefined): string => staffLabel(id);
 
 /** The last 8 characters of an id (UUIDv7: the start is the time, the end tells them apart). */
 export function shortId(id: string | null | undefined): string {

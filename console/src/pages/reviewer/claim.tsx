@@ -5,7 +5,7 @@ import type { ComponentChildren } from "preact";
 import { api, call, type Schemas } from "../../api/client";
 import { Link } from "../../router";
 import { session } from "../../session";
-import { nameOf } from "../../staff-names";
+import { staffLabel } from "../../staff-names";
 import { Badge, Loader, PageTitle, ProblemAlert, date, dateTime, money, useLoad } from "../../ui";
 import { Actions } from "./actions";
 import { Documents } from "./documents";
@@ -50,7 +50,7 @@ export function ClaimPage({ params }: { params: Record<string, string> }) {
             </section>
             <section class="panel rv-panel" aria-labelledby="rv-events-title">
               <h2 id="rv-events-title">处理记录</h2>
-              <Loader loaded={events}>{(list) => <Trail events={list} />}</Loader>
+              <Loader loaded={events}>{(list) => <ClaimTrail events={list} />}</Loader>
             </section>
           </>
         )}
@@ -132,7 +132,7 @@ function Facts({ c }: { c: ClaimView }) {
 
 /** A staff member: "我", or their display name. */
 function who(staffId: string): string {
-  return staffId === session.user()?.id ? "我" : (nameOf(staffId) ?? "其他工作人员");
+  return staffLabel(staffId, "我");
 }
 
 function Incident({ c }: { c: ClaimView }) {
@@ -234,7 +234,8 @@ function Rules({ c }: { c: ClaimView }) {
   );
 }
 
-function Trail({ events }: { events: EventView[] }) {
+/** A claim's event trail (the reviewer's claim page and finance's confirmation page). */
+export function ClaimTrail({ events }: { events: EventView[] }) {
   if (events.length === 0) return <p class="empty">还没有处理记录。</p>;
   return (
     <div class="table-wrap">

@@ -3,7 +3,7 @@
 // until it ends), its counts, and the error report (the API's CSV, shown page by page and
 // downloadable as it is).
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, call, fetchBlob, saveBlob } from "../../../api/client";
+import { api, call, fetchBlob, saveBlob, uploadFile } from "../../../api/client";
 import { Link, navigate } from "../../../router";
 import {
   Empty,
@@ -18,7 +18,7 @@ import {
   useLoad,
   usePages,
 } from "../../../ui";
-import { ImportStatusBadge, Stat, pageOf, parseCsv, rowCodeField, uploadFile, type ImportView } from "./common";
+import { ImportStatusBadge, Stat, pageOf, parseCsv, rowCodeField, type ImportView } from "./common";
 
 const HEADER = "姓名,身份证号,手机号,平台工号,入职日期";
 const POLL_MS = 1500;

@@ -2,8 +2,7 @@
 // badges, a plan's overall status, uploads with the bearer token, the error report's CSV
 // parsed for display, and a cursor pager over a list the API answers whole.
 import type { ComponentChildren } from "preact";
-import { ApiProblem, asProblem, type Schemas } from "../../../api/client";
-import { session } from "../../../session";
+import type { Schemas } from "../../../api/client";
 import { Badge, type PageOf } from "../../../ui";
 
 export type AdminPlan = Schemas["AdminPlanView"];
@@ -139,45 +138,6 @@ export const ROW_CODE_FIELD: Record<string, string> = {
 
 export function rowCodeField(code: string): string {
   return ROW_CODE_FIELD[code] ?? "参保条件";
-}
-
-// ---------------------------------------------------------------------------------------
-// Requests the typed client does not make: a file upload as the raw body.
-
-/**
- * POSTs a file as the request body (the API takes a roster as `text/csv` itself, not as a
- * multipart form), with the bearer token and one refresh on a 401, like `fetchBlob`.
- */
-export async function uploadFile<T>(path: string, file: Blob, contentType: string): Promise<T> {
-  const go = (token: string | null) =>
-    fetch(path, {
-      method: "POST",
-      headers: {
-        "Content-Type": contentType,
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-      },
-      body: file,
-    });
-  let response: Response;
-  try {
-    if (session.expiresWithin(15_000)) await session.refresh();
-    const sent = session.accessToken();
-    response = await go(sent);
-    if (response.status === 401) {
-      const refreshed = await session.refreshAfter401(sent ? `Bearer ${sent}` : null);
-      if (refreshed) response = await go(refreshed);
-    }
-  } catch {
-    throw new ApiProblem(asProblem(undefined));
-  }
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    body = undefined;
-  }
-  if (!response.ok) throw new ApiProblem(asProblem(body, response), response);
-  return body as T;
 }
 
 // ---------------------------------------------------------------------------------------

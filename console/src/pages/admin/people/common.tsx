@@ -5,7 +5,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, call, type Schemas } from "../../../api/client";
 import { session } from "../../../session";
-import { nameOf } from "../../../staff-names";
+import { staffLabel } from "../../../staff-names";
 import { Badge, Dialog, DialogButtons, Field, ProblemAlert, toProblem, useAction, value } from "../../../ui";
 import type { Problem } from "../../../api/client";
 import "./people.css";
@@ -294,7 +294,7 @@ export function staffName(map: Map<string, Staff>, id: string | null | undefined
   const s = map.get(id);
   if (s) return `${s.display_name}（${s.username}）`;
   // Outside the admin's subtrees: the display name only.
-  return nameOf(id) ?? `工作人员 ${id.slice(-8)}`;
+  return staffLabel(id);
 }
 
 // ---------------------------------------------------------------------------------------
