@@ -18,6 +18,16 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
+impl AppState {
+    /// "Now" for the public station search: the clock, unless a test pins it
+    /// (`GONGYOU_STATION_SEARCH_DEV_NOW`, refused in production).
+    pub fn search_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.config
+            .station_search_now
+            .unwrap_or_else(|| self.clock.now())
+    }
+}
+
 impl Deref for AppState {
     type Target = Context;
 

@@ -140,14 +140,64 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<Station>, DbError> {
     Ok(stations::table.select(Station::as_select()).load(conn)?)
 }
 
+/// What the search index keeps of a station: only the columns it needs, so loading
+/// 150,000 of them does not pass every notice, phone and audit column through memory.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = stations)]
+pub struct SearchRow {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub address: String,
+    pub lat: f64,
+    pub lng: f64,
+    pub amenities: String,
+    pub hours: String,
+    pub status: String,
+    pub reopens_at: Option<NaiveDateTime>,
+    pub version: i32,
+}
+
+impl From<Station> for SearchRow {
+    fn from(s: Station) -> Self {
+        Self {
+            id: s.id,
+            kind: s.kind,
+            name: s.name,
+            address: s.address,
+            lat: s.lat,
+            lng: s.lng,
+            amenities: s.amenities,
+            hours: s.hours,
+            status: s.status,
+            reopens_at: s.reopens_at,
+            version: s.version,
+        }
+    }
+}
+
+/// A page of search rows in id order after `after` (keyset), at most `limit`: the index
+/// loads page by page, so its peak memory is the index plus one page.
+pub fn search_page(
+    conn: &mut DbConnection,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<SearchRow>, DbError> {
+    let mut q = stations::table.select(SearchRow::as_select()).into_boxed();
+    if let Some(after) = after {
+        q = q.filter(stations::id.gt(after));
+    }
+    Ok(q.order(stations::id.asc()).limit(limit).load(conn)?)
+}
+
 /// Stations changed at or after `since` (the index's catch-up).
 pub fn changed_since(
     conn: &mut DbConnection,
     since: NaiveDateTime,
-) -> Result<Vec<Station>, DbError> {
+) -> Result<Vec<SearchRow>, DbError> {
     Ok(stations::table
         .filter(stations::updated_at.ge(since))
-        .select(Station::as_select())
+        .select(SearchRow::as_select())
         .load(conn)?)
 }
 

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use gongyou_db::{Backend, DatabaseUrl, PoolOptions};
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
@@ -241,6 +242,7 @@ struct RawSettings {
     roster_batch_rows: usize,
     station_refresh_ms: u64,
     station_resync_secs: u64,
+    station_search_dev_now: Option<String>,
     single_replica: bool,
     sms_daily_budget: u32,
     sms_network_hourly: u32,
@@ -332,6 +334,7 @@ impl Default for RawSettings {
             roster_batch_rows: 1000,
             station_refresh_ms: 1000,
             station_resync_secs: 600,
+            station_search_dev_now: None,
             single_replica: false,
             sms_daily_budget: 20_000,
             sms_network_hourly: 20,
@@ -488,6 +491,10 @@ pub struct Config {
     pub station_refresh: Duration,
     /// How often each process rebuilds its station index from scratch (a safety net).
     pub station_resync: Duration,
+    /// A fixed "now" for the public station search's `open_now` and today's hours
+    /// (`GONGYOU_STATION_SEARCH_DEV_NOW`, RFC 3339), so a benchmark measures the same hour
+    /// whenever it runs. Test-only: production refuses it. Nothing else reads it.
+    pub station_search_now: Option<DateTime<Utc>>,
     /// Production without Redis runs only when this says there is one replica.
     pub single_replica: bool,
     pub limits: Limits,
@@ -553,6 +560,26 @@ impl Config {
         if production && sms_dev_echo {
             return Err(ConfigError::ProductionRefusal(
                 "GONGYOU_SMS_DEV_ECHO would print SMS codes".into(),
+            ));
+        }
+        let station_search_now = raw
+            .station_search_dev_now
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                DateTime::parse_from_rfc3339(s.trim())
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| {
+                        invalid(
+                            "GONGYOU_STATION_SEARCH_DEV_NOW",
+                            format!("not an RFC 3339 instant: {e}"),
+                        )
+                    })
+            })
+            .transpose()?;
+        if production && station_search_now.is_some() {
+            return Err(ConfigError::ProductionRefusal(
+                "GONGYOU_STATION_SEARCH_DEV_NOW would freeze the station search's clock".into(),
             ));
         }
         if raw.redis_prefix.is_empty() {
@@ -813,6 +840,7 @@ impl Config {
             roster_batch_rows: raw.roster_batch_rows.clamp(1, 10_000),
             station_refresh: Duration::from_millis(raw.station_refresh_ms.clamp(100, 60_000)),
             station_resync: Duration::from_secs(raw.station_resync_secs.clamp(10, 86_400)),
+            station_search_now,
             single_replica: raw.single_replica,
             limits: Limits {
                 sms_daily_budget: raw.sms_daily_budget,

@@ -90,6 +90,35 @@ fn bad_values_name_the_variable() {
     let err =
         Config::load(None, &env(&[("GONGYOU_TOKEN_SECRET", "short")], dir.path())).unwrap_err();
     assert!(err.to_string().contains("GONGYOU_TOKEN_SECRET"), "{err}");
+    let err = Config::load(
+        None,
+        &env(
+            &[("GONGYOU_STATION_SEARCH_DEV_NOW", "2026-12-02 03:00")],
+            dir.path(),
+        ),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("GONGYOU_STATION_SEARCH_DEV_NOW"),
+        "{err}"
+    );
+    let pinned = Config::load(
+        None,
+        &env(
+            &[(
+                "GONGYOU_STATION_SEARCH_DEV_NOW",
+                "2026-12-02T03:00:00+08:00",
+            )],
+            dir.path(),
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        pinned.station_search_now.map(|t| t.to_rfc3339()),
+        Some("2026-12-01T19:00:00+00:00".to_owned())
+    );
+    let unset = Config::load(None, &env(&[], dir.path())).unwrap();
+    assert_eq!(unset.station_search_now, None);
 }
 
 #[test]
@@ -129,6 +158,14 @@ fn production_refuses_dev_shortcuts() {
     assert!(refused(&[], "GONGYOU_DATABASE_URL").contains("SQLite"));
     assert!(refused(&[("GONGYOU_DATABASE_URL", "sqlite://x.db")], "").contains("SQLite"));
     assert!(refused(&[("GONGYOU_SMS_DEV_ECHO", "true")], "").contains("SMS"));
+    assert!(refused(
+        &[(
+            "GONGYOU_STATION_SEARCH_DEV_NOW",
+            "2026-12-02T03:00:00+08:00"
+        )],
+        ""
+    )
+    .contains("GONGYOU_STATION_SEARCH_DEV_NOW"));
     assert!(refused(&[], "GONGYOU_SMS_PROVIDER").contains("GONGYOU_SMS_PROVIDER"));
     // Limits must hold across replicas: Redis, unless one replica is stated outright.
     assert!(refused(&[], "GONGYOU_REDIS_URL").contains("GONGYOU_REDIS_URL"));

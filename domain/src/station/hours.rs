@@ -328,6 +328,15 @@ impl DayRules {
     }
 }
 
+/// The open/closed state at a minute and how long it holds ([`OpeningHours::steady_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Steady {
+    pub open: bool,
+    /// Minutes after midnight, `from` ≤ the minute asked < `until` ≤ 1440.
+    pub from: u16,
+    pub until: u16,
+}
+
 /// Validated opening hours (see the module docs for the format and the rules).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "HoursSpec", into = "HoursSpec")]
@@ -480,6 +489,45 @@ impl OpeningHours {
             }
         }
         self.rules_for(date).covers(minute)
+    }
+
+    /// Whether the station is open at `local` (as [`Self::is_open_local`]) and the minutes
+    /// of `local`'s day over which that stays so: `[from, until)`, with `from` ≤ `local`'s
+    /// minute < `until` ≤ 1440. Every opening and closing minute of the day (the previous
+    /// day's overnight tail, each span's start and same-day end) is a boundary, so the state
+    /// cannot change between two of them; a search caches the answer for the window
+    /// instead of evaluating the hours again (the window may stop short of the next real
+    /// change, at midnight for instance, never past it).
+    pub fn steady_at(&self, local: NaiveDateTime) -> Steady {
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        if self.always_open {
+            return Steady {
+                open: true,
+                from: 0,
+                until: MINUTES_PER_DAY,
+            };
+        }
+        let date = local.date();
+        let tail = date
+            .pred_opt()
+            .map_or(0, |previous| self.rules_for(previous).tail_end);
+        let mut from = 0;
+        let mut until = MINUTES_PER_DAY;
+        let spans = self.rules_for(date).spans();
+        let boundaries =
+            std::iter::once(tail).chain(spans.iter().flat_map(|s| [s.open, s.same_day_end()]));
+        for b in boundaries {
+            if b <= minute {
+                from = from.max(b);
+            } else {
+                until = until.min(b);
+            }
+        }
+        Steady {
+            open: self.is_open_local(local),
+            from,
+            until,
+        }
     }
 
     fn rules_for(&self, date: NaiveDate) -> &DayRules {

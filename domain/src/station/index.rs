@@ -9,15 +9,22 @@
 //! nanometre scale; final distances are haversine metres, and results are re-checked
 //! against the radius with them.
 //!
-//! Tree leaves hold the vector, the lat/lng and a slot number; ids and payloads live once,
+//! Tree leaves hold the vector, the lat/lng, a slot number, and the caller's tag and memo
+//! words (see [`Candidate`]); ids and payloads live once,
 //! in a slab (laid out in the tree's spatial order by [`StationIndex::bulk_load`], so a
 //! query's slab reads are mostly cache hits), and a `HashMap` from id to slot makes upsert
 //! and remove O(log n).
+//!
+//! A search's filter sees each candidate's tag (e.g. amenity bits, type, whether it can be
+//! open at all) and memo (e.g. a cached open/closed window) in the leaf the walk has already
+//! read, and reads the payload from the slab only when those cannot decide: at night, when
+//! most candidates fail, the walk touches little but the tree.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::mem::size_of;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use rstar::{ParentNode, PointDistance, RTree, RTreeNode, RTreeObject, AABB};
@@ -52,13 +59,13 @@ impl<T> Clone for Hit<'_, T> {
 impl<T> Copy for Hit<'_, T> {}
 
 /// A bounding-box match, ordered by squared chord distance from the box centre, then id.
-struct Candidate<'a> {
+struct Ranked<'a> {
     d2: f64,
     id: &'a str,
     slot: usize,
 }
 
-impl Ord for Candidate<'_> {
+impl Ord for Ranked<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.d2
             .total_cmp(&other.d2)
@@ -66,27 +73,67 @@ impl Ord for Candidate<'_> {
     }
 }
 
-impl PartialOrd for Candidate<'_> {
+impl PartialOrd for Ranked<'_> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl PartialEq for Candidate<'_> {
+impl PartialEq for Ranked<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
 
-impl Eq for Candidate<'_> {}
+impl Eq for Ranked<'_> {}
 
-/// What the tree stores: the unit vector, the position (free: a leaf takes the space of a
-/// parent node, 72 bytes, anyway) and where the rest lives.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the tree stores: the unit vector, the position, the caller's tag and memo (all
+/// free: a leaf takes the space of a parent node, 72 bytes, anyway) and where the rest
+/// lives.
+#[derive(Debug)]
 struct TreePoint {
     v: [f64; 3],
     at: LatLng,
     slot: usize,
+    tag: u32,
+    memo: AtomicU64,
+}
+
+/// A point is found again (to be removed) by its position and slot.
+impl PartialEq for TreePoint {
+    fn eq(&self, other: &Self) -> bool {
+        self.v == other.v && self.slot == other.slot
+    }
+}
+
+/// A candidate of a search, as its filter sees it: the tag and memo words kept in the
+/// tree's leaf (read without touching the slab), and the payload on demand.
+///
+/// The tag is what the caller gave with the entry ([`StationIndex::upsert_tagged`]). The
+/// memo starts at 0 whenever the entry is inserted or replaced, and is the caller's to
+/// use as a cache of something derived from the payload alone (searches hold only a shared
+/// borrow, hence an atomic; concurrent writers must each write a correct value).
+pub struct Candidate<'a, T> {
+    point: &'a TreePoint,
+    slots: &'a [Option<Slot<T>>],
+}
+
+impl<'a, T> Candidate<'a, T> {
+    pub fn tag(&self) -> u32 {
+        self.point.tag
+    }
+
+    pub fn memo(&self) -> &'a AtomicU64 {
+        &self.point.memo
+    }
+
+    /// The payload (a slab read).
+    pub fn payload(&self) -> Option<&'a T> {
+        self.slots
+            .get(self.point.slot)
+            .and_then(Option::as_ref)
+            .map(|s| &s.payload)
+    }
 }
 
 impl RTreeObject for TreePoint {
@@ -118,6 +165,7 @@ fn chord_2(a: &[f64; 3], b: &[f64; 3]) -> f64 {
 struct Slot<T> {
     id: Arc<str>,
     at: LatLng,
+    tag: u32,
     payload: T,
 }
 
@@ -128,11 +176,14 @@ fn indexable(at: LatLng) -> bool {
     at.lat.is_finite() && at.lng.is_finite()
 }
 
-fn tree_point(at: LatLng, slot: usize) -> TreePoint {
+/// A fresh leaf (its memo cleared).
+fn tree_point(at: LatLng, slot: usize, tag: u32) -> TreePoint {
     TreePoint {
         v: to_unit_vector(at),
         at,
         slot,
+        tag,
+        memo: AtomicU64::new(0),
     }
 }
 
@@ -169,23 +220,39 @@ impl<T> StationIndex<T> {
     }
 
     /// Builds the index in one go (much faster, and a better tree, than inserting one by
-    /// one). A repeated id keeps its last entry.
+    /// one). A repeated id keeps its last entry. Every tag is 0.
     pub fn bulk_load(entries: Vec<(String, LatLng, T)>) -> Self {
-        let mut slots: Vec<Option<Slot<T>>> = Vec::with_capacity(entries.len());
-        let mut by_id: HashMap<Arc<str>, usize> = HashMap::with_capacity(entries.len());
-        for (id, at, payload) in entries {
+        Self::bulk_load_tagged(
+            entries
+                .into_iter()
+                .map(|(id, at, payload)| (id, at, 0, payload)),
+        )
+    }
+
+    /// [`Self::bulk_load`] with each entry's tag (see [`Candidate`]).
+    pub fn bulk_load_tagged(entries: impl IntoIterator<Item = (String, LatLng, u32, T)>) -> Self {
+        let entries = entries.into_iter();
+        let mut slots: Vec<Option<Slot<T>>> = Vec::with_capacity(entries.size_hint().0);
+        let mut by_id: HashMap<Arc<str>, usize> = HashMap::with_capacity(entries.size_hint().0);
+        for (id, at, tag, payload) in entries {
             if let Some(slot) = by_id
                 .get(id.as_str())
                 .and_then(|&i| slots.get_mut(i))
                 .and_then(Option::as_mut)
             {
                 slot.at = at;
+                slot.tag = tag;
                 slot.payload = payload;
                 continue;
             }
             let id: Arc<str> = Arc::from(id);
             by_id.insert(Arc::clone(&id), slots.len());
-            slots.push(Some(Slot { id, at, payload }));
+            slots.push(Some(Slot {
+                id,
+                at,
+                tag,
+                payload,
+            }));
         }
         let points = slots
             .iter()
@@ -193,7 +260,7 @@ impl<T> StationIndex<T> {
             .filter_map(|(i, s)| {
                 s.as_ref()
                     .filter(|s| indexable(s.at))
-                    .map(|s| tree_point(s.at, i))
+                    .map(|s| tree_point(s.at, i, s.tag))
             })
             .collect();
         let mut index = Self {
@@ -240,19 +307,25 @@ impl<T> StationIndex<T> {
         }
     }
 
-    /// Inserts an entry, or replaces the one with this id (which may have moved).
+    /// Inserts an entry, or replaces the one with this id (which may have moved). Its tag
+    /// is 0.
     pub fn upsert(&mut self, id: String, at: LatLng, payload: T) {
+        self.upsert_tagged(id, at, 0, payload);
+    }
+
+    /// [`Self::upsert`] with the entry's tag; the leaf is replaced, so its memo starts
+    /// afresh.
+    pub fn upsert_tagged(&mut self, id: String, at: LatLng, tag: u32, payload: T) {
         if let Some(&i) = self.by_id.get(id.as_str()) {
             if let Some(slot) = self.slots.get_mut(i).and_then(Option::as_mut) {
-                if slot.at != at {
-                    if indexable(slot.at) {
-                        self.tree.remove(&tree_point(slot.at, i));
-                    }
-                    if indexable(at) {
-                        self.tree.insert(tree_point(at, i));
-                    }
-                    slot.at = at;
+                if indexable(slot.at) {
+                    self.tree.remove(&tree_point(slot.at, i, slot.tag));
                 }
+                if indexable(at) {
+                    self.tree.insert(tree_point(at, i, tag));
+                }
+                slot.at = at;
+                slot.tag = tag;
                 slot.payload = payload;
                 return;
             }
@@ -263,6 +336,7 @@ impl<T> StationIndex<T> {
         let slot = Slot {
             id: Arc::clone(&id),
             at,
+            tag,
             payload,
         };
         let i = match self.free.pop() {
@@ -277,7 +351,7 @@ impl<T> StationIndex<T> {
         };
         self.by_id.insert(id, i);
         if indexable(at) {
-            self.tree.insert(tree_point(at, i));
+            self.tree.insert(tree_point(at, i, tag));
         }
     }
 
@@ -286,7 +360,7 @@ impl<T> StationIndex<T> {
         let i = self.by_id.remove(id)?;
         let slot = self.slots.get_mut(i)?.take()?;
         if indexable(slot.at) {
-            self.tree.remove(&tree_point(slot.at, i));
+            self.tree.remove(&tree_point(slot.at, i, slot.tag));
         }
         self.free.push(i);
         Some(slot.payload)
@@ -323,6 +397,13 @@ impl<T> StationIndex<T> {
         self.slots.get(i).and_then(Option::as_ref)
     }
 
+    fn candidate<'a>(&'a self, point: &'a TreePoint) -> Candidate<'a, T> {
+        Candidate {
+            point,
+            slots: &self.slots,
+        }
+    }
+
     fn hit(&self, i: usize, from: LatLng) -> Option<Hit<'_, T>> {
         let slot = self.slot(i)?;
         Some(Hit {
@@ -347,6 +428,19 @@ impl<T> StationIndex<T> {
         limit: usize,
         mut filter: impl FnMut(&T) -> bool,
     ) -> Vec<Hit<'_, T>> {
+        self.nearby_by(at, radius_m, limit, |c| {
+            c.payload().is_some_and(&mut filter)
+        })
+    }
+
+    /// [`Self::nearby`] with a filter that sees the leaf first ([`Candidate`]).
+    pub fn nearby_by(
+        &self,
+        at: LatLng,
+        radius_m: f64,
+        limit: usize,
+        mut filter: impl FnMut(Candidate<'_, T>) -> bool,
+    ) -> Vec<Hit<'_, T>> {
         if limit == 0 || !indexable(at) || radius_m.is_nan() || radius_m < 0.0 {
             return Vec::new();
         }
@@ -359,12 +453,12 @@ impl<T> StationIndex<T> {
             if d2 > cutoff {
                 break;
             }
+            if !filter(self.candidate(point)) {
+                continue;
+            }
             let Some(slot) = self.slot(point.slot) else {
                 continue;
             };
-            if !filter(&slot.payload) {
-                continue;
-            }
             let distance_m = haversine_m(at, point.at);
             if distance_m > radius_m {
                 continue;
@@ -406,6 +500,17 @@ impl<T> StationIndex<T> {
         cap: usize,
         mut filter: impl FnMut(&T) -> bool,
     ) -> (Vec<Hit<'_, T>>, bool) {
+        self.within_bbox_by(min, max, cap, |c| c.payload().is_some_and(&mut filter))
+    }
+
+    /// [`Self::within_bbox`] with a filter that sees the leaf first ([`Candidate`]).
+    pub fn within_bbox_by(
+        &self,
+        min: LatLng,
+        max: LatLng,
+        cap: usize,
+        mut filter: impl FnMut(Candidate<'_, T>) -> bool,
+    ) -> (Vec<Hit<'_, T>>, bool) {
         if !indexable(min) || !indexable(max) || min.lat > max.lat || min.lng > max.lng {
             return (Vec::new(), false);
         }
@@ -416,21 +521,21 @@ impl<T> StationIndex<T> {
         let q = to_unit_vector(centre);
         let envelope = sphere_box_envelope(min, max);
         // The `cap` nearest matches so far, farthest on top; memory O(cap).
-        let mut best: BinaryHeap<Candidate<'_>> = BinaryHeap::with_capacity(cap.min(1024));
+        let mut best: BinaryHeap<Ranked<'_>> = BinaryHeap::with_capacity(cap.min(1024));
         let mut matched = 0usize;
         for point in self.tree.locate_in_envelope(&envelope) {
             let p = point.at;
             if p.lat < min.lat || p.lat > max.lat || p.lng < min.lng || p.lng > max.lng {
                 continue;
             }
+            if !filter(self.candidate(point)) {
+                continue;
+            }
             let Some(slot) = self.slot(point.slot) else {
                 continue;
             };
-            if !filter(&slot.payload) {
-                continue;
-            }
             matched += 1;
-            let candidate = Candidate {
+            let candidate = Ranked {
                 d2: chord_2(&point.v, &q),
                 id: &slot.id,
                 slot: point.slot,

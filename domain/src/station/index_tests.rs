@@ -536,3 +536,76 @@ fn memory_for_150k_stations() {
     );
     assert_eq!(found, 20 * rounds as usize);
 }
+
+/// What a search's filter sees in the leaf: the tag given with the entry, and a memo that
+/// starts at 0 whenever the entry is inserted or replaced (moved or not), so a cache kept
+/// there can never outlive the entry it was derived from.
+#[test]
+fn leaves_carry_the_tag_and_a_memo_that_every_upsert_clears() {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let here = LatLng {
+        lat: 30.657,
+        lng: 104.0665,
+    };
+    let near = LatLng {
+        lat: 30.658,
+        lng: 104.0665,
+    };
+    let mut index = StationIndex::bulk_load_tagged(vec![
+        ("a".to_owned(), here, 1, "A"),
+        ("b".to_owned(), near, 2, "B"),
+        ("c".to_owned(), near, 2, "C"),
+    ]);
+    let ids = |hits: Vec<Hit<'_, &str>>| hits.iter().map(|h| h.id.to_owned()).collect::<Vec<_>>();
+    let memos = |index: &StationIndex<&'static str>| {
+        let mut seen: Vec<(&'static str, u32, u64)> = Vec::new();
+        index.nearby_by(here, 1_000.0, 10, |c| {
+            seen.push((*c.payload().unwrap(), c.tag(), c.memo().load(Relaxed)));
+            true
+        });
+        seen.sort_unstable();
+        seen
+    };
+    // The tag decides without the payload; the payload is there on demand.
+    let twos = index.nearby_by(here, 1_000.0, 10, |c| c.tag() == 2);
+    assert_eq!(ids(twos), ["b", "c"]);
+    assert_eq!(memos(&index), [("A", 1, 0), ("B", 2, 0), ("C", 2, 0)]);
+
+    index.nearby_by(here, 1_000.0, 10, |c| {
+        c.memo().store(u64::from(c.tag()) * 100, Relaxed);
+        true
+    });
+    assert_eq!(memos(&index), [("A", 1, 100), ("B", 2, 200), ("C", 2, 200)]);
+
+    // Replaced in place, replaced and moved, a new one: fresh memos, new tags.
+    index.upsert_tagged("a".to_owned(), here, 3, "A2");
+    index.upsert_tagged("b".to_owned(), here, 4, "B2");
+    index.upsert_tagged("d".to_owned(), near, 5, "D");
+    assert_eq!(
+        memos(&index),
+        [("A2", 3, 0), ("B2", 4, 0), ("C", 2, 200), ("D", 5, 0)]
+    );
+    // The box search sees the same leaves.
+    let (boxed, _) = index.within_bbox_by(
+        LatLng {
+            lat: 30.6,
+            lng: 104.0,
+        },
+        LatLng {
+            lat: 30.7,
+            lng: 104.1,
+        },
+        10,
+        |c| c.memo().load(Relaxed) == 200,
+    );
+    assert_eq!(ids(boxed), ["c"]);
+    assert_eq!(index.tree.size(), 4);
+}
+
+/// The tag and memo ride in space a leaf has anyway: a tree node is as large as its
+/// largest variant, a parent node.
+#[test]
+fn a_leaf_is_no_larger_than_a_parent_node() {
+    assert!(size_of::<TreePoint>() <= size_of::<ParentNode<TreePoint>>());
+}

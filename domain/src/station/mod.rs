@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 
 pub use amenity::{Amenity, AmenitySet};
 use hours::{clip, weekday_key, weekday_label_zh};
-pub use hours::{ExceptionSpec, HoursSpec, OpeningHours, Span, SpanSpec, WeeklySpec};
+pub use hours::{ExceptionSpec, HoursSpec, OpeningHours, Span, SpanSpec, Steady, WeeklySpec};
 
 /// The most spans one day may have.
 pub const MAX_SPANS_PER_DAY: usize = 6;

@@ -5,7 +5,7 @@ use super::amenity::KNOWN_AMENITY_BITS;
 use super::hours::*;
 use super::*;
 use crate::time::SHANGHAI;
-use chrono::{Datelike, Duration, TimeZone};
+use chrono::{Datelike, Duration, TimeZone, Timelike};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -774,6 +774,19 @@ proptest! {
             // Validated hours never have two spans at once.
             prop_assert!(count <= 1, "{} spans at {}", count, at);
             prop_assert_eq!(h.is_open_at(at), count == 1, "at {} in {:?}", at, spec);
+            // The window a search caches: the same answer at its first and last minute
+            // and in its middle, as the reference finds them.
+            let local = crate::time::china_local(at);
+            let steady = h.steady_at(local);
+            prop_assert_eq!(steady.open, count == 1);
+            let of_day = (local.hour() * 60 + local.minute()) as u16;
+            prop_assert!(steady.from <= of_day && of_day < steady.until && steady.until <= 1440, "{:?} at {}", steady, local);
+            let midnight = at - Duration::minutes(i64::from(of_day)) - Duration::seconds(i64::from(local.second()));
+            let middle = (steady.from + steady.until) / 2;
+            for m in [steady.from, middle, steady.until - 1] {
+                let t = midnight + Duration::minutes(i64::from(m));
+                prop_assert_eq!(reference_cover_count(&spec, t) == 1, steady.open, "minute {} of {:?} at {}", m, steady, local);
+            }
         }
         if h.always_open() {
             for minute in (0..21 * 1440).step_by(7) {

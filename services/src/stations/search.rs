@@ -10,16 +10,17 @@
 //! every `GONGYOU_STATION_RESYNC_SECS` as a safety net.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use gongyou_db::kv::{Kv, Rate, RateDecision};
-use gongyou_db::stations::{self as db, Station};
+use gongyou_db::stations::{self as db, SearchRow};
 use gongyou_db::{Db, DbError};
 use gongyou_domain::clock::SharedClock;
 use gongyou_domain::geo::{self, LatLng};
-use gongyou_domain::station::index::{Hit, StationIndex};
+use gongyou_domain::station::index::{Candidate, Hit, StationIndex};
 use gongyou_domain::station::{
     open_now_local, Amenity, AmenitySet, OpeningHours, StationStatus, StationType,
 };
@@ -53,19 +54,27 @@ pub struct Entry {
     pub version: i32,
 }
 
+/// How many stations the index reads from the database at a time when it (re)builds.
+const LOAD_PAGE: i64 = 5000;
+
 /// An instant, and the same in Asia/Shanghai (converted once per search).
 #[derive(Debug, Clone, Copy)]
 pub struct When {
     pub at: DateTime<Utc>,
     pub local: chrono::NaiveDateTime,
+    /// `local` in whole minutes since 1970-01-01 00:00 (Beijing wall clock), and the
+    /// same at that day's midnight: the scale of the cached open windows (none when out
+    /// of its range).
+    minute: Option<(u32, u32)>,
 }
 
 impl When {
     pub fn new(at: DateTime<Utc>) -> Self {
-        Self {
-            at,
-            local: china_local(at),
-        }
+        let local = china_local(at);
+        let minute = u32::try_from(local.and_utc().timestamp().div_euclid(60))
+            .ok()
+            .and_then(|m| Some((m, m.checked_sub(local.hour() * 60 + local.minute())?)));
+        Self { at, local, minute }
     }
 
     /// Today in Asia/Shanghai.
@@ -112,26 +121,56 @@ impl std::fmt::Debug for StationSearch {
 impl StationSearch {
     /// An index of `stations` (those whose stored data does not parse are left out, logged),
     /// read from the database at `read_at`.
-    pub fn build(stations: Vec<Station>, read_at: Option<NaiveDateTime>) -> Self {
-        let search = Self {
-            index: RwLock::new(StationIndex::new()),
-            hours: Mutex::new(HashMap::new()),
-            read_at: Mutex::new(read_at),
-        };
+    pub fn build(stations: Vec<SearchRow>, read_at: Option<NaiveDateTime>) -> Self {
+        let search = Self::empty(read_at);
         let entries: Vec<_> = stations
             .into_iter()
             .filter_map(|s| search.entry_of(s))
             .collect();
-        if let Ok(mut index) = search.index.write() {
-            *index = StationIndex::bulk_load(entries);
-        }
+        search.replace_index(entries);
         search
     }
 
-    /// Loads every station from the database (`now`: this process's clock).
+    fn empty(read_at: Option<NaiveDateTime>) -> Self {
+        Self {
+            index: RwLock::new(StationIndex::new()),
+            hours: Mutex::new(HashMap::new()),
+            read_at: Mutex::new(read_at),
+        }
+    }
+
+    fn replace_index(&self, entries: Vec<(String, LatLng, Entry)>) {
+        let index = StationIndex::bulk_load_tagged(
+            entries
+                .into_iter()
+                .map(|(id, at, entry)| (id, at, Tag::of(&entry).0, entry)),
+        );
+        if let Ok(mut held) = self.index.write() {
+            *held = index;
+        }
+    }
+
+    /// Loads every station from the database (`now`: this process's clock), a page at a
+    /// time: only the columns search needs, each page parsed into entries before the next
+    /// is read, so the process never holds more than the index and one page of rows.
     pub async fn load(db: &Db, now: DateTime<Utc>) -> Result<Self, DbError> {
-        let stations = db.run(db::all).await?;
-        Ok(Self::build(stations, Some(now.naive_utc())))
+        let search = Self::empty(Some(now.naive_utc()));
+        let mut entries = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let from = after.clone();
+            let page = db
+                .run(move |conn| db::search_page(conn, from.as_deref(), LOAD_PAGE))
+                .await?;
+            let full = page.len() as i64 == LOAD_PAGE;
+            after = page.last().map(|s| s.id.clone());
+            entries.extend(page.into_iter().filter_map(|s| search.entry_of(s)));
+            if !full {
+                break;
+            }
+        }
+        search.replace_index(entries);
+        Ok(search)
     }
 
     /// Rebuilds the index from every station and swaps it in (the periodic safety net).
@@ -154,7 +193,7 @@ impl StationSearch {
         Ok(n)
     }
 
-    fn entry_of(&self, s: Station) -> Option<(String, LatLng, Entry)> {
+    fn entry_of(&self, s: SearchRow) -> Option<(String, LatLng, Entry)> {
         let parsed = (
             StationType::parse(&s.kind),
             StationStatus::parse(&s.status),
@@ -203,7 +242,7 @@ impl StationSearch {
     }
 
     /// Applies changed stations (inserted or updated).
-    pub fn apply(&self, changed: Vec<Station>) {
+    pub fn apply(&self, changed: Vec<SearchRow>) {
         if changed.is_empty() {
             return;
         }
@@ -219,7 +258,8 @@ impl StationSearch {
                 {
                     continue;
                 }
-                index.upsert(id, at, entry);
+                let tag = Tag::of(&entry).0;
+                index.upsert_tagged(id, at, tag, entry);
             }
         }
     }
@@ -227,7 +267,7 @@ impl StationSearch {
     /// Reads one station and applies it.
     pub async fn refresh_one(&self, db: &Db, id: String) -> Result<(), DbError> {
         if let Some(station) = db.run(move |conn| db::get(conn, &id)).await? {
-            self.apply(vec![station]);
+            self.apply(vec![SearchRow::from(station)]);
         }
         Ok(())
     }
@@ -361,7 +401,7 @@ impl StationSearch {
         let Ok(index) = self.index.read() else {
             return answer(&[]);
         };
-        let hits = index.nearby(at, radius_m, limit, |e| matches(e, &filters, when));
+        let hits = index.nearby_by(at, radius_m, limit, |c| matches(&c, &filters, &when));
         answer(&hits)
     }
 
@@ -379,15 +419,135 @@ impl StationSearch {
         let Ok(index) = self.index.read() else {
             return answer(&[], false);
         };
-        let (hits, truncated) = index.within_bbox(min, max, cap, |e| matches(e, &filters, when));
+        let (hits, truncated) =
+            index.within_bbox_by(min, max, cap, |c| matches(&c, &filters, &when));
         answer(&hits, truncated)
     }
 }
 
-fn matches(e: &Entry, filters: &Filters, when: When) -> bool {
-    e.amenities.contains_all(filters.amenities)
-        && filters.kind.is_none_or(|k| k == e.kind)
-        && (!filters.open_now || e.open_at(when))
+/// What a search decides from the index's leaf, without reading the entry: the amenity
+/// bits (0–23), the type (24–26) and the gate (28–29), which says what "open now" depends
+/// on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tag(u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Closed, or temporarily closed with no reopening time.
+    Never = 0,
+    /// Open, and its hours cover every minute.
+    Always = 1,
+    /// Open: the hours decide.
+    Hours = 2,
+    /// Temporarily closed until `reopens_at` (an exact instant, read from the entry);
+    /// then the hours decide.
+    AfterReopening = 3,
+}
+
+const AMENITY_BITS: u32 = (1 << 24) - 1;
+const _: () = assert!(Amenity::ALL.len() <= 24 && StationType::ALL.len() <= 8);
+
+impl Tag {
+    fn of(e: &Entry) -> Self {
+        let gate = match e.status {
+            StationStatus::Closed => Gate::Never,
+            StationStatus::TemporarilyClosed if e.reopens_at.is_none() => Gate::Never,
+            StationStatus::TemporarilyClosed => Gate::AfterReopening,
+            StationStatus::Open if e.hours.always_open() => Gate::Always,
+            StationStatus::Open => Gate::Hours,
+        };
+        let kind = StationType::ALL
+            .iter()
+            .position(|k| *k == e.kind)
+            .unwrap_or(0) as u32;
+        Self((e.amenities.bits() & AMENITY_BITS) | (kind << 24) | ((gate as u32) << 28))
+    }
+
+    fn amenities(self) -> AmenitySet {
+        AmenitySet::from_bits(self.0 & AMENITY_BITS)
+    }
+
+    fn kind(self) -> Option<StationType> {
+        StationType::ALL.get(((self.0 >> 24) & 7) as usize).copied()
+    }
+
+    fn gate(self) -> Gate {
+        match (self.0 >> 28) & 3 {
+            0 => Gate::Never,
+            1 => Gate::Always,
+            2 => Gate::Hours,
+            _ => Gate::AfterReopening,
+        }
+    }
+}
+
+/// A station's open/closed state cached in its leaf's memo word, valid over a window of
+/// local minutes (the scale of [`When`]): bit 63 open, bits 32–62 the window's first
+/// minute, bits 0–31 the minute after its last. 0, an empty window, is "nothing cached"
+/// (a fresh leaf after every insert or change). The window comes from
+/// [`OpeningHours::steady_at`], so within it the hours give the same answer at every
+/// minute: reading it is exact, not an approximation.
+fn cached_open(word: u64, minute: u32) -> Option<bool> {
+    let from = ((word >> 32) & 0x7fff_ffff) as u32;
+    let until = word as u32;
+    (from <= minute && minute < until).then_some(word >> 63 == 1)
+}
+
+fn open_word(open: bool, from: u32, until: u32) -> Option<u64> {
+    (from <= 0x7fff_ffff)
+        .then_some((u64::from(open) << 63) | (u64::from(from) << 32) | u64::from(until))
+}
+
+/// Whether the hours have the station open at `when`: the cached window when it covers
+/// `when`, else the hours, evaluated once for the window and cached.
+fn hours_open<'a>(
+    memo: &AtomicU64,
+    entry: impl FnOnce() -> Option<&'a Entry>,
+    when: &When,
+) -> bool {
+    if let Some((minute, _)) = when.minute {
+        if let Some(open) = cached_open(memo.load(Ordering::Relaxed), minute) {
+            return open;
+        }
+    }
+    let Some(entry) = entry() else {
+        return false;
+    };
+    let steady = entry.hours.steady_at(when.local);
+    if let Some((_, midnight)) = when.minute {
+        let word = open_word(
+            steady.open,
+            midnight.saturating_add(u32::from(steady.from)),
+            midnight.saturating_add(u32::from(steady.until)),
+        );
+        if let Some(word) = word {
+            memo.store(word, Ordering::Relaxed);
+        }
+    }
+    steady.open
+}
+
+/// Cheapest first: the leaf's tag (amenities, type, whether the station can be open at
+/// all), then its cached open window; the entry is read only when the cache does not
+/// cover `when` or a reopening time must be compared.
+fn matches(c: &Candidate<'_, Entry>, filters: &Filters, when: &When) -> bool {
+    let tag = Tag(c.tag());
+    if !tag.amenities().contains_all(filters.amenities)
+        || filters.kind.is_some_and(|k| Some(k) != tag.kind())
+    {
+        return false;
+    }
+    if !filters.open_now {
+        return true;
+    }
+    match tag.gate() {
+        Gate::Never => false,
+        Gate::Always => true,
+        Gate::Hours => hours_open(c.memo(), || c.payload(), when),
+        Gate::AfterReopening => c.payload().is_some_and(|e| {
+            e.reopens_at.is_some_and(|r| when.at >= r) && hours_open(c.memo(), || Some(e), when)
+        }),
+    }
 }
 
 // The use-cases

@@ -11,6 +11,7 @@ use gongyou_domain::geo::{self, Datum, LatLng};
 use gongyou_domain::station::{open_now, AmenitySet, OpeningHours, StationStatus, StationType};
 use gongyou_tests::session::{Session, DEMO_PASSWORD};
 use gongyou_tests::{spawn_app_with, TestApp};
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -215,6 +216,209 @@ async fn opening_hours_decide_open_now_at_fixed_instants() {
     .await;
     assert_eq!(r.status(), 200);
     assert!(!at(shanghai(2026, 10, 8, 10, 30)).await.0, "closed");
+}
+
+/// A station as stored (for the reference).
+async fn stored(app: &TestApp, id: &str) -> Station {
+    let id = id.to_owned();
+    app.state
+        .db
+        .run(move |conn| gongyou_db::stations::get(conn, &id))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The search caches each station's open/closed state for a window of minutes in the
+/// index's leaves. Its answers equal the reference's at the minute each span opens and
+/// closes (and a second either side), through overnight spans and a dated exception, at
+/// a reopening time with seconds, whichever order the instants come in, and after an
+/// edit of a station whose state was cached.
+#[tokio::test]
+async fn open_now_is_exact_at_every_boundary_through_the_cache() {
+    let f =
+        fixture_with([("GONGYOU_SEARCH_RATE_PER_MINUTE".to_owned(), "0".to_owned())].into()).await;
+    // 20 km north of the centre, away from the demo's stations.
+    let spot = (CENTRE.0 + 0.2, CENTRE.1);
+    // Wednesday 2026-12-02 has an exception for two of them.
+    let hours = [
+        ("日间驿站", daily("08:00", "20:00")),
+        ("夜班驿站", daily("20:00", "02:00")),
+        (
+            "例外驿站",
+            json!({
+                "weekly": {"wed": [{"open": "09:00", "close": "17:30"}], "thu": [{"open": "09:00", "close": "17:30"}]},
+                "exceptions": [{"date": "2026-12-02", "spans": [{"open": "12:00", "close": "13:00"}, {"open": "22:00", "close": "01:30"}]}]
+            }),
+        ),
+        (
+            "节前夜班驿站",
+            json!({
+                "weekly": {"tue": [{"open": "22:00", "close": "03:00"}], "wed": [{"open": "10:00", "close": "11:00"}]},
+                "exceptions": [{"date": "2026-12-02", "spans": []}]
+            }),
+        ),
+        ("全天驿站", daily("00:00", "24:00")),
+        ("暂停驿站", daily("08:00", "20:00")),
+    ];
+    let mut ids = Vec::new();
+    for (i, (name, h)) in hours.iter().enumerate() {
+        let s = station(
+            &f,
+            name,
+            "fixed",
+            (spot.0 + 0.001 * i as f64, spot.1),
+            h.clone(),
+        )
+        .await;
+        ids.push(s["id"].as_str().unwrap().to_owned());
+    }
+    // Temporarily closed until 10:00:30 on the Wednesday.
+    let paused = ids[5].clone();
+    let r = patch(
+        &f.app,
+        &f.admin,
+        &paused,
+        Some("\"v1\""),
+        &json!({"status": "temporarily_closed", "reopens_at": "2026-12-02T10:00:30+08:00"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    let at = LatLng {
+        lat: spot.0,
+        lng: spot.1,
+    };
+    let check = |stations: Vec<Station>, now: DateTime<Utc>| {
+        let app = &f.app;
+        async move {
+            app.clock.set(now);
+            for open in [true, false] {
+                let got = nearby(
+                    app,
+                    &format!(
+                        "lat={}&lng={}&radius_m=3000&limit=100&open_now={open}",
+                        at.lat, at.lng
+                    ),
+                )
+                .await;
+                let items = got["items"].as_array().unwrap();
+                let got_ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+                let expected = reference(
+                    &stations,
+                    &Search {
+                        at,
+                        radius: 3000.0,
+                        limit: 100,
+                        amenities: AmenitySet::default(),
+                        kind: None,
+                        open,
+                        now,
+                    },
+                );
+                let expected_ids: Vec<&str> = expected.iter().map(|(id, _)| id.as_str()).collect();
+                assert_eq!(got_ids, expected_ids, "open_now={open} at {now}");
+                // Each item's own open_now agrees with the reference too.
+                let open_ids: Vec<String> = reference(
+                    &stations,
+                    &Search {
+                        at,
+                        radius: 3000.0,
+                        limit: 100,
+                        amenities: AmenitySet::default(),
+                        kind: None,
+                        open: true,
+                        now,
+                    },
+                )
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+                for item in items {
+                    let id = item["id"].as_str().unwrap();
+                    assert_eq!(
+                        item["open_now"].as_bool().unwrap(),
+                        open_ids.iter().any(|o| o == id),
+                        "{id} at {now}"
+                    );
+                }
+            }
+        }
+    };
+    let mut stations = Vec::new();
+    for id in &ids {
+        stations.push(stored(&f.app, id).await);
+    }
+
+    // Every boundary of the six stations from Tuesday evening to Thursday morning, and the
+    // reopening, each at -61 s, -1 s, 0, +29 s, +30 s, +31 s and +60 s.
+    let minute = |d: u32, h: u32, m: u32| shanghai(2026, 12, d, h, m);
+    let boundaries = [
+        minute(1, 20, 0),
+        minute(1, 22, 0),
+        minute(2, 0, 0),
+        minute(2, 2, 0),
+        minute(2, 3, 0),
+        minute(2, 8, 0),
+        minute(2, 10, 0),
+        minute(2, 12, 0),
+        minute(2, 13, 0),
+        minute(2, 20, 0),
+        minute(2, 22, 0),
+        minute(3, 0, 0),
+        minute(3, 1, 30),
+        minute(3, 2, 0),
+        minute(3, 9, 0),
+    ];
+    let mut instants: Vec<DateTime<Utc>> = boundaries
+        .iter()
+        .flat_map(|b| [-61, -1, 0, 29, 30, 31, 60].map(|s| *b + chrono::Duration::seconds(s)))
+        .collect();
+    // Forward (each window cached, then passed), backward (a cached window met from its
+    // end), then in a shuffled order.
+    for now in &instants {
+        check(stations.clone(), *now).await;
+    }
+    for now in instants.iter().rev() {
+        check(stations.clone(), *now).await;
+    }
+    instants.shuffle(&mut rand::rngs::StdRng::seed_from_u64(18));
+    for now in &instants {
+        check(stations.clone(), *now).await;
+    }
+
+    // An edit of a station whose open state is cached: the cache goes with the old entry.
+    let noon = minute(2, 12, 30);
+    check(stations.clone(), noon).await;
+    let day = ids[0].clone();
+    let r = patch(
+        &f.app,
+        &f.admin,
+        &day,
+        Some("\"v1\""),
+        &json!({"hours": daily("13:00", "20:00")}),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    stations[0] = stored(&f.app, &day).await;
+    check(stations.clone(), noon).await;
+    let open_at_noon = nearby(
+        &f.app,
+        &format!(
+            "lat={}&lng={}&radius_m=3000&limit=100&open_now=true",
+            at.lat, at.lng
+        ),
+    )
+    .await;
+    assert!(
+        !open_at_noon["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == day.as_str()),
+        "closed at 12:30 after the edit"
+    );
+    check(stations.clone(), minute(2, 13, 0)).await;
 }
 
 /// Random stations around 成都, written straight to the database, then read into the index.

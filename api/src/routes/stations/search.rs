@@ -82,7 +82,7 @@ pub async fn nearby(
         kind: q.kind.as_deref(),
         open_now: q.open_now,
     };
-    let body = search::nearby(&state.stations, &near, &wanted, state.clock.now())?;
+    let body = search::nearby(&state.stations, &near, &wanted, state.search_now())?;
     Ok(json(body))
 }
 
@@ -138,7 +138,7 @@ pub async fn within_box(
         &q.bbox,
         q.limit,
         &wanted,
-        state.clock.now(),
+        state.search_now(),
     )?;
     Ok(json(body))
 }
