@@ -1,11 +1,45 @@
 //! Which methods each path serves, from the OpenAPI document itself (so it cannot drift from
 //! the routes): a request whose path is served but not with its method is answered 405 with
 //! `Allow` (HTTP's rule), not 404 (ADR 013).
+//!
+//! Every request is checked, so the check is a comparison of segments, not a regular
+//! expression per template: OpenAPI's templates are literal segments and whole-segment
+//! `{parameters}` (a parameter matches one non-empty segment, as in actix's router).
 
-use actix_web::dev::ResourceDef;
+/// One segment of a path template.
+#[derive(Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Parameter,
+}
 
-/// Path templates, how specific each is (its literal segments), and the methods it serves.
-pub struct AllowedMethods(Vec<(ResourceDef, usize, Vec<&'static str>)>);
+/// A path template, how specific it is (its literal segments), and the methods it serves.
+#[derive(Debug)]
+struct Template {
+    segments: Vec<Segment>,
+    literal: usize,
+    methods: Vec<&'static str>,
+}
+
+impl Template {
+    /// Whether the path's segments (`parts`) fit: as many, each literal equal (compared
+    /// from the end, where templates differ most) and each parameter non-empty.
+    fn is_match(&self, parts: &[&str]) -> bool {
+        self.segments.len() == parts.len()
+            && self
+                .segments
+                .iter()
+                .zip(parts)
+                .rev()
+                .all(|(segment, part)| match segment {
+                    Segment::Literal(literal) => part == literal,
+                    Segment::Parameter => !part.is_empty(),
+                })
+    }
+}
+
+/// Path templates and the methods they serve.
+pub struct AllowedMethods(Vec<Template>);
 
 impl AllowedMethods {
     pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
@@ -24,11 +58,25 @@ impl AllowedMethods {
                 .into_iter()
                 .filter_map(|(m, served)| served.then_some(m))
                 .collect();
-                let literal = path
+                let segments: Vec<Segment> = path
                     .split('/')
-                    .filter(|segment| !segment.starts_with('{'))
+                    .map(|segment| {
+                        if segment.starts_with('{') && segment.ends_with('}') {
+                            Segment::Parameter
+                        } else {
+                            Segment::Literal(segment.to_owned())
+                        }
+                    })
+                    .collect();
+                let literal = segments
+                    .iter()
+                    .filter(|s| matches!(s, Segment::Literal(_)))
                     .count();
-                (ResourceDef::new(path.as_str()), literal, methods)
+                Template {
+                    segments,
+                    literal,
+                    methods,
+                }
             })
             .collect();
         Self(routes)
@@ -38,18 +86,15 @@ impl AllowedMethods {
     /// OpenAPI, a concrete path is governed by the most specific template matching it:
     /// `/stations/nearby` by itself, not by `/stations/{id}`.
     pub fn at(&self, path: &str) -> Vec<&'static str> {
-        let matching: Vec<_> = self
-            .0
-            .iter()
-            .filter(|(def, ..)| def.is_match(path))
-            .collect();
-        let Some(best) = matching.iter().map(|(_, literal, _)| *literal).max() else {
+        let parts: Vec<&str> = path.split('/').collect();
+        let matching: Vec<&Template> = self.0.iter().filter(|t| t.is_match(&parts)).collect();
+        let Some(best) = matching.iter().map(|t| t.literal).max() else {
             return Vec::new();
         };
         let mut methods: Vec<&'static str> = matching
             .into_iter()
-            .filter(|(_, literal, _)| *literal == best)
-            .flat_map(|(.., methods)| methods.iter().copied())
+            .filter(|t| t.literal == best)
+            .flat_map(|t| t.methods.iter().copied())
             .collect();
         methods.sort_unstable();
         methods.dedup();
@@ -92,5 +137,16 @@ mod tests {
         assert_eq!(allowed.at("/api/v1/stations/nearby"), ["GET"]);
         assert_eq!(allowed.at("/api/v1/stations/some-id"), ["GET", "PATCH"]);
         assert!(allowed.at("/api/v1/nothing").is_empty());
+        // Whole segments only: no empty parameter, no extra or missing segment.
+        assert!(allowed.at("/api/v1/stations/").is_empty());
+        assert!(allowed.at("/api/v1/stations/a/b/c/d").is_empty());
+        assert_eq!(
+            allowed.at("/api/v1/finance/reconciliations/r1/exceptions.csv"),
+            ["GET"]
+        );
+        assert!(allowed
+            .at("/api/v1/finance/reconciliations/r1/exceptions.csvx")
+            .is_empty());
+        assert_eq!(allowed.at("/healthz"), ["GET"]);
     }
 }

@@ -47,7 +47,7 @@ use chrono::{DateTime, Utc};
 use gongyou_domain::geo::LatLng;
 use gongyou_domain::region::{RegionCode, RegionLevel};
 use gongyou_domain::station::AmenitySet;
-use gongyou_services::stations::search::{Filters, StationSearch, When};
+use gongyou_services::stations::search::{self as use_case, Filters, StationSearch, When};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
@@ -165,7 +165,10 @@ fn p99_ms(text: &str) -> Option<f64> {
     number.trim().parse::<f64>().ok().map(|n| n * factor)
 }
 
-/// A wrk Lua script that cycles through `paths`, each thread from its own offset.
+/// A wrk Lua script that cycles through `paths`, each thread from its own offset. The
+/// requests are formatted once per thread (`init`), so a request costs wrk a table lookup,
+/// not a `wrk.format`: the client's share of the two cores stays as small as with a fixed
+/// URL.
 fn wrk_script(dir: &Path, name: &str, paths: &[String]) -> std::path::PathBuf {
     let mut lua = String::from("local paths = {\n");
     for p in paths {
@@ -174,8 +177,8 @@ fn wrk_script(dir: &Path, name: &str, paths: &[String]) -> std::path::PathBuf {
     lua.push_str(
         "}\nlocal threads = 0\n\
          function setup(thread)\n  thread:set(\"offset\", threads * 499)\n  threads = threads + 1\nend\n\
-         function init(args)\n  i = offset or 0\nend\n\
-         function request()\n  i = i % #paths + 1\n  return wrk.format(nil, paths[i])\nend\n",
+         function init(args)\n  requests = {}\n  for k, p in ipairs(paths) do requests[k] = wrk.format(nil, p) end\n  i = offset or 0\nend\n\
+         function request()\n  i = i % #requests + 1\n  return requests[i]\nend\n",
     );
     let path = dir.join(name);
     std::fs::write(&path, lua).unwrap();
@@ -381,7 +384,7 @@ fn main() {
         .rsplit_once(':')
         .map(|(h, p)| (h.to_owned(), p.to_owned()))
         .unwrap_or(("127.0.0.1".into(), "6379".into()));
-    let requests = (seconds * 25_000).to_string();
+    let requests = (seconds * 10_000).to_string();
     let redis_run = || {
         let out = Command::new("redis-benchmark")
             .args(["-h", &host, "-p", &redis_port, "-c", "64", "-n", &requests])
@@ -439,6 +442,35 @@ fn main() {
             .iter()
             .map(|p| search.nearby(*p, 3000.0, 100, wanted, when, |hits| hits.len()))
             .collect();
+        // In process, one core: the walk alone, and the whole answer (walk and JSON).
+        let rounds = 20;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            for p in &points {
+                std::hint::black_box(search.nearby(*p, 3000.0, 20, wanted, when, |h| h.len()));
+            }
+        }
+        let walk_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            for p in &points {
+                let near = use_case::Near {
+                    lat: p.lat,
+                    lng: p.lng,
+                    coord: None,
+                    radius_m: Some(3000),
+                    limit: Some(20),
+                };
+                let wanted = use_case::Wanted {
+                    amenities: Some(AMENITIES),
+                    kind: None,
+                    open_now: Some(true),
+                };
+                std::hint::black_box(use_case::nearby(&search, &near, &wanted, *at).unwrap());
+            }
+        }
+        let answer_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
+        println!("{label}: in process, {walk_us:.1} µs a walk, {answer_us:.1} µs a whole answer (walk and JSON)");
         let server = Server::start(&binary, &data, pinned);
         let memory_start = server.memory_mb();
         // The server answers as the in-process index does, at the pinned instant.

@@ -29,6 +29,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
     // `/metrics` is added by startup: on the main address, or on GONGYOU_METRICS_ADDR.
     cfg.service(
         scope::scope("/api/v1")
+            // The public station searches first: the router tries resources in order (a
+            // regular expression each for those with parameters), and these are the busiest
+            // paths; `nearby` must also come before `/stations/{id}`.
+            .service(stations::search::nearby)
+            .service(stations::search::within_box)
             // Auth
             .service(auth::send_sms_code)
             .service(auth::sign_in_sms)
@@ -150,9 +155,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(campaigns::list)
             .service(campaigns::create)
             .service(campaigns::get)
-            // Stations (`nearby` before `{id}`)
-            .service(stations::search::nearby)
-            .service(stations::search::within_box)
+            // Stations (the public searches are first in the scope)
             .service(stations::create_station)
             .service(stations::get_station)
             .service(stations::my_stations)

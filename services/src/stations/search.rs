@@ -26,6 +26,7 @@ use gongyou_domain::station::{
 };
 use gongyou_domain::time::china_local;
 use serde::Serialize;
+use serde_json::value::{to_raw_value, RawValue};
 use utoipa::ToSchema;
 
 use super::bad;
@@ -42,8 +43,10 @@ const OVERLAP: chrono::Duration = chrono::Duration::seconds(5);
 /// What search needs of a station, kept in the index.
 #[derive(Debug)]
 pub struct Entry {
-    pub name: Box<str>,
-    pub address: Box<str>,
+    /// The name and the address as JSON strings, escaped once when the station is read
+    /// rather than in every answer that lists it.
+    pub name: Box<RawValue>,
+    pub address: Box<RawValue>,
     pub kind: StationType,
     pub amenities: AmenitySet,
     pub status: StationStatus,
@@ -204,6 +207,10 @@ impl StationSearch {
             return None;
         };
         let hours = self.shared_hours(&s.hours)?;
+        let (Ok(name), Ok(address)) = (to_raw_value(&s.name), to_raw_value(&s.address)) else {
+            tracing::warn!(station = %s.id, "station left out of search: name or address not writable as JSON");
+            return None;
+        };
         Some((
             s.id,
             LatLng {
@@ -211,8 +218,8 @@ impl StationSearch {
                 lng: s.lng,
             },
             Entry {
-                name: s.name.into_boxed_str(),
-                address: s.address.into_boxed_str(),
+                name,
+                address,
                 kind,
                 amenities,
                 status,
@@ -371,7 +378,7 @@ impl StationSearch {
             .map(|i| {
                 i.approx_heap_bytes()
                     + i.payloads()
-                        .map(|e| e.name.len() + e.address.len())
+                        .map(|e| e.name.get().len() + e.address.get().len())
                         .sum::<usize>()
             })
             .unwrap_or(0);
@@ -565,11 +572,13 @@ pub const MAX_BOX: usize = 1000;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NearbyStation<'a> {
     pub id: &'a str,
-    pub name: &'a str,
+    #[schema(value_type = String)]
+    pub name: &'a RawValue,
     /// `fixed`, `movable`, `workers_home` or `partner_shop`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub address: &'a str,
+    #[schema(value_type = String)]
+    pub address: &'a RawValue,
     /// GCJ-02.
     pub lat: f64,
     pub lng: f64,
