@@ -49,6 +49,8 @@ pub struct Entry {
     pub address: Box<RawValue>,
     pub kind: StationType,
     pub amenities: AmenitySet,
+    /// The amenity codes as a JSON array, shared between stations with the same set.
+    pub amenities_json: Arc<RawValue>,
     pub status: StationStatus,
     pub reopens_at: Option<DateTime<Utc>>,
     /// Shared between stations with the same hours.
@@ -109,6 +111,7 @@ pub struct Filters {
 pub struct StationSearch {
     index: RwLock<StationIndex<Entry>>,
     hours: Mutex<HashMap<String, Arc<OpeningHours>>>,
+    amenity_lists: Mutex<HashMap<AmenitySet, Arc<RawValue>>>,
     /// When the last full load or catch-up read began (this process's clock).
     read_at: Mutex<Option<NaiveDateTime>>,
 }
@@ -138,6 +141,7 @@ impl StationSearch {
         Self {
             index: RwLock::new(StationIndex::new()),
             hours: Mutex::new(HashMap::new()),
+            amenity_lists: Mutex::new(HashMap::new()),
             read_at: Mutex::new(read_at),
         }
     }
@@ -188,6 +192,11 @@ impl StationSearch {
         if let (Ok(mut hours), Ok(fresh_hours)) = (self.hours.lock(), fresh.hours.into_inner()) {
             *hours = fresh_hours;
         }
+        if let (Ok(mut lists), Ok(fresh_lists)) =
+            (self.amenity_lists.lock(), fresh.amenity_lists.into_inner())
+        {
+            *lists = fresh_lists;
+        }
         if let Ok(mut read_at) = self.read_at.lock() {
             if read_at.is_none_or(|r| r > now.naive_utc()) {
                 *read_at = Some(now.naive_utc());
@@ -207,6 +216,7 @@ impl StationSearch {
             return None;
         };
         let hours = self.shared_hours(&s.hours)?;
+        let amenities_json = self.shared_amenity_list(amenities)?;
         let (Ok(name), Ok(address)) = (to_raw_value(&s.name), to_raw_value(&s.address)) else {
             tracing::warn!(station = %s.id, "station left out of search: name or address not writable as JSON");
             return None;
@@ -222,12 +232,24 @@ impl StationSearch {
                 address,
                 kind,
                 amenities,
+                amenities_json,
                 status,
                 reopens_at: s.reopens_at.map(|t| t.and_utc()),
                 hours,
                 version: s.version,
             },
         ))
+    }
+
+    /// The JSON of an amenity set, one copy per distinct set.
+    fn shared_amenity_list(&self, set: AmenitySet) -> Option<Arc<RawValue>> {
+        let mut cache = self.amenity_lists.lock().ok()?;
+        if let Some(json) = cache.get(&set) {
+            return Some(json.clone());
+        }
+        let json: Arc<RawValue> = Arc::from(to_raw_value(&set).ok()?);
+        cache.insert(set, json.clone());
+        Some(json)
     }
 
     /// Parsed hours, one copy per distinct JSON text.
@@ -586,7 +608,7 @@ pub struct NearbyStation<'a> {
     pub distance_m: u32,
     /// Amenity codes.
     #[schema(value_type = Vec<String>)]
-    pub amenities: AmenitySet,
+    pub amenities: &'a RawValue,
     /// `open`, `temporarily_closed` or `closed`.
     pub status: &'static str,
     pub open_now: bool,
@@ -679,7 +701,7 @@ fn items<'a>(hits: &[Hit<'a, Entry>], when: When) -> Vec<NearbyStation<'a>> {
                 lat: hit.at.lat,
                 lng: hit.at.lng,
                 distance_m: hit.distance_m.round().clamp(0.0, f64::from(u32::MAX)) as u32,
-                amenities: e.amenities,
+                amenities: &e.amenities_json,
                 status: e.status.as_str(),
                 open_now: e.open_at(when),
                 today_hours: span_views(e.hours.spans_on(today)),
@@ -688,8 +710,12 @@ fn items<'a>(hits: &[Hit<'a, Entry>], when: When) -> Vec<NearbyStation<'a>> {
         .collect()
 }
 
-fn json(body: &impl Serialize) -> ServiceResult<Vec<u8>> {
-    serde_json::to_vec(body).map_err(ServiceError::internal)
+/// The answer's JSON, in a buffer sized for `items` stations (an item is about 450 bytes),
+/// so writing it does not grow and copy the buffer again and again.
+fn json(body: &impl Serialize, items: usize) -> ServiceResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(64 + items * 512);
+    serde_json::to_writer(&mut out, body).map_err(ServiceError::internal)?;
+    Ok(out)
 }
 
 /// Where to look around, as a client sends it.
@@ -729,9 +755,12 @@ pub fn nearby(
     let filters = filters(wanted)?;
     let when = When::new(now);
     search.nearby(at, f64::from(radius), limit, filters, when, |hits| {
-        json(&NearbyStations {
-            items: items(hits, when),
-        })
+        json(
+            &NearbyStations {
+                items: items(hits, when),
+            },
+            hits.len(),
+        )
     })
 }
 
@@ -807,10 +836,13 @@ pub fn within_box(
     let filters = filters(wanted)?;
     let when = When::new(now);
     search.within_bbox(min, max, limit, filters, when, |hits, truncated| {
-        json(&BoxStations {
-            items: items(hits, when),
-            truncated,
-        })
+        json(
+            &BoxStations {
+                items: items(hits, when),
+                truncated,
+            },
+            hits.len(),
+        )
     })
 }
 
