@@ -140,6 +140,11 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<Station>, DbError> {
     Ok(stations::table.select(Station::as_select()).load(conn)?)
 }
 
+/// How many stations there are (the index sizes its load by it).
+pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
+    Ok(stations::table.count().get_result(conn)?)
+}
+
 /// What the search index keeps of a station: only the columns it needs, so loading
 /// 150,000 of them does not pass every notice, phone and audit column through memory.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]

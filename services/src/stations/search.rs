@@ -162,7 +162,11 @@ impl StationSearch {
     /// is read, so the process never holds more than the index and one page of rows.
     pub async fn load(db: &Db, now: DateTime<Utc>) -> Result<Self, DbError> {
         let search = Self::empty(Some(now.naive_utc()));
-        let mut entries = Vec::new();
+        // Sized once: grown by doubling, the list would leave its earlier copies (tens of
+        // MB at national scale) with the allocator.
+        let expected = db.run(db::count).await?;
+        let mut entries =
+            Vec::with_capacity(usize::try_from(expected.clamp(0, 10_000_000)).unwrap_or(0));
         let mut after: Option<String> = None;
         loop {
             let from = after.clone();
