@@ -149,4 +149,24 @@ mod tests {
             .is_empty());
         assert_eq!(allowed.at("/healthz"), ["GET"]);
     }
+
+    /// The segment matcher knows literal segments and whole-segment parameters only: a
+    /// template with anything else (`{id}.csv`) would be taken as a literal and lose its 405.
+    #[test]
+    fn every_template_segment_is_a_literal_or_a_whole_parameter() {
+        let doc = crate::openapi::openapi();
+        for path in doc.paths.paths.keys() {
+            for segment in path.split('/') {
+                let whole = segment
+                    .strip_prefix('{')
+                    .and_then(|s| s.strip_suffix('}'))
+                    .is_some_and(|name| {
+                        !name.is_empty()
+                            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    });
+                let literal = !segment.contains(['{', '}']);
+                assert!(whole || literal, "{path}: segment {segment}");
+            }
+        }
+    }
 }

@@ -339,6 +339,14 @@ fn main() {
     // The stations and the points in Redis; each point must find stations there too.
     let key = format!("gongyou-bench:stations:{}", std::process::id());
     let client = redis::Client::open(redis_url.as_str()).unwrap();
+    // redis-benchmark is given a host and a port only, so the URL must say no more.
+    let info = client.get_connection_info();
+    assert!(
+        info.redis_settings().db() == 0
+            && info.redis_settings().password().is_none()
+            && matches!(info.addr(), redis::ConnectionAddr::Tcp(..)),
+        "GONGYOU_BENCH_REDIS_URL must be plain TCP, database 0, no password"
+    );
     let mut conn = client.get_connection().unwrap();
     for chunk in stations.chunks(5000) {
         let mut cmd = redis::cmd("GEOADD");
@@ -388,7 +396,7 @@ fn main() {
     let redis_run = || {
         let out = Command::new("redis-benchmark")
             .args(["-h", &host, "-p", &redis_port, "-c", "64", "-n", &requests])
-            .args(["-r", &points.len().to_string(), "-q"])
+            .args(["-r", &points.len().to_string(), "-q", "-e"])
             .args([
                 "GEOSEARCH",
                 &key,
@@ -404,6 +412,10 @@ fn main() {
             .output()
             .expect("redis-benchmark installed (apt-get install redis-tools)");
         let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            !text.contains("Error from server"),
+            "Redis answered errors:\n{text}"
+        );
         text.split_whitespace()
             .collect::<Vec<_>>()
             .windows(3)

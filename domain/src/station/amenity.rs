@@ -165,6 +165,16 @@ impl AmenitySet {
         Amenity::ALL.into_iter().filter(move |a| self.contains(*a))
     }
 
+    /// Parses the stored form: codes joined by commas, the empty string for no amenities
+    /// (which [`Self::parse_list`], for a query value, refuses).
+    pub fn parse_stored(s: &str) -> Result<Self, StationError> {
+        if s.is_empty() {
+            Ok(Self::EMPTY)
+        } else {
+            Self::parse_list(s)
+        }
+    }
+
     /// Parses a comma-separated query value such as `drinking_water,phone_charging`.
     /// Items are trimmed; an empty item (including an empty string) or an unknown code is
     /// an error. Repeated codes are accepted.

@@ -318,11 +318,26 @@ impl<T> StationIndex<T> {
     pub fn upsert_tagged(&mut self, id: String, at: LatLng, tag: u32, payload: T) {
         if let Some(&i) = self.by_id.get(id.as_str()) {
             if let Some(slot) = self.slots.get_mut(i).and_then(Option::as_mut) {
-                if indexable(slot.at) {
-                    self.tree.remove(&tree_point(slot.at, i, slot.tag));
-                }
-                if indexable(at) {
-                    self.tree.insert(tree_point(at, i, tag));
+                // In place when it has not moved (a catch-up re-reads unchanged stations
+                // every second): the leaf gets the new tag and an empty memo, and the
+                // bulk-loaded tree keeps its shape.
+                let fresh = tree_point(at, i, tag);
+                let in_place = slot.at == at
+                    && indexable(at)
+                    && self
+                        .tree
+                        .locate_all_at_point_mut(&fresh.v)
+                        .find(|leaf| leaf.slot == i)
+                        .map(|leaf| *leaf = tree_point(at, i, tag))
+                        .is_some();
+                if !in_place {
+                    if indexable(slot.at) {
+                        let removed = self.tree.remove(&tree_point(slot.at, i, slot.tag));
+                        debug_assert!(removed.is_some(), "a slot's leaf is in the tree");
+                    }
+                    if indexable(at) {
+                        self.tree.insert(fresh);
+                    }
                 }
                 slot.at = at;
                 slot.tag = tag;
@@ -360,7 +375,8 @@ impl<T> StationIndex<T> {
         let i = self.by_id.remove(id)?;
         let slot = self.slots.get_mut(i)?.take()?;
         if indexable(slot.at) {
-            self.tree.remove(&tree_point(slot.at, i, slot.tag));
+            let removed = self.tree.remove(&tree_point(slot.at, i, slot.tag));
+            debug_assert!(removed.is_some(), "a slot's leaf is in the tree");
         }
         self.free.push(i);
         Some(slot.payload)

@@ -787,6 +787,11 @@ proptest! {
                 let t = midnight + Duration::minutes(i64::from(m));
                 prop_assert_eq!(reference_cover_count(&spec, t) == 1, steady.open, "minute {} of {:?} at {}", m, steady, local);
             }
+            // And every minute of it (is_open_local agrees with the reference above).
+            let day = local.date().and_hms_opt(0, 0, 0).unwrap();
+            for m in steady.from..steady.until {
+                prop_assert_eq!(h.is_open_local(day + Duration::minutes(i64::from(m))), steady.open, "minute {} of {:?}", m, steady);
+            }
         }
         if h.always_open() {
             for minute in (0..21 * 1440).step_by(7) {

@@ -213,7 +213,7 @@ impl StationSearch {
         let parsed = (
             StationType::parse(&s.kind),
             StationStatus::parse(&s.status),
-            AmenitySet::parse_list(&s.amenities),
+            AmenitySet::parse_stored(&s.amenities),
         );
         let (Some(kind), Some(status), Ok(amenities)) = parsed else {
             tracing::warn!(station = %s.id, "station left out of search: unreadable kind, status or amenities");

@@ -176,7 +176,7 @@ pub fn view(
         region_code: s.region_code,
         lat: s.lat,
         lng: s.lng,
-        amenities: AmenitySet::parse_list(&s.amenities)
+        amenities: AmenitySet::parse_stored(&s.amenities)
             .map(|set| set.iter().map(|a| a.as_str().to_owned()).collect())
             .unwrap_or_default(),
         hours: hours_json,

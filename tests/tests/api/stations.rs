@@ -342,6 +342,29 @@ async fn open_now_is_exact_at_every_boundary_through_the_cache() {
                         "{id} at {now}"
                     );
                 }
+                // The map box walks the same leaves.
+                let boxed: Value = app
+                    .get(&format!(
+                        "/api/v1/stations?bbox={:.6},{:.6},{:.6},{:.6}&limit=1000&open_now={open}",
+                        at.lng - 0.01,
+                        at.lat - 0.01,
+                        at.lng + 0.01,
+                        at.lat + 0.02
+                    ))
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                let mut boxed_ids: Vec<&str> = boxed["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["id"].as_str().unwrap())
+                    .collect();
+                boxed_ids.sort_unstable();
+                let mut sorted_expected = expected_ids.clone();
+                sorted_expected.sort_unstable();
+                assert_eq!(boxed_ids, sorted_expected, "box, open_now={open} at {now}");
             }
         }
     };
@@ -350,8 +373,9 @@ async fn open_now_is_exact_at_every_boundary_through_the_cache() {
         stations.push(stored(&f.app, id).await);
     }
 
-    // Every boundary of the six stations from Tuesday evening to Thursday morning, and the
-    // reopening, each at -61 s, -1 s, 0, +29 s, +30 s, +31 s and +60 s.
+    // Every boundary of the six stations from Tuesday evening to Thursday morning, the
+    // reopening, and the weekly times the exceptions replace, each at -61 s, -1 s, 0,
+    // +29 s, +30 s, +31 s and +60 s.
     let minute = |d: u32, h: u32, m: u32| shanghai(2026, 12, d, h, m);
     let boundaries = [
         minute(1, 20, 0),
@@ -360,9 +384,13 @@ async fn open_now_is_exact_at_every_boundary_through_the_cache() {
         minute(2, 2, 0),
         minute(2, 3, 0),
         minute(2, 8, 0),
+        // The weekly 09:00, 11:00 and 17:30 the exceptions replace on that Wednesday.
+        minute(2, 9, 0),
         minute(2, 10, 0),
+        minute(2, 11, 0),
         minute(2, 12, 0),
         minute(2, 13, 0),
+        minute(2, 17, 30),
         minute(2, 20, 0),
         minute(2, 22, 0),
         minute(3, 0, 0),

@@ -143,3 +143,86 @@ async fn managers_come_only_from_within_the_admins_subtree() {
     .unwrap();
     assert_eq!(kept.managers.unwrap().len(), 1);
 }
+
+/// The search caches open windows in local minutes since 1970 (Beijing time). Before 1970
+/// nothing can be cached, and far in the future a window does not fit its word and is not
+/// stored: either way each answer (asked twice, so a second one could read a cache) is the
+/// hours' own.
+#[test]
+fn open_now_is_exact_where_nothing_can_be_cached() {
+    use chrono::{TimeZone, Utc};
+    use gongyou_db::stations::SearchRow;
+    use gongyou_domain::geo::LatLng;
+    use gongyou_domain::station::{open_now_local, AmenitySet, OpeningHours, StationStatus};
+    use gongyou_domain::time::china_local;
+    use gongyou_services::stations::search::{Filters, When};
+
+    let daily = |open: &str, close: &str| {
+        let span = json!([{"open": open, "close": close}]);
+        json!({"weekly": {"mon": span, "tue": span, "wed": span, "thu": span, "fri": span, "sat": span, "sun": span}})
+            .to_string()
+    };
+    let hours = [daily("08:00", "20:00"), daily("20:00", "02:00")];
+    let rows: Vec<SearchRow> = hours
+        .iter()
+        .enumerate()
+        .map(|(i, h)| SearchRow {
+            id: format!("s{i}"),
+            kind: "fixed".into(),
+            name: format!("驿站{i}"),
+            address: "成都".into(),
+            lat: 30.657 + 0.001 * i as f64,
+            lng: 104.066,
+            amenities: String::new(),
+            hours: h.clone(),
+            status: "open".into(),
+            reopens_at: None,
+            version: 1,
+        })
+        .collect();
+    let search = StationSearch::build(rows, None);
+    assert_eq!(search.len(), 2);
+    let at = LatLng {
+        lat: 30.657,
+        lng: 104.066,
+    };
+    let open = Filters {
+        amenities: AmenitySet::default(),
+        kind: None,
+        open_now: true,
+    };
+    let beijing = |y, mo, d, h, mi| {
+        chrono::FixedOffset::east_opt(8 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    for now in [
+        beijing(1969, 12, 31, 23, 59),
+        beijing(1969, 12, 31, 12, 0),
+        beijing(1970, 1, 1, 0, 0),
+        beijing(1970, 1, 1, 8, 0),
+        beijing(6060, 6, 1, 1, 59),
+        beijing(6060, 6, 1, 9, 0),
+        beijing(6060, 6, 1, 21, 0),
+    ] {
+        let expected: Vec<String> = hours
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| {
+                let parsed = OpeningHours::from_json(&serde_json::from_str(h).unwrap()).unwrap();
+                open_now_local(StationStatus::Open, None, &parsed, now, china_local(now))
+            })
+            .map(|(i, _)| format!("s{i}"))
+            .collect();
+        for _ in 0..2 {
+            let got = search.nearby(at, 3000.0, 10, open, When::new(now), |hits| {
+                let mut ids: Vec<String> = hits.iter().map(|h| h.id.to_owned()).collect();
+                ids.sort();
+                ids
+            });
+            assert_eq!(got, expected, "at {now}");
+        }
+    }
+}
