@@ -293,6 +293,20 @@ async fn open_now_is_exact_at_every_boundary_through_the_cache() {
         let app = &f.app;
         async move {
             app.clock.set(now);
+            let expect = |open: bool| {
+                reference(
+                    &stations,
+                    &Search {
+                        at,
+                        radius: 3000.0,
+                        limit: 100,
+                        amenities: AmenitySet::default(),
+                        kind: None,
+                        open,
+                        now,
+                    },
+                )
+            };
             for open in [true, false] {
                 let got = nearby(
                     app,
@@ -304,36 +318,11 @@ async fn open_now_is_exact_at_every_boundary_through_the_cache() {
                 .await;
                 let items = got["items"].as_array().unwrap();
                 let got_ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
-                let expected = reference(
-                    &stations,
-                    &Search {
-                        at,
-                        radius: 3000.0,
-                        limit: 100,
-                        amenities: AmenitySet::default(),
-                        kind: None,
-                        open,
-                        now,
-                    },
-                );
+                let expected = expect(open);
                 let expected_ids: Vec<&str> = expected.iter().map(|(id, _)| id.as_str()).collect();
                 assert_eq!(got_ids, expected_ids, "open_now={open} at {now}");
                 // Each item's own open_now agrees with the reference too.
-                let open_ids: Vec<String> = reference(
-                    &stations,
-                    &Search {
-                        at,
-                        radius: 3000.0,
-                        limit: 100,
-                        amenities: AmenitySet::default(),
-                        kind: None,
-                        open: true,
-                        now,
-                    },
-                )
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect();
+                let open_ids: Vec<String> = expect(true).into_iter().map(|(id, _)| id).collect();
                 for item in items {
                     let id = item["id"].as_str().unwrap();
                     assert_eq!(
