@@ -46,7 +46,7 @@ bench-startup:  ## a serve replica with 150,000 stations in PostgreSQL until /re
 	cargo build --release --bin gongyou
 	GONGYOU_BENCH_DATABASE_URL=$(PG_URL) bash ci/bench/startup.sh
 
-bench-stations: bench-tools  ## nearby search on 150,000 stations at the 1,000 busiest seats, at 14:00 and 03:00 (pinned), against Redis GEOSEARCH and /healthz, and the index's resident memory (GONGYOU_BENCH_STATIONS, GONGYOU_BENCH_POINTS, GONGYOU_BENCH_SECONDS)
+bench-stations: bench-tools  ## nearby search on 150,000 stations at the 1,000 busiest seats, at 14:00 and 03:00 (pinned), against Redis GEOSEARCH, /healthz and a console file of the answer's size, and the index's resident memory (GONGYOU_BENCH_STATIONS, GONGYOU_BENCH_POINTS, GONGYOU_BENCH_SECONDS, GONGYOU_BENCH_ROUNDS, GONGYOU_BENCH_IN_PROCESS_ONLY=1)
 	cargo build --release --bin gongyou
 	GONGYOU_BENCH_REDIS_URL=$(REDIS_URL) cargo bench -p gongyou-tests --bench stations
 

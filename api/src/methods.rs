@@ -103,12 +103,36 @@ impl AllowedMethods {
 
     /// The 405 for `method` at `path`, when the contract serves the path but not the method
     /// (even where the router would hand the request to a broader template).
+    ///
+    /// Every request passes here, so the common answer (served, or not served at all) is
+    /// found in one pass over the templates without allocating; the method list is built
+    /// only for a 405.
     pub fn refusal(&self, path: &str, method: &str) -> Option<actix_web::HttpResponse> {
-        let methods = self.at(path);
-        if methods.is_empty() || methods.contains(&method) {
-            return None;
+        const MOST: usize = 16;
+        let mut buf = [""; MOST];
+        let mut len = 0;
+        for part in path.split('/') {
+            // No template has this many segments, so none matches.
+            *buf.get_mut(len)? = part;
+            len += 1;
         }
-        Some(method_not_allowed(&methods))
+        let parts = &buf[..len];
+        // The most specific matching templates' literal count, and whether one serves `method`.
+        let mut best: Option<(usize, bool)> = None;
+        for t in self.0.iter().filter(|t| t.is_match(parts)) {
+            let serves = t.methods.contains(&method);
+            best = match best {
+                Some((literal, _)) if literal > t.literal => best,
+                Some((literal, served)) if literal == t.literal => {
+                    Some((literal, served || serves))
+                }
+                _ => Some((t.literal, serves)),
+            };
+        }
+        match best {
+            None | Some((_, true)) => None,
+            Some((_, false)) => Some(method_not_allowed(&self.at(path))),
+        }
     }
 }
 
@@ -148,6 +172,43 @@ mod tests {
             .at("/api/v1/finance/reconciliations/r1/exceptions.csvx")
             .is_empty());
         assert_eq!(allowed.at("/healthz"), ["GET"]);
+    }
+
+    /// The one-pass check answers as the method list would, for every path the contract
+    /// serves (and near misses), with every method; and no template is too long for it.
+    #[test]
+    fn a_refusal_is_exactly_a_served_path_without_the_method() {
+        let doc = crate::openapi::openapi();
+        let allowed = AllowedMethods::from_openapi(&doc);
+        let mut paths = vec!["/".to_owned(), "/api/v1/nothing".to_owned()];
+        for template in doc.paths.paths.keys() {
+            assert!(template.split('/').count() <= 16, "{template}");
+            let concrete: Vec<&str> = template
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x1" } else { s })
+                .collect();
+            paths.push(concrete.join("/"));
+            paths.push(format!("{}/more", concrete.join("/")));
+            paths.push(concrete[..concrete.len() - 1].join("/"));
+        }
+        paths.push("/a".repeat(40));
+        let mut refused = 0;
+        for path in &paths {
+            for method in ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"] {
+                let methods = allowed.at(path);
+                let expected = !methods.is_empty() && !methods.contains(&method);
+                let got = allowed.refusal(path, method);
+                assert_eq!(got.is_some(), expected, "{method} {path}");
+                if let Some(response) = got {
+                    refused += 1;
+                    assert_eq!(
+                        response.headers().get("allow").unwrap().to_str().unwrap(),
+                        methods.join(", ")
+                    );
+                }
+            }
+        }
+        assert!(refused > 100, "{refused}");
     }
 
     /// The segment matcher knows literal segments and whole-segment parameters only: a

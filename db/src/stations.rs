@@ -163,24 +163,6 @@ pub struct SearchRow {
     pub version: i32,
 }
 
-impl From<Station> for SearchRow {
-    fn from(s: Station) -> Self {
-        Self {
-            id: s.id,
-            kind: s.kind,
-            name: s.name,
-            address: s.address,
-            lat: s.lat,
-            lng: s.lng,
-            amenities: s.amenities,
-            hours: s.hours,
-            status: s.status,
-            reopens_at: s.reopens_at,
-            version: s.version,
-        }
-    }
-}
-
 /// A page of search rows in id order after `after` (keyset), at most `limit`: the index
 /// loads page by page, so its peak memory is the index plus one page.
 pub fn search_page(
@@ -193,6 +175,15 @@ pub fn search_page(
         q = q.filter(stations::id.gt(after));
     }
     Ok(q.order(stations::id.asc()).limit(limit).load(conn)?)
+}
+
+/// One station's search columns (the index's refresh after a write).
+pub fn search_row(conn: &mut DbConnection, id: &str) -> Result<Option<SearchRow>, DbError> {
+    Ok(stations::table
+        .find(id)
+        .select(SearchRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Stations changed at or after `since` (the index's catch-up).

@@ -9,7 +9,10 @@
 //!     over the same stations and the same points loaded into Redis (each point checked to
 //!     answer stations first);
 //! (c) `wrk -t2 -c64` on the same server's `/healthz`, through the same script and the same
-//!     points (as an ignored query), so both wrk runs pay the same client cost.
+//!     points (as an ignored query), so both wrk runs pay the same client cost;
+//! (d) the same on the console file nearest in size to the instant's mean answer (embedded,
+//!     sent from memory through the same middleware): what an answer of that size costs
+//!     this server and this client with no search at all, the ceiling for (a).
 //!
 //! The points are the `GONGYOU_BENCH_POINTS` (1,000) county-level seats with the most
 //! stations within 3 km, in a shuffled order fixed by a seed: a query's few hundred
@@ -30,7 +33,9 @@
 //! Run: `make bench-stations` (builds the release binary; needs `wrk`, `redis-benchmark` and
 //! a Redis at `GONGYOU_BENCH_REDIS_URL`, default redis://127.0.0.1:6379).
 //! `GONGYOU_BENCH_STATIONS`, `GONGYOU_BENCH_POINTS` and `GONGYOU_BENCH_SECONDS` change the
-//! size, the number of points and the duration of each run.
+//! size, the number of points and the duration of each run; `GONGYOU_BENCH_ROUNDS` the
+//! passes through the points in process (20), and `GONGYOU_BENCH_IN_PROCESS_ONLY=1` stops
+//! after the in-process figures (for profiling the search itself under `perf record`).
 
 #![allow(
     clippy::unwrap_used,
@@ -216,8 +221,50 @@ struct Figures {
     b: f64,
     c: f64,
     c_p99: f64,
+    /// The mean answer's size, the asset sent for (d), its size and its rate.
+    answer_bytes: usize,
+    d: (String, usize, f64),
     matching: (usize, usize, usize),
     memory: (f64, f64),
+}
+
+/// In process, one core: µs per walk alone, and per whole answer (walk and JSON), over
+/// `rounds` passes through the points at `at`.
+fn in_process(
+    search: &StationSearch,
+    points: &[LatLng],
+    wanted: Filters,
+    at: DateTime<Utc>,
+    rounds: usize,
+) -> (f64, f64) {
+    let when = When::new(at);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for p in points {
+            std::hint::black_box(search.nearby(*p, 3000.0, 20, wanted, when, |h| h.len()));
+        }
+    }
+    let walk_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for p in points {
+            let near = use_case::Near {
+                lat: p.lat,
+                lng: p.lng,
+                coord: None,
+                radius_m: Some(3000),
+                limit: Some(20),
+            };
+            let wanted = use_case::Wanted {
+                amenities: Some(AMENITIES),
+                kind: None,
+                open_now: Some(true),
+            };
+            std::hint::black_box(use_case::nearby(search, &near, &wanted, at).unwrap());
+        }
+    }
+    let answer_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
+    (walk_us, answer_us)
 }
 
 fn main() {
@@ -335,6 +382,14 @@ fn main() {
         points.len()
     );
     assert!(lo > 0, "every point has stations within 3 km");
+    let rounds: usize = env("GONGYOU_BENCH_ROUNDS").map_or(20, |v| v.parse().unwrap());
+    if env("GONGYOU_BENCH_IN_PROCESS_ONLY").is_some() {
+        for (label, at, _) in &instants {
+            let (walk_us, answer_us) = in_process(&search, &points, wanted, *at, rounds);
+            println!("{label}: in process, {walk_us:.1} µs a walk, {answer_us:.1} µs a whole answer (walk and JSON)");
+        }
+        return;
+    }
 
     // The stations and the points in Redis; each point must find stations there too.
     let key = format!("gongyou-bench:stations:{}", std::process::id());
@@ -447,6 +502,21 @@ fn main() {
     let base_after = baseline.memory_mb();
     drop(baseline);
 
+    // The console's files (embedded in the binary): index.html and its assets, by size.
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/dist");
+    let mut assets: Vec<(String, usize)> = vec![(
+        "index.html".to_owned(),
+        std::fs::metadata(dist.join("index.html")).unwrap().len() as usize,
+    )];
+    for file in std::fs::read_dir(dist.join("assets")).unwrap() {
+        let file = file.unwrap();
+        let name = file.file_name().to_string_lossy().to_string();
+        assets.push((
+            format!("assets/{name}"),
+            file.metadata().unwrap().len() as usize,
+        ));
+    }
+
     let mut figures = Vec::new();
     for (label, at, pinned) in &instants {
         let when = When::new(*at);
@@ -454,18 +524,14 @@ fn main() {
             .iter()
             .map(|p| search.nearby(*p, 3000.0, 100, wanted, when, |hits| hits.len()))
             .collect();
-        // In process, one core: the walk alone, and the whole answer (walk and JSON).
-        let rounds = 20;
-        let started = Instant::now();
-        for _ in 0..rounds {
-            for p in &points {
-                std::hint::black_box(search.nearby(*p, 3000.0, 20, wanted, when, |h| h.len()));
-            }
-        }
-        let walk_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
-        let started = Instant::now();
-        for _ in 0..rounds {
-            for p in &points {
+        let (walk_us, answer_us) = in_process(&search, &points, wanted, *at, rounds);
+        println!("{label}: in process, {walk_us:.1} µs a walk, {answer_us:.1} µs a whole answer (walk and JSON)");
+        // (d): the console file nearest in size to this instant's mean answer, sent from
+        // memory by the same server through the same middleware, with the same script
+        // shape: what any answer of that size costs with no search at all.
+        let answer_bytes = points
+            .iter()
+            .map(|p| {
                 let near = use_case::Near {
                     lat: p.lat,
                     lng: p.lng,
@@ -478,13 +544,32 @@ fn main() {
                     kind: None,
                     open_now: Some(true),
                 };
-                std::hint::black_box(use_case::nearby(&search, &near, &wanted, *at).unwrap());
-            }
-        }
-        let answer_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
-        println!("{label}: in process, {walk_us:.1} µs a walk, {answer_us:.1} µs a whole answer (walk and JSON)");
+                use_case::nearby(&search, &near, &wanted, *at)
+                    .unwrap()
+                    .len()
+            })
+            .sum::<usize>()
+            / points.len();
+        let (asset, asset_bytes) = assets
+            .iter()
+            .min_by_key(|(_, size)| size.abs_diff(answer_bytes))
+            .cloned()
+            .unwrap();
+        let asset_paths: Vec<String> = points
+            .iter()
+            .map(|p| format!("/console/{asset}?lat={:.6}&lng={:.6}", p.lat, p.lng))
+            .collect();
+        let asset_script = wrk_script(work.path(), "asset.lua", &asset_paths);
         let server = Server::start(&binary, &data, pinned);
         let memory_start = server.memory_mb();
+        let served = Command::new("curl")
+            .args(["-sS", "--fail", "--noproxy", "*", "-o", "/dev/null"])
+            .args(["-w", "%{size_download}"])
+            .arg(format!("{}{}", server.base, asset_paths[0]))
+            .output()
+            .unwrap();
+        let served: usize = String::from_utf8_lossy(&served.stdout).parse().unwrap();
+        assert_eq!(served, asset_bytes, "{asset} served whole");
         // The server answers as the in-process index does, at the pinned instant.
         for (path, want) in nearby_paths.iter().zip(&matching).take(20) {
             let answer: serde_json::Value =
@@ -496,6 +581,7 @@ fn main() {
         let (a, a_p99) = wrk(&server.base, &nearby_script, seconds);
         let b = redis_run();
         let (c, c_p99) = wrk(&server.base, &health_script, seconds);
+        let d = wrk(&server.base, &asset_script, seconds).0;
         let memory = server.memory_mb();
         drop(server);
         println!(
@@ -509,6 +595,8 @@ fn main() {
             b,
             c,
             c_p99,
+            answer_bytes,
+            d: (asset, asset_bytes, d),
             matching: spread(matching),
             memory: (memory_start.0, memory.0),
         });
@@ -546,10 +634,17 @@ fn main() {
             "  (c) /healthz, wrk -t2 -c64 -d{seconds}s  {:.0} req/s, p99 {:.2} ms",
             f.c, f.c_p99
         );
+        let (asset, asset_bytes, d) = &f.d;
         println!(
-            "  (a)/(b) = {:.2}× (target ≥ 3×); (a)/(c) = {:.0} % (target ≥ 30 %)",
+            "  (d) a {asset_bytes}-byte console file ({asset}), wrk -t2 -c64 -d{seconds}s  {d:.0} req/s (the mean answer is {} bytes)",
+            f.answer_bytes
+        );
+        println!(
+            "  (a)/(b) = {:.2}× (target ≥ 3×); (a)/(c) = {:.0} % (target ≥ 30 %); (a)/(d) = {:.0} %; 3 × (b) = {:.0} % of (d)",
             f.a / f.b,
-            100.0 * f.a / f.c
+            100.0 * f.a / f.c,
+            100.0 * f.a / d,
+            300.0 * f.b / d
         );
     }
 }

@@ -36,6 +36,26 @@ use crate::geo::{chord_for_metres, haversine_m, to_unit_vector, LatLng};
 const REL_EPS: f64 = 1e-9;
 /// Absolute slack on squared chord distances (a chord of 1e-9, about 6 mm).
 const ABS_EPS: f64 = 1e-18;
+/// The most candidates within the radius that [`StationIndex::nearby_by`] sweeps before it
+/// walks nearest-first instead (at least 32 × the limit): about 5 µs of leaves, more than
+/// the 3 km around the busiest county seat holds (about 700).
+pub const SWEEP_BUDGET: usize = 1024;
+
+/// How [`StationIndex::nearby_by`] looks: the most candidates its first nearest-first walk
+/// takes, and the most its sweep of the radius visits (0: no sweep).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    pub walk_first: usize,
+    pub sweep_budget: usize,
+}
+
+/// Nearest first, equal distances by id: the order of every nearby answer.
+fn by_distance_then_id<T>(a: &Hit<'_, T>, b: &Hit<'_, T>) -> Ordering {
+    a.distance_m
+        .total_cmp(&b.distance_m)
+        .then_with(|| a.id.cmp(b.id))
+}
+
 /// Padding of a bounding box's 3-D envelope (about 6 µm on the ground).
 const BOX_PAD: f64 = 1e-12;
 
@@ -433,10 +453,9 @@ impl<T> StationIndex<T> {
     /// Nearest first, within `radius_m` (great-circle metres, haversine), only entries for
     /// which `filter` is true, at most `limit`. Equal distances are ordered by id.
     ///
-    /// Walks the tree nearest-first and stops at the radius or as soon as `limit` entries
-    /// have passed the filter (plus any within float rounding of the last one, so the
-    /// order is exactly that of haversine distance, then id). The only allocations are
-    /// the result and the walk's node queue.
+    /// See [`Self::nearby_by`] for how: a short nearest-first walk, else a sweep of the
+    /// radius, else the whole walk; the answer is the same whichever answers. The only
+    /// allocations are the result and the walk's node queue or the sweep's stack and list.
     pub fn nearby(
         &self,
         at: LatLng,
@@ -450,11 +469,38 @@ impl<T> StationIndex<T> {
     }
 
     /// [`Self::nearby`] with a filter that sees the leaf first ([`Candidate`]).
+    ///
+    /// Three ways to the same answer, cheapest first for the case at hand:
+    /// 1. The nearest-first walk, for at most 4 × `limit` candidates: by day near a town
+    ///    centre, `limit` stations pass within a few dozen and the walk stops.
+    /// 2. When they did not, a sweep of the radius with no ordering (a range query: no
+    ///    priority queue, a few comparisons a leaf), keeping the candidates that pass, then
+    ///    the nearest of them: at night, when few pass and the walk would have to take every
+    ///    candidate in the radius through its queue, this is several times cheaper.
+    /// 3. When more than [`SWEEP_BUDGET`] (or 32 × `limit`) candidates lie in the radius (a
+    ///    wide radius in a city), the sweep gives up and the walk goes on to the end.
     pub fn nearby_by(
         &self,
         at: LatLng,
         radius_m: f64,
         limit: usize,
+        filter: impl FnMut(Candidate<'_, T>) -> bool,
+    ) -> Vec<Hit<'_, T>> {
+        let plan = Plan {
+            walk_first: limit.saturating_mul(4),
+            sweep_budget: SWEEP_BUDGET.max(limit.saturating_mul(32)),
+        };
+        self.nearby_planned(at, radius_m, limit, plan, filter)
+    }
+
+    /// [`Self::nearby_by`] with the plan given (the tests check every way against brute
+    /// force).
+    pub(crate) fn nearby_planned(
+        &self,
+        at: LatLng,
+        radius_m: f64,
+        limit: usize,
+        plan: Plan,
         mut filter: impl FnMut(Candidate<'_, T>) -> bool,
     ) -> Vec<Hit<'_, T>> {
         if limit == 0 || !indexable(at) || radius_m.is_nan() || radius_m < 0.0 {
@@ -463,11 +509,56 @@ impl<T> StationIndex<T> {
         let q = to_unit_vector(at);
         let chord = chord_for_metres(radius_m);
         let max_d2 = chord * chord * (1.0 + REL_EPS) + ABS_EPS;
+        if let Some(hits) = self.walk(
+            at,
+            &q,
+            radius_m,
+            max_d2,
+            limit,
+            plan.walk_first,
+            &mut filter,
+        ) {
+            return hits;
+        }
+        if plan.sweep_budget > 0 {
+            // Chords below this are inside the radius whatever the rounding.
+            let inside = chord * chord * (1.0 - 4.0 * REL_EPS);
+            let sweep = (&q, max_d2, inside);
+            let budget = plan.sweep_budget;
+            if let Some(hits) = self.sweep(at, radius_m, sweep, limit, budget, &mut filter) {
+                return hits;
+            }
+        }
+        self.walk(at, &q, radius_m, max_d2, limit, usize::MAX, &mut filter)
+            .unwrap_or_default()
+    }
+
+    /// The nearest-first walk: stops at the radius or as soon as `limit` entries have passed
+    /// the filter (plus any within float rounding of the last, so the order is exactly that
+    /// of haversine distance, then id); `None` when it took `most` candidates before either.
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        at: LatLng,
+        q: &[f64; 3],
+        radius_m: f64,
+        max_d2: f64,
+        limit: usize,
+        most: usize,
+        filter: &mut impl FnMut(Candidate<'_, T>) -> bool,
+    ) -> Option<Vec<Hit<'_, T>>> {
         let mut cutoff = max_d2;
         let mut hits: Vec<Hit<'_, T>> = Vec::with_capacity(limit.min(128));
-        for (point, d2) in self.tree.nearest_neighbor_iter_with_distance_2(&q) {
+        for (taken, (point, d2)) in self
+            .tree
+            .nearest_neighbor_iter_with_distance_2(q)
+            .enumerate()
+        {
             if d2 > cutoff {
                 break;
+            }
+            if taken >= most && hits.len() < limit {
+                return None;
             }
             if !filter(self.candidate(point)) {
                 continue;
@@ -490,13 +581,61 @@ impl<T> StationIndex<T> {
                 cutoff = cutoff.min(d2 * (1.0 + REL_EPS) + ABS_EPS);
             }
         }
-        hits.sort_unstable_by(|a, b| {
-            a.distance_m
-                .total_cmp(&b.distance_m)
-                .then_with(|| a.id.cmp(b.id))
-        });
+        hits.sort_unstable_by(by_distance_then_id);
         hits.truncate(limit);
-        hits
+        Some(hits)
+    }
+
+    /// The sweep of [`Self::nearby_by`]: every leaf within the radius, unordered; `None` when
+    /// more than `budget` lie there. The same answer as the nearest-first walk: the passing
+    /// candidates' `limit` nearest by chord, with any within float rounding of the last,
+    /// ranked by haversine distance then id. Haversine is computed only for those, and for
+    /// candidates so close to the radius that rounding could put them either side of it.
+    /// `(q, max_d2, inside)`: the query's unit vector, the squared chord searched, and the
+    /// squared chord below which a candidate is inside the radius whatever the rounding.
+    fn sweep(
+        &self,
+        at: LatLng,
+        radius_m: f64,
+        (q, max_d2, inside): (&[f64; 3], f64, f64),
+        limit: usize,
+        budget: usize,
+        filter: &mut impl FnMut(Candidate<'_, T>) -> bool,
+    ) -> Option<Vec<Hit<'_, T>>> {
+        let mut passed: Vec<(f64, &TreePoint)> = Vec::with_capacity(limit.min(128));
+        for (seen, point) in self.tree.locate_within_distance(*q, max_d2).enumerate() {
+            if seen >= budget {
+                return None;
+            }
+            if !filter(self.candidate(point)) {
+                continue;
+            }
+            let d2 = chord_2(&point.v, q);
+            if d2 >= inside && haversine_m(at, point.at) > radius_m {
+                continue;
+            }
+            passed.push((d2, point));
+        }
+        if passed.len() > limit {
+            let (_, kth, _) = passed.select_nth_unstable_by(limit - 1, |a, b| a.0.total_cmp(&b.0));
+            let cutoff = kth.0 * (1.0 + REL_EPS) + ABS_EPS;
+            passed.retain(|&(d2, _)| d2 <= cutoff);
+        }
+        let mut hits: Vec<Hit<'_, T>> = passed
+            .into_iter()
+            .filter_map(|(_, point)| {
+                let slot = self.slot(point.slot)?;
+                Some(Hit {
+                    id: &slot.id,
+                    at: point.at,
+                    distance_m: haversine_m(at, point.at),
+                    payload: &slot.payload,
+                })
+            })
+            .collect();
+        hits.sort_unstable_by(by_distance_then_id);
+        hits.truncate(limit);
+        Some(hits)
     }
 
     /// Entries inside the box `min.lat..=max.lat`, `min.lng..=max.lng` for which `filter`

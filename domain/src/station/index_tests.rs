@@ -124,28 +124,58 @@ fn check_nearby_against_brute_force(
 ) {
     let mut nonempty = 0;
     let mut full = 0;
+    let (mut gave_up, mut swept) = (0, 0);
     for _ in 0..queries {
         let at = random_query(rng, all);
         // Log-uniform 100 m to 50 km.
         let radius_m = 100.0 * 500f64.powf(rng.unit());
         let limit = 1 + rng.below(100);
         let mask = random_filter(rng);
-        let got: Vec<(&str, f64)> = index
-            .nearby(at, radius_m, limit, |bits| bits & mask == mask)
-            .iter()
-            .map(|h| (h.id, h.distance_m))
-            .collect();
         let want = brute_nearby(all, at, radius_m, limit, mask);
-        assert_eq!(
-            got, want,
-            "at {at:?}, radius {radius_m}, limit {limit}, mask {mask:#x}"
-        );
+        // The default; the nearest-first walk alone; the sweep alone; and a short walk, a
+        // small sweep and the walk again.
+        let plans = [
+            None,
+            Some((usize::MAX, 0)),
+            Some((0, usize::MAX)),
+            Some((3, 50)),
+        ];
+        for plan in plans {
+            let filter =
+                |c: Candidate<'_, u32>| c.payload().is_some_and(|bits| bits & mask == mask);
+            let hits = match plan {
+                None => index.nearby_by(at, radius_m, limit, filter),
+                Some((walk_first, sweep_budget)) => {
+                    let plan = Plan {
+                        walk_first,
+                        sweep_budget,
+                    };
+                    index.nearby_planned(at, radius_m, limit, plan, filter)
+                }
+            };
+            let got: Vec<(&str, f64)> = hits.iter().map(|h| (h.id, h.distance_m)).collect();
+            assert_eq!(
+                got, want,
+                "at {at:?}, radius {radius_m}, limit {limit}, mask {mask:#x}, plan {plan:?}"
+            );
+        }
         nonempty += usize::from(!want.is_empty());
         full += usize::from(want.len() == limit);
+        let within = brute_nearby(all, at, radius_m, usize::MAX, 0).len();
+        if within > SWEEP_BUDGET.max(32 * limit) {
+            gave_up += 1;
+        } else if within > 0 {
+            swept += 1;
+        }
     }
-    // The data exercise both early stop at the limit and stop at the radius.
+    // The data exercise both early stop at the limit and stop at the radius, and by default
+    // both the sweep and its giving way to the walk.
     assert!(nonempty > queries / 2, "{nonempty}");
     assert!(full > queries / 5, "{full}");
+    assert!(
+        gave_up > queries / 20 && swept > queries / 5,
+        "{gave_up} {swept}"
+    );
 }
 
 #[test]

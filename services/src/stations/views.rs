@@ -33,7 +33,7 @@ static HHMM: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
         .collect()
 });
 
-fn hhmm(minute: u16) -> &'static str {
+pub(crate) fn hhmm(minute: u16) -> &'static str {
     HHMM.get(usize::from(minute)).map_or("", String::as_str)
 }
 
