@@ -56,6 +56,8 @@ fn by_distance_then_id<T>(a: &Hit<'_, T>, b: &Hit<'_, T>) -> Ordering {
         .then_with(|| a.id.cmp(b.id))
 }
 
+/// More than the rounding of a chord between two unit vectors (about 6e-7 m on the ground).
+const CHORD_ROUNDING: f64 = 1e-13;
 /// Padding of a bounding box's 3-D envelope (about 6 µm on the ground).
 const BOX_PAD: f64 = 1e-12;
 
@@ -521,8 +523,10 @@ impl<T> StationIndex<T> {
             return hits;
         }
         if plan.sweep_budget > 0 {
-            // Chords below this are inside the radius whatever the rounding.
-            let inside = chord * chord * (1.0 - 4.0 * REL_EPS);
+            // Chords below this are inside the radius whatever the rounding: a relative
+            // margin, and an absolute one for the unit vectors' own rounding (about 1e-15
+            // each), which outweighs the relative one below a radius of about a metre.
+            let inside = (chord - CHORD_ROUNDING).max(0.0).powi(2) * (1.0 - 4.0 * REL_EPS);
             let sweep = (&q, max_d2, inside);
             let budget = plan.sweep_budget;
             if let Some(hits) = self.sweep(at, radius_m, sweep, limit, budget, &mut filter) {

@@ -227,6 +227,75 @@ fn nearby_matches_brute_force() {
     check_nearby_against_brute_force(&index, &all, &mut rng, 300);
 }
 
+/// A station just beyond a 1 m radius (haversine 1.00000000003 m) whose chord the unit
+/// vectors' rounding puts just inside a purely relative margin: no way may return it, and
+/// none may lose a station just inside.
+#[test]
+fn every_way_keeps_the_radius_at_a_metre() {
+    let at = LatLng {
+        lat: 2.714912371559606,
+        lng: 115.99508025837804,
+    };
+    let beyond = LatLng {
+        lat: 2.7149084280672815,
+        lng: 115.99507216680992,
+    };
+    let d = haversine_m(at, beyond);
+    assert!(d > 1.0 && d < 1.0 + 1e-9, "{d}");
+    let mut index = StationIndex::new();
+    index.upsert("beyond".to_owned(), beyond, 0u8);
+    for plan in [(usize::MAX, 0), (0, usize::MAX), (0, 0)] {
+        let plan = Plan {
+            walk_first: plan.0,
+            sweep_budget: plan.1,
+        };
+        let all = |_: Candidate<'_, u8>| true;
+        assert!(
+            index.nearby_planned(at, 1.0, 20, plan, all).is_empty(),
+            "{plan:?}"
+        );
+        let hits = index.nearby_planned(at, d, 20, plan, all);
+        assert_eq!(hits.len(), 1, "{plan:?}");
+        assert!(index
+            .nearby_planned(at, d * (1.0 - 1e-12), 20, plan, all)
+            .is_empty());
+    }
+    // Small radii in general, against brute force, every way.
+    let mut rng = Rng(0x7261_6469_7573);
+    let mut all = HashMap::new();
+    let mut index = StationIndex::new();
+    for k in 0..400 {
+        let p = LatLng {
+            lat: at.lat + 2e-5 * rng.normalish(),
+            lng: at.lng + 2e-5 * rng.normalish(),
+        };
+        let id = format!("p{k:03}");
+        index.upsert(id.clone(), p, 0u32);
+        all.insert(id, (p, 0u32));
+    }
+    for _ in 0..300 {
+        let q = random_query(&mut rng, &all);
+        let radius_m = 0.01 * 10_000f64.powf(rng.unit());
+        let limit = 1 + rng.below(30);
+        let want = brute_nearby(&all, q, radius_m, limit, 0);
+        for plan in [(usize::MAX, 0), (0, usize::MAX), (2, 10), (80, 1024)] {
+            let plan = Plan {
+                walk_first: plan.0,
+                sweep_budget: plan.1,
+            };
+            let got: Vec<(&str, f64)> = index
+                .nearby_planned(q, radius_m, limit, plan, |_| true)
+                .iter()
+                .map(|h| (h.id, h.distance_m))
+                .collect();
+            assert_eq!(
+                got, want,
+                "at {q:?}, radius {radius_m}, limit {limit}, {plan:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn nearby_orders_ties_by_id_and_respects_limit_and_radius() {
     let p = LatLng {

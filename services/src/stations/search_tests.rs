@@ -86,7 +86,8 @@ fn rows() -> Vec<SearchRow> {
 
 #[test]
 fn written_answers_are_the_serialized_ones() {
-    let search = StationSearch::build(rows(), None);
+    let rows = rows();
+    let search = StationSearch::build(rows.clone(), None);
     assert_eq!(search.len(), 48);
     let at = LatLng {
         lat: 30.657,
@@ -134,9 +135,15 @@ fn written_answers_are_the_serialized_ones() {
                 String::from_utf8(written.clone()).unwrap(),
                 String::from_utf8(serialized).unwrap()
             );
-            // And it is JSON.
+            // And it is JSON, each item with its own station's id, name and address as
+            // stored (the reference above reads the same stored text, so it cannot tell).
             let value: serde_json::Value = serde_json::from_slice(&written).unwrap();
-            compared += value["items"].as_array().unwrap().len();
+            for item in value["items"].as_array().unwrap() {
+                let row = rows.iter().find(|r| item["id"] == r.id.as_str()).unwrap();
+                assert_eq!(item["name"], row.name.as_str());
+                assert_eq!(item["address"], row.address.as_str());
+                compared += 1;
+            }
 
             let bbox = "104.0,30.6,104.1,30.7";
             for limit in [3, 1000] {
