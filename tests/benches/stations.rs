@@ -228,6 +228,23 @@ struct Figures {
     memory: (f64, f64),
 }
 
+/// The whole answer in process, as the server's route asks for it (a).
+fn answer(search: &StationSearch, p: LatLng, at: DateTime<Utc>) -> Vec<u8> {
+    let near = use_case::Near {
+        lat: p.lat,
+        lng: p.lng,
+        coord: None,
+        radius_m: Some(3000),
+        limit: Some(20),
+    };
+    let wanted = use_case::Wanted {
+        amenities: Some(AMENITIES),
+        kind: None,
+        open_now: Some(true),
+    };
+    use_case::nearby(search, &near, &wanted, at).unwrap()
+}
+
 /// In process, one core: µs per walk alone, and per whole answer (walk and JSON), over
 /// `rounds` passes through the points at `at`.
 fn in_process(
@@ -253,19 +270,7 @@ fn in_process(
     let started = Instant::now();
     for _ in 0..rounds {
         for p in points {
-            let near = use_case::Near {
-                lat: p.lat,
-                lng: p.lng,
-                coord: None,
-                radius_m: Some(3000),
-                limit: Some(20),
-            };
-            let wanted = use_case::Wanted {
-                amenities: Some(AMENITIES),
-                kind: None,
-                open_now: Some(true),
-            };
-            std::hint::black_box(use_case::nearby(search, &near, &wanted, at).unwrap());
+            std::hint::black_box(answer(search, *p, at));
         }
     }
     let answer_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
@@ -536,23 +541,7 @@ fn main() {
         // shape: what any answer of that size costs with no search at all.
         let answer_bytes = points
             .iter()
-            .map(|p| {
-                let near = use_case::Near {
-                    lat: p.lat,
-                    lng: p.lng,
-                    coord: None,
-                    radius_m: Some(3000),
-                    limit: Some(20),
-                };
-                let wanted = use_case::Wanted {
-                    amenities: Some(AMENITIES),
-                    kind: None,
-                    open_now: Some(true),
-                };
-                use_case::nearby(&search, &near, &wanted, *at)
-                    .unwrap()
-                    .len()
-            })
+            .map(|p| answer(&search, *p, *at).len())
             .sum::<usize>()
             / points.len();
         let (asset, asset_bytes) = assets
