@@ -184,6 +184,134 @@ fn chord_2(a: &[f64; 3], b: &[f64; 3]) -> f64 {
     dx * dx + dy * dy + dz * dz
 }
 
+/// A squared chord, ordered (for the heap of the nearest passing so far).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct D2(f64);
+
+impl Eq for D2 {}
+
+impl PartialOrd for D2 {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for D2 {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// Squared distance from `q` to the box (0 inside it): no point in the box is nearer.
+fn box_distance_2(envelope: &AABB<[f64; 3]>, q: &[f64; 3]) -> f64 {
+    let (lo, hi) = (envelope.lower(), envelope.upper());
+    let mut d2 = 0.0;
+    for i in 0..3 {
+        let d = (lo[i] - q[i]).max(q[i] - hi[i]).max(0.0);
+        d2 += d * d;
+    }
+    d2
+}
+
+/// The state of one [`StationIndex::descend`].
+struct Descent<'t, 'f, T, F> {
+    at: LatLng,
+    radius_m: f64,
+    q: [f64; 3],
+    /// Squared chords below this are inside the radius whatever the rounding.
+    inside: f64,
+    limit: usize,
+    /// Nothing farther (squared chord) can be in the answer.
+    cutoff: f64,
+    /// The squared chords of the `limit` nearest candidates that passed so far, farthest
+    /// on top.
+    nearest: BinaryHeap<D2>,
+    /// Every candidate that passed and was within the cutoff when it did.
+    passed: Vec<(f64, &'t TreePoint)>,
+    slots: &'t [Option<Slot<T>>],
+    filter: &'f mut F,
+}
+
+/// The most children a node is ordered by distance with on the stack (rstar's nodes have
+/// at most 6; a larger node is visited in its own order, which is as exact).
+const ORDERED_CHILDREN: usize = 16;
+
+impl<'t, T, F: FnMut(Candidate<'_, T>) -> bool> Descent<'t, '_, T, F> {
+    fn visit(&mut self, node: &'t ParentNode<TreePoint>) {
+        let children = node.children();
+        let mut order = [(0.0f64, 0u8); ORDERED_CHILDREN];
+        let mut parents = 0;
+        for (i, child) in children.iter().enumerate() {
+            match child {
+                RTreeNode::Leaf(point) => {
+                    let d2 = chord_2(&point.v, &self.q);
+                    if d2 <= self.cutoff {
+                        self.consider(point, d2);
+                    }
+                }
+                RTreeNode::Parent(inner) => {
+                    let d2 = box_distance_2(&inner.envelope(), &self.q);
+                    if d2 > self.cutoff {
+                        continue;
+                    }
+                    match (order.get_mut(parents), u8::try_from(i)) {
+                        (Some(slot), Ok(i)) => {
+                            *slot = (d2, i);
+                            parents += 1;
+                        }
+                        _ => self.visit(inner),
+                    }
+                }
+            }
+        }
+        let order = &mut order[..parents];
+        // Insertion sort: a handful of children.
+        for i in 1..order.len() {
+            let mut j = i;
+            while j > 0 && order[j - 1].0 > order[j].0 {
+                order.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        for &(d2, i) in order.iter() {
+            if d2 > self.cutoff {
+                break;
+            }
+            if let Some(RTreeNode::Parent(inner)) = children.get(usize::from(i)) {
+                self.visit(inner);
+            }
+        }
+    }
+
+    fn consider(&mut self, point: &'t TreePoint, d2: f64) {
+        let candidate = Candidate {
+            point,
+            slots: self.slots,
+        };
+        if !(self.filter)(candidate) {
+            return;
+        }
+        if d2 >= self.inside && haversine_m(self.at, point.at) > self.radius_m {
+            return;
+        }
+        self.passed.push((d2, point));
+        self.nearest.push(D2(d2));
+        if self.nearest.len() > self.limit {
+            self.nearest.pop();
+        }
+        if self.nearest.len() == self.limit {
+            if let Some(kth) = self.nearest.peek() {
+                self.cutoff = self.cutoff.min(kth.0 * (1.0 + REL_EPS) + ABS_EPS);
+            }
+        }
+        // Keep the list to a few times the limit: what passed before the cutoff came down.
+        if self.passed.len() >= self.limit.saturating_mul(4).max(64) {
+            let cutoff = self.cutoff;
+            self.passed.retain(|&(d2, _)| d2 <= cutoff);
+        }
+    }
+}
+
 struct Slot<T> {
     id: Arc<str>,
     at: LatLng,
@@ -488,11 +616,15 @@ impl<T> StationIndex<T> {
         limit: usize,
         filter: impl FnMut(Candidate<'_, T>) -> bool,
     ) -> Vec<Hit<'_, T>> {
-        let plan = Plan {
-            walk_first: limit.saturating_mul(4),
-            sweep_budget: SWEEP_BUDGET.max(limit.saturating_mul(32)),
-        };
-        self.nearby_planned(at, radius_m, limit, plan, filter)
+        let mut filter = filter;
+        if limit == 0 || !indexable(at) || radius_m.is_nan() || radius_m < 0.0 {
+            return Vec::new();
+        }
+        let q = to_unit_vector(at);
+        let chord = chord_for_metres(radius_m);
+        let max_d2 = chord * chord * (1.0 + REL_EPS) + ABS_EPS;
+        let inside = (chord - CHORD_ROUNDING).max(0.0).powi(2) * (1.0 - 4.0 * REL_EPS);
+        self.descend(at, radius_m, (&q, max_d2, inside), limit, &mut filter)
     }
 
     /// [`Self::nearby_by`] with the plan given (the tests check every way against brute
@@ -535,6 +667,52 @@ impl<T> StationIndex<T> {
         }
         self.walk(at, &q, radius_m, max_d2, limit, usize::MAX, &mut filter)
             .unwrap_or_default()
+    }
+
+    /// The depth-first descent of [`Self::nearby_by`]: one pass down the tree, nearer
+    /// subtrees first, pruning every subtree farther than the radius or, once `limit`
+    /// candidates have passed, farther than the `limit`-th of them (with float slack, so
+    /// near-ties are kept and ranked by haversine then id, as the walk does).
+    fn descend(
+        &self,
+        at: LatLng,
+        radius_m: f64,
+        (q, max_d2, inside): (&[f64; 3], f64, f64),
+        limit: usize,
+        filter: &mut impl FnMut(Candidate<'_, T>) -> bool,
+    ) -> Vec<Hit<'_, T>> {
+        let mut descent = Descent {
+            at,
+            radius_m,
+            q: *q,
+            inside,
+            limit,
+            cutoff: max_d2,
+            nearest: BinaryHeap::with_capacity(limit.min(128).saturating_add(1)),
+            passed: Vec::with_capacity(limit.min(128)),
+            slots: &self.slots,
+            filter,
+        };
+        descent.visit(self.tree.root());
+        let Descent {
+            passed, cutoff, ..
+        } = descent;
+        let mut hits: Vec<Hit<'_, T>> = passed
+            .into_iter()
+            .filter(|&(d2, _)| d2 <= cutoff)
+            .filter_map(|(_, point)| {
+                let slot = self.slot(point.slot)?;
+                Some(Hit {
+                    id: &slot.id,
+                    at: point.at,
+                    distance_m: haversine_m(at, point.at),
+                    payload: &slot.payload,
+                })
+            })
+            .collect();
+        hits.sort_unstable_by(by_distance_then_id);
+        hits.truncate(limit);
+        hits
     }
 
     /// The nearest-first walk: stops at the radius or as soon as `limit` entries have passed
