@@ -16,9 +16,9 @@
 //! and remove O(log n).
 //!
 //! A search's filter sees each candidate's tag (e.g. amenity bits, type, whether it can be
-//! open at all) and memo (e.g. a cached open/closed window) in the leaf the walk has already
+//! open at all) and memo (e.g. a cached open/closed window) in the leaf the search has already
 //! read, and reads the payload from the slab only when those cannot decide: at night, when
-//! most candidates fail, the walk touches little but the tree.
+//! most candidates fail, the search touches little but the tree.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -27,7 +27,7 @@ use std::mem::size_of;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use rstar::{ParentNode, PointDistance, RTree, RTreeNode, RTreeObject, AABB};
+use rstar::{ParentNode, PointDistance, RTree, RTreeNode, RTreeObject, RTreeParams, AABB};
 
 use crate::geo::{chord_for_metres, haversine_m, to_unit_vector, LatLng};
 
@@ -36,19 +36,6 @@ use crate::geo::{chord_for_metres, haversine_m, to_unit_vector, LatLng};
 const REL_EPS: f64 = 1e-9;
 /// Absolute slack on squared chord distances (a chord of 1e-9, about 6 mm).
 const ABS_EPS: f64 = 1e-18;
-/// The most candidates within the radius that [`StationIndex::nearby_by`] sweeps before it
-/// walks nearest-first instead (at least 32 × the limit): about 5 µs of leaves, more than
-/// the 3 km around the busiest county seat holds (about 700).
-pub const SWEEP_BUDGET: usize = 1024;
-
-/// How [`StationIndex::nearby_by`] looks: the most candidates its first nearest-first walk
-/// takes, and the most its sweep of the radius visits (0: no sweep).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Plan {
-    pub walk_first: usize,
-    pub sweep_budget: usize,
-}
-
 /// Nearest first, equal distances by id: the order of every nearby answer.
 fn by_distance_then_id<T>(a: &Hit<'_, T>, b: &Hit<'_, T>) -> Ordering {
     a.distance_m
@@ -232,9 +219,10 @@ struct Descent<'t, 'f, T, F> {
     filter: &'f mut F,
 }
 
-/// The most children a node is ordered by distance with on the stack (rstar's nodes have
-/// at most 6; a larger node is visited in its own order, which is as exact).
-const ORDERED_CHILDREN: usize = 16;
+/// The most child nodes [`Descent::visit`] orders by distance, on the stack: every node's,
+/// since none has more than [`Nodes::MAX_SIZE`] children (were one to, the rest would be
+/// visited in their own order, which is as exact, only slower).
+const ORDERED_CHILDREN: usize = <Nodes as RTreeParams>::MAX_SIZE;
 
 impl<'t, T, F: FnMut(Candidate<'_, T>) -> bool> Descent<'t, '_, T, F> {
     fn visit(&mut self, node: &'t ParentNode<TreePoint>) {
@@ -312,6 +300,18 @@ impl<'t, T, F: FnMut(Candidate<'_, T>) -> bool> Descent<'t, '_, T, F> {
     }
 }
 
+/// The tree's node sizes: up to 16 children where rstar's default is 6, so a query reads
+/// longer runs of neighbouring leaves and fewer separately allocated nodes (at night, 5 %
+/// more searches a second at the benchmark's busy points, the same by day; ADR 026).
+struct Nodes;
+
+impl RTreeParams for Nodes {
+    const MIN_SIZE: usize = 6;
+    const MAX_SIZE: usize = 16;
+    const REINSERTION_COUNT: usize = 4;
+    type DefaultInsertionStrategy = rstar::RStarInsertionStrategy;
+}
+
 struct Slot<T> {
     id: Arc<str>,
     at: LatLng,
@@ -339,7 +339,7 @@ fn tree_point(at: LatLng, slot: usize, tag: u32) -> TreePoint {
 
 /// A spatial index from id to (position, payload). See the module docs.
 pub struct StationIndex<T> {
-    tree: RTree<TreePoint>,
+    tree: RTree<TreePoint, Nodes>,
     slots: Vec<Option<Slot<T>>>,
     free: Vec<usize>,
     by_id: HashMap<Arc<str>, usize>,
@@ -362,7 +362,7 @@ impl<T> fmt::Debug for StationIndex<T> {
 impl<T> StationIndex<T> {
     pub fn new() -> Self {
         Self {
-            tree: RTree::new(),
+            tree: RTree::new_with_params(),
             slots: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
@@ -414,7 +414,7 @@ impl<T> StationIndex<T> {
             })
             .collect();
         let mut index = Self {
-            tree: RTree::bulk_load(points),
+            tree: RTree::bulk_load_with_params(points),
             slots,
             free: Vec::new(),
             by_id,
@@ -583,9 +583,8 @@ impl<T> StationIndex<T> {
     /// Nearest first, within `radius_m` (great-circle metres, haversine), only entries for
     /// which `filter` is true, at most `limit`. Equal distances are ordered by id.
     ///
-    /// See [`Self::nearby_by`] for how: a short nearest-first walk, else a sweep of the
-    /// radius, else the whole walk; the answer is the same whichever answers. The only
-    /// allocations are the result and the walk's node queue or the sweep's stack and list.
+    /// See [`Self::nearby_by`] for how. The only allocations are the result and the list
+    /// of candidates that passed (a few times `limit` at most).
     pub fn nearby(
         &self,
         at: LatLng,
@@ -600,103 +599,43 @@ impl<T> StationIndex<T> {
 
     /// [`Self::nearby`] with a filter that sees the leaf first ([`Candidate`]).
     ///
-    /// Three ways to the same answer, cheapest first for the case at hand:
-    /// 1. The nearest-first walk, for at most 4 × `limit` candidates: by day near a town
-    ///    centre, `limit` stations pass within a few dozen and the walk stops.
-    /// 2. When they did not, a sweep of the radius with no ordering (a range query: no
-    ///    priority queue, a few comparisons a leaf), keeping the candidates that pass, then
-    ///    the nearest of them: at night, when few pass and the walk would have to take every
-    ///    candidate in the radius through its queue, this is several times cheaper.
-    /// 3. When more than [`SWEEP_BUDGET`] (or 32 × `limit`) candidates lie in the radius (a
-    ///    wide radius in a city), the sweep gives up and the walk goes on to the end.
+    /// One depth-first descent of the tree, nearer subtrees first (branch and bound): a
+    /// subtree is skipped when its box lies beyond the radius or, once `limit` candidates
+    /// have passed the filter, beyond the `limit`-th nearest of them. By day near a town
+    /// centre, `limit` stations pass within a few dozen and the rest of the tree is cut
+    /// off; at night, when few pass, it visits each leaf in the radius once, a few
+    /// comparisons each, with no priority queue (the nearest-first walk it replaced took
+    /// every candidate through one, three times the cost). Candidates within float rounding
+    /// of the `limit`-th are kept, and the answer is ranked by haversine distance then id,
+    /// so it is exactly the nearest-first order whatever the order of the visit.
     pub fn nearby_by(
         &self,
         at: LatLng,
         radius_m: f64,
         limit: usize,
-        filter: impl FnMut(Candidate<'_, T>) -> bool,
-    ) -> Vec<Hit<'_, T>> {
-        let mut filter = filter;
-        if limit == 0 || !indexable(at) || radius_m.is_nan() || radius_m < 0.0 {
-            return Vec::new();
-        }
-        let q = to_unit_vector(at);
-        let chord = chord_for_metres(radius_m);
-        let max_d2 = chord * chord * (1.0 + REL_EPS) + ABS_EPS;
-        let inside = (chord - CHORD_ROUNDING).max(0.0).powi(2) * (1.0 - 4.0 * REL_EPS);
-        self.descend(at, radius_m, (&q, max_d2, inside), limit, &mut filter)
-    }
-
-    /// [`Self::nearby_by`] with the plan given (the tests check every way against brute
-    /// force).
-    pub(crate) fn nearby_planned(
-        &self,
-        at: LatLng,
-        radius_m: f64,
-        limit: usize,
-        plan: Plan,
         mut filter: impl FnMut(Candidate<'_, T>) -> bool,
     ) -> Vec<Hit<'_, T>> {
         if limit == 0 || !indexable(at) || radius_m.is_nan() || radius_m < 0.0 {
             return Vec::new();
         }
-        let q = to_unit_vector(at);
         let chord = chord_for_metres(radius_m);
-        let max_d2 = chord * chord * (1.0 + REL_EPS) + ABS_EPS;
-        if let Some(hits) = self.walk(
-            at,
-            &q,
-            radius_m,
-            max_d2,
-            limit,
-            plan.walk_first,
-            &mut filter,
-        ) {
-            return hits;
-        }
-        if plan.sweep_budget > 0 {
-            // Chords below this are inside the radius whatever the rounding: a relative
-            // margin, and an absolute one for the unit vectors' own rounding (about 1e-15
-            // each), which outweighs the relative one below a radius of about a metre.
-            let inside = (chord - CHORD_ROUNDING).max(0.0).powi(2) * (1.0 - 4.0 * REL_EPS);
-            let sweep = (&q, max_d2, inside);
-            let budget = plan.sweep_budget;
-            if let Some(hits) = self.sweep(at, radius_m, sweep, limit, budget, &mut filter) {
-                return hits;
-            }
-        }
-        self.walk(at, &q, radius_m, max_d2, limit, usize::MAX, &mut filter)
-            .unwrap_or_default()
-    }
-
-    /// The depth-first descent of [`Self::nearby_by`]: one pass down the tree, nearer
-    /// subtrees first, pruning every subtree farther than the radius or, once `limit`
-    /// candidates have passed, farther than the `limit`-th of them (with float slack, so
-    /// near-ties are kept and ranked by haversine then id, as the walk does).
-    fn descend(
-        &self,
-        at: LatLng,
-        radius_m: f64,
-        (q, max_d2, inside): (&[f64; 3], f64, f64),
-        limit: usize,
-        filter: &mut impl FnMut(Candidate<'_, T>) -> bool,
-    ) -> Vec<Hit<'_, T>> {
         let mut descent = Descent {
             at,
             radius_m,
-            q: *q,
-            inside,
+            q: to_unit_vector(at),
+            // Chords below this are inside the radius whatever the rounding: a relative
+            // margin, and an absolute one for the unit vectors' own rounding (about 1e-15
+            // each), which outweighs the relative one below a radius of about a metre.
+            inside: (chord - CHORD_ROUNDING).max(0.0).powi(2) * (1.0 - 4.0 * REL_EPS),
             limit,
-            cutoff: max_d2,
+            cutoff: chord * chord * (1.0 + REL_EPS) + ABS_EPS,
             nearest: BinaryHeap::with_capacity(limit.min(128).saturating_add(1)),
             passed: Vec::with_capacity(limit.min(128)),
             slots: &self.slots,
-            filter,
+            filter: &mut filter,
         };
         descent.visit(self.tree.root());
-        let Descent {
-            passed, cutoff, ..
-        } = descent;
+        let Descent { passed, cutoff, .. } = descent;
         let mut hits: Vec<Hit<'_, T>> = passed
             .into_iter()
             .filter(|&(d2, _)| d2 <= cutoff)
@@ -713,111 +652,6 @@ impl<T> StationIndex<T> {
         hits.sort_unstable_by(by_distance_then_id);
         hits.truncate(limit);
         hits
-    }
-
-    /// The nearest-first walk: stops at the radius or as soon as `limit` entries have passed
-    /// the filter (plus any within float rounding of the last, so the order is exactly that
-    /// of haversine distance, then id); `None` when it took `most` candidates before either.
-    #[allow(clippy::too_many_arguments)]
-    fn walk(
-        &self,
-        at: LatLng,
-        q: &[f64; 3],
-        radius_m: f64,
-        max_d2: f64,
-        limit: usize,
-        most: usize,
-        filter: &mut impl FnMut(Candidate<'_, T>) -> bool,
-    ) -> Option<Vec<Hit<'_, T>>> {
-        let mut cutoff = max_d2;
-        let mut hits: Vec<Hit<'_, T>> = Vec::with_capacity(limit.min(128));
-        for (taken, (point, d2)) in self
-            .tree
-            .nearest_neighbor_iter_with_distance_2(q)
-            .enumerate()
-        {
-            if d2 > cutoff {
-                break;
-            }
-            if taken >= most && hits.len() < limit {
-                return None;
-            }
-            if !filter(self.candidate(point)) {
-                continue;
-            }
-            let Some(slot) = self.slot(point.slot) else {
-                continue;
-            };
-            let distance_m = haversine_m(at, point.at);
-            if distance_m > radius_m {
-                continue;
-            }
-            hits.push(Hit {
-                id: &slot.id,
-                at: point.at,
-                distance_m,
-                payload: &slot.payload,
-            });
-            if hits.len() == limit {
-                // Keep going only for near-ties with the last one.
-                cutoff = cutoff.min(d2 * (1.0 + REL_EPS) + ABS_EPS);
-            }
-        }
-        hits.sort_unstable_by(by_distance_then_id);
-        hits.truncate(limit);
-        Some(hits)
-    }
-
-    /// The sweep of [`Self::nearby_by`]: every leaf within the radius, unordered; `None` when
-    /// more than `budget` lie there. The same answer as the nearest-first walk: the passing
-    /// candidates' `limit` nearest by chord, with any within float rounding of the last,
-    /// ranked by haversine distance then id. Haversine is computed only for those, and for
-    /// candidates so close to the radius that rounding could put them either side of it.
-    /// `(q, max_d2, inside)`: the query's unit vector, the squared chord searched, and the
-    /// squared chord below which a candidate is inside the radius whatever the rounding.
-    fn sweep(
-        &self,
-        at: LatLng,
-        radius_m: f64,
-        (q, max_d2, inside): (&[f64; 3], f64, f64),
-        limit: usize,
-        budget: usize,
-        filter: &mut impl FnMut(Candidate<'_, T>) -> bool,
-    ) -> Option<Vec<Hit<'_, T>>> {
-        let mut passed: Vec<(f64, &TreePoint)> = Vec::with_capacity(limit.min(128));
-        for (seen, point) in self.tree.locate_within_distance(*q, max_d2).enumerate() {
-            if seen >= budget {
-                return None;
-            }
-            if !filter(self.candidate(point)) {
-                continue;
-            }
-            let d2 = chord_2(&point.v, q);
-            if d2 >= inside && haversine_m(at, point.at) > radius_m {
-                continue;
-            }
-            passed.push((d2, point));
-        }
-        if passed.len() > limit {
-            let (_, kth, _) = passed.select_nth_unstable_by(limit - 1, |a, b| a.0.total_cmp(&b.0));
-            let cutoff = kth.0 * (1.0 + REL_EPS) + ABS_EPS;
-            passed.retain(|&(d2, _)| d2 <= cutoff);
-        }
-        let mut hits: Vec<Hit<'_, T>> = passed
-            .into_iter()
-            .filter_map(|(_, point)| {
-                let slot = self.slot(point.slot)?;
-                Some(Hit {
-                    id: &slot.id,
-                    at: point.at,
-                    distance_m: haversine_m(at, point.at),
-                    payload: &slot.payload,
-                })
-            })
-            .collect();
-        hits.sort_unstable_by(by_distance_then_id);
-        hits.truncate(limit);
-        Some(hits)
     }
 
     /// Entries inside the box `min.lat..=max.lat`, `min.lng..=max.lng` for which `filter`
