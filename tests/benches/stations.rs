@@ -21,7 +21,7 @@
 //!
 //! The server's "now" for `open_now` is pinned (`GONGYOU_STATION_SEARCH_DEV_NOW`): Wednesday
 //! 2026-12-02 at 14:00 and at 03:00 Asia/Shanghai. At night few stations are open, so a
-//! search walks every candidate within the radius: the hard case, and the one night-shift
+//! search visits every candidate within the radius: the hard case, and the one night-shift
 //! riders meet.
 //!
 //! Memory: the resident size (VmRSS, and its peak VmHWM) of a serve process with the
@@ -245,8 +245,8 @@ fn answer(search: &StationSearch, p: LatLng, at: DateTime<Utc>) -> Vec<u8> {
     use_case::nearby(search, &near, &wanted, at).unwrap()
 }
 
-/// In process, one core: µs per walk alone, and per whole answer (walk and JSON), over
-/// `rounds` passes through the points at `at`.
+/// In process, one core: µs per search of the index alone, and per whole answer (search
+/// and JSON), over `rounds` passes through the points at `at`.
 fn in_process(
     search: &StationSearch,
     points: &[LatLng],
@@ -266,7 +266,7 @@ fn in_process(
             std::hint::black_box(search.nearby(*p, 3000.0, 20, wanted, when, |h| h.len()));
         }
     }
-    let walk_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
+    let search_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
     let started = Instant::now();
     for _ in 0..rounds {
         for p in points {
@@ -274,7 +274,7 @@ fn in_process(
         }
     }
     let answer_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * points.len()) as f64;
-    (walk_us, answer_us)
+    (search_us, answer_us)
 }
 
 fn main() {
@@ -395,8 +395,8 @@ fn main() {
     let rounds: usize = env("GONGYOU_BENCH_ROUNDS").map_or(20, |v| v.parse().unwrap());
     if env("GONGYOU_BENCH_IN_PROCESS_ONLY").as_deref() == Some("1") {
         for (label, at, _) in &instants {
-            let (walk_us, answer_us) = in_process(&search, &points, wanted, *at, rounds);
-            println!("{label}: in process, {walk_us:.1} µs a walk, {answer_us:.1} µs a whole answer (walk and JSON)");
+            let (search_us, answer_us) = in_process(&search, &points, wanted, *at, rounds);
+            println!("{label}: in process, {search_us:.1} µs a search, {answer_us:.1} µs a whole answer (search and JSON)");
         }
         return;
     }
@@ -534,8 +534,8 @@ fn main() {
             .iter()
             .map(|p| search.nearby(*p, 3000.0, 100, wanted, when, |hits| hits.len()))
             .collect();
-        let (walk_us, answer_us) = in_process(&search, &points, wanted, *at, rounds);
-        println!("{label}: in process, {walk_us:.1} µs a walk, {answer_us:.1} µs a whole answer (walk and JSON)");
+        let (search_us, answer_us) = in_process(&search, &points, wanted, *at, rounds);
+        println!("{label}: in process, {search_us:.1} µs a search, {answer_us:.1} µs a whole answer (search and JSON)");
         // (d): the console file nearest in size to this instant's mean answer, sent from
         // memory by the same server through the same middleware, with the same script
         // shape: what any answer of that size costs with no search at all.
