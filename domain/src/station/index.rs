@@ -200,7 +200,7 @@ fn box_distance_2(envelope: &AABB<[f64; 3]>, q: &[f64; 3]) -> f64 {
     d2
 }
 
-/// The state of one [`StationIndex::descend`].
+/// The state of one descent of [`StationIndex::nearby_by`].
 struct Descent<'t, 'f, T, F> {
     at: LatLng,
     radius_m: f64,
@@ -215,14 +215,17 @@ struct Descent<'t, 'f, T, F> {
     nearest: BinaryHeap<D2>,
     /// Every candidate that passed and was within the cutoff when it did.
     passed: Vec<(f64, &'t TreePoint)>,
+    /// The length of `passed` at which it is next compacted to the cutoff.
+    compact_at: usize,
     slots: &'t [Option<Slot<T>>],
     filter: &'f mut F,
 }
 
-/// The most child nodes [`Descent::visit`] orders by distance, on the stack: every node's,
-/// since none has more than [`Nodes::MAX_SIZE`] children (were one to, the rest would be
-/// visited in their own order, which is as exact, only slower).
-const ORDERED_CHILDREN: usize = <Nodes as RTreeParams>::MAX_SIZE;
+/// The most child nodes [`Descent::visit`] orders by distance, on the stack. Inserts keep a
+/// node to [`Nodes::MAX_SIZE`] children, but bulk loading cuts each level into up to 3
+/// slabs per axis and can leave 27 (rstar says so); were a node to have more than this,
+/// the rest would be visited in their own order, which is as exact, only slower.
+const ORDERED_CHILDREN: usize = 32;
 
 impl<'t, T, F: FnMut(Candidate<'_, T>) -> bool> Descent<'t, '_, T, F> {
     fn visit(&mut self, node: &'t ParentNode<TreePoint>) {
@@ -292,10 +295,13 @@ impl<'t, T, F: FnMut(Candidate<'_, T>) -> bool> Descent<'t, '_, T, F> {
                 self.cutoff = self.cutoff.min(kth.0 * (1.0 + REL_EPS) + ABS_EPS);
             }
         }
-        // Keep the list to a few times the limit: what passed before the cutoff came down.
-        if self.passed.len() >= self.limit.saturating_mul(4).max(64) {
+        // Keep the list to a few times the limit: drop what passed before the cutoff came
+        // down. When more than that tie within the slack (a building of chargers), the
+        // next compaction waits for the list to double, so compacting stays linear.
+        if self.passed.len() >= self.compact_at {
             let cutoff = self.cutoff;
             self.passed.retain(|&(d2, _)| d2 <= cutoff);
+            self.compact_at = self.compact_at.max(self.passed.len().saturating_mul(2));
         }
     }
 }
@@ -584,7 +590,8 @@ impl<T> StationIndex<T> {
     /// which `filter` is true, at most `limit`. Equal distances are ordered by id.
     ///
     /// See [`Self::nearby_by`] for how. The only allocations are the result and the list
-    /// of candidates that passed (a few times `limit` at most).
+    /// of candidates that passed (a few times `limit`, or twice the stations tied at the
+    /// `limit`-th distance when more than that tie).
     pub fn nearby(
         &self,
         at: LatLng,
@@ -631,6 +638,7 @@ impl<T> StationIndex<T> {
             cutoff: chord * chord * (1.0 + REL_EPS) + ABS_EPS,
             nearest: BinaryHeap::with_capacity(limit.min(128).saturating_add(1)),
             passed: Vec::with_capacity(limit.min(128)),
+            compact_at: limit.saturating_mul(4).max(64),
             slots: &self.slots,
             filter: &mut filter,
         };
