@@ -36,13 +36,6 @@ use crate::geo::{chord_for_metres, haversine_m, to_unit_vector, LatLng};
 const REL_EPS: f64 = 1e-9;
 /// Absolute slack on squared chord distances (a chord of 1e-9, about 6 mm).
 const ABS_EPS: f64 = 1e-18;
-/// Nearest first, equal distances by id: the order of every nearby answer.
-fn by_distance_then_id<T>(a: &Hit<'_, T>, b: &Hit<'_, T>) -> Ordering {
-    a.distance_m
-        .total_cmp(&b.distance_m)
-        .then_with(|| a.id.cmp(b.id))
-}
-
 /// More than the rounding of a chord between two unit vectors (about 6e-7 m on the ground).
 const CHORD_ROUNDING: f64 = 1e-13;
 /// Padding of a bounding box's 3-D envelope (about 6 µm on the ground).
@@ -189,17 +182,6 @@ impl Ord for D2 {
     }
 }
 
-/// Squared distance from `q` to the box (0 inside it): no point in the box is nearer.
-fn box_distance_2(envelope: &AABB<[f64; 3]>, q: &[f64; 3]) -> f64 {
-    let (lo, hi) = (envelope.lower(), envelope.upper());
-    let mut d2 = 0.0;
-    for i in 0..3 {
-        let d = (lo[i] - q[i]).max(q[i] - hi[i]).max(0.0);
-        d2 += d * d;
-    }
-    d2
-}
-
 /// The state of one descent of [`StationIndex::nearby_by`].
 struct Descent<'t, 'f, T, F> {
     at: LatLng,
@@ -241,7 +223,7 @@ impl<'t, T, F: FnMut(Candidate<'_, T>) -> bool> Descent<'t, '_, T, F> {
                     }
                 }
                 RTreeNode::Parent(inner) => {
-                    let d2 = box_distance_2(&inner.envelope(), &self.q);
+                    let d2 = inner.envelope().distance_2(&self.q);
                     if d2 > self.cutoff {
                         continue;
                     }
@@ -647,17 +629,13 @@ impl<T> StationIndex<T> {
         let mut hits: Vec<Hit<'_, T>> = passed
             .into_iter()
             .filter(|&(d2, _)| d2 <= cutoff)
-            .filter_map(|(_, point)| {
-                let slot = self.slot(point.slot)?;
-                Some(Hit {
-                    id: &slot.id,
-                    at: point.at,
-                    distance_m: haversine_m(at, point.at),
-                    payload: &slot.payload,
-                })
-            })
+            .filter_map(|(_, point)| self.hit(point.slot, at))
             .collect();
-        hits.sort_unstable_by(by_distance_then_id);
+        hits.sort_unstable_by(|a, b| {
+            a.distance_m
+                .total_cmp(&b.distance_m)
+                .then_with(|| a.id.cmp(b.id))
+        });
         hits.truncate(limit);
         hits
     }
