@@ -275,9 +275,16 @@ impl TestApp {
             TestDatabase::Postgres { .. } => self.database.drop_now(),
             TestDatabase::Shared => {}
             TestDatabase::Sqlite { path } => {
+                // Overwritten in place, never truncated: SQLite maps `-shm` into memory,
+                // and a page of that mapping beyond a truncated file's end is a SIGBUS
+                // for the whole test process (it was, in CI, when a pool connection
+                // touched the wal-index while `fs::write` had cut the file to 8 KiB).
+                use std::io::Write;
                 for suffix in ["", "-wal", "-shm"] {
                     let file = format!("{}{suffix}", path.display());
-                    let _ = std::fs::write(&file, vec![0x5a_u8; 8192]);
+                    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&file) {
+                        let _ = f.write_all(&[0x5a_u8; 8192]);
+                    }
                 }
             }
         }
