@@ -246,6 +246,21 @@ impl<'t, T, F: FnMut(Candidate<'_, T>) -> bool> Descent<'t, '_, T, F> {
                 j -= 1;
             }
         }
+        // Each child's own list of children is elsewhere in memory, and at national scale
+        // not in the CPU's cache. Read here, all of each list, in a loop whose reads do
+        // not depend on each other, the CPU waits for the lists together, not for one per
+        // descent. (Reading only each list's first entry was no faster.)
+        let mut touched = 0usize;
+        for &(_, i) in order.iter() {
+            if let Some(RTreeNode::Parent(inner)) = children.get(usize::from(i)) {
+                touched += inner
+                    .children()
+                    .iter()
+                    .filter(|c| matches!(c, RTreeNode::Leaf(_)))
+                    .count();
+            }
+        }
+        std::hint::black_box(touched);
         for &(d2, i) in order.iter() {
             if d2 > self.cutoff {
                 break;
@@ -559,11 +574,18 @@ impl<T> StationIndex<T> {
     }
 
     fn hit(&self, i: usize, from: LatLng) -> Option<Hit<'_, T>> {
+        let mut hit = self.unmeasured_hit(i)?;
+        hit.distance_m = haversine_m(from, hit.at);
+        Some(hit)
+    }
+
+    /// The hit for slot `i` before its distance is measured (0 until then).
+    fn unmeasured_hit(&self, i: usize) -> Option<Hit<'_, T>> {
         let slot = self.slot(i)?;
         Some(Hit {
             id: &slot.id,
             at: slot.at,
-            distance_m: haversine_m(from, slot.at),
+            distance_m: 0.0,
             payload: &slot.payload,
         })
     }
@@ -626,11 +648,17 @@ impl<T> StationIndex<T> {
         };
         descent.visit(self.tree.root());
         let Descent { passed, cutoff, .. } = descent;
+        // The slots first, then the distances: at national scale a hit's slot is a cache
+        // miss, and in a loop that only reads the slots the CPU waits for them together;
+        // with each haversine in the same loop, for one after another.
         let mut hits: Vec<Hit<'_, T>> = passed
             .into_iter()
             .filter(|&(d2, _)| d2 <= cutoff)
-            .filter_map(|(_, point)| self.hit(point.slot, at))
+            .filter_map(|(_, point)| self.unmeasured_hit(point.slot))
             .collect();
+        for hit in &mut hits {
+            hit.distance_m = haversine_m(at, hit.at);
+        }
         hits.sort_unstable_by(|a, b| {
             a.distance_m
                 .total_cmp(&b.distance_m)
