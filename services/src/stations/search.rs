@@ -741,7 +741,7 @@ fn write_items(
     when: When,
 ) -> ServiceResult<()> {
     let today = when.today();
-    warm(hits, today);
+    warm(hits);
     out.push(b'[');
     for (i, hit) in hits.iter().enumerate() {
         let e = hit.payload;
@@ -788,11 +788,11 @@ fn write_items(
 }
 
 /// Reads each hit's text (where each of its three parts starts, and its end: a few cache
-/// lines) and today's hours before the items are written. At national scale they are not
-/// in the CPU's cache; read here, in a loop whose reads do not depend on each other, the
-/// CPU waits for all of them at once, where the writing loop, long for each item, would
-/// wait for them one line at a time.
-fn warm(hits: &[Hit<'_, Entry>], today: chrono::NaiveDate) {
+/// lines) before the items are written. At national scale it is not in the CPU's cache;
+/// read here, in a loop whose reads do not depend on each other, the CPU waits for all of
+/// it at once, where the writing loop, long for each item, would wait for it one line at a
+/// time.
+fn warm(hits: &[Hit<'_, Entry>]) {
     let mut touched = 0usize;
     for hit in hits {
         let e = hit.payload;
@@ -805,7 +805,6 @@ fn warm(hits: &[Hit<'_, Entry>], today: chrono::NaiveDate) {
         ] {
             touched ^= usize::from(text.get(at).copied().unwrap_or(0));
         }
-        touched ^= e.hours.spans_on(today).len();
     }
     std::hint::black_box(touched);
 }
